@@ -1,0 +1,117 @@
+"""The model: a fused ``torch.nn.RNN`` / ``LSTM`` / ``GRU`` followed by a linear readout.
+
+Shapes (batch first throughout)::
+
+    x:      [batch, time, input_size]
+    .rnn    -> out [batch, time, hidden]   (top layer's h_t for every t)
+    .head   many-to-many: pred [batch, time, output_size]
+            many-to-one:  pred [batch, output_size]   (read from the last step only)
+
+Recurrent weights follow PyTorch's layout: ``weight_hh_l{k}`` is ``[gates * hidden, hidden]``
+with the gate blocks stacked in PyTorch's order (LSTM ``i, f, g, o``; GRU ``r, z, n``).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import torch
+from torch import nn
+
+from .config import RunConfig
+from .tasks import TASKS
+
+# torch's global RNG is shared by every thread of the app's server: seeding and initialising
+# under one lock keeps each run's initial weights a function of its seed alone.
+_INIT_LOCK = threading.Lock()
+GATE_NAMES = {"rnn": (), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
+FUSED = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+
+
+class RecurrentModel(nn.Module):
+    """Fused recurrent module ``.rnn`` plus readout ``.head``; ``cell`` and ``many_to_one`` say
+    how to read it."""
+
+    def __init__(self, cell: str, input_size: int, hidden_size: int, output_size: int,
+                 num_layers: int = 1, nonlinearity: str = "tanh", dropout: float = 0.0,
+                 many_to_one: bool = False, task: str = ""):
+        super().__init__()
+        self.task = task  # key of TASKS: tells trace() which loss to back-propagate
+        self.cell = cell
+        self.nonlinearity = nonlinearity if cell == "rnn" else "tanh"
+        self.many_to_one = many_to_one
+        kwargs = dict(input_size=input_size, hidden_size=hidden_size, num_layers=num_layers,
+                      batch_first=True, dropout=dropout if num_layers > 1 else 0.0)
+        if cell == "rnn":
+            kwargs["nonlinearity"] = nonlinearity
+        self.rnn = FUSED[cell](**kwargs)
+        self.head = nn.Linear(hidden_size, output_size)
+
+    @property
+    def gate_count(self) -> int:
+        return max(len(GATE_NAMES[self.cell]), 1)
+
+    def readout(self, top_hidden: torch.Tensor) -> torch.Tensor:
+        """Prediction from the top layer's hidden states ``[batch, time, hidden]``."""
+        if self.many_to_one:
+            return self.head(top_hidden[:, -1])
+        return self.head(top_hidden)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, _ = self.rnn(x)
+        return self.readout(out)
+
+
+def recurrent_blocks(model: RecurrentModel, layer: int) -> list[torch.Tensor]:
+    """The square ``[hidden, hidden]`` blocks of layer ``layer``'s W_hh, one per gate
+    (views, so writing into them changes the model)."""
+    weight = getattr(model.rnn, f"weight_hh_l{layer}")
+    return list(weight.data.chunk(model.gate_count, dim=0))
+
+
+def spectral_radius(matrix: torch.Tensor) -> float:
+    """Largest absolute eigenvalue of a square matrix."""
+    return float(torch.linalg.eigvals(matrix.double()).abs().max())
+
+
+@torch.no_grad()
+def _initialize(model: RecurrentModel, cfg: RunConfig) -> None:
+    rnn = model.rnn
+    for layer in range(cfg.num_layers):
+        for block in recurrent_blocks(model, layer):
+            if cfg.init == "orthogonal":
+                nn.init.orthogonal_(block)
+            elif cfg.init == "identity":
+                block.copy_(torch.eye(block.shape[0]))
+            if cfg.recurrent_scale is not None:
+                radius = spectral_radius(block)
+                if radius > 1e-12:
+                    block.mul_(cfg.recurrent_scale / radius)
+        if cfg.init == "identity":
+            # IRNN: identity recurrence, zero bias, small input weights (Le et al. 2015)
+            getattr(rnn, f"bias_ih_l{layer}").zero_()
+            getattr(rnn, f"bias_hh_l{layer}").zero_()
+            nn.init.normal_(getattr(rnn, f"weight_ih_l{layer}"), std=0.001 ** 0.5)
+        if cfg.cell == "lstm":
+            # the forget block is the second quarter; put the whole bias in b_if so b_if + b_hf
+            # equals the chosen value
+            hidden = cfg.hidden_size
+            getattr(rnn, f"bias_ih_l{layer}")[hidden: 2 * hidden] = cfg.forget_bias
+            getattr(rnn, f"bias_hh_l{layer}")[hidden: 2 * hidden] = 0.0
+
+
+def build_model(cfg: RunConfig) -> RecurrentModel:
+    """A freshly initialised model for ``cfg`` on the CPU (seeded by ``cfg.seed``)."""
+    task = TASKS[cfg.task]
+    with _INIT_LOCK, torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        model = RecurrentModel(cfg.cell, task.input_size(), cfg.hidden_size, task.output_size(),
+                               num_layers=cfg.num_layers, nonlinearity=cfg.nonlinearity,
+                               dropout=cfg.dropout, many_to_one=task.many_to_one,
+                               task=cfg.task)
+        _initialize(model, cfg)
+    return model
+
+
+def parameter_count(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,131 @@
+"""Save and load runs as one safetensors file: weights and history arrays as tensors, config and
+counters as JSON in the file's metadata. Loading never executes code from the file, so a run file
+from a stranger is safe to open; anything that is not a well-formed run gives a ValueError that
+says what is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load as load_tensors
+from safetensors.torch import save as save_tensors
+
+from .config import RunConfig
+from .models import build_model
+from .train import History, Run
+
+FORMAT = "rnnviz-run"
+VERSION = "1"
+MAX_RUN_BYTES = 64 * 1024 * 1024  # a 256-unit, 3-layer LSTM plus history is about 7 MB
+SUFFIX = ".rnnviz"
+
+
+def run_to_bytes(run: Run) -> bytes:
+    """The run as the bytes of a safetensors file."""
+    arrays, counters = run.history.state()
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in
+               run.model.state_dict().items()}
+    tensors.update({f"history.{k}": torch.from_numpy(np.ascontiguousarray(v))
+                    for k, v in arrays.items()})
+    metadata = {
+        "format": FORMAT, "version": VERSION, "config": run.config.to_json(),
+        "history": json.dumps(counters), "device": run.device,
+        "elapsed_s": repr(run.elapsed_s), "meta": json.dumps(run.meta),
+    }
+    return save_tensors(tensors, metadata=metadata)
+
+
+def save_run(run: Run, path: str | Path) -> Path:
+    """Write the run to ``path`` (the conventional suffix is ``.rnnviz``)."""
+    path = Path(path)
+    path.write_bytes(run_to_bytes(run))
+    return path
+
+
+def _header_metadata(data: bytes) -> dict:
+    """The ``__metadata__`` of a safetensors header: 8-byte little-endian length, then JSON."""
+    if len(data) < 8:
+        raise ValueError("the file is too short to be a run file")
+    (length,) = struct.unpack("<Q", data[:8])
+    if length > len(data) - 8 or length > 10_000_000:
+        raise ValueError("the file is not a safetensors run file (bad header length)")
+    try:
+        header = json.loads(data[8: 8 + length])
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ValueError("the file is not a safetensors run file (unreadable header)") from None
+    metadata = header.get("__metadata__") if isinstance(header, dict) else None
+    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
+        raise ValueError("the file is a safetensors file but not an rnnviz run "
+                         "(no rnnviz metadata)")
+    if metadata.get("version") != VERSION:
+        raise ValueError(f"run file version {metadata.get('version')!r} is not supported "
+                         f"(this app reads version {VERSION})")
+    return metadata
+
+
+def run_from_bytes(data: bytes) -> Run:
+    """Rebuild a run from file bytes, checking every part; ValueError says what is wrong."""
+    if len(data) > MAX_RUN_BYTES:
+        raise ValueError(f"the file is {len(data) / 1e6:.1f} MB; run files are at most "
+                         f"{MAX_RUN_BYTES / 1e6:.0f} MB")
+    metadata = _header_metadata(data)
+    try:
+        tensors = load_tensors(data)
+    except Exception as err:  # safetensors raises several kinds for a damaged body
+        raise ValueError(f"the run file is damaged or truncated ({err})") from None
+    try:
+        config = RunConfig.from_dict(json.loads(metadata["config"]))
+        counters = json.loads(metadata["history"])
+        meta = json.loads(metadata.get("meta", "{}"))
+        elapsed = float(metadata.get("elapsed_s", "0"))
+    except (KeyError, TypeError, json.JSONDecodeError) as err:
+        raise ValueError(f"the run file's metadata is incomplete ({err})") from None
+    except ValueError as err:
+        raise ValueError(f"the run file's config is invalid: {err}") from None
+    # the weights go into a model built from the file's own config: shapes must match exactly
+    model = build_model(config.replace(device="cpu"))
+    state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        first = str(err).splitlines()[0]
+        raise ValueError(f"the weights do not fit the run's config ({first})") from None
+    model.eval()
+    arrays = {k[len("history."):]: v.numpy() for k, v in tensors.items()
+              if k.startswith("history.")}
+    try:
+        history = History.from_state(arrays, counters)
+        _check_history(history, config)
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"the run file's history is invalid ({err})") from None
+    return Run(config, model, history, device="cpu", elapsed_s=elapsed, meta=meta)
+
+
+def _check_history(history: History, config: RunConfig) -> None:
+    if not 0 <= history.steps_done <= len(history._loss) or len(history._loss) != config.steps:
+        raise ValueError("step count does not match the config")
+    if history._probe_grad.shape[1] != config.seq_len:
+        raise ValueError("probe snapshots do not match the sequence length")
+    if not 0 <= history.probes_kept <= len(history._probe_grad):
+        raise ValueError("probe count out of range")
+    if not 0 <= history.evals_done <= len(history._val):
+        raise ValueError("validation count out of range")
+
+
+def load_run(path: str | Path) -> Run:
+    """Load a run saved by ``save_run`` onto the CPU. A missing file, a file that is not a run,
+    or a damaged run raises ValueError with a plain message."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    if path.stat().st_size > MAX_RUN_BYTES:
+        raise ValueError(f"{path}: larger than {MAX_RUN_BYTES / 1e6:.0f} MB, not a run file")
+    try:
+        return run_from_bytes(path.read_bytes())
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None

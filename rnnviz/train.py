@@ -1,0 +1,362 @@
+"""The training loop: one readable loop, a bounded History, and a callback instead of UI code.
+
+``train(cfg, on_step)`` builds the model, trains it with the chosen optimizer and records per
+step: the training loss and metric, the total gradient norm *before* clipping and whether the
+step was clipped; every ``eval_every`` steps the validation loss and metric; every
+``probe_every`` steps the per-time-step gradient norms ``||dL/dh_t||`` of the top layer on a
+fixed probe batch (a row of the "gradient at each time step over training" heatmap).
+
+Thread policy: on the CPU each training job runs on **one** torch thread. These networks are
+tiny (a [64 x 32] by [32 x 128] matmul per step); splitting them across threads costs more in
+synchronisation than it gains, and when several jobs share a machine (a class on one server) the
+threads fight for cores: measured on 2 cores, an LSTM step took ~2.8 ms with two threads on an
+idle machine, ~12 ms with two threads while another process kept one core busy, and ~3.5 ms with
+one thread under the same load. ``python -m rnnviz bench`` prints the comparison for this
+machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .config import RunConfig
+from .models import RecurrentModel, build_model
+from .tasks import TASKS, Chance, probe_batch, seeded_generator, task_params, validation_set
+from .trace import gradient_profile
+
+MAX_SNAPSHOTS = 200  # probe snapshots kept; older ones are thinned out beyond this
+SGD_MOMENTUM = 0.9
+
+
+class History:
+    """Everything recorded during a run, in preallocated numpy arrays (memory is bounded by
+    ``steps`` and ``MAX_SNAPSHOTS``: a 100,000-step run holds about 3 MB).
+
+    Per step (index = step - 1): ``loss``, ``metric``, ``grad_norm`` (before clipping),
+    ``clipped``. Per validation: ``val_step``, ``val_loss``, ``val_metric``. Per probe:
+    ``probe_step`` and ``probe_grad`` ``[snapshots, time]``.
+    """
+
+    def __init__(self, steps: int, eval_every: int, seq_len: int):
+        evals = steps // eval_every + 2
+        self._loss = np.full(steps, np.nan, dtype=np.float32)
+        self._metric = np.full(steps, np.nan, dtype=np.float32)
+        self._grad_norm = np.full(steps, np.nan, dtype=np.float32)
+        self._clipped = np.zeros(steps, dtype=bool)
+        self._val = np.full((evals, 3), np.nan, dtype=np.float64)  # step, loss, metric
+        self._probe_grad = np.zeros((MAX_SNAPSHOTS, seq_len), dtype=np.float32)
+        self._probe_step = np.zeros(MAX_SNAPSHOTS, dtype=np.int64)
+        self.steps_done = 0
+        self.evals_done = 0
+        self.probes_kept = 0
+        self.probe_stride = 1  # keep every probe_stride-th probe; doubles when the buffer fills
+        self._probes_seen = 0
+        self.stop_reason = "finished"
+        self.best_step: int | None = None
+
+    # ---- recording (called by the training loop) ----
+    def record_step(self, loss: float, metric: float, grad_norm: float, clipped: bool) -> None:
+        i = self.steps_done
+        self._loss[i], self._metric[i], self._grad_norm[i] = loss, metric, grad_norm
+        self._clipped[i] = clipped
+        self.steps_done += 1
+
+    def record_validation(self, step: int, loss: float, metric: float) -> None:
+        self._val[self.evals_done] = (step, loss, metric)
+        self.evals_done += 1
+
+    def record_probe(self, step: int, grad_per_time_step: np.ndarray) -> None:
+        """Keep every ``probe_stride``-th snapshot; when the buffer is full drop every other
+        one and double the stride, so old and new training stay evenly covered."""
+        seen = self._probes_seen
+        self._probes_seen += 1
+        if seen % self.probe_stride:
+            return
+        if self.probes_kept == MAX_SNAPSHOTS:
+            keep = slice(0, MAX_SNAPSHOTS, 2)
+            half = len(range(*keep.indices(MAX_SNAPSHOTS)))
+            self._probe_grad[:half] = self._probe_grad[keep].copy()
+            self._probe_step[:half] = self._probe_step[keep].copy()
+            self.probes_kept = half
+            self.probe_stride *= 2
+            if seen % self.probe_stride:
+                return
+        self._probe_grad[self.probes_kept] = grad_per_time_step
+        self._probe_step[self.probes_kept] = step
+        self.probes_kept += 1
+
+    # ---- reading ----
+    @property
+    def loss(self) -> np.ndarray:
+        return self._loss[: self.steps_done]
+
+    @property
+    def metric(self) -> np.ndarray:
+        return self._metric[: self.steps_done]
+
+    @property
+    def grad_norm(self) -> np.ndarray:
+        return self._grad_norm[: self.steps_done]
+
+    @property
+    def clipped(self) -> np.ndarray:
+        return self._clipped[: self.steps_done]
+
+    @property
+    def step(self) -> np.ndarray:
+        return np.arange(1, self.steps_done + 1)
+
+    @property
+    def val_step(self) -> np.ndarray:
+        return self._val[: self.evals_done, 0].astype(np.int64)
+
+    @property
+    def val_loss(self) -> np.ndarray:
+        return self._val[: self.evals_done, 1]
+
+    @property
+    def val_metric(self) -> np.ndarray:
+        return self._val[: self.evals_done, 2]
+
+    @property
+    def probe_step(self) -> np.ndarray:
+        return self._probe_step[: self.probes_kept]
+
+    @property
+    def probe_grad(self) -> np.ndarray:
+        return self._probe_grad[: self.probes_kept]
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in (self._loss, self._metric, self._grad_norm, self._clipped,
+                                      self._val, self._probe_grad, self._probe_step))
+
+    # ---- (de)serialisation for run files ----
+    ARRAYS = ("_loss", "_metric", "_grad_norm", "_clipped", "_val", "_probe_grad", "_probe_step")
+    COUNTERS = ("steps_done", "evals_done", "probes_kept", "probe_stride", "_probes_seen",
+                "stop_reason", "best_step")
+
+    def state(self) -> tuple[dict[str, np.ndarray], dict]:
+        arrays = {name.lstrip("_"): getattr(self, name) for name in self.ARRAYS}
+        return arrays, {name.lstrip("_"): getattr(self, name) for name in self.COUNTERS}
+
+    @classmethod
+    def from_state(cls, arrays: dict[str, np.ndarray], counters: dict) -> "History":
+        history = cls.__new__(cls)
+        for name in cls.ARRAYS:
+            setattr(history, name, arrays[name.lstrip("_")])
+        for name in cls.COUNTERS:
+            setattr(history, name, counters[name.lstrip("_")])
+        return history
+
+
+@dataclass
+class Run:
+    """A trained (or stopped) model with its config and history."""
+
+    config: RunConfig
+    model: RecurrentModel
+    history: History
+    device: str = "cpu"
+    elapsed_s: float = 0.0
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def task(self):
+        return TASKS[self.config.task]
+
+    @property
+    def chance(self) -> Chance:
+        return self.task.chance(self.config.seq_len, **task_params(self.config))
+
+    @property
+    def steps_per_s(self) -> float:
+        return self.history.steps_done / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def summary(self) -> dict:
+        h = self.history
+        return {
+            "cell": self.config.cell, "task": self.config.task, "steps": h.steps_done,
+            "loss": _last(h.loss), "metric": _last(h.metric), "metric_name": self.task.metric_name,
+            "val_loss": _last(h.val_loss), "val_metric": _last(h.val_metric),
+            "chance_metric": self.chance.metric, "chance_loss": self.chance.loss,
+            "stop_reason": h.stop_reason, "elapsed_s": round(self.elapsed_s, 3),
+            "steps_per_s": round(self.steps_per_s, 1), "device": self.device,
+        }
+
+
+def _last(values: np.ndarray) -> float | None:
+    return float(values[-1]) if len(values) else None
+
+
+def resolve_device(name: str) -> torch.device:
+    """"auto" -> CUDA when present, else CPU. Asking for "cuda" without a GPU is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device: cuda was requested but this machine has no CUDA GPU; "
+                         "choose auto or cpu")
+    return torch.device(name)
+
+
+_threads_lock = threading.Lock()
+_threads_users = 0
+_threads_before = 1
+
+
+@contextlib.contextmanager
+def single_thread():
+    """Run torch on one intra-op thread while any training job is active (see module doc).
+
+    torch's thread count is process-wide: a counter makes overlapping jobs share the setting and
+    restores the previous value when the last one ends.
+    """
+    global _threads_users, _threads_before
+    with _threads_lock:
+        if _threads_users == 0:
+            _threads_before = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _threads_users += 1
+    try:
+        yield
+    finally:
+        with _threads_lock:
+            _threads_users -= 1
+            if _threads_users == 0:
+                torch.set_num_threads(_threads_before)
+
+
+def make_optimizer(cfg: RunConfig, params) -> torch.optim.Optimizer:
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=SGD_MOMENTUM,
+                               weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+class BatchStream:
+    """Training batches: fresh samples every step, or minibatches of a fixed training set
+    (``train_size``) reshuffled each epoch. Deterministic given the config's seed."""
+
+    def __init__(self, cfg: RunConfig, device: torch.device):
+        self.cfg, self.device = cfg, device
+        self.task = TASKS[cfg.task]
+        self.generator = seeded_generator(cfg.seed)
+        self.params = task_params(cfg)
+        self.fixed = None
+        if cfg.train_size is not None:
+            x, y = self.task.sample(cfg.train_size, cfg.seq_len, self.generator, **self.params)
+            self.fixed = (x.to(device), y.to(device))
+            self.order = torch.empty(0, dtype=torch.long)
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.fixed is None:
+            x, y = self.task.sample(self.cfg.batch_size, self.cfg.seq_len, self.generator,
+                                    **self.params)
+            return x.to(self.device), y.to(self.device)
+        if len(self.order) < min(self.cfg.batch_size, self.cfg.train_size):
+            self.order = torch.randperm(self.cfg.train_size, generator=self.generator)
+        take, self.order = self.order[: self.cfg.batch_size], self.order[self.cfg.batch_size:]
+        take = take.to(self.device)
+        return self.fixed[0][take], self.fixed[1][take]
+
+
+@torch.no_grad()
+def evaluate(model: RecurrentModel, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    """(loss, metric) of the model on a batch, in eval mode (no dropout)."""
+    task = TASKS[model.task]
+    was_training = model.training
+    model.eval()
+    pred = model(x)
+    model.train(was_training)
+    return float(task.loss(pred, y)), task.metric(pred, y)
+
+
+OnStep = Callable[[int, dict], "bool | None"]
+
+
+def train(cfg: RunConfig, on_step: OnStep | None = None) -> Run:
+    """Train a fresh model for ``cfg``; ``on_step(step, metrics)`` is called after every step
+    and returning ``False`` stops training at once, keeping what was learned.
+
+    ``metrics`` holds ``loss``, ``metric``, ``grad_norm``, ``clipped`` and, on validation steps,
+    ``val_loss`` and ``val_metric``. A non-finite loss or gradient ends the run cleanly (the
+    update that would have poisoned the weights is not applied) with the reason in
+    ``history.stop_reason``.
+    """
+    device = resolve_device(cfg.device)
+    task = TASKS[cfg.task]
+    model = build_model(cfg).to(device)
+    history = History(cfg.steps, cfg.eval_every, cfg.seq_len)
+    optimizer = make_optimizer(cfg, model.parameters())
+    batches = BatchStream(cfg, device)
+    val_x, val_y = (t.to(device) for t in validation_set(cfg))
+    probe_x, probe_y = (t.to(device) for t in probe_batch(cfg))
+    params = list(model.parameters())
+    best_val, best_state, stale = math.inf, None, 0
+    threads = single_thread() if device.type == "cpu" else contextlib.nullcontext()
+    started = time.perf_counter()
+    with threads:
+        history.record_probe(0, gradient_profile(model, probe_x, probe_y))
+        model.train()
+        for step in range(1, cfg.steps + 1):
+            x, y = batches.next()
+            pred = model(x)
+            loss = task.loss(pred, y)
+            loss_value = float(loss.detach())
+            if not math.isfinite(loss_value):
+                history.stop_reason = (f"the training loss became {loss_value} at step {step}: "
+                                       "the run exploded")
+                break
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.clip is not None:
+                grad_norm = float(torch.nn.utils.clip_grad_norm_(params, cfg.clip))
+            else:
+                grad_norm = float(torch.nn.utils.get_total_norm([p.grad for p in params]))
+            if not math.isfinite(grad_norm):
+                history.stop_reason = (f"the gradient norm became {grad_norm} at step {step}: "
+                                       "the run exploded")
+                break
+            optimizer.step()
+            clipped = cfg.clip is not None and grad_norm > cfg.clip
+            metric = task.metric(pred.detach(), y)
+            history.record_step(loss_value, metric, grad_norm, clipped)
+            metrics = {"loss": loss_value, "metric": metric, "grad_norm": grad_norm,
+                       "clipped": clipped}
+            if step % cfg.eval_every == 0 or step == cfg.steps:
+                val_loss, val_metric = evaluate(model, val_x, val_y)
+                history.record_validation(step, val_loss, val_metric)
+                metrics.update(val_loss=val_loss, val_metric=val_metric)
+                if val_loss < best_val:
+                    best_val, stale, history.best_step = val_loss, 0, step
+                    if cfg.early_stopping is not None:
+                        best_state = {k: v.detach().clone() for k, v in
+                                      model.state_dict().items()}
+                else:
+                    stale += 1
+            if step % cfg.probe_every == 0:
+                history.record_probe(step, gradient_profile(model, probe_x, probe_y))
+            if on_step is not None and on_step(step, metrics) is False:
+                history.stop_reason = f"stopped by the user at step {step}"
+                break
+            if cfg.early_stopping is not None and stale >= cfg.early_stopping:
+                history.stop_reason = (f"early stopping at step {step}: no validation "
+                                       f"improvement in {cfg.early_stopping} checks")
+                break
+        if history.steps_done and history.probe_step[-1] != history.steps_done:
+            history.record_probe(history.steps_done, gradient_profile(model, probe_x, probe_y))
+        if best_state is not None:
+            model.load_state_dict(best_state)
+        model.eval()
+    elapsed = time.perf_counter() - started
+    return Run(cfg, model, history, device=device.type, elapsed_s=elapsed)
