@@ -264,3 +264,20 @@ def gradient_profile(model: RecurrentModel, x: torch.Tensor, y: torch.Tensor) ->
                             for g, h in zip(grads, hs)], dim=1).mean(dim=0).cpu().numpy()
     finally:
         model.train(was_training)
+
+
+def parameter_gradient_norms(model: RecurrentModel, x: torch.Tensor,
+                             y: torch.Tensor) -> dict[str, float]:
+    """||dL/dW|| for every named parameter on one batch (L the mean training loss), in
+    ``named_parameters`` order. The model's own ``.grad`` fields are left untouched."""
+    was_training = model.training
+    model.eval()
+    try:
+        device = next(model.parameters()).device
+        names, params = zip(*model.named_parameters())
+        with torch.enable_grad():
+            loss = TASKS[model.task].loss(model(x.to(device)), y.to(device))
+            grads = torch.autograd.grad(loss, params, allow_unused=True)
+        return {name: float(g.norm()) if g is not None else 0.0 for name, g in zip(names, grads)}
+    finally:
+        model.train(was_training)

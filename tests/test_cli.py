@@ -1,0 +1,55 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from rnnviz.__main__ import main
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, "-m", "rnnviz", *args], capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_train_json_and_save(tmp_path):
+    out = tmp_path / "r.rnnviz"
+    result = _run("train", "--cell", "rnn", "--task", "parity", "--seq-len", "6", "--steps",
+                  "20", "--hidden-size", "4", "--json", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["steps"] == 20 and summary["chance_metric"] == 0.5
+    assert out.stat().st_size > 0
+
+
+@pytest.mark.parametrize("args,words", [
+    (["train", "--seq-len", "-3"], "seq_len: -3 is out of range"),
+    (["train", "--cell", "banana"], "invalid choice: 'banana'"),
+    (["train", "--lr", "fast"], "lr: 'fast' is not a number"),
+    (["train", "--task", "copy", "--seq-len", "5", "--lag", "9"], "lag: 9 must be smaller"),
+    (["train", "--bogus"], "unrecognized arguments: --bogus"),
+    (["fly"], "invalid choice: 'fly'"),
+    ([], "required: command"),
+])
+def test_bad_arguments_exit_2_with_one_line(args, words, capsys):
+    try:
+        code = main(args)
+    except SystemExit as exit_:  # argparse's own errors exit through our one-line handler
+        code = exit_.code
+    err = capsys.readouterr().err
+    assert code == 2
+    assert words in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_bad_argument_through_real_process():
+    result = _run("train", "--hidden-size", "0")
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("rnnviz: error: hidden_size: 0 is out of range; "
+                                     "allowed 1 to 256")
+
+
+def test_human_summary_mentions_chance():
+    result = _run("train", "--task", "adding", "--seq-len", "5", "--steps", "10",
+                  "--hidden-size", "4")
+    assert result.returncode == 0
+    assert "chance MSE: 0.1667" in result.stdout
