@@ -133,22 +133,8 @@ class RunConfig:
         self.validate()
 
     def validate(self) -> None:
-        for name, spec in FIELDS.items():
-            value = getattr(self, name)
-            if value is None:
-                if not spec.optional:
-                    raise ValueError(f"{name}: a value is required; allowed {spec.describe()}")
-                continue
-            if spec.choices is not None:
-                if value not in spec.choices:
-                    raise ValueError(f"{name}: {value!r} is not allowed; choose {spec.describe()}")
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ValueError(f"{name}: {value!r} is not a number; allowed {spec.describe()}")
-            if not math.isfinite(value) or not spec.low <= value <= spec.high:
-                raise ValueError(f"{name}: {value!r} is out of range; allowed {spec.describe()}")
-            if _is_integer_field(name) and value != int(value):
-                raise ValueError(f"{name}: {value!r} must be a whole number")
+        for name in FIELDS:
+            check_field(name, getattr(self, name))
         if self.task == "copy" and self.lag >= self.seq_len:
             raise ValueError(f"lag: {self.lag} must be smaller than seq_len ({self.seq_len}) "
                              "for the copy task")
@@ -182,6 +168,25 @@ _INT_FIELDS = {f.name for f in dataclasses.fields(RunConfig) if "int" in str(f.t
 
 def _is_integer_field(name: str) -> bool:
     return name in _INT_FIELDS
+
+
+def check_field(name: str, value: Any) -> None:
+    """Raise ValueError naming the field and its allowed values when ``value`` is not allowed."""
+    spec = FIELDS[name]
+    if value is None:
+        if not spec.optional:
+            raise ValueError(f"{name}: a value is required; allowed {spec.describe()}")
+        return
+    if spec.choices is not None:
+        if value not in spec.choices:
+            raise ValueError(f"{name}: {value!r} is not allowed; choose {spec.describe()}")
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name}: {value!r} is not a number; allowed {spec.describe()}")
+    if not math.isfinite(value) or not spec.low <= value <= spec.high:
+        raise ValueError(f"{name}: {value!r} is out of range; allowed {spec.describe()}")
+    if _is_integer_field(name) and value != int(value):
+        raise ValueError(f"{name}: {value!r} must be a whole number")
 
 
 def coerce(name: str, value: Any) -> Any:

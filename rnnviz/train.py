@@ -168,6 +168,9 @@ class Run:
     device: str = "cpu"
     elapsed_s: float = 0.0
     meta: dict = field(default_factory=dict)
+    # traces and other derived views of this run, computed once and shared by every page and
+    # session that looks at it (not saved, not compared)
+    cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def task(self):
@@ -284,9 +287,11 @@ def evaluate(model: RecurrentModel, x: torch.Tensor, y: torch.Tensor) -> tuple[f
 OnStep = Callable[[int, dict], "bool | None"]
 
 
-def train(cfg: RunConfig, on_step: OnStep | None = None) -> Run:
+def train(cfg: RunConfig, on_step: OnStep | None = None,
+          on_start: Callable[[Run], None] | None = None) -> Run:
     """Train a fresh model for ``cfg``; ``on_step(step, metrics)`` is called after every step
-    and returning ``False`` stops training at once, keeping what was learned.
+    and returning ``False`` stops training at once, keeping what was learned. ``on_start(run)``
+    receives the Run being filled before the first step (for live views of its history).
 
     ``metrics`` holds ``loss``, ``metric``, ``grad_norm``, ``clipped`` and, on validation steps,
     ``val_loss`` and ``val_metric``. A non-finite loss or gradient ends the run cleanly (the
@@ -303,6 +308,9 @@ def train(cfg: RunConfig, on_step: OnStep | None = None) -> Run:
     probe_x, probe_y = (t.to(device) for t in probe_batch(cfg))
     params = list(model.parameters())
     best_val, best_state, stale = math.inf, None, 0
+    run = Run(cfg, model, history, device=device.type)
+    if on_start is not None:
+        on_start(run)
     threads = single_thread() if device.type == "cpu" else contextlib.nullcontext()
     started = time.perf_counter()
     with threads:
@@ -358,5 +366,5 @@ def train(cfg: RunConfig, on_step: OnStep | None = None) -> Run:
         if best_state is not None:
             model.load_state_dict(best_state)
         model.eval()
-    elapsed = time.perf_counter() - started
-    return Run(cfg, model, history, device=device.type, elapsed_s=elapsed)
+    run.elapsed_s = time.perf_counter() - started
+    return run

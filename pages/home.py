@@ -1,0 +1,45 @@
+"""Home: what the app shows, and the recurrent loop drawn folded and unrolled."""
+
+import streamlit as st
+
+from rnnviz import charts
+from rnnviz.app import views
+
+st.title("🔁 rnnviz: look inside a recurrent network while it learns")
+st.markdown(
+    "A recurrent network reads a sequence one step at a time and carries a **hidden state** "
+    "$h_t$ from each step to the next: its memory. Here you train real vanilla RNNs, LSTMs and "
+    "GRUs on small sequence tasks, on this server, and look at what happens inside them: the "
+    "hidden states, the gates that decide what to keep, and the gradient that "
+    "back-propagation through time sends to every step. Every number is measured from the "
+    "model you trained.")
+
+views.chart(charts.unrolled_diagram(steps=4),
+            "Left: the network as a loop, one cell applied again and again. Right: the same "
+            "network *unrolled* over time. Every copy shares the same weights; the arrow "
+            "h_{t-1} → h_t is the recurrent matrix W_hh, and back-propagation walks these "
+            "arrows backwards, multiplying by one Jacobian per step.", key="diagram")
+st.latex(r"h_t = \tanh(W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh}) \qquad "
+         r"\hat y_t = W_{out} h_t + b_{out}")
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Start here")
+    st.markdown(
+        "1. **Playground**: pick a task and a cell and press Train. The defaults (an LSTM on "
+        "the adding problem) learn in a few seconds.\n"
+        "2. **Hidden states**: the memory $h_t$ of every unit at every step, and its path "
+        "through state space.\n"
+        "3. **Gates**: how an LSTM or GRU opens and closes its gates.\n"
+        "4. **Gradients**: how much learning signal reaches each time step; where it vanishes "
+        "or explodes.")
+    st.page_link("pages/playground.py", label="Open the Playground", icon="▶️")
+with right:
+    st.subheader("Things to try")
+    st.markdown(
+        "- Adding problem at 50 steps: a vanilla RNN stays at chance, an LSTM solves it. "
+        "The Gradients page shows why.\n"
+        "- Set the recurrent spectral radius to 1.5 and turn clipping off: watch the run "
+        "explode; turn clipping back on and it trains.\n"
+        "- Copy task: raise the lag until a cell can no longer remember.\n"
+        "- Text task: give the network a fixed small training set and watch it overfit.")

@@ -1,0 +1,97 @@
+"""Playground: configure a run, train it live, stop or reset it."""
+
+import streamlit as st
+
+from rnnviz import charts
+from rnnviz.app import state, views, widgets
+from rnnviz.tasks import TASKS
+
+st.title("🎛️ Playground")
+st.markdown("Pick a task and a cell, press **Train**, and watch the network learn. Every "
+            "setting is in the page's address: copy it to share this exact experiment.")
+widgets.show_link_warnings()
+
+cfg = widgets.config_form()
+if cfg is not None:
+    state.start_training(cfg)
+
+notice = state.take_notice()
+if notice:
+    getattr(st, notice[0])(notice[1])
+
+job = state.current_job()
+buttons = st.columns([1, 1, 3])
+if buttons[0].button("■ Stop", disabled=job is None, width="stretch", key="stop",
+                     help="Stop training now and keep what the model has learned."):
+    state.stop_training()
+    st.rerun()
+if buttons[1].button("↺ Reset", width="stretch", key="reset",
+                     help="Forget the current model (the settings stay)."):
+    state.reset()
+    st.rerun()
+with buttons[2].popover("🔗 Link for students", width="stretch"):
+    st.caption("This link opens the Playground with the current configuration:")
+    st.code(widgets.link_for(state.config()), language=None)
+
+
+def live_view() -> None:
+    """Redrawn a few times a second from the job's progress; hands over when training ends."""
+    job = state.current_job()
+    if job is None:
+        st.rerun()  # finished: redraw the whole page (and the sidebar) with the result
+        return
+    p = job.progress
+    if p.state == "queued":
+        st.info("⏳ Queued: other training jobs are using this server's slots. Your run "
+                "starts as soon as one frees up.")
+        return
+    st.progress(p.step / max(p.total, 1), text=f"Training: step {p.step} of {p.total}")
+    if job.run is not None:
+        task = TASKS[job.cfg.task]
+        st.plotly_chart(charts.loss_curves(job.run.history, job.run.chance, task.metric_name,
+                                           task.higher_is_better), width="stretch",
+                        key="live_loss")
+
+
+if job is not None:
+    st.fragment(live_view, run_every=0.5)()
+else:
+    run = state.current_run()
+    if run is not None:
+        task = TASKS[run.config.task]
+        summary = run.summary()
+        chance = run.chance
+        st.subheader(views.describe_run(run))
+        reason = summary["stop_reason"]
+        if "exploded" in reason:
+            views.explode_explanation(reason)
+        elif reason != "finished":
+            st.info(f"Training ended early: {reason}.")
+        columns = st.columns(4)
+        name = task.metric_name
+        fmt = (lambda v: f"{v:.1%}") if name == "accuracy" else (lambda v: f"{v:.4f}")
+        if summary["val_metric"] is not None:
+            delta = summary["val_metric"] - chance.metric
+            columns[0].metric(f"Validation {name}", fmt(summary["val_metric"]),
+                              delta=f"{delta:+.3g} vs chance",
+                              delta_color="normal" if task.higher_is_better else "inverse")
+        columns[1].metric(f"Chance {name}", fmt(chance.metric), help=chance.how)
+        columns[2].metric("Steps", f"{summary['steps']}")
+        columns[3].metric("Speed", f"{summary['steps_per_s']:.0f} steps/s",
+                          help=f"{summary['elapsed_s']:.1f} s on {summary['device']}")
+        views.chart(charts.loss_curves(run.history, chance, name, task.higher_is_better),
+                    "Left: the training loss at every step (thin) and on the fixed validation set "
+                    "(dots); right: the task's score. The dashed line is chance: "
+                    f"{chance.how}. A model that learned something sits well below it "
+                    f"({'above it for accuracy' if task.higher_is_better else 'lower is better'}).",
+                    key="loss_curves")
+        st.markdown("Now look inside: **Hidden states** shows what the network remembers, "
+                    "**Gates** how LSTM/GRU decide what to keep, **Gradients** how far back the "
+                    "learning signal reaches.")
+    else:
+        st.info("No model yet: choose settings above and press **▶ Train**. The defaults train "
+                "an LSTM on the adding problem in a few seconds.", icon="👆")
+
+with st.expander(f"About the tasks"):
+    for task in TASKS.values():
+        st.markdown(f"**{task.title}** (`{task.name}`, {task.metric_name}). {task.description}")

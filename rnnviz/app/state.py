@@ -1,0 +1,114 @@
+"""Session state of the app: the applied config, the current run or training job, and the
+server-wide job registry shared by every session."""
+
+from __future__ import annotations
+
+import streamlit as st
+import torch
+
+from rnnviz.config import RunConfig
+from rnnviz.jobs import Job, JobRegistry
+from rnnviz.tasks import TASKS, probe_batch, seeded_generator, task_params
+from rnnviz.trace import Trace, trace
+from rnnviz.train import Run
+
+CONFIG, RUN, JOB, NOTICE = "config", "run", "job", "notice"
+
+
+@st.cache_resource(show_spinner=False)
+def registry() -> JobRegistry:
+    """One per server process: the limit on simultaneous jobs and the cache of finished runs."""
+    import torch.optim  # noqa: F401  (first optimizer import pulls torch._dynamo: ~1.5 s, once)
+    return JobRegistry()
+
+
+def config() -> RunConfig:
+    if CONFIG not in st.session_state:
+        st.session_state[CONFIG] = RunConfig()
+    return st.session_state[CONFIG]
+
+
+def current_run() -> Run | None:
+    """The session's run; collects a finished job's result first."""
+    job: Job | None = st.session_state.get(JOB)
+    if job is not None and job.done:
+        del st.session_state[JOB]
+        if job.result is not None:
+            st.session_state[RUN] = job.result
+        elif job.progress.error:
+            st.session_state[NOTICE] = ("error", f"Training failed: {job.progress.error}")
+    return st.session_state.get(RUN)
+
+
+def current_job() -> Job | None:
+    current_run()
+    return st.session_state.get(JOB)
+
+
+def start_training(cfg: RunConfig) -> None:
+    """Use a cached run of the same config at once, join a job already training it, or start
+    one. Any job this session was watching is left first."""
+    st.session_state[CONFIG] = cfg
+    stop_training(keep=False)
+    result = registry().submit(cfg)
+    if isinstance(result, Run):
+        st.session_state[RUN] = result
+        st.session_state[NOTICE] = ("info", "This exact configuration was already trained on "
+                                    "this server: its run was reused instantly.")
+    else:
+        st.session_state.pop(RUN, None)
+        st.session_state[JOB] = result
+
+
+def stop_training(keep: bool = True) -> None:
+    job: Job | None = st.session_state.pop(JOB, None)
+    if job is None:
+        return
+    run = job.detach()
+    if keep and run is not None:
+        st.session_state[RUN] = run
+
+
+def reset() -> None:
+    stop_training(keep=False)
+    st.session_state.pop(RUN, None)
+    st.session_state.pop("example_batch", None)
+
+
+def take_notice():
+    return st.session_state.pop(NOTICE, None)
+
+
+# ---- traces: computed once per (run, batch) and kept on the run, shared by all pages ----
+def example_batch_id() -> int:
+    """0 is the run's fixed probe batch; the "New examples" button moves to fresh batches."""
+    return st.session_state.get("example_batch", 0)
+
+
+def new_example_batch() -> None:
+    st.session_state["example_batch"] = example_batch_id() + 1
+
+
+def batch(run: Run, batch_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    cfg = run.config
+    if batch_id == 0:
+        return probe_batch(cfg)
+    generator = seeded_generator(cfg.seed * 7919 + batch_id)
+    return TASKS[cfg.task].sample(16, cfg.seq_len, generator, split="val", **task_params(cfg))
+
+
+def run_trace(run: Run, batch_id: int | None = None) -> tuple[Trace, torch.Tensor, torch.Tensor]:
+    """The trace of ``run`` on an example batch, with that batch's inputs and targets."""
+    batch_id = example_batch_id() if batch_id is None else batch_id
+    key = ("trace", batch_id)
+    if key not in run.cache:
+        x, y = batch(run, batch_id)
+        run.cache[key] = (trace(run.model, x, y), x, y)
+    return run.cache[key]
+
+
+def cached(run: Run, key: str, compute):
+    """A derived view of a run, computed once (e.g. spectra, parameter gradient norms)."""
+    if key not in run.cache:
+        run.cache[key] = compute()
+    return run.cache[key]

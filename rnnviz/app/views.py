@@ -1,0 +1,112 @@
+"""Small pieces every page shares: the sidebar run summary, the "train a model first" invitation,
+layer and example pickers, and one way to draw a chart with its reading guide."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from rnnviz.tasks import TASKS
+from rnnviz.train import Run
+
+from . import state
+
+PLAYGROUND = "pages/playground.py"
+CELL_NAMES = {"rnn": "Vanilla RNN", "lstm": "LSTM", "gru": "GRU"}
+
+
+def describe_run(run: Run) -> str:
+    cfg = run.config
+    return f"{CELL_NAMES[cfg.cell]} · {TASKS[cfg.task].title} · T={cfg.seq_len}"
+
+
+def _format(value: float | None, name: str) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.1%}" if name == "accuracy" else f"{value:.4g}"
+
+
+def sidebar_summary() -> None:
+    """Every page: what is trained (or training) now, or an invitation to train."""
+    with st.sidebar:
+        job = state.current_job()
+        run = state.current_run()
+        if job is not None:
+            p = job.progress
+            if p.state == "queued":
+                st.info("⏳ Queued: the server is busy; your run starts when a slot frees up.")
+            else:
+                st.caption(f"Training {CELL_NAMES[job.cfg.cell]} on {TASKS[job.cfg.task].title}")
+                st.progress(p.step / max(p.total, 1), text=f"step {p.step} / {p.total}")
+        elif run is not None:
+            summary = run.summary()
+            name = summary["metric_name"]
+            st.markdown(f"**Current run**  \n{describe_run(run)}")
+            st.markdown(
+                f"step **{summary['steps']}** · val {name} **{_format(summary['val_metric'], name)}**"
+                f" vs chance {_format(summary['chance_metric'], name)}  \n"
+                f"loss {_format(summary['loss'], 'loss')} vs chance "
+                f"{_format(summary['chance_loss'], 'loss')}")
+            if "exploded" in summary["stop_reason"]:
+                st.error("This run exploded (see Playground).", icon="💥")
+        else:
+            st.caption("No model yet.")
+            st.page_link(PLAYGROUND, label="Train one in the Playground", icon="▶️")
+
+
+def require_run() -> Run | None:
+    """The session's run, or an invitation to train one (and None)."""
+    run = state.current_run()
+    if run is None:
+        job = state.current_job()
+        if job is not None:
+            st.info("A model is training right now; this page fills in when it finishes.",
+                    icon="⏳")
+        else:
+            st.info("Nothing to look inside yet: train a model first.", icon="👋")
+        st.page_link(PLAYGROUND, label="Go to the Playground", icon="▶️")
+        return None
+    if run.history.steps_done == 0:
+        st.warning("This run stopped before its first training step, so the model is still "
+                   "at its initial weights.")
+    return run
+
+
+def pick_layer(run: Run, container=st) -> int:
+    layers = run.config.num_layers
+    if layers == 1:
+        return 0
+    return container.segmented_control("Layer", list(range(layers)), default=layers - 1,
+                                       format_func=lambda l: f"layer {l}", key="layer") or 0
+
+
+def pick_example(container=st) -> int:
+    """Which of the 16 examples of the current batch to show, and a button for new ones."""
+    left, right = container.columns([3, 1], vertical_alignment="bottom")
+    index = left.slider("Example", 0, 15, 0, key="example",
+                        help="One of the 16 examples of the batch being inspected.")
+    if right.button("🎲 New examples", key="new_examples", width="stretch",
+                    help="Draw a fresh batch of 16 examples from the validation distribution."):
+        state.new_example_batch()
+    return index
+
+
+def chart(figure, how_to_read: str = "", key: str | None = None) -> None:
+    """A plotly or altair figure with a one- or two-sentence reading guide under it."""
+    if hasattr(figure, "to_plotly_json"):
+        st.plotly_chart(figure, width="stretch", key=key)
+    else:
+        st.altair_chart(figure, width="stretch", key=key)
+    if how_to_read:
+        st.caption(how_to_read)
+
+
+def explode_explanation(reason: str) -> None:
+    st.error(
+        f"**The run exploded:** {reason}. The gradient grew so large that one update threw the "
+        "weights to huge values and the loss overflowed. This is the *exploding gradient* "
+        "problem: back-propagation multiplies by the recurrent Jacobian once per time step, "
+        "and when that factor is above 1 the product grows exponentially with sequence length.",
+        icon="💥")
+    st.markdown("**Try:** turn on *gradient clipping* (e.g. 1.0), lower the *learning rate*, "
+                "or lower the *recurrent spectral radius* below 1. The model kept the weights "
+                "from before the explosion, so the other pages still show what it had learned.")

@@ -1,0 +1,118 @@
+"""Configuration widgets built from the engine's one table of ranges (``rnnviz.config.FIELDS``),
+each bound to the URL so that a link reproduces the exact configuration."""
+
+from __future__ import annotations
+
+import urllib.parse
+
+import streamlit as st
+
+from rnnviz.config import FIELDS, RunConfig, check_field, clamp, coerce
+
+GROUPS = ("Task", "Model", "Training")
+LINK_WARNINGS = "link_warnings"
+_LINK_READ = "link_read"
+_SLIDERS = {"seq_len", "lag", "marked_bits", "hidden_size", "num_layers", "dropout", "noise",
+            "forget_bias"}
+_STEP = {"dropout": 0.05, "noise": 0.01, "forget_bias": 0.5, "lr": 0.001,
+         "weight_decay": 0.0001, "clip": 0.5, "recurrent_scale": 0.05}
+_FORMAT = {"lr": "%.5f", "weight_decay": "%.5f", "clip": "%.2f", "recurrent_scale": "%.2f"}
+# which task each task-specific knob belongs to (hidden for the other tasks)
+_TASK_ONLY = {"lag": "copy", "noise": "sine", "marked_bits": "parity"}
+_CELL_ONLY = {"nonlinearity": "rnn", "forget_bias": "lstm"}
+
+
+def read_link() -> None:
+    """Check the configuration values in the URL once per session: a bad value is repaired
+    (clamped, or the default) and explained in a warning; good values are applied so that a
+    shared link opens on the sender's configuration, whatever page it points to."""
+    if st.session_state.get(_LINK_READ):
+        return
+    st.session_state[_LINK_READ] = True
+    warnings, values = [], {}
+    defaults = RunConfig()
+    for name, raw in st.query_params.to_dict().items():
+        if name not in FIELDS:
+            continue
+        try:
+            value = coerce(name, raw)
+            check_field(name, value)
+        except ValueError as err:
+            try:
+                value = clamp(name, coerce(name, raw))
+            except ValueError:
+                value = getattr(defaults, name)
+            shown = "off" if value is None else value
+            warnings.append(f"The link's `{name}={raw}` was not usable ({err}); "
+                            f"using **{shown}** instead.")
+        values[name] = value
+    for name, value in values.items():
+        st.session_state[name] = value
+    if values:
+        try:
+            st.session_state["config"] = RunConfig(**{**defaults.to_dict(), **values})
+        except ValueError as err:  # each value is fine alone but not together (lag vs seq_len)
+            warnings.append(f"The link's configuration does not fit together ({err}); "
+                            "the defaults are used for now.")
+    if warnings:
+        st.session_state[LINK_WARNINGS] = warnings
+
+
+def show_link_warnings() -> None:
+    for text in st.session_state.get(LINK_WARNINGS, []):
+        st.warning(text, icon="🔗")
+
+
+def _widget(name: str, default, container) -> None:
+    spec = FIELDS[name]
+    common = dict(key=name, help=spec.help, bind="query-params")
+    if spec.choices is not None:
+        container.selectbox(spec.label, spec.choices, index=spec.choices.index(default), **common)
+    elif name in _SLIDERS:
+        if isinstance(default, int):
+            container.slider(spec.label, int(spec.low), int(spec.high), default, **common)
+        else:
+            container.slider(spec.label, float(spec.low), float(spec.high), float(default),
+                             step=_STEP.get(name), **common)
+    elif isinstance(default, int) or (default is None and name in ("train_size",
+                                                                    "early_stopping")):
+        container.number_input(spec.label, int(spec.low), int(spec.high), default, step=1,
+                               placeholder="off" if spec.optional else None, **common)
+    else:
+        container.number_input(spec.label, float(spec.low), float(spec.high),
+                               None if default is None else float(default),
+                               step=_STEP.get(name), format=_FORMAT.get(name),
+                               placeholder="off" if spec.optional else None, **common)
+
+
+def config_form(key: str = "config_form") -> RunConfig | None:
+    """The grouped configuration form; returns the validated config when Train is pressed, or
+    None (showing the error in plain words when the values do not fit together)."""
+    defaults = RunConfig()
+    with st.form(key, border=True):
+        columns = st.columns(3, gap="medium")
+        for group, column in zip(GROUPS, columns):
+            column.markdown(f"**{group}**")
+            for name, spec in FIELDS.items():
+                if spec.group == group:
+                    _widget(name, getattr(defaults, name), column)
+        submitted = st.form_submit_button("▶ Train", type="primary", width="stretch")
+    if not submitted:
+        return None
+    values = {name: st.session_state.get(name, getattr(defaults, name)) for name in FIELDS}
+    try:
+        cfg = RunConfig(**values)
+    except ValueError as err:
+        st.error(f"This configuration can't be trained: {err}.", icon="🛑")
+        return None
+    st.session_state.pop(LINK_WARNINGS, None)
+    return cfg
+
+
+def link_for(cfg: RunConfig, page: str = "playground") -> str:
+    """A relative link (path and query) that reproduces ``cfg``: only non-default fields."""
+    defaults = RunConfig().to_dict()
+    changed = {k: ("off" if v is None else v) for k, v in cfg.to_dict().items()
+               if v != defaults[k]}
+    query = urllib.parse.urlencode(changed)
+    return f"/{page}" + (f"?{query}" if query else "")

@@ -1,0 +1,215 @@
+"""Training jobs for a server shared by many sessions: background workers, a process-wide limit
+on simultaneous jobs, a bounded cache of finished runs, and de-duplication so that thirty
+students pressing Train on the same configuration share one job.
+
+Nothing here knows about Streamlit; the app's glue (``rnnviz.app.state``) holds one
+``JobRegistry`` per server process.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from .config import RunConfig
+from .train import Run, train
+
+DEFAULT_MAX_CONCURRENT_JOBS = 2
+DEFAULT_CACHE_ENTRIES = 32
+DEFAULT_CACHE_BYTES = 256 * 1024 * 1024
+
+
+def max_concurrent_jobs() -> int:
+    """From ``RNNVIZ_MAX_CONCURRENT_JOBS`` (default 2: one job per core of a small server)."""
+    try:
+        return max(1, int(os.environ.get("RNNVIZ_MAX_CONCURRENT_JOBS",
+                                         DEFAULT_MAX_CONCURRENT_JOBS)))
+    except ValueError:
+        return DEFAULT_MAX_CONCURRENT_JOBS
+
+
+def run_nbytes(run: Run) -> int:
+    """Approximate memory of a run: weights plus history arrays."""
+    weights = sum(p.numel() * p.element_size() for p in run.model.parameters())
+    return weights + run.history.nbytes
+
+
+class RunCache:
+    """Finished runs by config key, least recently used evicted first; bounded in entries and in
+    bytes. Thread-safe."""
+
+    def __init__(self, max_entries: int = DEFAULT_CACHE_ENTRIES,
+                 max_bytes: int = DEFAULT_CACHE_BYTES):
+        self.max_entries, self.max_bytes = max_entries, max_bytes
+        self._runs: OrderedDict[str, Run] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Run | None:
+        with self._lock:
+            run = self._runs.get(key)
+            if run is not None:
+                self._runs.move_to_end(key)
+            return run
+
+    def put(self, run: Run) -> None:
+        with self._lock:
+            self._runs[run.config.key] = run
+            self._runs.move_to_end(run.config.key)
+            while len(self._runs) > self.max_entries or (
+                    len(self._runs) > 1 and self.nbytes > self.max_bytes):
+                self._runs.popitem(last=False)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(run_nbytes(r) for r in self._runs.values())
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+
+@dataclass
+class Progress:
+    """What a page shows while a job runs (written by the worker, read by any session)."""
+
+    state: str = "queued"  # queued | running | done | failed
+    step: int = 0
+    total: int = 0
+    metrics: dict = field(default_factory=dict)
+    error: str = ""
+    started: float = 0.0
+
+
+class Job:
+    """One training run in a worker thread. Several sessions may watch it; each can leave
+    (``detach``) with a copy of what has been learned so far, and the run itself stops only when
+    nobody is watching any more."""
+
+    def __init__(self, cfg: RunConfig, slots: threading.Semaphore, on_finish):
+        self.cfg = cfg
+        self.progress = Progress(total=cfg.steps)
+        self.run: Run | None = None  # the partial run (model and history) once training started
+        self._slots = slots
+        self._on_finish = on_finish
+        self._watchers = 1
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._snapshot_wanted = threading.Event()
+        self._snapshot_ready = threading.Event()
+        self._snapshot: Run | None = None
+        self.result: Run | None = None
+        self.thread = threading.Thread(target=self._work, name=f"rnnviz-train-{id(self)}",
+                                       daemon=True)
+
+    def start(self) -> "Job":
+        self.thread.start()
+        return self
+
+    @property
+    def done(self) -> bool:
+        return self.progress.state in ("done", "failed")
+
+    def watch(self) -> "Job":
+        with self._lock:
+            self._watchers += 1
+        return self
+
+    def detach(self, timeout: float = 5.0) -> Run | None:
+        """Leave the job and get the model as trained so far. The last watcher to leave stops
+        training at once (keeping what was learned); otherwise the job goes on for the others
+        and this watcher receives a copy taken between two steps."""
+        with self._lock:
+            self._watchers -= 1
+            last = self._watchers <= 0
+        if self.done:
+            return self.result
+        if last:
+            self._stop.set()
+            self.thread.join(timeout)
+            return self.result
+        self._snapshot_ready.clear()
+        self._snapshot_wanted.set()
+        if self._snapshot_ready.wait(timeout):
+            return self._snapshot
+        return self.result
+
+    def wait(self, timeout: float | None = None) -> Run | None:
+        self.thread.join(timeout)
+        return self.result
+
+    def _on_step(self, step: int, metrics: dict) -> bool:
+        self.progress.step = step
+        self.progress.metrics = metrics
+        if self._snapshot_wanted.is_set():  # between two steps the model is consistent
+            self._snapshot = copy.deepcopy(self.run)
+            self._snapshot.model.eval()
+            self._snapshot.history.stop_reason = f"stopped by the user at step {step}"
+            self._snapshot_wanted.clear()
+            self._snapshot_ready.set()
+        return not self._stop.is_set()
+
+    def _work(self) -> None:
+        try:
+            with self._slots:  # wait for a free slot: the job shows as "queued" meanwhile
+                if self._stop.is_set():
+                    self.progress.state = "done"
+                    return
+                self.progress.state = "running"
+                self.progress.started = time.time()
+                self.result = train(self.cfg, on_step=self._on_step,
+                                    on_start=self._on_start)
+            self.progress.state = "done"
+        except Exception as err:  # a failing job must never take the server down
+            self.progress.error = f"{type(err).__name__}: {err}"
+            self.progress.state = "failed"
+        finally:
+            self._snapshot_ready.set()
+            self._on_finish(self)
+
+    def _on_start(self, run: Run) -> None:
+        self.run = run
+
+
+class JobRegistry:
+    """The server's jobs and finished runs. ``submit`` returns a cached run at once, joins a job
+    already training the same config, or starts a new one (queued behind the limit)."""
+
+    def __init__(self, max_jobs: int | None = None, cache: RunCache | None = None):
+        self.max_jobs = max_jobs or max_concurrent_jobs()
+        self.slots = threading.BoundedSemaphore(self.max_jobs)
+        self.cache = cache or RunCache()
+        self._active: dict[str, Job] = {}
+        self._lock = threading.Lock()
+
+    def submit(self, cfg: RunConfig) -> Run | Job:
+        cached = self.cache.get(cfg.key)
+        if cached is not None:
+            return cached
+        with self._lock:
+            job = self._active.get(cfg.key)
+            if job is not None and not job.done:
+                return job.watch()
+            job = Job(cfg, self.slots, self._finished)
+            self._active[cfg.key] = job
+        return job.start()
+
+    def _finished(self, job: Job) -> None:
+        with self._lock:
+            if self._active.get(job.cfg.key) is job:
+                del self._active[job.cfg.key]
+        run = job.result
+        # only complete, deterministic results are shared: a run someone stopped is theirs
+        if run is not None and not run.history.stop_reason.startswith("stopped"):
+            self.cache.put(run)
+
+    @property
+    def active(self) -> int:
+        with self._lock:
+            return sum(1 for j in self._active.values() if not j.done)
+
+    def queued(self) -> int:
+        with self._lock:
+            return sum(1 for j in self._active.values() if j.progress.state == "queued")
