@@ -8,15 +8,15 @@ import streamlit as st
 from rnnviz.app.views import sidebar_summary
 from rnnviz.app.widgets import read_link
 
-st.set_page_config(page_title="rnnviz · inside recurrent networks", page_icon="🔁",
+st.set_page_config(page_title="rnnviz · inside recurrent networks", page_icon=":material/loop:",
                    layout="wide")
 
 PAGES = [
-    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
-    st.Page("pages/playground.py", title="Playground", icon="🎛️"),
-    st.Page("pages/hidden_states.py", title="Hidden states", icon="🧠"),
-    st.Page("pages/gates.py", title="Gates", icon="🚪"),
-    st.Page("pages/gradients.py", title="Gradients", icon="📉"),
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/playground.py", title="Playground", icon=":material/tune:"),
+    st.Page("pages/hidden_states.py", title="Hidden states", icon=":material/memory:"),
+    st.Page("pages/gates.py", title="Gates", icon=":material/door_open:"),
+    st.Page("pages/gradients.py", title="Gradients", icon=":material/trending_down:"),
 ]
 
 page = st.navigation(PAGES)

@@ -1,5 +1,10 @@
 """Gates: LSTM input/forget/output gates and candidate, GRU reset/update gates and candidate."""
 
+from rnnviz.app.entry import via_app
+
+via_app()
+
+
 import numpy as np
 import streamlit as st
 
@@ -30,7 +35,7 @@ MEANING = {
     "n": "the candidate new state (tanh, between -1 and 1)",
 }
 
-st.title("🚪 Gates")
+st.title("Gates")
 run = views.require_run()
 if run is not None and run.config.cell == "rnn":
     st.info("A vanilla RNN has no gates: at every step it overwrites its whole state with "
@@ -38,7 +43,7 @@ if run is not None and run.config.cell == "rnn":
             "information survives only as long as repeated multiplication by W_hh and "
             "squashing by tanh leave it intact. LSTM and GRU add gates, learned switches "
             "between 0 and 1, that let a unit keep its value unchanged for many steps. Train an "
-            "LSTM or GRU to see them.", icon="ℹ️")
+            "LSTM or GRU to see them.", icon=":material/info:")
     st.latex(r"h_t = \tanh(W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh})")
 elif run is not None:
     cell = run.config.cell
@@ -62,17 +67,19 @@ elif run is not None:
             "is near 1 the cell state is copied forward almost unchanged, and so is the "
             "gradient flowing back along it: c_t = f_t ⊙ c_{t-1} + … has Jacobian f_t. That "
             "is how an LSTM remembers across long gaps (look for the red rows in the f heatmap "
-            "and compare them with the cell state on the Hidden states page).", icon="🧠")
+            "and compare them with the cell state on the Hidden states page).", icon=":material/memory:")
     else:
         z = tr.gates[layer]["z"]
         st.success(f"**Update gate and memory.** Mean z_t over this batch is "
                    f"**{float(z.mean()):.2f}**; where z_t is near 1 a unit keeps h_{{t-1}} "
-                   "unchanged and the gradient passes through untouched.", icon="🧠")
+                   "unchanged and the gradient passes through untouched.", icon=":material/memory:")
 
-    for name, values in gates.items():
-        st.markdown(f"**{name}**: {MEANING[name]}")
-        st.latex(EQUATIONS[name])
-        views.chart(charts.gate_heatmap(values, name, cell), key=f"gate_{name}")
+    columns = st.columns(2, gap="medium")
+    for index, (name, values) in enumerate(gates.items()):
+        with columns[index % 2]:
+            st.markdown(f"**{name}**: {MEANING[name]}")
+            st.latex(EQUATIONS[name])
+            views.chart(charts.gate_heatmap(values, name, cell), key=f"gate_{name}")
 
     views.chart(charts.gate_means(gates, cell),
                 "The average over units of each gate at every step: a quick look at when the "

@@ -1,5 +1,10 @@
 """Gradients: how much learning signal back-propagation through time delivers to each step."""
 
+from rnnviz.app.entry import via_app
+
+via_app()
+
+
 import numpy as np
 import streamlit as st
 
@@ -8,7 +13,7 @@ from rnnviz.analysis import recurrent_spectra
 from rnnviz.app import state, views
 from rnnviz.trace import parameter_gradient_norms
 
-st.title("📉 Gradients through time")
+st.title("Gradients through time")
 st.markdown(
     "Training moves each weight by the gradient of the loss. To reach step t, that gradient "
     "travels backwards through every later step, and each step multiplies it by the step "
@@ -21,7 +26,9 @@ st.latex(r"\frac{\partial L}{\partial h_t} = \sum_{k \ge t} "
 run = views.require_run()
 if run is not None:
     cfg = run.config
-    layer = views.pick_layer(run)
+    controls = st.columns([1, 3])
+    layer = views.pick_layer(run, controls[0])
+    example = views.pick_example(controls[1])
     tr, x, y = state.run_trace(run)
     spectra = state.cached(run, "spectra", lambda: recurrent_spectra(run.model))
     profile = tr.grad_h[layer].mean(axis=0)
@@ -61,7 +68,7 @@ if run is not None:
         views.chart(charts.singular_value_chart(spectra),
                     "Singular values of each recurrent block W_h·. Above 1 a direction is "
                     "stretched at every step, below 1 it is shrunk.", key="singular")
-    views.chart(charts.saliency_chart(tr.grad_x.mean(axis=0)),
-                "Input saliency ‖∂L/∂x_t‖: how much the loss would change if the input at "
-                "step t changed. For the adding problem, the two marked steps should stand "
-                "out once the network has learned.", key="saliency")
+    views.chart(charts.saliency_chart(tr.grad_x[example]),
+                f"Input saliency ‖∂L/∂x_t‖ of example {example}: how much its loss would change "
+                "if the input at step t changed. For the adding problem, the two marked steps "
+                "stand out once the network has learned.", key="saliency")

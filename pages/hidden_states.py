@@ -1,5 +1,10 @@
 """Hidden states: input, target and prediction over time above the memory h_t of every unit."""
 
+from rnnviz.app.entry import via_app
+
+via_app()
+
+
 import numpy as np
 import streamlit as st
 
@@ -7,7 +12,7 @@ from rnnviz import charts
 from rnnviz.analysis import pca
 from rnnviz.app import state, views
 
-st.title("🧠 Hidden states")
+st.title("Hidden states")
 st.markdown("The hidden state $h_t$ is everything the network remembers after reading step t. "
             "Each row below is one unit; each column one time step.")
 

@@ -1,11 +1,16 @@
 """Home: what the app shows, and the recurrent loop drawn folded and unrolled."""
 
+from rnnviz.app.entry import via_app
+
+via_app()
+
+
 import streamlit as st
 
 from rnnviz import charts
 from rnnviz.app import views
 
-st.title("🔁 rnnviz: look inside a recurrent network while it learns")
+st.title("rnnviz: look inside a recurrent network while it learns")
 st.markdown(
     "A recurrent network reads a sequence one step at a time and carries a **hidden state** "
     "$h_t$ from each step to the next: its memory. Here you train real vanilla RNNs, LSTMs and "
@@ -33,7 +38,7 @@ with left:
         "3. **Gates**: how an LSTM or GRU opens and closes its gates.\n"
         "4. **Gradients**: how much learning signal reaches each time step; where it vanishes "
         "or explodes.")
-    st.page_link("pages/playground.py", label="Open the Playground", icon="▶️")
+    st.page_link("pages/playground.py", label="Open the Playground", icon=":material/play_arrow:")
 with right:
     st.subheader("Things to try")
     st.markdown(

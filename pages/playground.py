@@ -1,12 +1,17 @@
 """Playground: configure a run, train it live, stop or reset it."""
 
+from rnnviz.app.entry import via_app
+
+via_app()
+
+
 import streamlit as st
 
 from rnnviz import charts
 from rnnviz.app import state, views, widgets
 from rnnviz.tasks import TASKS
 
-st.title("🎛️ Playground")
+st.title("Playground")
 st.markdown("Pick a task and a cell, press **Train**, and watch the network learn. Every "
             "setting is in the page's address: copy it to share this exact experiment.")
 widgets.show_link_warnings()
@@ -21,15 +26,15 @@ if notice:
 
 job = state.current_job()
 buttons = st.columns([1, 1, 3])
-if buttons[0].button("■ Stop", disabled=job is None, width="stretch", key="stop",
+if buttons[0].button("Stop", icon=":material/stop:", disabled=job is None, width="stretch", key="stop",
                      help="Stop training now and keep what the model has learned."):
     state.stop_training()
     st.rerun()
-if buttons[1].button("↺ Reset", width="stretch", key="reset",
+if buttons[1].button("Reset", icon=":material/restart_alt:", width="stretch", key="reset",
                      help="Forget the current model (the settings stay)."):
     state.reset()
     st.rerun()
-with buttons[2].popover("🔗 Link for students", width="stretch"):
+with buttons[2].popover("Link for students", icon=":material/link:", width="stretch"):
     st.caption("This link opens the Playground with the current configuration:")
     st.code(widgets.link_for(state.config()), language=None)
 
@@ -42,7 +47,7 @@ def live_view() -> None:
         return
     p = job.progress
     if p.state == "queued":
-        st.info("⏳ Queued: other training jobs are using this server's slots. Your run "
+        st.info(":material/hourglass_top: Queued: other training jobs are using this server's slots. Your run "
                 "starts as soon as one frees up.")
         return
     st.progress(p.step / max(p.total, 1), text=f"Training: step {p.step} of {p.total}")
@@ -89,8 +94,8 @@ else:
                     "**Gates** how LSTM/GRU decide what to keep, **Gradients** how far back the "
                     "learning signal reaches.")
     else:
-        st.info("No model yet: choose settings above and press **▶ Train**. The defaults train "
-                "an LSTM on the adding problem in a few seconds.", icon="👆")
+        st.info("No model yet: choose settings above and press **Train**. The defaults train "
+                "an LSTM on the adding problem in a few seconds.", icon=":material/arrow_upward:")
 
 with st.expander(f"About the tasks"):
     for task in TASKS.values():

@@ -66,6 +66,9 @@ HEIGHT = 380
 MARGIN = dict(l=70, r=30, t=90, b=60)
 LEGEND_TOP = dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0)
 LEGEND_RIGHT = dict(orientation="v", yanchor="top", y=1, xanchor="left", x=1.02)
+LEGEND_WIDTH_PX = 620  # plot width assumed when estimating how many rows a top legend wraps to
+# log axes: powers of ten as 10^k (not SI "µ") and few enough ticks that digits don't crowd
+LOG_AXIS = dict(type="log", exponentformat="power", nticks=6)
 
 
 # ---------------------------------------------------------------- shared helpers
@@ -111,8 +114,21 @@ def _log_axis_ok(*arrays) -> bool:
     return finite.size > 0 and bool((finite > 0).all())
 
 
+def _legend_names(fig: go.Figure) -> list[str]:
+    return [trace.name or "" for trace in fig.data if trace.showlegend is not False]
+
+
 def _shown_legend_entries(fig: go.Figure) -> int:
-    return sum(1 for trace in fig.data if trace.showlegend is not False)
+    return len(_legend_names(fig))
+
+
+def _legend_rows(fig: go.Figure) -> int:
+    """Rows a horizontal legend wraps to: plotly lays entries out in columns as wide as the
+    widest entry (about 45 px of symbol and padding + 7 px per character)."""
+    names = _legend_names(fig)
+    widest = 45 + 7 * max((len(name) for name in names), default=0)
+    columns = max(1, LEGEND_WIDTH_PX // widest)
+    return math.ceil(len(names) / columns)
 
 
 def _base_layout(fig: go.Figure, title: str, *, x_title: str | None = None,
@@ -120,11 +136,16 @@ def _base_layout(fig: go.Figure, title: str, *, x_title: str | None = None,
                  **layout) -> go.Figure:
     """The common look: template, left-aligned title, margins, legend (shown only when more
     than one trace has an entry), axis titles with automatic margins."""
+    showlegend = _shown_legend_entries(fig) > 1
+    margin = dict(MARGIN)
+    if showlegend and legend == "top":
+        margin["t"] = 56 + 22 * _legend_rows(fig)
+    margin.update(layout.pop("margin", {}))
     fig.update_layout(
-        template=TEMPLATE, height=height, margin=layout.pop("margin", MARGIN),
-        title=dict(text=title, x=0, xref="paper", xanchor="left"),
-        showlegend=_shown_legend_entries(fig) > 1,
-        legend=LEGEND_TOP if legend == "top" else LEGEND_RIGHT,
+        template=TEMPLATE, height=height, margin=margin,
+        title=dict(text=title, x=0, xref="paper", xanchor="left", y=1, yref="container",
+                   yanchor="top", pad=dict(t=14)),
+        showlegend=showlegend, legend=LEGEND_TOP if legend == "top" else LEGEND_RIGHT,
         hoverlabel=dict(namelength=-1), **layout)
     fig.update_xaxes(automargin=True)
     fig.update_yaxes(automargin=True)
@@ -133,6 +154,12 @@ def _base_layout(fig: go.Figure, title: str, *, x_title: str | None = None,
     if y_title is not None:
         fig.update_yaxes(title_text=y_title)
     return fig
+
+
+def _integer_ticks(fig: go.Figure, count: int, start: int = 0) -> None:
+    """Whole-number x ticks on a short index axis (plotly would otherwise tick at halves)."""
+    if 0 < count <= 10:
+        fig.update_xaxes(tick0=start, dtick=1)
 
 
 def _message(fig: go.Figure, text: str, **where) -> None:
@@ -169,7 +196,7 @@ def _heatmap(z: np.ndarray, x: np.ndarray, y: np.ndarray, *, colorscale: str, zm
     """A heatmap trace with the house colorbar (titled, beside the plot)."""
     return go.Heatmap(z=z, x=x, y=y, colorscale=colorscale, zmin=zmin, zmax=zmax, zmid=zmid,
                       customdata=customdata, hovertemplate=hovertemplate + "<extra></extra>",
-                      colorbar=dict(title=dict(text=colorbar_title, side="right"),
+                      colorbar=dict(title=dict(text=colorbar_title, side="top"),
                                     thickness=14, len=0.9))
 
 
@@ -206,6 +233,7 @@ def _units_heatmap(states: np.ndarray, title: str, zrange: tuple[float, float] |
     _base_layout(fig, title, x_title=TIME_AXIS, y_title=UNIT_AXIS,
                  height=_heatmap_height(len(units)))
     fig.update_yaxes(autorange="reversed")  # unit 0 on top, as in a matrix
+    _integer_ticks(fig, len(t))
     return fig
 
 
@@ -269,9 +297,10 @@ def loss_curves(history, chance, metric_name: str, higher_is_better: bool) -> go
             f"chance {name} {chance_value:.4g}: {chance.how}"),
             row=1, col=col)
         fig.data[-1].update(legendgroup="chance", showlegend=first)
-        log_y = not bounded and _log_axis_ok(train_values, val_values, [chance_value])
+        log_y = (not bounded and len(steps) > 0
+                 and _log_axis_ok(train_values, val_values, [chance_value]))
         if log_y:
-            fig.update_yaxes(type="log", row=1, col=col)
+            fig.update_yaxes(**LOG_AXIS, row=1, col=col)
         elif bounded:
             fig.update_yaxes(range=[-0.02, 1.02], row=1, col=col)
         axis = "" if col == 1 else "2"
@@ -282,7 +311,7 @@ def loss_curves(history, chance, metric_name: str, higher_is_better: bool) -> go
         fig.update_yaxes(title_text=name, row=1, col=col)
         if not len(steps):
             _message(fig, "no steps yet", xref=f"x{axis} domain", yref=f"y{axis} domain",
-                     x=0.5, y=0.5)
+                     x=0.5, y=0.8)
     fig.update_xaxes(title_text=STEP_AXIS)
     better = "higher" if higher_is_better else "lower"
     return _base_layout(fig, f"Loss and {metric_name} during training "
@@ -321,7 +350,7 @@ def grad_norm_over_training(history, clip: float | None) -> go.Figure:
         fig.add_annotation(text=f"{int(floored.sum())} zero norms drawn at {floor:.2g}",
                            xref="paper", yref="paper", x=1, y=0, xanchor="right",
                            yanchor="bottom", showarrow=False, font=dict(size=11))
-    fig.update_yaxes(type="log")
+    fig.update_yaxes(**LOG_AXIS)
     return _base_layout(fig, "Gradient norm during training (before clipping)",
                         x_title=STEP_AXIS, y_title="‖∂L/∂θ‖ (log scale)")
 
@@ -340,7 +369,7 @@ def compare_loss_chart(histories: dict, chance) -> go.Figure:
     fig.add_trace(_reference_line(0, last, chance.loss, "chance level",
                                   f"chance loss {chance.loss:.4g}: {chance.how}"))
     if _log_axis_ok(*(h.loss for h in histories.values()), [chance.loss]):
-        fig.update_yaxes(type="log")
+        fig.update_yaxes(**LOG_AXIS)
     if not any(len(h.step) for h in histories.values()):
         _message(fig, "no steps yet")
     return _base_layout(fig, "Training loss by cell", x_title=STEP_AXIS,
@@ -361,7 +390,7 @@ def _class_rows(t: np.ndarray, target: np.ndarray, predicted: np.ndarray,
     y_position = np.broadcast_to(np.asarray(y_position), predicted.shape)
     groups = (("prediction ✓ correct", (target >= 0) & (predicted == target), CORRECT_COLOR),
               ("prediction ✗ wrong", (target >= 0) & (predicted != target), WRONG_COLOR),
-              ("prediction (no target at this step)", target < 0, INPUT_COLOR))
+              ("prediction (no target)", target < 0, INPUT_COLOR))
     traces = []
     for name, mask, color in groups:
         if not mask.any():
@@ -407,7 +436,8 @@ def _adding_panel(task, x, y, prediction, t):
             x=[last], y=[value], name=f"{name} = {value:.3f}", mode="markers+text",
             text=[f"{value:.2f}"], textposition=f"middle {side}", cliponaxis=False,
             textfont=dict(color=color),
-            marker=dict(symbol="line-ew-open", size=size, line=dict(width=4, color=color)),
+            marker=dict(symbol="line-ew-open", size=size, color=color,
+                        line=dict(width=4, color=color)),
             hovertemplate=f"{name} %{{y:.3f}} (read at the last step)<extra></extra>"))
     title = (f"Adding problem: sum of the marked values {target:.3f}, "
              f"predicted {predicted:.3f}")
@@ -428,8 +458,9 @@ def _copy_panel(task, x, y, prediction, t):
                    marker=dict(color=INPUT_COLOR, size=7),
                    hovertemplate=f"{TIME_AXIS} = %{{x}}<br>input symbol %{{y}}<extra></extra>"),
         go.Scatter(x=t[has], y=target[has], name=f"target: input at t − {lag}",
-                   mode="markers", marker=dict(symbol="square-open", size=14,
-                                               line=dict(width=2, color=TARGET_COLOR)),
+                   mode="markers",
+                   marker=dict(symbol="square-open", size=14, color=TARGET_COLOR,
+                               line=dict(width=2, color=TARGET_COLOR)),
                    hovertemplate=f"{TIME_AXIS} = %{{x}}<br>target symbol %{{y}}"
                                  "<extra></extra>"),
         *_class_rows(t, target, predicted, confidence, predicted, labels),
@@ -455,7 +486,7 @@ def _parity_panel(task, x, y, prediction, t):
                    hovertemplate=f"{TIME_AXIS} = %{{x}}<br>marked bit %{{y:.0f}}"
                                  "<extra></extra>"),
         go.Scatter(x=[last], y=[target], name=f"target parity = {target}", mode="markers",
-                   marker=dict(symbol="square-open", size=22,
+                   marker=dict(symbol="square-open", size=22, color=TARGET_COLOR,
                                line=dict(width=3, color=TARGET_COLOR)), cliponaxis=False,
                    hovertemplate="target parity %{y}<extra></extra>"),
         go.Scatter(x=[last], y=[p_one], name=f"predicted P(parity = 1) = {p_one:.2f}",
@@ -520,6 +551,7 @@ def sequence_panel(task, x: np.ndarray, y: np.ndarray, prediction: np.ndarray) -
         task, x, np.asarray(y), _finite(prediction), t)
     fig = go.Figure(traces)
     _base_layout(fig, title, x_title=TIME_AXIS, y_title=y_title, height=360, **layout)
+    _integer_ticks(fig, len(t))
     if task.name == "text":
         _time_window(fig, len(t), TEXT_WINDOW)
     elif task.name == "copy":
@@ -558,6 +590,7 @@ def unit_lines(states: np.ndarray, units: list[int], title: str,
                           f"<extra>unit {int(unit)}</extra>"))
     if not fig.data:
         _message(fig, "no units selected")
+    _integer_ticks(fig, len(keep))
     return _base_layout(fig, title, x_title=TIME_AXIS, y_title=value_title, height=340)
 
 
@@ -654,8 +687,8 @@ def pca_trajectory(projected: np.ndarray, explained: np.ndarray, dims: int = 2) 
         layout = dict(scene=dict(xaxis_title=titles[0], yaxis_title=titles[1],
                                  zaxis_title=titles[2]))
     shown = 100 * float(explained[:dims].sum())
-    return _base_layout(fig, f"Hidden-state trajectory in PCA space (the first {dims} "
-                             f"components explain {shown:.0f}% of the variance)",
+    return _base_layout(fig, f"Hidden-state trajectory in PCA space (PC1–{dims}: "
+                             f"{shown:.0f}% of the variance)",
                         height=460 if dims == 2 else 540, **layout)
 
 
@@ -671,11 +704,11 @@ def gate_heatmap(gate: np.ndarray, name: str, cell: str) -> go.Figure:
     LSTM i f g o, GRU r z n). Sigmoid gates on [0, 1] (white = 0.5), the tanh candidates
     g and n on [-1, 1] (white = 0), both on the diverging scale."""
     if name in TANH_GATES:
-        zrange, scale = (-1.0, 1.0), "tanh: −1 … 1, white = 0"
+        zrange, scale = (-1.0, 1.0), "tanh, −1…1<br>white = 0"
     else:
-        zrange, scale = (0.0, 1.0), "sigmoid: 0 … 1, white = 0.5"
+        zrange, scale = (0.0, 1.0), "sigmoid, 0…1<br>white = 0.5"
     title = f"{CELL_NAMES.get(cell, cell)} {_gate_label(name)}: activation per unit and step"
-    return _units_heatmap(gate, title, zrange, f"{name}_t<br>({scale})", f"{name}_t")
+    return _units_heatmap(gate, title, zrange, f"{name}_t<br>{scale}", f"{name}_t")
 
 
 def gate_means(gates: dict[str, np.ndarray], cell: str, band: bool = True) -> go.Figure:
@@ -703,6 +736,7 @@ def gate_means(gates: dict[str, np.ndarray], cell: str, band: bool = True) -> go
                           f"<extra>{_gate_label(name)}</extra>"))
     if not gates:
         _message(fig, f"a {CELL_NAMES.get(cell, cell)} has no gates")
+    _integer_ticks(fig, max((len(v) for v in gates.values()), default=0))
     low = -1.05 if TANH_GATES & set(gates) else -0.05
     subtitle = " (band: 10–90% of units)" if band and gates else ""
     return _base_layout(fig, f"{CELL_NAMES.get(cell, cell)} gates: mean over units"
@@ -732,7 +766,7 @@ def saturation_scatter(saturation: dict[str, tuple[np.ndarray, np.ndarray]]) -> 
                           f"time<extra>{_gate_label(name)}</extra>"))
     if len(fig.data) == 1:
         _message(fig, "no sigmoid gates (a vanilla RNN has none)")
-    fig.update_xaxes(range=[0, 1], tickformat=".0%")
+    fig.update_xaxes(range=[0, 1], tickformat=".0%", constrain="domain")
     fig.update_yaxes(range=[0, 1], tickformat=".0%", scaleanchor="x", constrain="domain")
     return _base_layout(fig, "Gate saturation per unit",
                         x_title=f"fraction left-saturated (< {SATURATION_LOW:g})",
@@ -786,7 +820,8 @@ def gradient_profile(grad_h: np.ndarray, spectral_radius: float | None,
                           "</extra>"))
     if not steps:
         _message(fig, "no gradient recorded")
-    fig.update_yaxes(type="log")
+    _integer_ticks(fig, steps)
+    fig.update_yaxes(**LOG_AXIS)
     return _base_layout(fig, title, x_title=TIME_AXIS, y_title="‖∂L/∂h_t‖ (log scale)")
 
 
@@ -799,7 +834,8 @@ def compare_gradient_chart(profiles: dict[str, np.ndarray]) -> go.Figure:
                                      _cell_color(label, index), "‖∂L/∂h_t‖", mode="lines"))
     if not profiles:
         _message(fig, "no runs to compare")
-    fig.update_yaxes(type="log")
+    _integer_ticks(fig, max((len(np.ravel(p)) for p in profiles.values()), default=0))
+    fig.update_yaxes(**LOG_AXIS)
     return _base_layout(fig, "Gradient reaching each time step, by cell",
                         x_title=TIME_AXIS, y_title="‖∂L/∂h_t‖ (log scale)")
 
@@ -829,6 +865,7 @@ def probe_heatmap(probe_step: np.ndarray, probe_grad: np.ndarray) -> go.Figure:
             colorbar_title="log10 ‖∂L/∂h_t‖", customdata=values,
             hovertemplate=f"training step %{{y}}<br>{TIME_AXIS} = %{{x}}<br>‖∂L/∂h_t‖ = "
                           "%{customdata:.3g} (log10 %{z:.2f})"))
+        _integer_ticks(fig, len(t))
     return _base_layout(fig, "Gradient reaching each time step, over training",
                         x_title=TIME_AXIS, y_title=STEP_AXIS, height=420)
 
@@ -846,7 +883,7 @@ def parameter_grad_bars(norms: dict[str, float]) -> go.Figure:
         hovertemplate="%{y}<br>‖∂L/∂W‖ = %{customdata}<extra></extra>"))
     if not names:
         _message(fig, "no parameters")
-    fig.update_xaxes(type="log")
+    fig.update_xaxes(**LOG_AXIS)
     fig.update_yaxes(autorange="reversed", type="category")
     return _base_layout(fig, "Gradient norm of each parameter tensor",
                         x_title="‖∂L/∂W‖ (log scale)", y_title="parameter",
@@ -864,9 +901,10 @@ def saliency_chart(grad_x: np.ndarray, log_y: bool = False) -> go.Figure:
         hovertemplate=f"{TIME_AXIS} = %{{x}}<br>‖∂L/∂x_t‖ = %{{customdata:.3g}}"
                       "<extra></extra>"))
     if log_y:
-        fig.update_yaxes(type="log")
+        fig.update_yaxes(**LOG_AXIS)
     if not len(grad_x):
         _message(fig, "no gradient recorded")
+    _integer_ticks(fig, len(grad_x))
     return _base_layout(fig, "Input saliency: ‖∂L/∂x_t‖ at each time step",
                         x_title=TIME_AXIS,
                         y_title="‖∂L/∂x_t‖" + (" (log scale)" if log_y else ""), height=320)
@@ -895,6 +933,7 @@ def singular_value_chart(spectra: list) -> go.Figure:
                           f"{spectrum.spectral_radius:.3f}</extra>"))
     fig.add_trace(_reference_line(1, longest, 1.0, "σ = 1",
                                   "σ = 1: neither stretches nor shrinks"))
+    _integer_ticks(fig, longest, start=1)
     if spectra:
         top = max(spectra, key=lambda s: s.spectral_radius)
         where = f"layer {top.layer}" + (f" · {top.gate}" if top.gate else "")
@@ -961,22 +1000,23 @@ def unrolled_diagram(steps: int = 4, cell: str = "rnn") -> go.Figure:
     fig.add_shape(type="path", path="M 0.5,0.2 C 1.3,0.9 1.3,-0.9 0.5,-0.2",
                   line=dict(color="#444444", width=1.6))
     _arrow(fig, (0.62, -0.31), (0.5, -0.2))
-    fig.add_annotation(x=1.25, y=0, xanchor="left", text="W<sub>hh</sub>", showarrow=False,
-                       font=dict(size=12, color="#444444"))
-    fig.add_annotation(x=-0.45, y=-0.95, text="W<sub>ih</sub>", showarrow=False,
-                       font=dict(size=12, color="#444444"), xanchor="right")
-    fig.add_annotation(x=1.95, y=0, text="=", showarrow=False, font=dict(size=30))
+    for x, y, text in ((1.0, 0.72, "W<sub>hh</sub>"), (0.08, -0.95, "W<sub>ih</sub>"),
+                       (0.08, 0.95, "head")):
+        fig.add_annotation(x=x, y=y, xanchor="left" if x < 1 else "center", text=text,
+                           showarrow=False, font=dict(size=12, color="#444444"))
+    fig.add_annotation(x=1.9, y=0, text="=", showarrow=False, font=dict(size=30))
 
-    first, gap = 3.7, 1.8
+    first, gap = 4.1, 2.0
     centres = [first + gap * k for k in range(steps)]
-    fig.add_annotation(x=2.45, y=0, text="h<sub>−1</sub> = 0", showarrow=False,
-                       font=dict(size=12, color="#444444"))
-    _arrow(fig, (2.85, 0), (first - box_w / 2, 0))
+    _arrow(fig, (2.6, 0), (first - box_w / 2, 0), label="h<sub>−1</sub> = 0",
+           label_offset=(0, 0.22))
     for k, cx in enumerate(centres):
         column(cx, str(k), f"step t = {k}")
-        if k:
+        if k == 1 or (k and steps <= 5):  # more labels than that would crowd at 700 px
             _arrow(fig, (centres[k - 1] + box_w / 2, 0), (cx - box_w / 2, 0),
-                   label="W<sub>hh</sub>", label_offset=(0, 0.2))
+                   label="W<sub>hh</sub>", label_offset=(0, 0.22))
+        elif k:
+            _arrow(fig, (centres[k - 1] + box_w / 2, 0), (cx - box_w / 2, 0))
     right = centres[-1] + box_w / 2
     _arrow(fig, (right, 0), (right + 0.6, 0))
     fig.add_annotation(x=right + 0.85, y=0, text="…", showarrow=False, font=dict(size=20))
@@ -988,6 +1028,6 @@ def unrolled_diagram(steps: int = 4, cell: str = "rnn") -> go.Figure:
     fig.update_yaxes(visible=False, range=[-2.0, 2.0], scaleanchor="x", scaleratio=1,
                      fixedrange=True)
     article = "An" if cell == "lstm" else "A"
-    return _base_layout(fig, f"{article} {CELL_NAMES.get(cell, cell)}, folded (left) and unrolled "
-                             "through time (right): the same weights at every step",
+    return _base_layout(fig, f"{article} {CELL_NAMES.get(cell, cell)} folded (left) and "
+                             "unrolled through time (right)",
                         height=330, margin=dict(l=10, r=10, t=60, b=10))

@@ -33,7 +33,7 @@ def sidebar_summary() -> None:
         if job is not None:
             p = job.progress
             if p.state == "queued":
-                st.info("⏳ Queued: the server is busy; your run starts when a slot frees up.")
+                st.info(":material/hourglass_top: Queued: the server is busy; your run starts when a slot frees up.")
             else:
                 st.caption(f"Training {CELL_NAMES[job.cfg.cell]} on {TASKS[job.cfg.task].title}")
                 st.progress(p.step / max(p.total, 1), text=f"step {p.step} / {p.total}")
@@ -47,10 +47,10 @@ def sidebar_summary() -> None:
                 f"loss {_format(summary['loss'], 'loss')} vs chance "
                 f"{_format(summary['chance_loss'], 'loss')}")
             if "exploded" in summary["stop_reason"]:
-                st.error("This run exploded (see Playground).", icon="💥")
+                st.error("This run exploded (see Playground).", icon=":material/warning:")
         else:
             st.caption("No model yet.")
-            st.page_link(PLAYGROUND, label="Train one in the Playground", icon="▶️")
+            st.page_link(PLAYGROUND, label="Train one in the Playground", icon=":material/play_arrow:")
 
 
 def require_run() -> Run | None:
@@ -60,10 +60,10 @@ def require_run() -> Run | None:
         job = state.current_job()
         if job is not None:
             st.info("A model is training right now; this page fills in when it finishes.",
-                    icon="⏳")
+                    icon=":material/hourglass_top:")
         else:
-            st.info("Nothing to look inside yet: train a model first.", icon="👋")
-        st.page_link(PLAYGROUND, label="Go to the Playground", icon="▶️")
+            st.info("Nothing to look inside yet: train a model first.", icon=":material/waving_hand:")
+        st.page_link(PLAYGROUND, label="Go to the Playground", icon=":material/play_arrow:")
         return None
     if run.history.steps_done == 0:
         st.warning("This run stopped before its first training step, so the model is still "
@@ -84,7 +84,7 @@ def pick_example(container=st) -> int:
     left, right = container.columns([3, 1], vertical_alignment="bottom")
     index = left.slider("Example", 0, 15, 0, key="example",
                         help="One of the 16 examples of the batch being inspected.")
-    if right.button("🎲 New examples", key="new_examples", width="stretch",
+    if right.button("New examples", icon=":material/casino:", key="new_examples", width="stretch",
                     help="Draw a fresh batch of 16 examples from the validation distribution."):
         state.new_example_batch()
     return index
@@ -106,7 +106,7 @@ def explode_explanation(reason: str) -> None:
         "weights to huge values and the loss overflowed. This is the *exploding gradient* "
         "problem: back-propagation multiplies by the recurrent Jacobian once per time step, "
         "and when that factor is above 1 the product grows exponentially with sequence length.",
-        icon="💥")
+        icon=":material/warning:")
     st.markdown("**Try:** turn on *gradient clipping* (e.g. 1.0), lower the *learning rate*, "
                 "or lower the *recurrent spectral radius* below 1. The model kept the weights "
                 "from before the explosion, so the other pages still show what it had learned.")

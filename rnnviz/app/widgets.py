@@ -60,7 +60,7 @@ def read_link() -> None:
 
 def show_link_warnings() -> None:
     for text in st.session_state.get(LINK_WARNINGS, []):
-        st.warning(text, icon="🔗")
+        st.warning(text, icon=":material/link:")
 
 
 def _widget(name: str, default, container) -> None:
@@ -96,14 +96,14 @@ def config_form(key: str = "config_form") -> RunConfig | None:
             for name, spec in FIELDS.items():
                 if spec.group == group:
                     _widget(name, getattr(defaults, name), column)
-        submitted = st.form_submit_button("▶ Train", type="primary", width="stretch")
+        submitted = st.form_submit_button("Train", icon=":material/play_arrow:", type="primary", width="stretch")
     if not submitted:
         return None
     values = {name: st.session_state.get(name, getattr(defaults, name)) for name in FIELDS}
     try:
         cfg = RunConfig(**values)
     except ValueError as err:
-        st.error(f"This configuration can't be trained: {err}.", icon="🛑")
+        st.error(f"This configuration can't be trained: {err}.", icon=":material/block:")
         return None
     st.session_state.pop(LINK_WARNINGS, None)
     return cfg

@@ -1,0 +1,114 @@
+"""Start the real app and drive it in Debian's Chromium with Playwright (never a downloaded
+browser). Used by the e2e tests and by ``python -m tests.e2e.screenshots``."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-quic", "--disable-dev-shm-usage"]
+NAV = "[data-testid='stSidebarNavLink']"
+CHART = "[data-testid='stPlotlyChart']"
+
+
+def chromium_path() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def app_server(env: dict | None = None, timeout: float = 90):
+    """``streamlit run app.py`` on a free port; stopped afterwards whatever happens."""
+    port = free_port()
+    log = tempfile.NamedTemporaryFile("w+", prefix="rnnviz-e2e-", suffix=".log", delete=False)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.port", str(port), "--browser.gatherUsageStats", "false",
+         "--server.fileWatcherType", "none"],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        env={**os.environ, **(env or {})})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
+                    if answer.read() == b"ok":
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"the app did not start; see {log.name}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def settle(page, timeout: float = 120_000) -> None:
+    """Wait until the app is connected and its script has finished running."""
+    page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']",
+                           timeout=timeout)
+    page.wait_for_timeout(400)
+    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']",
+                           timeout=timeout)
+
+
+def open_page(page, title: str) -> None:
+    page.locator(NAV, has_text=title).first.click()
+    page.wait_for_function("t => document.title !== '' ", arg=title)
+    settle(page)
+
+
+def set_number(page, label: str, value) -> None:
+    """Type into a number input found by its label (the form applies it on Train)."""
+    box = page.get_by_label(label, exact=True)
+    box.fill(str(value))
+    box.press("Tab")
+
+
+def train_tiny(page, steps: int = 60) -> None:
+    """Fill the Playground form with a tiny run and press Train; wait for the result."""
+    set_number(page, "Training steps", steps)
+    set_number(page, "Validate every", 10)
+    set_number(page, "Probe every", 10)
+    page.get_by_role("button", name="Train").click()
+    wait_for_run(page)
+
+
+def wait_for_run(page, timeout: float = 60) -> None:
+    deadline = time.time() + timeout
+    sidebar = page.locator("[data-testid='stSidebar']")
+    while "Current run" not in sidebar.inner_text():
+        if time.time() > deadline:
+            raise TimeoutError("training did not finish in the browser")
+        page.wait_for_timeout(300)
+    settle(page)
+
+
+def plotly_trace_counts(page) -> list[int]:
+    """Number of data points drawn in each plotly chart on the page (0 = an empty frame)."""
+    return page.evaluate("""() => Array.from(document.querySelectorAll('.js-plotly-plot'))
+        .map(el => (el.data || []).reduce((n, t) => n + ((t.x && t.x.length) ||
+                   (t.z && t.z.length) || (t.y && t.y.length) || 0), 0))""")
