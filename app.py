@@ -5,8 +5,7 @@ Run with:  streamlit run app.py
 
 import streamlit as st
 
-from rnnviz.app.views import sidebar_summary
-from rnnviz.app.widgets import read_link
+from rnnviz.app.entry import frame, through_app
 
 st.set_page_config(page_title="rnnviz · inside recurrent networks", page_icon=":material/loop:",
                    layout="wide")
@@ -20,6 +19,6 @@ PAGES = [
 ]
 
 page = st.navigation(PAGES)
-read_link()
-sidebar_summary()
-page.run()
+frame()
+with through_app():
+    page.run()

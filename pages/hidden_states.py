@@ -53,6 +53,11 @@ if run is not None:
                     "a unit whose forget gate stays near 1 can carry a value across the whole "
                     "sequence almost unchanged.", key="cell_heatmap")
 
+    if not np.isfinite(tr.hidden[layer]).all():
+        st.warning("Some hidden states are not finite numbers (the activations overflowed), so "
+                   "there is no state-space picture for this model. Lower the learning rate or "
+                   "the recurrent spectral radius.")
+        st.stop()
     st.subheader("The path through state space")
     dims = st.segmented_control("View", [2, 3], default=2, key="pca_dims",
                                 format_func=lambda d: f"{d}D") or 2

@@ -59,7 +59,7 @@ MAX_LINE_POINTS = 2000
 MAX_HEATMAP_COLUMNS = 400
 MAX_HEATMAP_ROWS = 256
 MAX_BRUSH_UNITS = 12  # altair's default transformer refuses more than 5,000 rows
-TEXT_WINDOW = 60  # characters visible at once in the text task's panel (a range slider scrolls)
+TEXT_WINDOW = 60  # characters visible at once in the text task's panel (drag to pan)
 SYMBOL_WINDOW = 100  # steps visible at once in the copy task's panel
 
 HEIGHT = 380
@@ -68,7 +68,7 @@ LEGEND_TOP = dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0
 LEGEND_RIGHT = dict(orientation="v", yanchor="top", y=1, xanchor="left", x=1.02)
 LEGEND_WIDTH_PX = 620  # plot width assumed when estimating how many rows a top legend wraps to
 # log axes: powers of ten as 10^k (not SI "µ") and few enough ticks that digits don't crowd
-LOG_AXIS = dict(type="log", exponentformat="power", nticks=6)
+LOG_AXIS = dict(type="log", exponentformat="power", nticks=4)
 
 
 # ---------------------------------------------------------------- shared helpers
@@ -169,11 +169,11 @@ def _message(fig: go.Figure, text: str, **where) -> None:
 
 
 def _reference_line(x0: float, x1: float, y: float, name: str, hover: str,
-                    color: str = REFERENCE_COLOR, dash: str = "dash") -> go.Scatter:
+                    color: str = REFERENCE_COLOR, **kwargs) -> go.Scatter:
     """A horizontal dashed line as a trace (so it has a legend entry and a hover)."""
     return go.Scatter(x=[x0, x1], y=[y, y], mode="lines", name=name,
-                      line=dict(color=color, dash=dash, width=1.5),
-                      hovertemplate=hover + "<extra></extra>")
+                      line=dict(color=color, dash="dash", width=1.5),
+                      hovertemplate=hover + "<extra></extra>", **kwargs)
 
 
 def _rgba(hex_color: str, alpha: float) -> str:
@@ -244,21 +244,25 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def _time_window(fig: go.Figure, steps: int, visible: int) -> None:
-    """Long sequences: show the first ``visible`` steps and a range slider to scroll."""
+    """Long sequences: open on the first ``visible`` steps; dragging pans along time (a range
+    slider would redraw every label in miniature, which reads as noise)."""
     if steps > visible:
         fig.update_xaxes(range=[-0.5, visible - 0.5],
-                         rangeslider=dict(visible=True, thickness=0.08))
+                         title_text=f"{TIME_AXIS} (showing 0–{visible - 1} of {steps}: drag "
+                                    "sideways to scroll)")
+        fig.update_yaxes(fixedrange=True)
+        fig.update_layout(dragmode="pan")
 
 
 # ---------------------------------------------------------------- training curves
 
 
 def _history_line(steps: np.ndarray, values: np.ndarray, name: str, color: str,
-                  hover_name: str, **kwargs) -> go.Scatter:
+                  hover_name: str, width: float = 1, **kwargs) -> go.Scatter:
     """A per-step series strided to MAX_LINE_POINTS, true step numbers on x."""
     keep = downsample(len(steps), MAX_LINE_POINTS)
     return go.Scatter(x=steps[keep], y=_finite(values)[keep], mode="lines", name=name,
-                      line=dict(color=color, width=1), opacity=0.8,
+                      line=dict(color=color, width=width), opacity=0.8,
                       hovertemplate=f"step %{{x}}<br>{hover_name} %{{y:.4g}}<extra></extra>",
                       **kwargs)
 
@@ -283,20 +287,18 @@ def loss_curves(history, chance, metric_name: str, higher_is_better: bool) -> go
     )
     for col, name, train_values, val_values, chance_value, bounded in panels:
         first = col == 1  # legend entries once: the panels share their meaning
-        fig.add_trace(_history_line(steps, train_values, "training", TRAIN_COLOR,
-                                    f"training {name}", legendgroup="training",
-                                    showlegend=first), row=1, col=col)
-        fig.add_trace(go.Scatter(
-            x=val_steps, y=_finite(val_values), mode="lines+markers", name="validation",
-            legendgroup="validation", showlegend=first,
-            line=dict(color=VALIDATION_COLOR, width=2), marker=dict(size=5),
-            hovertemplate=f"step %{{x}}<br>validation {name} %{{y:.4g}}<extra></extra>"),
-            row=1, col=col)
-        fig.add_trace(_reference_line(
-            0, last, chance_value, "chance level",
-            f"chance {name} {chance_value:.4g}: {chance.how}"),
-            row=1, col=col)
-        fig.data[-1].update(legendgroup="chance", showlegend=first)
+        fig.add_traces([
+            _history_line(steps, train_values, "training", TRAIN_COLOR, f"training {name}",
+                          legendgroup="training", showlegend=first),
+            go.Scatter(x=val_steps, y=_finite(val_values), mode="lines+markers",
+                       name="validation", legendgroup="validation", showlegend=first,
+                       line=dict(color=VALIDATION_COLOR, width=2), marker=dict(size=5),
+                       hovertemplate=f"step %{{x}}<br>validation {name} %{{y:.4g}}"
+                                     "<extra></extra>"),
+            _reference_line(0, last, chance_value, "chance level",
+                            f"chance {name} {chance_value:.4g}: {chance.how}",
+                            legendgroup="chance", showlegend=first),
+        ], rows=1, cols=col)
         log_y = (not bounded and len(steps) > 0
                  and _log_axis_ok(train_values, val_values, [chance_value]))
         if log_y:
@@ -324,26 +326,27 @@ def grad_norm_over_training(history, clip: float | None) -> go.Figure:
     the clipped steps are strided separately so they stay representative."""
     steps, norms, clipped = history.step, history.grad_norm, history.clipped
     drawn, floored, floor = _log_safe(norms)
-    fig = go.Figure()
+    data = []
     keep = downsample(len(steps), MAX_LINE_POINTS)
-    fig.add_trace(go.Scatter(
+    data.append(go.Scatter(
         x=steps[keep], y=drawn[keep], mode="lines", name="total gradient norm ‖∂L/∂θ‖",
         line=dict(color=TRAIN_COLOR, width=1), customdata=_finite(norms)[keep],
         hovertemplate="step %{x}<br>‖∂L/∂θ‖ %{customdata:.4g}<extra></extra>"))
     clipped_index = np.flatnonzero(clipped)
     if clipped_index.size:
         clipped_index = clipped_index[downsample(clipped_index.size, MAX_LINE_POINTS)]
-        fig.add_trace(go.Scatter(
+        data.append(go.Scatter(
             x=steps[clipped_index], y=drawn[clipped_index], mode="markers",
             name=f"clipped ({int(clipped.sum())} of {len(steps)} steps)",
             marker=dict(color=CLIPPED_COLOR, size=5), customdata=_finite(norms)[clipped_index],
             hovertemplate="step %{x}<br>‖∂L/∂θ‖ %{customdata:.4g} → rescaled to the "
                           "threshold<extra></extra>"))
     if clip is not None:
-        fig.add_trace(_reference_line(
+        data.append(_reference_line(
             0, int(steps[-1]) if len(steps) else 1, clip, f"clipping threshold {clip:g}",
             f"clipping threshold {clip:g}: larger gradients are rescaled to this norm",
             color=CLIPPED_COLOR))
+    fig = go.Figure(data)
     if not len(steps):
         _message(fig, "no steps yet")
     elif floored.any():
@@ -358,16 +361,17 @@ def grad_norm_over_training(history, clip: float | None) -> go.Figure:
 def compare_loss_chart(histories: dict, chance) -> go.Figure:
     """Training loss of several runs, one line per label (``{"rnn": history, ...}``; labels
     naming a cell get its CELL_COLORS colour), with the chance loss; log y when positive."""
-    fig = go.Figure()
+    data = []
     last = 1
     for index, (label, history) in enumerate(histories.items()):
-        fig.add_trace(_history_line(history.step, history.loss, label,
-                                    _cell_color(label, index), f"{label} training loss"))
-        fig.data[-1].line.width = 1.5
+        data.append(_history_line(history.step, history.loss, label,
+                                    _cell_color(label, index), f"{label} training loss",
+                                    width=1.5))
         if len(history.step):
             last = max(last, int(history.step[-1]))
-    fig.add_trace(_reference_line(0, last, chance.loss, "chance level",
+    data.append(_reference_line(0, last, chance.loss, "chance level",
                                   f"chance loss {chance.loss:.4g}: {chance.how}"))
+    fig = go.Figure(data)
     if _log_axis_ok(*(h.loss for h in histories.values()), [chance.loss]):
         fig.update_yaxes(**LOG_AXIS)
     if not any(len(h.step) for h in histories.values()):
@@ -581,14 +585,15 @@ def unit_lines(states: np.ndarray, units: list[int], title: str,
     if states.ndim == 1:
         states = states[:, None]
     keep = downsample(states.shape[0], MAX_LINE_POINTS)
-    fig = go.Figure()
+    data = []
     for index, unit in enumerate(u for u in units if 0 <= int(u) < states.shape[1]):
-        fig.add_trace(go.Scatter(
+        data.append(go.Scatter(
             x=keep, y=states[keep, int(unit)], mode="lines", name=f"unit {int(unit)}",
             line=dict(color=UNIT_COLORS[index % len(UNIT_COLORS)], width=2),
             hovertemplate=f"{TIME_AXIS} = %{{x}}<br>{value_title} = %{{y:.3f}}"
                           f"<extra>unit {int(unit)}</extra>"))
-    if not fig.data:
+    fig = go.Figure(data)
+    if not data:
         _message(fig, "no units selected")
     _integer_ticks(fig, len(keep))
     return _base_layout(fig, title, x_title=TIME_AXIS, y_title=value_title, height=340)
@@ -714,7 +719,7 @@ def gate_heatmap(gate: np.ndarray, name: str, cell: str) -> go.Figure:
 def gate_means(gates: dict[str, np.ndarray], cell: str, band: bool = True) -> go.Figure:
     """Mean over units of each gate ``[T, H]`` per time step, one line per gate, with a shaded
     band from the 10th to the 90th percentile over units when ``band``."""
-    fig = go.Figure()
+    data = []
     for name, values in gates.items():
         values = _finite(values)
         if values.ndim == 1:
@@ -723,17 +728,19 @@ def gate_means(gates: dict[str, np.ndarray], cell: str, band: bool = True) -> go
         values = values[t]
         color = GATE_COLORS.get(name, REFERENCE_COLOR)
         if band:
-            low, high = np.nanpercentile(values, [10, 90], axis=1)
-            fig.add_trace(go.Scatter(x=t, y=high, mode="lines", line=dict(width=0),
+            percentile = np.percentile if np.isfinite(values).all() else np.nanpercentile
+            low, high = percentile(values, [10, 90], axis=1)  # nanpercentile is 10x slower
+            data.append(go.Scatter(x=t, y=high, mode="lines", line=dict(width=0),
                                      legendgroup=name, showlegend=False, hoverinfo="skip"))
-            fig.add_trace(go.Scatter(x=t, y=low, mode="lines", line=dict(width=0),
+            data.append(go.Scatter(x=t, y=low, mode="lines", line=dict(width=0),
                                      fill="tonexty", fillcolor=_rgba(color, 0.15),
                                      legendgroup=name, showlegend=False, hoverinfo="skip"))
-        fig.add_trace(go.Scatter(
+        data.append(go.Scatter(
             x=t, y=np.nanmean(values, axis=1), mode="lines", name=_gate_label(name),
             legendgroup=name, line=dict(color=color, width=2),
             hovertemplate=f"{TIME_AXIS} = %{{x}}<br>mean {name}_t = %{{y:.3f}}"
                           f"<extra>{_gate_label(name)}</extra>"))
+    fig = go.Figure(data)
     if not gates:
         _message(fig, f"a {CELL_NAMES.get(cell, cell)} has no gates")
     _integer_ticks(fig, max((len(v) for v in gates.values()), default=0))
@@ -749,14 +756,14 @@ def saturation_scatter(saturation: dict[str, tuple[np.ndarray, np.ndarray]]) -> 
     is left-saturated (< 0.1), y = right-saturated (> 0.9) (Karpathy, Johnson & Fei-Fei 2015;
     ``rnnviz.analysis.gate_saturation``). Points on the diagonal x + y = 1 are always
     saturated; near the origin, never. The tanh candidates (g, n) are skipped."""
-    fig = go.Figure(go.Scatter(
+    data = [go.Scatter(
         x=[0, 1], y=[1, 0], mode="lines", name="x + y = 1 (always saturated)",
-        line=dict(color=REFERENCE_COLOR, dash="dash", width=1), hoverinfo="skip"))
+        line=dict(color=REFERENCE_COLOR, dash="dash", width=1), hoverinfo="skip")]
     for name, (left, right) in saturation.items():
         if name in TANH_GATES:
             continue
         left, right = _finite(left).reshape(-1), _finite(right).reshape(-1)
-        fig.add_trace(go.Scatter(
+        data.append(go.Scatter(
             x=left, y=right, mode="markers", name=_gate_label(name), cliponaxis=False,
             customdata=np.arange(len(left)),
             marker=dict(color=GATE_COLORS.get(name, REFERENCE_COLOR), size=9, opacity=0.8,
@@ -764,7 +771,8 @@ def saturation_scatter(saturation: dict[str, tuple[np.ndarray, np.ndarray]]) -> 
             hovertemplate=f"unit %{{customdata}}<br>{name} < {SATURATION_LOW:g}: %{{x:.0%}} "
                           f"of the time<br>{name} > {SATURATION_HIGH:g}: %{{y:.0%}} of the "
                           f"time<extra>{_gate_label(name)}</extra>"))
-    if len(fig.data) == 1:
+    fig = go.Figure(data)
+    if len(data) == 1:
         _message(fig, "no sigmoid gates (a vanilla RNN has none)")
     fig.update_xaxes(range=[0, 1], tickformat=".0%", constrain="domain")
     fig.update_yaxes(range=[0, 1], tickformat=".0%", scaleanchor="x", constrain="domain")
@@ -808,9 +816,12 @@ def gradient_profile(grad_h: np.ndarray, spectral_radius: float | None,
     if spectral_radius is not None and math.isfinite(spectral_radius) and \
             spectral_radius > 0 and positive.size:
         anchor = positive[-1]
-        reference = grad_h[anchor] * float(spectral_radius) ** (anchor - t).astype(np.float64)
-        low, high = np.nanmin(grad_h[positive]), np.nanmax(grad_h[positive])
-        reference[(reference < low / 100) | (reference > high * 100)] = np.nan
+        # in log space: rho ** 400 overflows for rho = 3
+        log_reference = np.log(grad_h[anchor]) + (anchor - t) * math.log(spectral_radius)
+        log_low, log_high = np.log(grad_h[positive]).min(), np.log(grad_h[positive]).max()
+        in_view = (log_reference >= log_low - math.log(100)) & \
+                  (log_reference <= log_high + math.log(100))
+        reference = np.where(in_view, np.exp(np.where(in_view, log_reference, 0.0)), np.nan)
         fig.add_trace(go.Scatter(
             x=t, y=reference, mode="lines",
             name=f"c·ρ^(T−1−t), ρ = spectral radius of W_hh = {spectral_radius:.2f}",
@@ -827,11 +838,12 @@ def gradient_profile(grad_h: np.ndarray, spectral_radius: float | None,
 
 def compare_gradient_chart(profiles: dict[str, np.ndarray]) -> go.Figure:
     """||dL/dh_t|| against t for several runs, one line per label (cell colours), log y."""
-    fig = go.Figure()
+    data = []
     for index, (label, profile) in enumerate(profiles.items()):
         profile = _finite(profile).reshape(-1)
-        fig.add_trace(_positive_line(np.arange(len(profile)), profile, label,
+        data.append(_positive_line(np.arange(len(profile)), profile, label,
                                      _cell_color(label, index), "‖∂L/∂h_t‖", mode="lines"))
+    fig = go.Figure(data)
     if not profiles:
         _message(fig, "no runs to compare")
     _integer_ticks(fig, max((len(np.ravel(p)) for p in profiles.values()), default=0))
@@ -894,7 +906,7 @@ def saliency_chart(grad_x: np.ndarray, log_y: bool = False) -> go.Figure:
     """Input saliency ||dL/dx_t|| per time step (``grad_x [T]``, e.g.
     ``trace.grad_x[b]``): which inputs the loss is sensitive to. Bars; log y optional."""
     grad_x = _finite(grad_x).reshape(-1)
-    drawn, floored, _ = _log_safe(grad_x) if log_y else (grad_x, None, None)
+    drawn = _log_safe(grad_x)[0] if log_y else grad_x
     fig = go.Figure(go.Bar(
         x=np.arange(len(grad_x)), y=drawn, marker_color=TRAIN_COLOR, customdata=grad_x,
         name="‖∂L/∂x_t‖",
@@ -917,22 +929,23 @@ def singular_value_chart(spectra: list) -> go.Figure:
     """Singular values of each square block of W_hh (``rnnviz.analysis.recurrent_spectra``),
     largest first, one line per block ("layer 0 · f"), with a reference line at 1: values
     above 1 stretch the state along some direction, below 1 shrink it."""
-    fig = go.Figure()
+    data = []
     longest = 1
     for index, spectrum in enumerate(spectra):
         values = _finite(spectrum.singular_values).reshape(-1)
         longest = max(longest, len(values))
         label = f"layer {spectrum.layer}" + (f" · {spectrum.gate}" if spectrum.gate else "")
         color = GATE_COLORS.get(spectrum.gate, UNIT_COLORS[index % len(UNIT_COLORS)])
-        fig.add_trace(go.Scatter(
+        data.append(go.Scatter(
             x=np.arange(1, len(values) + 1), y=values, mode="lines+markers",
             name=f"{label} (ρ = {spectrum.spectral_radius:.2f})",
             line=dict(color=color, width=2, dash=("solid", "dash", "dot")[spectrum.layer % 3]),
             marker=dict(size=5),
             hovertemplate=f"σ_%{{x}} = %{{y:.3f}}<extra>{label}, spectral radius "
                           f"{spectrum.spectral_radius:.3f}</extra>"))
-    fig.add_trace(_reference_line(1, longest, 1.0, "σ = 1",
+    data.append(_reference_line(1, longest, 1.0, "σ = 1",
                                   "σ = 1: neither stretches nor shrinks"))
+    fig = go.Figure(data)
     _integer_ticks(fig, longest, start=1)
     if spectra:
         top = max(spectra, key=lambda s: s.spectral_radius)
@@ -950,23 +963,37 @@ def singular_value_chart(spectra: list) -> go.Figure:
 # ---------------------------------------------------------------- diagram
 
 
-def _box(fig: go.Figure, cx: float, cy: float, width: float, height: float, label: str,
-         fill: str, line: str, size: int = 15) -> None:
-    fig.add_shape(type="rect", x0=cx - width / 2, x1=cx + width / 2, y0=cy - height / 2,
-                  y1=cy + height / 2, fillcolor=fill, line=dict(color=line, width=1.5),
-                  layer="below")
-    fig.add_annotation(x=cx, y=cy, text=label, showarrow=False, font=dict(size=size))
+class _Drawing:
+    """Shapes and annotations collected in lists and handed to plotly once (plotly's
+    add_shape / add_annotation revalidate the whole layout on every call: 0.6 s for the
+    diagram)."""
 
+    def __init__(self) -> None:
+        self.shapes: list[dict] = []
+        self.annotations: list[dict] = []
 
-def _arrow(fig: go.Figure, start: tuple[float, float], end: tuple[float, float],
-           label: str = "", label_offset: tuple[float, float] = (0.0, 0.0)) -> None:
-    fig.add_annotation(x=end[0], y=end[1], ax=start[0], ay=start[1], xref="x", yref="y",
-                       axref="x", ayref="y", showarrow=True, arrowhead=2, arrowsize=1.1,
-                       arrowwidth=1.6, arrowcolor="#444444", text="")
-    if label:
-        fig.add_annotation(x=(start[0] + end[0]) / 2 + label_offset[0],
-                           y=(start[1] + end[1]) / 2 + label_offset[1], text=label,
-                           showarrow=False, font=dict(size=12, color="#444444"))
+    def text(self, x: float, y: float, text: str, size: int = 12, color: str = "#444444",
+             **kwargs) -> None:
+        self.annotations.append(dict(x=x, y=y, xref="x", yref="y", text=text, showarrow=False,
+                                     font=dict(size=size, color=color), **kwargs))
+
+    def box(self, cx: float, cy: float, width: float, height: float, label: str, fill: str,
+            line: str) -> None:
+        self.shapes.append(dict(type="rect", xref="x", yref="y", x0=cx - width / 2,
+                                x1=cx + width / 2, y0=cy - height / 2, y1=cy + height / 2,
+                                fillcolor=fill, line=dict(color=line, width=1.5),
+                                layer="below"))
+        self.text(cx, cy, label, size=15, color="#2A3F5F")
+
+    def arrow(self, start: tuple[float, float], end: tuple[float, float], label: str = "",
+              label_offset: tuple[float, float] = (0.0, 0.0)) -> None:
+        self.annotations.append(dict(x=end[0], y=end[1], ax=start[0], ay=start[1], xref="x",
+                                     yref="y", axref="x", ayref="y", showarrow=True,
+                                     arrowhead=2, arrowsize=1.1, arrowwidth=1.6,
+                                     arrowcolor="#444444", text=""))
+        if label:
+            self.text((start[0] + end[0]) / 2 + label_offset[0],
+                      (start[1] + end[1]) / 2 + label_offset[1], label)
 
 
 def unrolled_diagram(steps: int = 4, cell: str = "rnn") -> go.Figure:
@@ -981,15 +1008,15 @@ def unrolled_diagram(steps: int = 4, cell: str = "rnn") -> go.Figure:
               "lstm": "c_t = f_t ⊙ c_(t−1) + i_t ⊙ g_t;  h_t = o_t ⊙ tanh(c_t)",
               "gru": "h_t = (1 − z_t) ⊙ n_t + z_t ⊙ h_(t−1)"}.get(cell, "h_t = f(x_t, h_(t−1))")
     box_w, box_h, io_w, io_h, io_y = 1.0, 0.8, 0.75, 0.5, 1.5
-    fig = go.Figure()
+    draw = _Drawing()
     hover_x, hover_y, hover_text = [], [], []
 
     def column(cx: float, t: str, hover_t: str) -> None:
-        _box(fig, cx, 0, box_w, box_h, state.format(t=t), state_fill, "#4393C3")
-        _box(fig, cx, -io_y, io_w, io_h, f"x<sub>{t}</sub>", input_fill, "#999999")
-        _box(fig, cx, io_y, io_w, io_h, f"ŷ<sub>{t}</sub>", output_fill, "#D6604D")
-        _arrow(fig, (cx, -io_y + io_h / 2), (cx, -box_h / 2))
-        _arrow(fig, (cx, box_h / 2), (cx, io_y - io_h / 2))
+        draw.box(cx, 0, box_w, box_h, state.format(t=t), state_fill, "#4393C3")
+        draw.box(cx, -io_y, io_w, io_h, f"x<sub>{t}</sub>", input_fill, "#999999")
+        draw.box(cx, io_y, io_w, io_h, f"ŷ<sub>{t}</sub>", output_fill, "#D6604D")
+        draw.arrow((cx, -io_y + io_h / 2), (cx, -box_h / 2))
+        draw.arrow((cx, box_h / 2), (cx, io_y - io_h / 2))
         hover_x.extend([cx, cx, cx])
         hover_y.extend([0, -io_y, io_y])
         hover_text.extend([f"hidden state at {hover_t}<br>{update}",
@@ -997,33 +1024,33 @@ def unrolled_diagram(steps: int = 4, cell: str = "rnn") -> go.Figure:
 
     # folded network, its self-loop (a Bezier curve) and the arrowhead closing it
     column(0.0, "t", "step t")
-    fig.add_shape(type="path", path="M 0.5,0.2 C 1.3,0.9 1.3,-0.9 0.5,-0.2",
-                  line=dict(color="#444444", width=1.6))
-    _arrow(fig, (0.62, -0.31), (0.5, -0.2))
-    for x, y, text in ((1.0, 0.72, "W<sub>hh</sub>"), (0.08, -0.95, "W<sub>ih</sub>"),
+    draw.shapes.append(dict(type="path", xref="x", yref="y",
+                            path="M 0.5,0.2 C 1.3,0.9 1.3,-0.9 0.5,-0.2",
+                            line=dict(color="#444444", width=1.6)))
+    draw.arrow((0.62, -0.31), (0.5, -0.2))
+    for x, y, text in ((1.15, 0.5, "W<sub>hh</sub>"), (0.08, -0.95, "W<sub>ih</sub>"),
                        (0.08, 0.95, "head")):
-        fig.add_annotation(x=x, y=y, xanchor="left" if x < 1 else "center", text=text,
-                           showarrow=False, font=dict(size=12, color="#444444"))
-    fig.add_annotation(x=1.9, y=0, text="=", showarrow=False, font=dict(size=30))
+        draw.text(x, y, text, xanchor="left")
+    draw.text(1.9, 0, "=", size=30, color="#2A3F5F")
 
     first, gap = 4.1, 2.0
     centres = [first + gap * k for k in range(steps)]
-    _arrow(fig, (2.6, 0), (first - box_w / 2, 0), label="h<sub>−1</sub> = 0",
-           label_offset=(0, 0.22))
+    draw.arrow((2.6, 0), (first - box_w / 2, 0), label="h<sub>−1</sub> = 0",
+               label_offset=(0, 0.22))
     for k, cx in enumerate(centres):
         column(cx, str(k), f"step t = {k}")
-        if k == 1 or (k and steps <= 5):  # more labels than that would crowd at 700 px
-            _arrow(fig, (centres[k - 1] + box_w / 2, 0), (cx - box_w / 2, 0),
-                   label="W<sub>hh</sub>", label_offset=(0, 0.22))
-        elif k:
-            _arrow(fig, (centres[k - 1] + box_w / 2, 0), (cx - box_w / 2, 0))
+        if k:  # more than four W_hh labels would crowd at 700 px
+            label = "W<sub>hh</sub>" if k == 1 or steps <= 5 else ""
+            draw.arrow((centres[k - 1] + box_w / 2, 0), (cx - box_w / 2, 0), label=label,
+                       label_offset=(0, 0.22))
     right = centres[-1] + box_w / 2
-    _arrow(fig, (right, 0), (right + 0.6, 0))
-    fig.add_annotation(x=right + 0.85, y=0, text="…", showarrow=False, font=dict(size=20))
+    draw.arrow((right, 0), (right + 0.6, 0))
+    draw.text(right + 0.85, 0, "…", size=20, color="#2A3F5F")
 
-    fig.add_trace(go.Scatter(x=hover_x, y=hover_y, mode="markers", hovertext=hover_text,
-                             marker=dict(size=36, color="rgba(0,0,0,0)"),
-                             hovertemplate="%{hovertext}<extra></extra>", showlegend=False))
+    fig = go.Figure(go.Scatter(x=hover_x, y=hover_y, mode="markers", hovertext=hover_text,
+                               marker=dict(size=36, color="rgba(0,0,0,0)"),
+                               hovertemplate="%{hovertext}<extra></extra>", showlegend=False))
+    fig.update_layout(shapes=draw.shapes, annotations=draw.annotations)
     fig.update_xaxes(visible=False, range=[-0.8, right + 1.2], fixedrange=True)
     fig.update_yaxes(visible=False, range=[-2.0, 2.0], scaleanchor="x", scaleratio=1,
                      fixedrange=True)

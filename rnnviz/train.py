@@ -284,6 +284,10 @@ def evaluate(model: RecurrentModel, x: torch.Tensor, y: torch.Tensor) -> tuple[f
     return float(task.loss(pred, y)), task.metric(pred, y)
 
 
+def _copy_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
 OnStep = Callable[[int, dict], "bool | None"]
 
 
@@ -294,9 +298,9 @@ def train(cfg: RunConfig, on_step: OnStep | None = None,
     receives the Run being filled before the first step (for live views of its history).
 
     ``metrics`` holds ``loss``, ``metric``, ``grad_norm``, ``clipped`` and, on validation steps,
-    ``val_loss`` and ``val_metric``. A non-finite loss or gradient ends the run cleanly (the
-    update that would have poisoned the weights is not applied) with the reason in
-    ``history.stop_reason``.
+    ``val_loss`` and ``val_metric``. A non-finite loss or gradient ends the run cleanly with the
+    reason in ``history.stop_reason``, and the weights roll back to the last validation whose
+    loss was finite (the initial weights if none was), so the model can still be inspected.
     """
     device = resolve_device(cfg.device)
     task = TASKS[cfg.task]
@@ -308,6 +312,8 @@ def train(cfg: RunConfig, on_step: OnStep | None = None,
     probe_x, probe_y = (t.to(device) for t in probe_batch(cfg))
     params = list(model.parameters())
     best_val, best_state, stale = math.inf, None, 0
+    # the weights of the last validation with a finite loss: an exploding run rolls back to them
+    last_good, last_good_step, exploded = _copy_state(model), 0, ""
     run = Run(cfg, model, history, device=device.type)
     if on_start is not None:
         on_start(run)
@@ -322,8 +328,7 @@ def train(cfg: RunConfig, on_step: OnStep | None = None,
             loss = task.loss(pred, y)
             loss_value = float(loss.detach())
             if not math.isfinite(loss_value):
-                history.stop_reason = (f"the training loss became {loss_value} at step {step}: "
-                                       "the run exploded")
+                exploded = f"the training loss became {loss_value} at step {step}"
                 break
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -332,8 +337,7 @@ def train(cfg: RunConfig, on_step: OnStep | None = None,
             else:
                 grad_norm = float(torch.nn.utils.get_total_norm([p.grad for p in params]))
             if not math.isfinite(grad_norm):
-                history.stop_reason = (f"the gradient norm became {grad_norm} at step {step}: "
-                                       "the run exploded")
+                exploded = f"the gradient norm became {grad_norm} at step {step}"
                 break
             optimizer.step()
             clipped = cfg.clip is not None and grad_norm > cfg.clip
@@ -345,11 +349,12 @@ def train(cfg: RunConfig, on_step: OnStep | None = None,
                 val_loss, val_metric = evaluate(model, val_x, val_y)
                 history.record_validation(step, val_loss, val_metric)
                 metrics.update(val_loss=val_loss, val_metric=val_metric)
+                if math.isfinite(val_loss):
+                    last_good, last_good_step = _copy_state(model), step
                 if val_loss < best_val:
                     best_val, stale, history.best_step = val_loss, 0, step
                     if cfg.early_stopping is not None:
-                        best_state = {k: v.detach().clone() for k, v in
-                                      model.state_dict().items()}
+                        best_state = _copy_state(model)
                 else:
                     stale += 1
             if step % cfg.probe_every == 0:
@@ -361,10 +366,15 @@ def train(cfg: RunConfig, on_step: OnStep | None = None,
                 history.stop_reason = (f"early stopping at step {step}: no validation "
                                        f"improvement in {cfg.early_stopping} checks")
                 break
+        if exploded:
+            model.load_state_dict(last_good)
+            history.stop_reason = (f"{exploded}: the run exploded; the weights were rolled back "
+                                   f"to step {last_good_step}, the last validation with a finite "
+                                   "loss")
+        elif best_state is not None:
+            model.load_state_dict(best_state)
         if history.steps_done and history.probe_step[-1] != history.steps_done:
             history.record_probe(history.steps_done, gradient_profile(model, probe_x, probe_y))
-        if best_state is not None:
-            model.load_state_dict(best_state)
         model.eval()
     run.elapsed_s = time.perf_counter() - started
     return run

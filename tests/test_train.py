@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from rnnviz import RunConfig, train
+from rnnviz import RunConfig, train, trace
+from rnnviz.tasks import probe_batch
 from rnnviz.train import MAX_SNAPSHOTS, History, resolve_device
 
 TINY = dict(seq_len=10, hidden_size=8, steps=40, eval_every=10, probe_every=10)
@@ -58,6 +59,11 @@ def test_exploding_run_ends_cleanly_with_reason():
     assert "exploded" in run.history.stop_reason
     assert run.history.steps_done < 200
     assert all(torch.isfinite(p).all() for p in run.model.parameters())
+    # rolled back to weights whose outputs are finite, so every view can still be drawn
+    x, y = probe_batch(run.config)
+    tr = trace(run.model, x, y)
+    assert np.isfinite(tr.hidden[0]).all() and np.isfinite(tr.grad_h[0]).all()
+    assert "rolled back to step" in run.history.stop_reason
 
 
 def test_clipping_rescues_the_exploding_run():

@@ -1,17 +1,49 @@
-"""Make every page run through app.py, even when a shared link points straight at a page.
+"""Make every page get the app's frame (link checking, sidebar summary), however it is run.
 
-Streamlit keeps the legacy "pages/ folder" mode on until the first script run calls
-``st.navigation``. If the first visitor after a server start opens a deep link such as
-``/playground?cell=gru``, Streamlit runs ``pages/playground.py`` alone: no sidebar summary, no
-link checking, the folder's file names as navigation. Every page calls ``via_app()`` first; in
-that legacy mode it switches the mode off and reruns, so app.py (and ``st.navigation``) runs.
+Streamlit keeps its legacy "pages/ folder" mode on until a script run calls ``st.navigation``.
+If the first visitor after a server start opens a deep link such as ``/playground?cell=gru``,
+Streamlit runs ``pages/playground.py`` alone: no sidebar summary, no link checking, the
+folder's file names as navigation. So app.py marks the runs it wraps (``through_app``) and each
+page calls ``via_app()`` first: on a session's first run in the legacy mode it switches that
+mode off and reruns through app.py; when a page runs on its own later (Streamlit's AppTest
+re-enters the legacy mode on every run, and a rerun there would drop the click that caused
+it) it draws the frame itself.
 """
+
+import contextlib
+import threading
 
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
+from .views import sidebar_summary
+from .widgets import read_link
+
+_run = threading.local()  # each script run happens in one thread
+_SEEN = "_ran_through_app"
+
+
+def frame() -> None:
+    """What surrounds every page."""
+    read_link()
+    sidebar_summary()
+
+
+@contextlib.contextmanager
+def through_app():
+    st.session_state[_SEEN] = True
+    _run.entered = True
+    try:
+        yield
+    finally:
+        _run.entered = False
+
 
 def via_app() -> None:
+    if getattr(_run, "entered", False):
+        return
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
-        st.rerun()
+        if not st.session_state.get(_SEEN):
+            st.rerun()  # a session's first run: no click can be lost, so rerun through app.py
+    frame()
