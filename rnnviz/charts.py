@@ -59,6 +59,7 @@ MAX_LINE_POINTS = 2000
 MAX_HEATMAP_COLUMNS = 400
 MAX_HEATMAP_ROWS = 256
 MAX_BRUSH_UNITS = 12  # altair's default transformer refuses more than 5,000 rows
+BRUSH_WIDTH_PX = 540  # vega-lite cannot stretch the views of a vconcat; fits a 700 px column
 TEXT_WINDOW = 60  # characters visible at once in the text task's panel (drag to pan)
 SYMBOL_WINDOW = 100  # steps visible at once in the copy task's panel
 
@@ -515,11 +516,12 @@ def _text_panel(task, x, y, prediction, t):
     confidence = probabilities[np.arange(len(t)), predicted]
     rows = {"input": 2, "target": 1, "prediction": 0}
     traces = []
-    for name, indices, color in (("input x_t", inputs, INPUT_COLOR),
-                                 ("target (next character)", target, TARGET_COLOR)):
+    for name, row, indices, color in (
+            ("input x_t", rows["input"], inputs, INPUT_COLOR),
+            ("target (next character)", rows["target"], target, TARGET_COLOR)):
         text = [vocab[i] if i >= 0 else "" for i in indices]
         traces.append(go.Scatter(
-            x=t, y=np.full(len(t), rows[name.split()[0]]), mode="text", text=text, name=name,
+            x=t, y=np.full(len(t), row), mode="text", text=text, name=name,
             textfont=dict(color=color, size=14, family="monospace"), hovertext=text,
             hovertemplate=f"{TIME_AXIS} = %{{x}}<br>{name}: %{{hovertext}}<extra></extra>"))
     for trace in _class_rows(t, target, predicted, confidence, rows["prediction"], vocab):
@@ -530,7 +532,7 @@ def _text_panel(task, x, y, prediction, t):
     title = f"Next character: {accuracy:.0%} of {int(has.sum())} predictions correct"
     layout = dict(yaxis=dict(tickvals=list(rows.values()), ticktext=list(rows),
                              range=[-0.6, 2.6], fixedrange=True))
-    return traces, title, None, layout
+    return traces, title, "character", layout
 
 
 _SEQUENCE_PANELS = {"sine": _sine_panel, "adding": _adding_panel, "copy": _copy_panel,
@@ -545,7 +547,7 @@ def sequence_panel(task, x: np.ndarray, y: np.ndarray, prediction: np.ndarray) -
     (read at the last step); copy ``[T]`` class index, -1 = no target / logits ``[T, C]``;
     parity ``[1]`` / logits ``[2]`` (shown as P(parity = 1) at the last step); text ``[T]`` /
     logits ``[T, vocab]`` (characters as text, predictions green when right, red when wrong).
-    Copy and text sequences longer than a screen open on their first steps with a range slider.
+    Copy and text sequences longer than a screen open on their first steps; dragging pans.
     """
     x = _finite(x)
     if x.ndim == 1:
@@ -599,7 +601,7 @@ def unit_lines(states: np.ndarray, units: list[int], title: str,
     return _base_layout(fig, title, x_title=TIME_AXIS, y_title=value_title, height=340)
 
 
-def hidden_brush_chart(states: np.ndarray, units: list[int]) -> alt.Chart:
+def hidden_brush_chart(states: np.ndarray, units: list[int]) -> alt.VConcatChart:
     """Overview + detail (altair): top, the mean |h_t| over all units per time step with an
     interval brush on x; below, the selected units' lines zoomed to the brushed range.
 
@@ -628,16 +630,17 @@ def hidden_brush_chart(states: np.ndarray, units: list[int]) -> alt.Chart:
         y=alt.Y("mean_abs_h:Q", title="mean |h_t|"),
         tooltip=[alt.Tooltip("t:Q", title=TIME_AXIS),
                  alt.Tooltip("mean_abs_h:Q", title="mean |h_t|", format=".3f")],
-    ).add_params(brush).properties(height=90)
+    ).add_params(brush).properties(width=BRUSH_WIDTH_PX, height=90)
     bottom = alt.Chart(detail, title="Detail: selected units in the brushed range").mark_line(
         clip=True).encode(
         x=alt.X("t:Q", title=TIME_AXIS, scale=alt.Scale(domain=brush)),
         y=alt.Y("h:Q", title="h_t", scale=alt.Scale(zero=False)),
         color=alt.Color("unit:N", title=UNIT_AXIS, sort=[f"unit {u}" for u in chosen],
+                        legend=alt.Legend(orient="top"),
                         scale=alt.Scale(range=list(UNIT_COLORS))),
         tooltip=[alt.Tooltip("t:Q", title=TIME_AXIS), alt.Tooltip("unit:N", title="unit"),
                  alt.Tooltip("h:Q", title="h_t", format=".3f")],
-    ).properties(height=240)
+    ).properties(width=BRUSH_WIDTH_PX, height=240)
     return alt.vconcat(top, bottom).properties(
         title="Hidden state over time: overview and detail")
 

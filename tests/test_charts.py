@@ -230,6 +230,7 @@ def test_sequence_panel_shares_the_time_axis(task):
     fig, x, *_ = _panel(task)
     lay = layout(fig)
     assert charts.TIME_AXIS in lay["xaxis"]["title"]["text"]
+    assert lay["yaxis"]["title"]["text"]
     assert lay["title"]["text"] and lay["showlegend"] is True
     xs = np.concatenate([np.asarray(t["x"], dtype=float) for t in traces(fig)])
     assert xs.min() == 0 and xs.max() == len(x) - 1
