@@ -76,8 +76,11 @@ def settle(page, timeout: float = 120_000) -> None:
 
 
 def open_page(page, title: str) -> None:
+    """Click a sidebar link and wait for its page (url path = the page file's name)."""
+    path = "/" if title == "Home" else "/" + title.lower().replace(" ", "_")
     page.locator(NAV, has_text=title).first.click()
-    page.wait_for_function("t => document.title !== '' ", arg=title)
+    page.wait_for_function("p => location.pathname === p || (p !== '/' && "
+                           "location.pathname.endsWith(p))", arg=path, timeout=30_000)
     settle(page)
 
 
@@ -107,8 +110,16 @@ def wait_for_run(page, timeout: float = 60) -> None:
     settle(page)
 
 
-def plotly_trace_counts(page) -> list[int]:
-    """Number of data points drawn in each plotly chart on the page (0 = an empty frame)."""
+def plotly_data_points(page) -> list[int]:
+    """Data points plotly actually drew in each chart on the page (0 = an empty frame).
+
+    Reads plotly's own ``_fullData`` (decoded arrays) of every rendered chart, after scrolling
+    each into view so lazily mounted charts render."""
+    for chart in page.locator(CHART).all():
+        chart.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
     return page.evaluate("""() => Array.from(document.querySelectorAll('.js-plotly-plot'))
-        .map(el => (el.data || []).reduce((n, t) => n + ((t.x && t.x.length) ||
-                   (t.z && t.z.length) || (t.y && t.y.length) || 0), 0))""")
+        .map(el => (el._fullData || []).reduce((n, t) => {
+            const size = a => (a && a.length) || 0;
+            return n + Math.max(size(t.x), size(t.y), size(t.z), size(t.r));
+        }, 0))""")
