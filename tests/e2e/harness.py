@@ -20,6 +20,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-quic", "--disable-dev-shm-usage"]
 NAV = "[data-testid='stSidebarNavLink']"
 CHART = "[data-testid='stPlotlyChart']"
+EXCEPTION = "[data-testid='stException']"
 
 
 def chromium_path() -> str | None:

@@ -2,11 +2,10 @@
 
 import re
 
-from .harness import (CHART, NAV, open_page, plotly_data_points, settle, train_tiny,
-                      wait_for_run)
+from .harness import (CHART, EXCEPTION, NAV, open_page, plotly_data_points, settle,
+                      train_tiny, wait_for_run)
 
 PAGE_TITLES = ["Home", "Playground", "Hidden states", "Gates", "Gradients"]
-EXCEPTION = "[data-testid='stException']"
 
 
 def _nav_titles(page) -> list[str]:

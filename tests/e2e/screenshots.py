@@ -1,0 +1,63 @@
+"""Regenerate the README's screenshots from the real app in Chromium.
+
+    python -m tests.e2e.screenshots --out docs/screenshots [--query "cell=gru"]
+
+Starts the app, trains the default run (or the one in --query) through the Playground, then
+saves a full-page PNG of every page in the sidebar, named after the page.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .harness import (CHROMIUM_ARGS, EXCEPTION, NAV, app_server, chromium_path, open_page,
+                      settle, wait_for_run)
+
+WIDTH = 1400
+
+
+def full_page_shot(page, path: Path) -> None:
+    """Streamlit scrolls inside its main block, so grow the viewport to the content first."""
+    page.wait_for_timeout(800)
+    height = page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollHeight")
+    page.set_viewport_size({"width": WIDTH, "height": min(int(height) + 40, 9000)})
+    page.wait_for_timeout(800)
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size({"width": WIDTH, "height": 1000})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.e2e.screenshots")
+    parser.add_argument("--out", default="docs/screenshots")
+    parser.add_argument("--query", default="", help="configuration for the trained run")
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    from playwright.sync_api import sync_playwright
+    problems = []
+    with app_server() as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": WIDTH, "height": 1000})
+        page.on("pageerror", lambda err: problems.append(str(err)))
+        page.goto(f"{url}/playground" + (f"?{args.query}" if args.query else ""))
+        settle(page)
+        page.get_by_role("button", name="Train").click()
+        wait_for_run(page, timeout=300)
+        titles = [t.strip() for t in page.locator(NAV).all_inner_texts()]
+        for title in titles:
+            open_page(page, title)
+            path = out / (title.lower().replace(" ", "_") + ".png")
+            full_page_shot(page, path)
+            errors = page.locator(EXCEPTION).count()
+            print(f"{path}  ({errors} exception boxes)")
+            if errors:
+                problems.append(f"{title}: {errors} exception boxes")
+        browser.close()
+    for problem in problems:
+        print("PROBLEM:", problem)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
