@@ -8,7 +8,8 @@ via_app()
 import streamlit as st
 
 from rnnviz import charts
-from rnnviz.app import state, views, widgets
+from rnnviz.app import data_ui, runs_ui, state, views, widgets
+from rnnviz.config import is_data_task
 from rnnviz.tasks import TASKS
 
 st.title("Playground")
@@ -17,6 +18,9 @@ st.markdown("Pick a task and a cell, press **Train**, and watch the network lear
 widgets.show_link_warnings()
 
 cfg = widgets.config_form()
+runs_ui.server_caption()
+if cfg is not None:
+    cfg = data_ui.apply(cfg)  # "Your own data" below can swap in the user's series
 if cfg is not None:
     state.start_training(cfg)
 
@@ -97,6 +101,9 @@ else:
         st.info("No model yet: choose settings above and press **Train**. The defaults train "
                 "an LSTM on the adding problem in a few seconds.", icon=":material/arrow_upward:")
 
+data_ui.own_data_section()
+runs_ui.save_and_open_section(state.current_run() if job is None else None)
+
 with st.expander(f"About the tasks"):
-    for task in TASKS.values():
+    for task in (t for t in TASKS.values() if not is_data_task(t.name)):  # not others' uploads
         st.markdown(f"**{task.title}** (`{task.name}`, {task.metric_name}). {task.description}")

@@ -10,8 +10,21 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
+
+
+# A task made from a user's own data (rnnviz.csvdata) is named "csv:" + 12 hex digits of a hash
+# of that data, so the name (and with it the config's cache key) differs for different data and
+# two uploads never share a run. Such names are not in the table's choices: a link or a flag
+# cannot carry a data set, so ``check_field`` refuses them with that explanation, while
+# ``RunConfig`` accepts them (the app, a run file or the runs folder registers the data first).
+DATA_TASK = re.compile(r"csv:[0-9a-f]{12}")
+
+
+def is_data_task(name: Any) -> bool:
+    return isinstance(name, str) and DATA_TASK.fullmatch(name) is not None
 
 
 @dataclass(frozen=True)
@@ -134,6 +147,8 @@ class RunConfig:
 
     def validate(self) -> None:
         for name in FIELDS:
+            if name == "task" and is_data_task(self.task):
+                continue  # named by its data's hash; see DATA_TASK
             check_field(name, getattr(self, name))
         if self.task == "copy" and self.lag >= self.seq_len:
             raise ValueError(f"lag: {self.lag} must be smaller than seq_len ({self.seq_len}) "
@@ -177,6 +192,10 @@ def check_field(name: str, value: Any) -> None:
         if not spec.optional:
             raise ValueError(f"{name}: a value is required; allowed {spec.describe()}")
         return
+    if name == "task" and is_data_task(value):
+        raise ValueError(f"task: {value} is a data set uploaded to one server; a link or a "
+                         "command-line flag cannot carry it. Upload the CSV file again (Playground, "
+                         "Your own data)")
     if spec.choices is not None:
         if value not in spec.choices:
             raise ValueError(f"{name}: {value!r} is not allowed; choose {spec.describe()}")

@@ -16,6 +16,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from .config import RunConfig
+from .store import RunStore
 from .train import Run, train
 
 DEFAULT_MAX_CONCURRENT_JOBS = 2
@@ -174,18 +175,31 @@ class Job:
 
 
 class JobRegistry:
-    """The server's jobs and finished runs. ``submit`` returns a cached run at once, joins a job
-    already training the same config, or starts a new one (queued behind the limit)."""
+    """The server's jobs and finished runs. ``submit`` returns a finished run at once (from the
+    memory cache, else from the runs folder), joins a job already training the same config, or
+    starts a new one (queued behind the limit)."""
 
-    def __init__(self, max_jobs: int | None = None, cache: RunCache | None = None):
+    def __init__(self, max_jobs: int | None = None, cache: RunCache | None = None,
+                 store: RunStore | None = None):
         self.max_jobs = max_jobs or max_concurrent_jobs()
         self.slots = threading.BoundedSemaphore(self.max_jobs)
         self.cache = cache or RunCache()
+        self.store = store if store is not None else RunStore.from_env()  # pre-trained runs
         self._active: dict[str, Job] = {}
         self._lock = threading.Lock()
 
-    def submit(self, cfg: RunConfig) -> Run | Job:
+    def lookup(self, cfg: RunConfig) -> Run | None:
+        """A finished run of ``cfg`` without training: the memory cache, then the runs folder
+        (a run found there joins the cache)."""
         cached = self.cache.get(cfg.key)
+        if cached is None:
+            cached = self.store.load(cfg)
+            if cached is not None:
+                self.cache.put(cached)
+        return cached
+
+    def submit(self, cfg: RunConfig) -> Run | Job:
+        cached = self.lookup(cfg)
         if cached is not None:
             return cached
         with self._lock:

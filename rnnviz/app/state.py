@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
+from rnnviz import limits
 from rnnviz.config import RunConfig
 from rnnviz.jobs import Job, JobRegistry
 from rnnviz.tasks import TASKS, probe_batch, seeded_generator, task_params
@@ -47,14 +48,23 @@ def current_job() -> Job | None:
 
 def start_training(cfg: RunConfig) -> None:
     """Use a cached run of the same config at once, join a job already training it, or start
-    one. Any job this session was watching is left first."""
+    one. Any job this session was watching is left first. A new job larger than the server's
+    limit is refused with a notice (a finished run of it still opens)."""
+    if registry().lookup(cfg) is None:
+        try:
+            limits.check_job(cfg)
+        except limits.JobTooLarge as err:
+            st.session_state[NOTICE] = ("error", str(err))
+            return
     st.session_state[CONFIG] = cfg
     stop_training(keep=False)
     result = registry().submit(cfg)
     if isinstance(result, Run):
         st.session_state[RUN] = result
-        st.session_state[NOTICE] = ("info", "This exact configuration was already trained on "
-                                    "this server: its run was reused instantly.")
+        where = ("was trained ahead of time (runs folder)" if result.meta.get("source") ==
+                 "runs folder" else "was already trained on this server")
+        st.session_state[NOTICE] = ("info", f"This exact configuration {where}: its run was "
+                                    "reused instantly.")
     else:
         st.session_state.pop(RUN, None)
         st.session_state[JOB] = result
