@@ -5,12 +5,11 @@ from rnnviz.app.entry import via_app
 via_app()
 
 
-import numpy as np
 import streamlit as st
 
 from rnnviz import charts
 from rnnviz.analysis import gate_saturation
-from rnnviz.app import state, views
+from rnnviz.app import views
 
 EQUATIONS = {
     "i": r"i_t = \sigma(W_{ii} x_t + b_{ii} + W_{hi} h_{t-1} + b_{hi})",
@@ -51,10 +50,7 @@ elif run is not None:
                 "step, computed from the input and the previous hidden state. The equations "
                 "are PyTorch's, with the same names.")
     st.latex(STATE_UPDATE[cell])
-    controls = st.columns([1, 3])
-    layer = views.pick_layer(run, controls[0])
-    example = views.pick_example(controls[1])
-    tr, _, _ = state.run_trace(run)
+    layer, example, tr, _, _ = views.inspection_controls(run)
     gates = {name: values[example] for name, values in tr.gates[layer].items()}
 
     if cell == "lstm":

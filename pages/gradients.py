@@ -5,7 +5,6 @@ from rnnviz.app.entry import via_app
 via_app()
 
 
-import numpy as np
 import streamlit as st
 
 from rnnviz import charts
@@ -26,10 +25,7 @@ st.latex(r"\frac{\partial L}{\partial h_t} = \sum_{k \ge t} "
 run = views.require_run()
 if run is not None:
     cfg = run.config
-    controls = st.columns([1, 3])
-    layer = views.pick_layer(run, controls[0])
-    example = views.pick_example(controls[1])
-    tr, x, y = state.run_trace(run)
+    layer, example, tr, x, y = views.inspection_controls(run)
     spectra = state.cached(run, "spectra", lambda: recurrent_spectra(run.model))
     profile = tr.grad_h[layer].mean(axis=0)
     radius = next((s.spectral_radius for s in spectra if s.layer == layer), None)

@@ -19,10 +19,7 @@ st.markdown("The hidden state $h_t$ is everything the network remembers after re
 run = views.require_run()
 if run is not None:
     cfg = run.config
-    controls = st.columns([1, 3])
-    layer = views.pick_layer(run, controls[0])
-    example = views.pick_example(controls[1])
-    tr, x, y = state.run_trace(run)
+    layer, example, tr, x, y = views.inspection_controls(run)
     views.chart(charts.sequence_panel(run.task, x[example].numpy(), y[example].numpy(),
                                       tr.prediction[example]),
                 "What the network saw, what it should answer and what it answered, on the "

@@ -4,7 +4,6 @@ independent autograd computations."""
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from rnnviz import RunConfig, TASKS, build_model, trace
 from rnnviz.analysis import log_slope

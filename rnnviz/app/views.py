@@ -90,6 +90,15 @@ def pick_example(container=st) -> int:
     return index
 
 
+def inspection_controls(run: Run):
+    """Layer and example pickers over the run's trace: ``(layer, example, trace, x, y)``."""
+    controls = st.columns([1, 3])
+    layer = pick_layer(run, controls[0])
+    example = pick_example(controls[1])
+    tr, x, y = state.run_trace(run)
+    return layer, example, tr, x, y
+
+
 def chart(figure, how_to_read: str = "", key: str | None = None) -> None:
     """A plotly or altair figure with a one- or two-sentence reading guide under it."""
     if hasattr(figure, "to_plotly_json"):
