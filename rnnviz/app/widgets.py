@@ -109,10 +109,19 @@ def config_form(key: str = "config_form") -> RunConfig | None:
     return cfg
 
 
+def app_url(path: str) -> str:
+    """Absolute URL of a page of this app as the browser reaches it (relative if unknown)."""
+    base = st.get_option("server.baseUrlPath").strip("/")
+    prefix = "/" + base if base else ""
+    here = urllib.parse.urlsplit(st.context.url or "")
+    origin = f"{here.scheme}://{here.netloc}" if here.scheme and here.netloc else ""
+    return f"{origin}{prefix}/{path.lstrip('/')}"
+
+
 def link_for(cfg: RunConfig, page: str = "playground") -> str:
-    """A relative link (path and query) that reproduces ``cfg``: only non-default fields."""
+    """A link that reproduces ``cfg`` on ``page``: only the non-default fields are in it."""
     defaults = RunConfig().to_dict()
     changed = {k: ("off" if v is None else v) for k, v in cfg.to_dict().items()
                if v != defaults[k]}
     query = urllib.parse.urlencode(changed)
-    return f"/{page}" + (f"?{query}" if query else "")
+    return app_url(page) + (f"?{query}" if query else "")
