@@ -16,6 +16,8 @@ PAGES = [
     st.Page("pages/hidden_states.py", title="Hidden states", icon=":material/memory:"),
     st.Page("pages/gates.py", title="Gates", icon=":material/door_open:"),
     st.Page("pages/gradients.py", title="Gradients", icon=":material/trending_down:"),
+    st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
+    st.Page("pages/step_through.py", title="Step through", icon=":material/footprint:"),
 ]
 
 page = st.navigation(PAGES)

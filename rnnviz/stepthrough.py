@@ -273,3 +273,103 @@ def _grad(tensor: torch.Tensor) -> torch.Tensor:
     if tensor.grad is None:  # a step the loss does not depend on
         return torch.zeros_like(tensor)
     return tensor.grad
+
+
+# ---------------------------------------------------------------- the equations, with numbers
+
+POSITIVE, NEGATIVE = "#B2182B", "#2166AC"  # the ends of the diverging scale (RdBu_r)
+
+
+def latex_number(value: float, signed: bool = True, digits: int = 3,
+                 significant: bool = False) -> str:
+    """A number for st.latex: ``digits`` decimals (or significant digits) for ordinary sizes,
+    a power of ten otherwise; signed values red when positive, blue when negative (the app's
+    diverging scale)."""
+    if not np.isfinite(value):
+        return r"\text{" + str(value) + "}"
+    magnitude = abs(value)
+    if value == 0:
+        text = "0"
+    elif significant and 10 ** -2 <= magnitude < 10 ** 4:
+        text = f"{value:.{digits}g}"
+    elif not significant and 10 ** -digits <= magnitude < 10 ** 4:
+        text = f"{value:.{digits}f}"
+    else:
+        mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
+        text = rf"{mantissa} \times 10^{{{int(exponent)}}}"
+    if value < 0:
+        text = f"({text})"
+    if signed and value != 0:
+        text = rf"\textcolor{{{POSITIVE if value > 0 else NEGATIVE}}}{{{text}}}"
+    return text
+
+
+def _gate_equation(block: str, v: dict[str, float], function: str) -> str:
+    n = lambda name, signed=True: latex_number(v[name], signed)  # noqa: E731
+    return (rf"{block}_t = {function}\big(\underbrace{{{n('in_' + block)}}}_{{W_{{i{block}}} "
+            rf"x_t + b_{{i{block}}}}} + \underbrace{{{n('rec_' + block)}}}_{{W_{{h{block}}} "
+            rf"h_{{t-1}} + b_{{h{block}}}}}\big) = {function}({n('pre_' + block)}) = "
+            rf"\mathbf{{{n(block, block in ('g', 'n'))}}}")
+
+
+def forward_equations(terms: StepTerms, t: int, unit: int) -> list[str]:
+    """The cell's equations (PyTorch's) at step ``t`` with the numbers of hidden unit ``unit``
+    plugged in, as LaTeX lines; the final number of each line is the trace's own value."""
+    v = terms.unit_values(t, unit)
+    n = lambda name, signed=True: latex_number(v[name], signed)  # noqa: E731
+    if terms.cell == "rnn":
+        function = r"\tanh" if terms.nonlinearity == "tanh" else r"\operatorname{relu}"
+        return [rf"h_t = {function}\big(\underbrace{{{n('in_h')}}}_{{W_{{ih}} x_t + b_{{ih}}}}"
+                rf" + \underbrace{{{n('rec_h')}}}_{{W_{{hh}} h_{{t-1}} + b_{{hh}}}}\big) = "
+                rf"{function}({n('pre_h')}) = \mathbf{{{n('h')}}}"]
+    if terms.cell == "lstm":
+        lines = [_gate_equation(b, v, r"\sigma" if b != "g" else r"\tanh")
+                 for b in ("i", "f", "g", "o")]
+        lines.append(rf"c_t = f_t \odot c_{{t-1}} + i_t \odot g_t = {n('f', False)} \times "
+                     rf"{n('c_prev')} + {n('i', False)} \times {n('g')} = \mathbf{{{n('c')}}}")
+        lines.append(rf"h_t = o_t \odot \tanh(c_t) = {n('o', False)} \times \tanh({n('c')}) = "
+                     rf"{n('o', False)} \times {n('tanh_c')} = \mathbf{{{n('h')}}}")
+        return lines
+    lines = [_gate_equation(b, v, r"\sigma") for b in ("r", "z")]
+    lines.append(rf"n_t = \tanh\big(\underbrace{{{n('in_n')}}}_{{W_{{in}} x_t + b_{{in}}}} + "
+                 rf"r_t \odot \underbrace{{{n('rec_n')}}}_{{W_{{hn}} h_{{t-1}} + b_{{hn}}}}"
+                 rf"\big) = \tanh({n('in_n')} + {n('r', False)} \times {n('rec_n')}) = "
+                 rf"\tanh({n('pre_n')}) = \mathbf{{{n('n')}}}")
+    lines.append(rf"h_t = (1 - z_t) \odot n_t + z_t \odot h_{{t-1}} = (1 - {n('z', False)}) "
+                 rf"\times {n('n')} + {n('z', False)} \times {n('h_prev')} = "
+                 rf"\mathbf{{{n('h')}}}")
+    return lines
+
+
+def backward_equations(terms: BackwardTerms, t: int) -> list[str]:
+    """The step back at ``t`` as LaTeX lines with the measured norms: the gradient at h_t is
+    what arrives directly plus what step t+1 carries back; the carried part is at most the
+    step Jacobian's norm times the gradient at t+1 (vanilla RNN / GRU); and the whole way back
+    from the last step against the product of the Jacobian norms."""
+    g = lambda value: latex_number(value, signed=False, significant=True)  # noqa: E731
+    norm_t = terms.grad_norm[t]
+    direct = float(np.linalg.norm(terms.direct[t]))
+    carried = float(np.linalg.norm(terms.carried[t]))
+    source = r"\text{readout at } t" if terms.top_layer else r"\text{layer above at } t"
+    lines = [rf"\Big\|\frac{{\partial L}}{{\partial h_{{{t}}}}}\Big\| = \Big\|"
+             rf"\underbrace{{\frac{{\partial L}}{{\partial h_{{{t}}}}}\Big|_{{\text{{direct}}}}}}"
+             rf"_{{{source}:\ \|\cdot\| = {g(direct)}}} + "
+             rf"\underbrace{{\Big(\frac{{\partial s_{{{t + 1}}}}}{{\partial h_{{{t}}}}}\Big)^{{\!\top}}"
+             rf"\frac{{\partial L}}{{\partial s_{{{t + 1}}}}}}}_{{\text{{carried from }} t+1:\ "
+             rf"\|\cdot\| = {g(carried)}}}\Big\| = \mathbf{{{g(norm_t)}}}"]
+    bound = terms.carry_bound(t)
+    if bound is not None:
+        lines.append(rf"\|\text{{carried}}\| = {g(carried)} \;\le\; \|J_{{{t + 1}}}\|\cdot"
+                     rf"\Big\|\frac{{\partial L}}{{\partial h_{{{t + 1}}}}}\Big\| = "
+                     rf"{g(terms.jacobian_norm[t + 1])} \times {g(terms.grad_norm[t + 1])} = "
+                     rf"{g(bound)}")
+    elif t + 1 < terms.steps:
+        lines.append(rf"\|J_{{{t + 1}}}\| = \Big\|\frac{{\partial (h_{{{t + 1}}}, c_{{{t + 1}}})}}"
+                     rf"{{\partial (h_{{{t}}}, c_{{{t}}})}}\Big\| = "
+                     rf"{g(terms.jacobian_norm[t + 1])}")
+    last = terms.steps - 1
+    if t < last:
+        lines.append(rf"\frac{{\|\partial L/\partial h_{{{t}}}\|}}{{\|\partial L/\partial "
+                     rf"h_{{{last}}}\|}} = {g(terms.growth_from_end(t))} \qquad "
+                     rf"\prod_{{k={t + 1}}}^{{{last}}} \|J_k\| = {g(terms.jacobian_product(t))}")
+    return lines

@@ -1,0 +1,260 @@
+"""Compare: vanilla RNN, LSTM and GRU trained side by side, and where each one stops learning."""
+
+from rnnviz.app.entry import via_app
+
+via_app()
+
+
+import math
+import time
+
+import pandas as pd
+import streamlit as st
+
+from rnnviz import charts, charts_compare
+from rnnviz.app import state, views
+from rnnviz.compare import CELLS, dependency_sweep, parse_lengths, sweep_configs, train_many
+from rnnviz.config import FIELDS, RunConfig
+from rnnviz.tasks import TASKS
+
+RESULT, SWEEP = "compare_result", "compare_sweep"
+MAX_STEPS = 5000  # per run on this page: a set trains up to three of them
+MAX_SWEEP_RUNS = 24
+TASK_NAMES = [t for t in FIELDS["task"].choices]
+
+st.title("Compare cells")
+st.markdown(
+    "The same task, the same seed, the same training budget: only the cell changes. A "
+    "vanilla RNN overwrites its whole state at every step; an LSTM and a GRU have gates "
+    "that can keep a value unchanged. Train them together and see which one learns, and "
+    "how far back each one's gradient reaches.")
+
+
+def _fmt(value: float | None, metric: str) -> str:
+    if value is None or not math.isfinite(value):
+        return "–"
+    return f"{value:.1%}" if metric == "accuracy" else f"{value:.4f}"
+
+
+def settings_form() -> tuple[RunConfig | None, list[str], bool]:
+    """The shared settings (starting from this session's Playground settings) and the cells."""
+    base = state.config()
+    with st.form("compare_form"):
+        st.markdown("**Shared settings** (everything else as in the Playground: "
+                    f"{base.optimizer}, lr {base.lr:g}, batch {base.batch_size}, "
+                    f"clipping {base.clip if base.clip is not None else 'off'})")
+        row = st.columns(6)
+        task = row[0].selectbox("Task", TASK_NAMES, index=TASK_NAMES.index(base.task)
+                                if base.task in TASK_NAMES else 0, key="cmp_task",
+                                format_func=lambda name: TASKS[name].title,
+                                help=FIELDS["task"].help)
+        seq_len = row[1].number_input("Sequence length", 2, int(FIELDS["seq_len"].high),
+                                      base.seq_len, key="cmp_seq_len",
+                                      help=FIELDS["seq_len"].help)
+        lag = row[2].number_input("Copy lag", 1, int(FIELDS["lag"].high), base.lag,
+                                  key="cmp_lag", help="Copy task only. " + FIELDS["lag"].help)
+        hidden = row[3].number_input("Hidden units", 1, int(FIELDS["hidden_size"].high),
+                                     base.hidden_size, key="cmp_hidden",
+                                     help=FIELDS["hidden_size"].help)
+        steps = row[4].number_input("Training steps", 1, MAX_STEPS, min(base.steps, MAX_STEPS),
+                                    key="cmp_steps", help="Optimizer steps for every cell "
+                                    f"(at most {MAX_STEPS} on this page).")
+        seed = row[5].number_input("Seed", 0, int(FIELDS["seed"].high), base.seed,
+                                   key="cmp_seed", help=FIELDS["seed"].help)
+        cells = st.multiselect("Cells", list(CELLS), default=list(CELLS), key="cmp_cells",
+                               format_func=charts_compare.cell_label,
+                               help="Any subset: they train at the same time, one per core.")
+        pressed = st.form_submit_button("Train the set", icon=":material/play_arrow:",
+                                        type="primary")
+    try:
+        cfg = base.replace(task=task, seq_len=int(seq_len), lag=int(lag),
+                           hidden_size=int(hidden), steps=int(steps), seed=int(seed))
+    except ValueError as err:
+        if pressed:
+            st.warning(f"These settings can't be trained: {err}.", icon=":material/block:")
+        return None, cells, False
+    return cfg, cells, pressed
+
+
+def train_set(cfg: RunConfig, cells: list[str]) -> None:
+    """Train the cells together (reusing any run this server already has) and keep the result
+    in the session."""
+    configs = [cfg.replace(cell=cell) for cell in cells]
+    cache = state.registry().cache
+    reused = [c.cell for c in configs if cache.get(c.key) is not None]
+    bars = {i: st.progress(0.0, text=f"{charts_compare.cell_label(c.cell)}: waiting")
+            for i, c in enumerate(configs)}
+
+    def on_progress(index: int, step: int, total: int) -> None:
+        label = charts_compare.cell_label(configs[index].cell)
+        bars[index].progress(step / max(total, 1), text=f"{label}: step {step} of {total}")
+
+    started = time.perf_counter()
+    try:
+        runs = train_many(configs, on_progress, workers=state.registry().max_jobs, cache=cache)
+    except Exception as err:  # a worker failed: say so, never a traceback
+        st.error(f"Training the set failed: {type(err).__name__}: {err}",
+                 icon=":material/error:")
+        return
+    finally:
+        for bar in bars.values():
+            bar.empty()
+    st.session_state[RESULT] = {"runs": runs, "wall_s": time.perf_counter() - started,
+                                "reused": reused}
+
+
+cfg, cells, pressed = settings_form()
+if pressed:
+    if not cells:
+        st.warning("Choose at least one cell to train.", icon=":material/warning:")
+    elif cfg is not None:
+        train_set(cfg, cells)
+
+result = st.session_state.get(RESULT)
+if result is None:
+    st.info("Choose the cells and press **Train the set**. With the defaults the three cells "
+            "train together in a few seconds.", icon=":material/arrow_upward:")
+else:
+    runs = result["runs"]
+    first = runs[0]
+    task = first.task
+    metric = task.metric_name
+    chance = first.chance
+    labels = {run.config.cell: charts_compare.cell_label(run.config.cell) for run in runs}
+    trained = [labels[r.config.cell] for r in runs if r.config.cell not in result["reused"]]
+    reused = [labels[c] for c in result["reused"]]
+    st.subheader(f"{', '.join(labels.values())} · {task.title} · T = {first.config.seq_len} · "
+                 f"{first.config.steps} steps · seed {first.config.seed}")
+    note = (f"Trained {', '.join(trained)} together in **{result['wall_s']:.1f} s**"
+            if trained else "Nothing needed training")
+    if reused:
+        note += f"; reused {', '.join(reused)} (already trained on this server)"
+    st.caption(note + ".")
+
+    columns = st.columns(len(runs))
+    for column, run in zip(columns, runs):
+        summary = run.summary()
+        value = summary["val_metric"]
+        delta = None if value is None else value - chance.metric
+        column.metric(f"{labels[run.config.cell]}: validation {metric}", _fmt(value, metric),
+                      delta=None if delta is None else f"{delta:+.3g} vs chance",
+                      delta_color="normal" if task.higher_is_better else "inverse",
+                      help=f"Chance: {_fmt(chance.metric, metric)} ({chance.how}). "
+                           f"{summary['steps']} steps in {summary['elapsed_s']:.1f} s; "
+                           f"{summary['stop_reason']}.")
+        if "exploded" in summary["stop_reason"]:
+            column.error("This run exploded; its weights were rolled back.",
+                         icon=":material/warning:")
+
+    left, right = st.columns([3, 2])
+    with left:
+        views.chart(charts.compare_loss_chart({labels[r.config.cell]: r.history for r in runs},
+                                              chance),
+                    "The training loss of every cell at every step, on the same batches. "
+                    f"The dashed line is chance: {chance.how}.", key="cmp_loss")
+    with right:
+        views.chart(charts_compare.final_metric_chart(
+            {r.config.cell: r.summary()["val_metric"] for r in runs}, chance.metric,
+            chance.how, metric, task.higher_is_better),
+            "Each cell's score on the fixed validation set after training.", key="cmp_final")
+
+    traces = {r.config.cell: state.run_trace(r, 0) for r in runs}
+    profiles = {labels[cell]: tr.grad_h[-1].mean(axis=0) for cell, (tr, _, _) in traces.items()}
+    views.chart(charts.compare_gradient_chart(profiles),
+                "‖∂L/∂h_t‖ of the top layer, averaged over the same 16 probe examples (log "
+                "scale). A line that drops steeply to the left means the learning signal "
+                "fades on its way back: that cell cannot learn what happened early in the "
+                "sequence.", key="cmp_gradients")
+
+    st.markdown("**Hidden states of the same example**: each column one cell, each row one "
+                "unit, each column of a heatmap one time step.")
+    example = st.slider("Example", 0, 15, 0, key="cmp_example",
+                        help="One of the 16 probe examples, the same for every cell.")
+    columns = st.columns(len(runs))
+    for column, (cell, (tr, _, _)) in zip(columns, traces.items()):
+        run = next(r for r in runs if r.config.cell == cell)
+        bounded = cell != "rnn" or run.config.nonlinearity == "tanh"
+        with column:
+            st.plotly_chart(charts_compare.hidden_column_heatmap(tr.hidden[-1][example], cell,
+                                                                 bounded),
+                            width="stretch", key=f"cmp_hidden_{cell}")
+
+# ---------------------------------------------------------------- the dependency sweep
+
+st.divider()
+st.subheader("Dependency sweep: where does each cell break?")
+st.markdown(
+    "Train every chosen cell at several sequence lengths (or, on the copy task, several "
+    "lags) with the settings above, and plot the final validation score against the length. "
+    "The length at which a cell's line falls to the chance level is how far back it can "
+    "carry information with this budget.")
+base_cfg = cfg if cfg is not None else state.config()
+copy_task = base_cfg.task == "copy"
+with st.form("sweep_form"):
+    row = st.columns([1, 2, 1])
+    param = row[0].radio("Vary", ["seq_len", "lag"] if copy_task else ["seq_len"],
+                         format_func=lambda p: "sequence length" if p == "seq_len" else
+                         "copy lag", key="sweep_param", horizontal=True,
+                         help="The copy lag is the distance the copy task asks the network "
+                              "to remember.")
+    default_lengths = "5, 10, 20, 40" if not copy_task else "2, 5, 10, 20"
+    lengths_text = row[1].text_input("Lengths", default_lengths, key="sweep_lengths",
+                                     help="Whole numbers separated by commas.")
+    sweep_steps = row[2].number_input("Steps per run", 1, MAX_STEPS,
+                                      min(base_cfg.steps, 500), key="sweep_steps",
+                                      help="Training steps of every run in the sweep.")
+    sweep_cells = st.multiselect("Cells", list(CELLS), default=cells or list(CELLS),
+                                 key="sweep_cells", format_func=charts_compare.cell_label)
+    run_sweep = st.form_submit_button("Run the sweep", icon=":material/ssid_chart:")
+st.caption(f"Task {TASKS[base_cfg.task].title}, hidden {base_cfg.hidden_size}, seed "
+           f"{base_cfg.seed}" + (f", sequence length {base_cfg.seq_len} (for the lag sweep)"
+                                 if copy_task else "") + ": from the settings above.")
+
+if run_sweep:
+    try:
+        lengths = parse_lengths(lengths_text)
+        sweep_base = base_cfg.replace(steps=int(sweep_steps))
+        grid = sweep_configs(sweep_base, sweep_cells, lengths, param)
+        count = sum(len(v) for v in grid.values())
+        if count > MAX_SWEEP_RUNS:
+            raise ValueError(f"that is {count} runs; this page trains at most "
+                             f"{MAX_SWEEP_RUNS} at once: use fewer lengths or cells")
+    except ValueError as err:
+        st.warning(f"The sweep can't run: {err}.", icon=":material/warning:")
+    else:
+        totals: dict[int, tuple[int, int]] = {}
+        bar = st.progress(0.0, text=f"Sweep: {count} runs")
+
+        def on_sweep_progress(index: int, step: int, total: int) -> None:
+            totals[index] = (step, total)
+            done = sum(s for s, _ in totals.values())
+            bar.progress(min(done / (count * total), 1.0),
+                         text=f"Sweep: {sum(s == t for s, t in totals.values())} of {count} "
+                              "runs finished")
+
+        try:
+            st.session_state[SWEEP] = dependency_sweep(
+                sweep_base, sweep_cells, lengths, param, on_sweep_progress,
+                workers=state.registry().max_jobs, cache=state.registry().cache)
+        except Exception as err:
+            st.error(f"The sweep failed: {type(err).__name__}: {err}", icon=":material/error:")
+        bar.empty()
+
+sweep = st.session_state.get(SWEEP)
+if sweep is not None:
+    views.chart(charts_compare.sweep_chart(sweep),
+                f"Each point is one run, trained for {sweep.base.steps} steps; hover for how "
+                f"it ended. The dashed line is chance. {len(sweep.cells) * len(sweep.lengths)} "
+                f"runs in {sweep.elapsed_s:.1f} s.", key="sweep_chart")
+    words = []
+    for cell in sweep.cells:
+        point = sweep.breaking_point(cell)
+        name = charts_compare.cell_label(cell)
+        words.append(f"**{name}** " + (f"falls below halfway to perfect at {sweep.param_label} "
+                                       f"{point}" if point is not None else
+                                       "stays more than halfway to perfect at every length"))
+    st.markdown("; ".join(words) + ".")
+    table = pd.DataFrame({charts_compare.cell_label(c): sweep.metric[c] for c in sweep.cells},
+                         index=pd.Index(sweep.lengths, name=sweep.param_label))
+    table["chance"] = sweep.chance
+    st.dataframe(table.style.format("{:.1%}" if sweep.metric_name == "accuracy" else "{:.4f}"))
