@@ -255,7 +255,7 @@ def parse_csv(data: bytes, source: str = "upload.csv") -> Dataset:
             raise CsvError(f"Column {name!r}, line {body_lines[i]}: {cells[i]!r} is not "
                            f"a number. Every cell of a numeric column must be a number.{hint}")
         for i, (cell, value) in enumerate(zip(cells, numbers)):
-            if value is None:
+            if value is None or math.isnan(value):
                 raise CsvError(f"Column {name!r}, line {body_lines[i]}: the value is "
                                f"missing ({cell!r}). Fill the gap (e.g. with the previous value) "
                                "or delete the row.")

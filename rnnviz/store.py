@@ -220,6 +220,9 @@ def config_from_entry(entry, where: str, base: Path) -> RunConfig:
         dataset = csvdata.load_csv_file(base / data)
         csvdata.register(dataset)
         values["task"] = dataset.name
+    elif is_data_task(values.get("task")):
+        raise ValueError(f"{where}: task {values['task']} names uploaded data, which a config "
+                         'file cannot carry; give the CSV instead: "data": "file.csv"')
     try:
         return RunConfig.from_dict(values)
     except ValueError as err:

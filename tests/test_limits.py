@@ -1,0 +1,138 @@
+"""Holding up under a class: the job size limit, the process-wide job limit with its queue, shared
+jobs for identical configs, and the bounded run cache, in the engine and on the page."""
+
+import threading
+import time
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from rnnviz import limits
+from rnnviz.config import RunConfig
+from rnnviz.jobs import Job, JobRegistry, RunCache, run_nbytes
+from rnnviz.store import RunStore
+from rnnviz.train import Run, train
+from tests.conftest import ROOT
+
+TINY = dict(seq_len=6, hidden_size=4, steps=10, eval_every=5, probe_every=5, device="cpu")
+
+
+def test_job_size_and_message(monkeypatch):
+    monkeypatch.delenv(limits.ENV, raising=False)
+    assert limits.job_size(RunConfig()) == 20 * 32 * 1 * 64 * 1000
+    limits.check_job(RunConfig())  # the default lesson fits with room to spare
+    big = RunConfig(seq_len=200, hidden_size=128, steps=5000)
+    with pytest.raises(limits.JobTooLarge) as err:
+        limits.check_job(big)
+    text = str(err.value)
+    assert "sequence length 200 × hidden units 128 × layers 1 × batch size 64 × training " \
+           "steps 5,000 = 8,192,000,000" in text
+    assert "at most 305 training steps" in text and limits.ENV in text
+    limits.check_job(big.replace(steps=305))
+    with pytest.raises(limits.JobTooLarge, match="shorter sequence"):  # not even one step fits
+        limits.check_job(RunConfig(seq_len=400, hidden_size=256, batch_size=512), limit=10**6)
+
+
+@pytest.mark.parametrize("raw,expected", [
+    ("", limits.DEFAULT_MAX_JOB_SIZE), ("2e9", 2_000_000_000), ("1_000_000", 1_000_000),
+    ("off", None), ("0", None), ("lots", limits.DEFAULT_MAX_JOB_SIZE),
+    ("-5", limits.DEFAULT_MAX_JOB_SIZE),
+])
+def test_limit_from_environment(monkeypatch, raw, expected):
+    monkeypatch.setenv(limits.ENV, raw)
+    assert limits.max_job_size() == expected
+
+
+def _registry(tmp_path, **kwargs) -> JobRegistry:
+    return JobRegistry(store=RunStore(tmp_path), **kwargs)
+
+
+def _wait(predicate, timeout=30):
+    deadline = time.time() + timeout
+    while not predicate():
+        assert time.time() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_jobs_beyond_the_limit_wait_in_a_visible_queue(tmp_path):
+    registry = _registry(tmp_path, max_jobs=1)
+    first = registry.submit(RunConfig(**{**TINY, "steps": 100_000}))  # runs until stopped
+    _wait(lambda: first.progress.state == "running")
+    second = registry.submit(RunConfig(**TINY))
+    time.sleep(0.2)
+    assert isinstance(second, Job) and second.progress.state == "queued"
+    assert registry.queued() == 1 and registry.active == 2
+    first.detach()  # the only watcher leaves: the job stops and frees its slot
+    result = second.wait(60)
+    assert second.progress.state == "done" and result.history.steps_done == 10
+    assert registry.active == 0 and registry.queued() == 0
+
+
+def test_identical_configs_share_one_job_and_then_the_cache(tmp_path):
+    registry = _registry(tmp_path, max_jobs=2)
+    cfg = RunConfig(**{**TINY, "steps": 300})
+    jobs = [registry.submit(cfg) for _ in range(5)]
+    assert all(job is jobs[0] for job in jobs) and registry.active == 1
+    run = jobs[0].wait(60)
+    _wait(lambda: len(registry.cache) == 1)
+    assert registry.submit(cfg) is run
+
+
+def test_run_cache_is_bounded_in_entries_and_bytes():
+    runs = [train(RunConfig(**{**TINY, "seed": seed})) for seed in range(4)]
+    cache = RunCache(max_entries=2, max_bytes=10**9)
+    for run in runs:
+        cache.put(run)
+    assert len(cache) == 2 and cache.get(runs[0].config.key) is None
+    assert cache.get(runs[3].config.key) is runs[3]
+    small = RunCache(max_entries=100, max_bytes=int(run_nbytes(runs[0]) * 2.5))
+    for run in runs:
+        small.put(run)
+    assert len(small) == 2 and small.nbytes <= small.max_bytes
+    cache.get(runs[2].config.key)  # used recently: survives the next insertion
+    cache.put(runs[0])
+    assert cache.get(runs[2].config.key) is runs[2] and cache.get(runs[3].config.key) is None
+
+
+def _playground(**config) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    at.switch_page("pages/playground.py").run()
+    for key, value in config.items():
+        next(w for kind in ("slider", "number_input", "selectbox") for w in at.get(kind)
+             if w.key == key).set_value(value)
+    return at
+
+
+def _press_train(at: AppTest) -> None:
+    next(b for b in at.button if b.label == "Train").click().run()
+
+
+def test_page_explains_a_run_over_the_limit(monkeypatch):
+    monkeypatch.setenv(limits.ENV, "4000")  # the tiny run: 6 × 4 × 1 × 64 × 10 = 15,360
+    at = _playground(**{**TINY, "seed": 424242})
+    assert any("unit updates" in c.value for c in at.caption), "the limit is stated up front"
+    _press_train(at)
+    assert not at.exception
+    assert any("too large for this server" in e.value and "at most 2 training steps" in e.value
+               for e in at.error)
+    assert "job" not in at.session_state
+
+
+def test_page_shows_the_queue_when_the_server_is_busy():
+    at = _playground(**{**TINY, "seed": 515151})
+    from rnnviz.app import state  # the same process-wide registry the page uses
+    registry = state.registry()
+    taken = 0
+    while registry.slots.acquire(blocking=False):  # every slot busy, as under a class
+        taken += 1
+    try:
+        _press_train(at)
+        assert not at.exception
+        assert any("Queued" in i.value for i in at.info)
+        assert at.session_state["job"].progress.state == "queued"
+    finally:
+        for _ in range(taken):
+            registry.slots.release()
+    job = at.session_state["job"]
+    job.wait(60)
+    assert job.progress.state == "done"
