@@ -12,12 +12,15 @@ st.set_page_config(page_title="rnnviz · inside recurrent networks", page_icon="
 
 PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/lessons.py", title="Lessons", icon=":material/school:"),
     st.Page("pages/playground.py", title="Playground", icon=":material/tune:"),
     st.Page("pages/hidden_states.py", title="Hidden states", icon=":material/memory:"),
     st.Page("pages/gates.py", title="Gates", icon=":material/door_open:"),
     st.Page("pages/gradients.py", title="Gradients", icon=":material/trending_down:"),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
     st.Page("pages/step_through.py", title="Step through", icon=":material/footprint:"),
+    st.Page("pages/forecast.py", title="Forecasting", icon=":material/show_chart:"),
+    st.Page("pages/text.py", title="Text", icon=":material/text_fields:"),
 ]
 
 page = st.navigation(PAGES)

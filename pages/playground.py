@@ -8,7 +8,7 @@ via_app()
 import streamlit as st
 
 from rnnviz import charts
-from rnnviz.app import data_ui, runs_ui, state, views, widgets
+from rnnviz.app import classroom, data_ui, runs_ui, state, views, widgets
 from rnnviz.config import is_data_task
 from rnnviz.tasks import TASKS
 
@@ -17,7 +17,7 @@ st.markdown("Pick a task and a cell, press **Train**, and watch the network lear
             "setting is in the page's address: copy it to share this exact experiment.")
 widgets.show_link_warnings()
 
-cfg = widgets.config_form()
+cfg = None if classroom.controls_hidden() else widgets.config_form()
 runs_ui.server_caption()
 if cfg is not None:
     cfg = data_ui.apply(cfg)  # "Your own data" below can swap in the user's series

@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .charts import (CELL_COLORS, DIVERGING, INPUT_COLOR, PREDICTION_COLOR, REFERENCE_COLOR,
-                     TARGET_COLOR, TEMPLATE, TIME_AXIS, TRAIN_COLOR, UNIT_AXIS,
+                     TARGET_COLOR, TIME_AXIS, TRAIN_COLOR, UNIT_AXIS,
                      VALIDATION_COLOR, WRONG_COLOR, _base_layout, _display_char, _finite,
                      _message, _rgba)
 
@@ -230,6 +230,35 @@ def feature_and_unit(text: str, feature: np.ndarray, activation: np.ndarray, uni
 # ---------------------------------------------------------------- lessons
 
 
+def per_step_lines(series: dict[str, np.ndarray], title: str, y_title: str,
+                   reference: tuple[str, float] | None = None,
+                   colors: dict[str, str] | None = None, log_y: bool = False) -> go.Figure:
+    """One line per labelled series over the time step (e.g. the error at each step with and
+    without memory), with an optional dashed reference level."""
+    palette = colors or {}
+    data, last = [], 1
+    for index, (label, values) in enumerate(series.items()):
+        values = _finite(values).reshape(-1)
+        last = max(last, len(values) - 1)
+        data.append(go.Scatter(
+            x=np.arange(len(values)), y=values, mode="lines+markers", name=label,
+            marker=dict(size=4), line=dict(width=2, color=palette.get(
+                label, (TRAIN_COLOR, PREDICTION_COLOR, INPUT_COLOR)[index % 3])),
+            hovertemplate=f"{TIME_AXIS} = %{{x}}<br>{y_title} %{{y:.4g}}<extra>{label}</extra>"))
+    if reference is not None:
+        name, value = reference
+        data.append(go.Scatter(x=[0, last], y=[value, value], mode="lines",
+                               name=f"{name} {value:.3g}",
+                               line=dict(color=REFERENCE_COLOR, dash="dash", width=1.5),
+                               hovertemplate=f"{name} {value:.4g}<extra></extra>"))
+    fig = go.Figure(data)
+    if log_y:
+        fig.update_yaxes(type="log", exponentformat="power")
+    else:
+        fig.update_yaxes(rangemode="tozero")
+    return _base_layout(fig, title, x_title=TIME_AXIS, y_title=y_title)
+
+
 def parameter_count_chart(counts: dict[str, dict[str, int]]) -> go.Figure:
     """Parameters per model, stacked by kind (``{"LSTM": {"input weights W_ih": n, ...}}``),
     with each model's total above its bar."""
@@ -296,4 +325,4 @@ def unit_bars(values: np.ndarray, highlight: list[int], title: str, y_title: str
 
 
 __all__ = ["forecast_chart", "text_activation_grid", "unit_ranking_chart", "feature_and_unit",
-           "parameter_count_chart", "measured_bars", "unit_bars", "TEMPLATE"]
+           "per_step_lines", "parameter_count_chart", "measured_bars", "unit_bars"]

@@ -497,11 +497,23 @@ LESSONS: dict[str, Lesson] = {lesson.key: lesson for lesson in (
 )}
 
 
-def lesson_configs() -> list[RunConfig]:
-    """Every distinct config of every lesson, in lesson order (for pre-training)."""
+# The models the application pages offer to train when the session has none for their task.
+FORECASTER = RunConfig(task="sine", cell="lstm", seq_len=50, hidden_size=32, lr=0.01,
+                       steps=600, eval_every=50, probe_every=50, **_CPU)
+WRITER = RunConfig(task="text", cell="lstm", seq_len=64, hidden_size=64, lr=0.005,
+                   batch_size=32, steps=800, eval_every=100, probe_every=100, **_CPU)
+APPLICATION_CONFIGS = {"forecast": FORECASTER, "text": WRITER}
+
+
+def lesson_configs(applications: bool = False) -> list[RunConfig]:
+    """Every distinct config of every lesson, in lesson order (for pre-training); with
+    ``applications`` also the models the Forecasting and Text pages offer to train."""
     seen: dict[str, RunConfig] = {}
     for lesson in LESSONS.values():
         for cfg in lesson.configs:
+            seen.setdefault(cfg.key, cfg)
+    if applications:
+        for cfg in APPLICATION_CONFIGS.values():
             seen.setdefault(cfg.key, cfg)
     return list(seen.values())
 

@@ -16,6 +16,7 @@ import threading
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
+from . import classroom
 from .views import sidebar_summary
 from .widgets import read_link
 
@@ -27,6 +28,7 @@ def frame() -> None:
     """What surrounds every page."""
     read_link()
     sidebar_summary()
+    classroom.apply()
 
 
 @contextlib.contextmanager

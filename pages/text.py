@@ -1,0 +1,128 @@
+"""Text: a character model writes text; each character coloured by a hidden unit; a unit finder."""
+
+from rnnviz.app.entry import via_app
+
+via_app()
+
+
+import streamlit as st
+
+from rnnviz import charts_apps
+from rnnviz.app import classroom, state, views
+from rnnviz.features import FEATURES, rank_units
+from rnnviz.generate import generate_text, read_text
+from rnnviz.lessons import WRITER
+from rnnviz.tasks import TASKS, load_corpus
+
+TOP_UNITS = 10
+FINDER_EXCERPT = 640  # characters of the notebook drawn in the finder's grid
+
+st.title("Text: writing, and reading the units")
+st.markdown(
+    "A model trained on the next-character task has read a lighthouse keeper's notebook one "
+    "character at a time. Here it **writes**: it reads a seed prompt, then samples a "
+    "character, reads it back, and goes on. Colour every character by one hidden unit and "
+    "look for units that mean something.")
+classroom.explanations(["text"])
+
+run = classroom.require_task_run("text", WRITER, "a text model (an LSTM, about 10 seconds)")
+if run is not None:
+    task = TASKS["text"]
+    cfg = run.config
+    hidden = cfg.hidden_size
+    lstm = cfg.cell == "lstm"
+
+    st.subheader("Write")
+    if not 0 <= st.session_state.get("text_unit", 0) < hidden:  # a smaller model than before
+        st.session_state["text_unit"] = 0
+    st.session_state.setdefault("text_unit", 0)
+    with st.container(key="text_controls"):
+        top = st.columns([3, 1, 1], vertical_alignment="bottom")
+        prompt = top[0].text_input("Seed prompt", "Monday. ", key="text_prompt",
+                                   help="The model reads this first, then continues.")
+        length = top[1].slider("Characters", 20, 600, 240, step=20, key="text_length")
+        seed = top[2].number_input("Seed", 0, 1_000_000, 0, key="text_seed",
+                                   help="Fixes the random draws: the same seed, prompt and "
+                                        "temperature give the same text.")
+        middle = st.columns([2, 1, 1], vertical_alignment="bottom")
+        temperature = middle[0].slider(
+            "Temperature", 0.0, 2.0, 0.7, step=0.05, key="text_temperature",
+            help="0 always takes the most likely character; 1 samples the model's own "
+                 "probabilities; above 1 flattens them (more surprising, more mistakes).")
+        unit = middle[1].number_input("Colour by unit", 0, hidden - 1, key="text_unit",
+                                      help=f"Which of the {hidden} hidden units colours the "
+                                           "characters. The finder below suggests units.")
+        kinds = ["hidden h_t", "cell c_t"] if lstm else ["hidden h_t"]
+        if st.session_state.get("text_value") not in kinds:
+            st.session_state["text_value"] = kinds[0]
+        kind = middle[2].selectbox("Value", kinds, key="text_value",
+                                   help="h_t is squashed into [-1, 1]; an LSTM's cell state "
+                                        "c_t is the unsquashed memory behind it.")
+
+    try:
+        generation = state.cached(
+            run, f"generate-{prompt!r}-{length}-{temperature}-{seed}",
+            lambda: generate_text(run.model, prompt, length, temperature, seed))
+    except ValueError as err:
+        st.warning(f"The model can't read this prompt: {err}. It only knows the characters "
+                   "of its notebook.", icon=":material/text_fields:")
+        generation = None
+    if generation is not None:
+        use_cell = kind.startswith("cell")
+        values = (generation.cell if use_cell else generation.hidden)[:, unit]
+        value_name = "c_t" if use_cell else "h_t"
+        st.markdown(f"> {generation.generated.replace(chr(10), '  ' + chr(10) + '> ')}")
+        views.chart(charts_apps.text_activation_grid(
+            generation.text, values, generation.next_probs, task.vocab,
+            f"Prompt and generated text, coloured by unit {unit}'s {value_name} "
+            f"(temperature {temperature:g}, seed {seed})", value_name=value_name,
+            bounded=not use_cell, prompt_length=len(prompt)),
+            "Each cell is one character (␣ a space, ↵ a line break), coloured by the unit's "
+            "value just after reading it: red positive, blue negative. Hover a character for "
+            "the model's top five guesses for the next one.", key="text_grid")
+
+    st.subheader("Find units that track something")
+    corpus = load_corpus()
+    reading = state.cached(run, "read-corpus", lambda: read_text(run.model, corpus))
+    with st.container(key="finder_controls"):
+        left, right = st.columns([2, 1], vertical_alignment="bottom")
+        feature_key = left.selectbox("Feature", list(FEATURES),
+                                     format_func=lambda k: FEATURES[k].label,
+                                     key="finder_feature")
+        finder_kinds = ["hidden h_t", "cell c_t"] if lstm else ["hidden h_t"]
+        finder_kind = right.selectbox("Value", finder_kinds, key="finder_value")
+    feature = FEATURES[feature_key]
+    states = reading.cell if finder_kind.startswith("cell") else reading.hidden
+    value_name = "c_t" if finder_kind.startswith("cell") else "h_t"
+    values = feature.compute(corpus)
+    scores = rank_units(states, values, top=TOP_UNITS)
+    best = scores[0]
+    st.markdown(
+        f"**{feature.label}**: {feature.describe}. Over the whole notebook "
+        f"({len(corpus):,} characters), unit **{best.unit}** tracks it best (r = "
+        f"{best.correlation:+.2f}). |r| near 1: the unit is close to a copy of the feature; "
+        "near 0: unrelated.")
+
+    def use_unit(chosen: int = best.unit) -> None:
+        st.session_state["text_unit"] = chosen
+        st.session_state["text_value"] = finder_kind
+
+    left, right = st.columns([2, 3], gap="medium")
+    with left:
+        views.chart(charts_apps.unit_ranking_chart(scores, feature.label, chosen=best.unit),
+                    "The ten units with the strongest correlation, positive (rises with the "
+                    "feature) or negative (falls).", key="finder_ranking")
+        st.button(f"Colour the generated text by unit {best.unit}", on_click=use_unit,
+                  icon=":material/palette:", key="finder_use")
+    with right:
+        views.chart(charts_apps.feature_and_unit(corpus, values, states[:, best.unit],
+                                                 best.unit, feature.label, value_name),
+                    "The feature (grey) and the unit (line) along the start of the notebook.",
+                    key="finder_trace")
+    excerpt = corpus[:FINDER_EXCERPT]
+    views.chart(charts_apps.text_activation_grid(
+        excerpt, states[: len(excerpt), best.unit], reading.next_probs[: len(excerpt)],
+        task.vocab, f"The notebook, coloured by unit {best.unit}'s {value_name}",
+        value_name=value_name, bounded=value_name == "h_t"),
+        "The model reading the real text. Hover for its guesses of the next character.",
+        key="finder_grid")

@@ -1,0 +1,394 @@
+"""Teaching glue: classroom mode, lessons in a session, links for students, explanations.
+
+* **Classroom mode** (sidebar switch, or ``?classroom=1`` in any link): hides the controls a
+  projector audience does not need (the Playground form, the layer/example/unit pickers) and
+  enlarges text and charts. All of its CSS is in ``CLASSROOM_CSS``.
+* **Lessons**: ``start_lesson`` applies a lesson's configuration (the Playground widgets
+  included), trains its runs or reuses them from the server's cache, and ``open_lesson_page``
+  switches to the page the lesson is about. While a lesson is active, its page shows a banner
+  with what to look at, the question for the class, and a switch between the lesson's runs.
+* **Links for students**: the current lesson as ``/lessons?lesson=key``, otherwise the current
+  configuration on the current page (``widgets.link_for``), absolute when the browser told us
+  the app's address.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from rnnviz.config import FIELDS, RunConfig
+from rnnviz.explain import TOPICS
+from rnnviz.jobs import Job
+from rnnviz.lessons import LESSONS, Lesson
+from rnnviz.train import Run
+
+from . import state, widgets
+
+CLASSROOM = "classroom_mode"  # session flag
+_TOGGLE = "classroom_toggle"  # the sidebar switch's widget key
+_URL_READ = "classroom_url_read"
+ACTIVE = "lesson_active"  # key of the lesson this session is in
+STARTING = "lesson_starting"  # key of a lesson whose runs are training before its page opens
+JOBS = "lesson_jobs"  # label -> Job for the lesson's runs other than the current one
+LESSONS_PAGE = "pages/lessons.py"
+
+# Everything classroom mode changes, in one place. Streamlit gives every keyed widget a
+# ``st-key-<key>`` class: the pickers are hidden by their keys.
+HIDDEN_KEYS = ("layer", "example", "new_examples", "units", "pca_dims", "config_form")
+CLASSROOM_CSS = """
+<style>
+  /* a projector: bigger text everywhere */
+  [data-testid="stMain"] [data-testid="stMarkdownContainer"] p,
+  [data-testid="stMain"] [data-testid="stMarkdownContainer"] li { font-size: 1.35rem;
+      line-height: 1.55; }
+  [data-testid="stMain"] [data-testid="stCaptionContainer"] { font-size: 1.15rem; }
+  [data-testid="stMain"] h1 { font-size: 3.1rem; }
+  [data-testid="stMain"] h2, [data-testid="stMain"] h3 { font-size: 2.1rem; }
+  [data-testid="stMain"] .katex { font-size: 1.45em; }
+  [data-testid="stMetricValue"] { font-size: 2.6rem; }
+  /* charts: draw at 80% of the width, then scale everything (fonts included) by 1.25 */
+  [data-testid="stMain"] [data-testid="stPlotlyChart"] { width: 80% !important; zoom: 1.25; }
+  /* controls the audience does not need */
+  HIDDEN { display: none !important; }
+</style>
+""".replace("HIDDEN", ", ".join(f"[data-testid='stMain'] .st-key-{key}" for key in HIDDEN_KEYS))
+
+
+# ---------------------------------------------------------------- classroom mode
+
+
+def is_on() -> bool:
+    return bool(st.session_state.get(CLASSROOM, False))
+
+
+def controls_hidden() -> bool:
+    """True in classroom mode: pages skip their configuration controls."""
+    return is_on()
+
+
+def _read_url() -> None:
+    """``?classroom=1`` (or 0) in a link sets the mode, once per session."""
+    if st.session_state.get(_URL_READ):
+        return
+    st.session_state[_URL_READ] = True
+    raw = st.query_params.get("classroom")
+    if raw is not None:
+        st.session_state[CLASSROOM] = str(raw).strip().lower() in ("1", "true", "on", "yes")
+
+
+def _toggled() -> None:
+    st.session_state[CLASSROOM] = bool(st.session_state.get(_TOGGLE))
+
+
+def apply() -> None:
+    """Every page: the classroom switch (sidebar), its CSS when on, the lesson banner and the
+    link for students."""
+    _read_url()
+    st.session_state[_TOGGLE] = is_on()
+    with st.sidebar:
+        st.toggle("Classroom mode", key=_TOGGLE, on_change=_toggled,
+                  help="For a projector: hides the settings and pickers, enlarges text and "
+                       "charts. A link with ?classroom=1 opens in this mode.")
+        student_link()
+        lesson_sidebar()
+    if is_on():
+        st.markdown(CLASSROOM_CSS, unsafe_allow_html=True)
+        if st.query_params.get("classroom") != "1":
+            st.query_params["classroom"] = "1"
+    elif "classroom" in st.query_params:
+        del st.query_params["classroom"]
+    lesson_banner()
+
+
+def query_params() -> dict:
+    """Query parameters that must survive a page switch (st.switch_page clears the others)."""
+    return {"classroom": "1"} if is_on() else {}
+
+
+# ---------------------------------------------------------------- links
+
+
+def _current_page() -> tuple[str | None, str | None]:
+    """(script path relative to the app, url path) of the page being run, when known."""
+    try:
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+        ctx = get_script_run_ctx()
+        info = ctx.pages_manager.get_pages().get(ctx.page_script_hash, {})
+        script = str(info.get("script_path", ""))
+        marker = "/pages/"
+        relative = "pages/" + script.split(marker, 1)[1] if marker in script else None
+        return relative, info.get("url_pathname")
+    except Exception:  # internals moved: the banner shows everywhere, links stay relative
+        return None, None
+
+
+def _base_url() -> str:
+    """The app's address without the page (e.g. ``http://host:8501``), or "" when unknown."""
+    try:
+        url = st.context.url or ""
+    except Exception:
+        return ""
+    _, path = _current_page()
+    url = url.split("?", 1)[0].rstrip("/")
+    if path and url.endswith("/" + path):
+        url = url[: -len(path) - 1]
+    return url
+
+
+def lesson_link(key: str, classroom: bool = False) -> str:
+    return f"{_base_url()}/lessons?lesson={key}" + ("&classroom=1" if classroom else "")
+
+
+def current_link() -> str:
+    """The link for students: the active lesson, else the configuration on this page."""
+    lesson = active_lesson()
+    if lesson is not None:
+        return lesson_link(lesson.key)
+    script, path = _current_page()
+    page = path or "playground"
+    if script == LESSONS_PAGE:
+        page = "playground"
+    return _base_url() + widgets.link_for(state.config(), page)
+
+
+def student_link() -> None:
+    lesson = active_lesson()
+    with st.popover("Link for students", icon=":material/share:", width="stretch"):
+        if lesson is not None:
+            st.caption(f"Opens lesson {lesson.number}, “{lesson.title}”; one click on "
+                       "**Start lesson** trains it or reuses this server's runs.")
+        else:
+            st.caption("Opens this page with the current configuration.")
+        st.code(current_link(), language=None)
+
+
+# ---------------------------------------------------------------- lessons in a session
+
+
+def active_lesson() -> Lesson | None:
+    return LESSONS.get(st.session_state.get(ACTIVE))
+
+
+def lesson_starting_key() -> str | None:
+    """The lesson whose runs are training before its page opens, if any."""
+    return st.session_state.get(STARTING)
+
+
+def cached_run(cfg: RunConfig) -> Run | None:
+    """A finished run of ``cfg`` on this server: the session's own, or the shared cache's."""
+    run = state.current_run()
+    if run is not None and run.config == cfg:
+        return run
+    return state.registry().cache.get(cfg.key)
+
+
+def lesson_runs(lesson: Lesson) -> dict[str, Run] | None:
+    """Every run of the lesson, when all of them are trained; else None."""
+    runs = {label: cached_run(cfg) for label, cfg in lesson.runs}
+    return None if any(r is None for r in runs.values()) else runs
+
+
+def apply_config(cfg: RunConfig) -> None:
+    """Make ``cfg`` the session's configuration, the Playground's widgets included."""
+    for name in FIELDS:
+        st.session_state[name] = getattr(cfg, name)
+    st.session_state.pop(widgets.LINK_WARNINGS, None)
+
+
+def start_lesson(lesson: Lesson) -> None:
+    """Apply the lesson's first configuration and train every run (cached runs return at once;
+    identical configs already training elsewhere on the server are joined)."""
+    st.session_state[ACTIVE] = lesson.key
+    st.session_state[STARTING] = lesson.key
+    label, cfg = lesson.primary
+    apply_config(cfg)
+    state.start_training(cfg)
+    jobs = {}
+    for other_label, other in lesson.runs[1:]:
+        if cached_run(other) is None:
+            result = state.registry().submit(other)
+            if isinstance(result, Job):
+                jobs[other_label] = result
+    st.session_state[JOBS] = jobs
+
+
+def lesson_progress(lesson: Lesson) -> list[tuple[str, float, str]]:
+    """(label, fraction done, state words) per run of a lesson being started."""
+    rows = []
+    current_job = state.current_job()
+    others: dict[str, Job] = st.session_state.get(JOBS, {})
+    for label, cfg in lesson.runs:
+        if cached_run(cfg) is not None:
+            rows.append((label, 1.0, "ready"))
+            continue
+        job = current_job if current_job is not None and current_job.cfg == cfg else \
+            others.get(label)
+        if job is None:
+            rows.append((label, 0.0, "not started"))
+        elif job.progress.state == "queued":
+            rows.append((label, 0.0, "queued: waiting for a free training slot"))
+        elif job.progress.state == "failed":
+            rows.append((label, 0.0, f"failed: {job.progress.error}"))
+        else:
+            p = job.progress
+            done = 1.0 if job.done else p.step / max(p.total, 1)
+            rows.append((label, done, f"step {p.step} of {p.total}"))
+    return rows
+
+
+def lesson_failed(lesson: Lesson) -> bool:
+    return any(words.startswith(("failed", "not started"))
+               for _, _, words in lesson_progress(lesson))
+
+
+def open_lesson_page(lesson: Lesson) -> None:
+    """Switch to the lesson's page (its first run current); the lesson stays active."""
+    st.session_state.pop(STARTING, None)
+    st.session_state[ACTIVE] = lesson.key
+    label, cfg = lesson.primary
+    if state.current_run() is None or state.current_run().config not in lesson.configs:
+        show_run(lesson, label)
+    st.switch_page(lesson.page, query_params=query_params())
+
+
+def show_run(lesson: Lesson, label: str) -> None:
+    """Make one of the lesson's runs the session's current run (instant when cached)."""
+    cfg = dict(lesson.runs)[label]
+    apply_config(cfg)
+    state.start_training(cfg)
+    state.take_notice()  # "reused from the cache" is not news inside a lesson
+
+
+def end_lesson() -> None:
+    st.session_state.pop(ACTIVE, None)
+    st.session_state.pop(STARTING, None)
+    st.session_state.pop(JOBS, None)
+
+
+def _switch_run() -> None:
+    lesson = active_lesson()
+    label = st.session_state.get("lesson_run")
+    if lesson is not None and label:
+        show_run(lesson, label)
+
+
+def run_switcher(lesson: Lesson, container=st) -> None:
+    """A segmented control over the lesson's runs (when it has more than one)."""
+    if len(lesson.runs) < 2:
+        return
+    run = state.current_run()
+    job = state.current_job()
+    cfg = run.config if run is not None else (job.cfg if job is not None else None)
+    current = lesson.label_of(cfg) if cfg is not None else None
+    st.session_state["lesson_run"] = current
+    container.segmented_control("Run shown on the pages", [label for label, _ in lesson.runs],
+                                key="lesson_run", on_change=_switch_run,
+                                help="Every page shows the current run; switch between this "
+                                     "lesson's runs to compare them.")
+
+
+def _lesson_in_view(lesson: Lesson) -> bool:
+    """Whether the session's run (or job) is one of the lesson's."""
+    run, job = state.current_run(), state.current_job()
+    cfg = job.cfg if job is not None else (run.config if run is not None else None)
+    return cfg is not None and cfg in lesson.configs
+
+
+def lesson_banner() -> None:
+    """On the active lesson's page: what to look at, the question, and the run switch."""
+    lesson = active_lesson()
+    if lesson is None or not _lesson_in_view(lesson):
+        return
+    script, _ = _current_page()
+    if script is not None and script != lesson.page:
+        return
+    with st.container(border=True, key="lesson_banner"):
+        st.markdown(f"##### :material/school: Lesson {lesson.number} · {lesson.title}")
+        st.markdown(f"**Look at:** {lesson.look_at}")
+        st.markdown(f"**Ask the class:** {lesson.question}")
+        left, right = st.columns([3, 1], vertical_alignment="bottom")
+        run_switcher(lesson, left)
+        right.page_link(LESSONS_PAGE, label="Lesson notes and results", icon=":material/school:",
+                        query_params={"lesson": lesson.key, **query_params()})
+
+
+def lesson_sidebar() -> None:
+    lesson = active_lesson()
+    if lesson is None:
+        return
+    st.caption(f"In lesson {lesson.number}: {lesson.title}")
+    st.page_link(lesson.page, label=f"Back to {lesson.page_title}", icon=":material/school:",
+                 query_params=query_params())
+
+
+# ---------------------------------------------------------------- application pages
+
+
+@st.fragment(run_every=0.5)
+def _training_progress() -> None:
+    job = state.current_job()
+    if job is None:
+        st.rerun(scope="app")
+        return
+    p = job.progress
+    words = ("queued: waiting for a free training slot" if p.state == "queued"
+             else f"step {p.step} of {p.total}")
+    st.progress(p.step / max(p.total, 1), text=f"Training: {words}")
+
+
+def require_task_run(task: str, preset: RunConfig, what: str) -> Run | None:
+    """The session's run when it was trained on ``task``; otherwise an offer to train
+    ``preset`` (one click, seconds, or at once when this server has it) and None. While that
+    training runs, its progress (the page redraws itself when it ends)."""
+    from rnnviz.tasks import TASKS
+
+    job = state.current_job()
+    if job is not None and job.cfg.task == task:
+        st.info(f"Training {what}; this page fills in when it is done.",
+                icon=":material/hourglass_top:")
+        _training_progress()
+        return None
+    run = state.current_run()
+    if job is None and run is not None and run.config.task == task:
+        return run
+    title = TASKS[task].title
+    if job is not None:
+        detail = ", and the run being trained now is for another task."
+    elif run is not None:
+        detail = (f"; the current run is a {run.config.cell.upper()} on "
+                  f"{TASKS[run.config.task].title}.")
+    else:
+        detail = "."
+    st.info(f"This page needs a model trained on the **{title}** task{detail}",
+            icon=":material/info:")
+    if st.button(f"Train {what}", icon=":material/play_arrow:", type="primary",
+                 key=f"train_preset_{task}",
+                 help="Sets this configuration (the Playground shows it) and trains it; "
+                      "it replaces the session's current run."):
+        apply_config(preset)
+        state.start_training(preset)
+        state.take_notice()
+        st.rerun()
+    st.caption("Or train your own in the Playground: choose the task "
+               f"“{title}” there.")
+    return None
+
+
+# ---------------------------------------------------------------- explanations
+
+
+def explanation(topic: str, container=st) -> None:
+    """Render one topic of ``rnnviz.explain.TOPICS`` (markdown and st.latex blocks)."""
+    entry = TOPICS[topic]
+    for kind, body in entry.blocks:
+        if kind == "latex":
+            container.latex(body)
+        else:
+            container.markdown(body)
+
+
+def explanations(topics, expanded: bool = False) -> None:
+    """Each topic in its own expander titled by the topic."""
+    for topic in topics:
+        with st.expander(TOPICS[topic].title, expanded=expanded, icon=":material/menu_book:"):
+            explanation(topic)
