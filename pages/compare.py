@@ -13,7 +13,8 @@ import streamlit as st
 
 from rnnviz import charts, charts_compare
 from rnnviz.app import state, views
-from rnnviz.compare import CELLS, dependency_sweep, parse_lengths, sweep_configs, train_many
+from rnnviz.compare import (CELLS, dependency_sweep, parse_lengths, sweep_configs, train_many,
+                            warm_up)
 from rnnviz.config import FIELDS, RunConfig
 from rnnviz.tasks import TASKS
 
@@ -22,6 +23,7 @@ MAX_STEPS = 5000  # per run on this page: a set trains up to three of them
 MAX_SWEEP_RUNS = 24
 TASK_NAMES = [t for t in FIELDS["task"].choices]
 
+warm_up()  # start the worker processes while the student reads the settings
 st.title("Compare cells")
 st.markdown(
     "The same task, the same seed, the same training budget: only the cell changes. A "
@@ -43,7 +45,7 @@ def settings_form() -> tuple[RunConfig | None, list[str], bool]:
         st.markdown("**Shared settings** (everything else as in the Playground: "
                     f"{base.optimizer}, lr {base.lr:g}, batch {base.batch_size}, "
                     f"clipping {base.clip if base.clip is not None else 'off'})")
-        row = st.columns(6)
+        row = st.columns([1.6, 1, 1, 1, 1, 1])
         task = row[0].selectbox("Task", TASK_NAMES, index=TASK_NAMES.index(base.task)
                                 if base.task in TASK_NAMES else 0, key="cmp_task",
                                 format_func=lambda name: TASKS[name].title,

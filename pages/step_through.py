@@ -83,9 +83,12 @@ def controls_row(backward: bool) -> int:
 run = views.require_run()
 if run is not None:
     cfg = run.config
-    top = st.columns([1, 1.3, 3])
-    layer = views.pick_layer(run, top[0])
-    mode = top[1].segmented_control("Direction", [FORWARD, BACKWARD], default=FORWARD,
+    layers = cfg.num_layers > 1
+    top = st.columns([1, 1.2, 0.9, 3.6] if layers else [1.2, 0.9, 3.6],
+                     vertical_alignment="bottom")
+    layer = views.pick_layer(run, top[0]) if layers else 0
+    top = top[1:] if layers else top
+    mode = top[0].segmented_control("Direction", [FORWARD, BACKWARD], default=FORWARD,
                                     key=MODE, on_change=_on_mode_change,
                                     help="Forward: the equations step by step. Backward: the "
                                          "gradient walking back from the loss.") or FORWARD
@@ -99,10 +102,11 @@ if run is not None:
     st.session_state["_st_steps"] = terms.steps
     hidden_size = terms.hidden_size
     strongest = int(np.argmax(np.abs(terms.h).mean(axis=0)))
-    unit = st.selectbox("Unit whose numbers the equations show", list(range(hidden_size)),
-                        index=strongest, key="st_unit", format_func=lambda j: f"unit {j}",
-                        help="Preselected: the unit with the largest mean |h_t| on this "
-                             "example. It is outlined in the strips.")
+    unit = top[1].selectbox("Unit", list(range(hidden_size)), index=strongest, key="st_unit",
+                            format_func=lambda j: f"unit {j}",
+                            help="Whose numbers the equations show. Preselected: the unit "
+                                 "with the largest mean |h_t| on this example; it is "
+                                 "outlined in the strips.")
     bounded = cfg.cell != "rnn" or cfg.nonlinearity == "tanh"
     input_name = "x_t" if layer == 0 else f"h_t of layer {layer - 1}"
 
@@ -111,7 +115,17 @@ if run is not None:
                     "Each column is one copy of the cell, unrolled over time; each row a "
                     "hidden unit. The outlined column is the step below; the veiled steps "
                     "are still to come.", key="st_overview")
-        left, right = st.columns([1, 1], gap="medium")
+        st.markdown(f"**The equations at t = {t}, unit {unit}** (PyTorch's, with the "
+                    "trained weights; the bold number is the model's own value"
+                    + (f"; here x_t is the hidden state of layer {layer - 1}" if layer else "")
+                    + ")")
+        for line in forward_equations(terms, t, unit):
+            st.latex(line)
+        values = terms.unit_values(t, unit)
+        table = pd.DataFrame({"term": list(values), "value": list(values.values())})
+        with st.expander("All numbers of this unit at this step"):
+            st.dataframe(table, hide_index=True, width="stretch",
+                         column_config={"value": st.column_config.NumberColumn(format="%.5f")})
         rows = [(f"{input_name}: the input at step {t}", terms.x[t], "input"),
                 (f"h_(t−1): the state coming in from step {t - 1}" if t else
                  "h_(t−1): the initial state (zeros)", terms.h_prev[t], "state")]
@@ -126,34 +140,24 @@ if run is not None:
             rows.append(("c_(t−1): the memory cell coming in", terms.c_prev[t], "state"))
             rows.append(("c_t: the memory cell going out", terms.c[t], "state"))
         rows.append((f"h_t: the new hidden state at step {t}", terms.h[t], "state"))
+        left, right = st.columns([1, 1], gap="medium")
         with left:
-            views.chart(charts_compare.step_strips(rows, unit, f"Everything at step t = {t}"),
+            views.chart(charts_compare.step_strips(rows, unit, f"Every vector at step t = {t}"),
                         "Each strip is one vector at this step, one cell per unit (the input "
                         "per component). Red positive, blue negative; gates are white at 0.5. "
                         f"Unit {unit} is outlined.", key="st_strips")
         with right:
-            st.markdown(f"**The equations at t = {t}, unit {unit}** (PyTorch's, with the "
-                        "trained weights; the bold number is the model's own value)")
-            for line in forward_equations(terms, t, unit):
-                st.latex(line)
-            if layer > 0:
-                st.caption(f"Here x_t is the hidden state of layer {layer - 1} at the same "
-                           "step.")
-            values = terms.unit_values(t, unit)
-            table = pd.DataFrame({"term": list(values), "value": list(values.values())})
-            with st.expander("All numbers of this unit at this step"):
-                st.dataframe(table, hide_index=True, width="stretch",
-                             column_config={"value": st.column_config.NumberColumn(
-                                 format="%.5f")})
             blocks = list(terms.pre)
             block = st.segmented_control("Where does a pre-activation come from?", blocks,
                                          default=blocks[0], key="st_block") or blocks[0]
             views.chart(charts_compare.contributions_chart(
                 terms.contributions(t, unit, block, run.model), block, unit, t,
-                "x_t" if layer == 0 else "h_t(below)"),
-                "Each bar is one weight times one input (or previous hidden unit): "
-                "their sum plus the biases is the number inside the sigmoid/tanh above.",
-                key="st_contrib")
+                "x_t" if layer == 0 else "h_below"),
+                "Each bar is one weight times one input component (W·x_t) or one unit of the "
+                "previous state (W·h_(t−1)), plus the two biases: together they make the "
+                "number inside the sigmoid/tanh of the equation above"
+                + (" (for n the recurrent terms are already multiplied by r_t)."
+                   if block == "n" else "."), key="st_contrib")
 
     def backward_view(t: int) -> None:
         views.chart(charts_compare.step_overview(terms.h, t, backward=True, bounded=bounded),
@@ -167,32 +171,23 @@ if run is not None:
                     "spectral norm of each step's Jacobian; the outlined bar is the factor "
                     "that just carried the gradient from t + 1 back to t. Bars below 1 "
                     "shrink the gradient, above 1 they can grow it.", key="st_backward")
+        st.markdown(f"**The step back to t = {t}** (norms measured on example {example}; "
+                    f"its loss is {back.loss:.4g})")
+        for line in backward_equations(back, t):
+            st.latex(line)
+        bound_words = ("‖J‖ is the most one step can stretch a gradient; the real change is "
+                       "usually smaller, because the gradient is rarely lined up with the "
+                       "direction J stretches most.")
+        if cfg.cell == "lstm":
+            st.caption("For the LSTM the step carries the pair (h, c), so its Jacobian is "
+                       "2H × 2H, and part of the gradient travels along the memory cell c_t, "
+                       "where the forget gate f multiplies it at each step. " + bound_words)
+        else:
+            st.caption("The carried part is the gradient at t + 1 multiplied by the transposed "
+                       "step Jacobian, so it is at most ‖J‖ times as large: a long product of "
+                       "factors below 1 vanishes, above 1 it can explode. " + bound_words)
         left, right = st.columns([1, 1], gap="medium")
         with left:
-            st.markdown(f"**The step back to t = {t}** (norms measured on example {example}; "
-                        f"its loss is {back.loss:.4g})")
-            for line in backward_equations(back, t):
-                st.latex(line)
-            if cfg.cell == "lstm":
-                st.caption("For the LSTM the step carries the pair (h, c), so its Jacobian "
-                           "is 2H × 2H, and part of the gradient travels along the memory "
-                           "cell c_t, where the forget gate f multiplies it at each step.")
-            else:
-                st.caption("The carried part is the gradient at t + 1 multiplied by the "
-                           "transposed step Jacobian, so it can be at most ‖J‖ times as "
-                           "large: a product of factors below 1 vanishes, above 1 explodes.")
-            columns = ["step t", "‖∂L/∂h_t‖", "direct part", "carried from t+1",
-                       "‖J_t‖ (t → t−1)"]
-            table = pd.DataFrame({
-                columns[0]: np.arange(back.steps), columns[1]: back.grad_norm,
-                columns[2]: np.linalg.norm(back.direct, axis=-1),
-                columns[3]: np.linalg.norm(back.carried, axis=-1),
-                columns[4]: back.jacobian_norm})
-            with st.expander("Every step's numbers"):
-                st.dataframe(table, hide_index=True, width="stretch",
-                             column_config={c: st.column_config.NumberColumn(format="%.3e")
-                                            for c in columns[1:]})
-        with right:
             rows = [(f"∂L/∂h_t at t = {t}", back.grad_h[t], "gradient"),
                     ("arriving directly", back.direct[t], "gradient"),
                     ("carried back from t + 1", back.carried[t], "gradient")]
@@ -200,9 +195,20 @@ if run is not None:
                 rows.append((f"∂L/∂c_t at t = {t}", back.grad_c[t], "gradient"))
             views.chart(charts_compare.step_strips(rows, unit, "The gradient vector, per unit"),
                         "The gradient that reaches each unit's h_t at this step, and its two "
-                        "parts (they add up). One colour scale for all strips: the strips "
-                        "fade as the walk goes further back if the gradient vanishes.",
+                        "parts (they add up). One colour scale for all strips.",
                         key="st_grad_strips")
+        with right:
+            columns = ["step t", "‖∂L/∂h_t‖", "direct part", "carried from t+1",
+                       "‖J_t‖ (t → t−1)"]
+            table = pd.DataFrame({
+                columns[0]: np.arange(back.steps), columns[1]: back.grad_norm,
+                columns[2]: np.linalg.norm(back.direct, axis=-1),
+                columns[3]: np.linalg.norm(back.carried, axis=-1),
+                columns[4]: back.jacobian_norm})
+            st.markdown("**Every step's numbers**")
+            st.dataframe(table, hide_index=True, width="stretch",
+                         column_config={c: st.column_config.NumberColumn(format="%.3e")
+                                        for c in columns[1:]})
 
     def step_view(playing_when_drawn: bool) -> None:
         backward = (st.session_state.get(MODE) or FORWARD) == BACKWARD

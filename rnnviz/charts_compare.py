@@ -17,7 +17,7 @@ from .charts import (CELL_COLORS, CELL_NAMES, DIVERGING, LOG_AXIS, REFERENCE_COL
                      _log_safe, _message, _reference_line, state_heatmap)
 
 HIGHLIGHT = "#222222"  # outline of the selected step / unit
-FADE = "rgba(255,255,255,0.72)"  # veil over the steps not reached yet
+FADE = "rgba(255,255,255,0.6)"  # veil over the steps not reached yet
 MAX_STRIP_TEXT = 24  # strips with at most this many cells print their values
 GATE_WORDS = {"i": "input gate", "f": "forget gate", "g": "candidate", "o": "output gate",
               "r": "reset gate", "z": "update gate", "n": "candidate"}
@@ -142,8 +142,6 @@ def step_strips(rows: list[tuple[str, np.ndarray, str]], unit: int | None = None
     fitted to the rows). Cells print their value when a strip has at most ``MAX_STRIP_TEXT``
     of them; ``unit`` is outlined on every strip except the input."""
     n = len(rows)
-    fig = make_subplots(rows=max(n, 1), cols=1, vertical_spacing=0.55 / max(n, 1) if n > 1
-                        else 0.0, subplot_titles=[label for label, _, _ in rows])
     bounds = {}
     for kind in ("state", "gradient"):
         values = [np.abs(_finite(v)) for _, v, k in rows
@@ -151,24 +149,36 @@ def step_strips(rows: list[tuple[str, np.ndarray, str]], unit: int | None = None
         peak = max((float(np.nanmax(v)) for v in values if v.size and np.isfinite(v).any()),
                    default=0.0)
         bounds[kind] = max(peak, 1.0) if kind == "state" else (peak if peak > 0 else 1.0)
+    # gradients are small: their printed values share one power of ten, named in the titles
+    exponent = math.floor(math.log10(bounds["gradient"]))
+    exponent = 0 if exponent in (0, 1) else exponent
+    titles = [label + (f" (values × 10^{exponent})" if k == "gradient" and exponent else "")
+              for label, _, k in rows]
+    fig = make_subplots(rows=max(n, 1), cols=1, vertical_spacing=0.55 / max(n, 1) if n > 1
+                        else 0.0, subplot_titles=titles)
     for index, (label, values, kind) in enumerate(rows, start=1):
         values = _finite(values).reshape(-1)
         text = values.size <= MAX_STRIP_TEXT
+        shown = values / 10.0 ** exponent if kind == "gradient" else values
         fig.add_trace(go.Heatmap(
             z=values[None, :], x=np.arange(values.size), y=[""], coloraxis=_STRIP_AXES[kind],
-            text=np.vectorize(lambda v: f"{v:.2f}" if math.isfinite(v) else "–")(values)[None]
+            text=np.vectorize(lambda v: f"{v:.2f}" if math.isfinite(v) else "–")(shown)[None]
             if text else None, texttemplate="%{text}" if text else None,
             textfont=dict(size=11), xgap=2,
-            hovertemplate=f"{label}<br>index %{{x}}<br>value %{{z:.4f}}<extra></extra>"),
+            hovertemplate=f"{label}<br>index %{{x}}<br>value %{{z:.4g}}<extra></extra>"),
             row=index, col=1)
         if unit is not None and kind != "input" and 0 <= unit < values.size:
             fig.add_shape(type="rect", x0=unit - 0.5, x1=unit + 0.5, y0=-0.5, y1=0.5,
                           line=dict(color=HIGHLIGHT, width=3), row=index, col=1)
-        fig.update_xaxes(showticklabels=values.size <= 64, dtick=1 if values.size <= 32 else
-                         None, row=index, col=1)
+        # numbers under the last strip only (and under a short input): they would crowd
+        # the next strip's title
+        ticks = index == n or (kind == "input" and values.size <= 16)
+        fig.update_xaxes(showticklabels=ticks, dtick=1 if values.size <= 16 else 5,
+                         row=index, col=1)
         fig.update_yaxes(showticklabels=False, fixedrange=True, row=index, col=1)
     kinds = {"state" if k == "input" else k for _, _, k in rows}
-    bar = dict(thickness=12, len=0.45, x=1.01, xanchor="left")
+    both = {"state", "gate"} <= kinds  # two colorbars share the height
+    bar = dict(thickness=12, len=0.45 if both else 0.95, x=1.01, xanchor="left")
     fig.update_layout(
         coloraxis=dict(colorscale=DIVERGING, cmin=-bounds["state"], cmax=bounds["state"],
                        cmid=0, showscale="state" in kinds,
@@ -197,38 +207,45 @@ def step_strips(rows: list[tuple[str, np.ndarray, str]], unit: int | None = None
 
 
 def contributions_chart(contributions: dict[str, np.ndarray], block: str, unit: int, t: int,
-                        layer_input_name: str = "x_t", top: int = 24) -> go.Figure:
-    """Where one pre-activation comes from: a bar per term ``W[j, k] · v[k]`` (inputs, then
-    previous hidden units) and the two biases, red positive, blue negative; the largest
-    ``top`` by size are shown and the rest summed into one bar."""
+                        input_name: str = "x_t", top: int = 20) -> go.Figure:
+    """Where one pre-activation comes from: a bar per term ``W[j, k] · v[k]`` (each input
+    component, each previous hidden unit) and the two biases, red positive, blue negative. The
+    ``top`` largest by size are shown, the other non-zero terms summed into one bar; exact
+    zeros (an input that is 0, the initial state) are counted in the title."""
     names, values = [], []
     for k, v in enumerate(np.ravel(contributions["input"])):
-        names.append(f"W_i{block}[{unit},{k}]·{layer_input_name}[{k}]")
+        names.append(f"W·{input_name}[{k}]")
         values.append(float(v))
     for k, v in enumerate(np.ravel(contributions["recurrent"])):
-        names.append(f"W_h{block}[{unit},{k}]·h_(t−1)[{k}]")
+        names.append(f"W·h_(t−1)[{k}]")
         values.append(float(v))
-    names += [f"b_i{block}[{unit}]", f"b_h{block}[{unit}]"]
+    names += [f"bias b_i{block}", f"bias b_h{block}"]
     values += [float(contributions["bias_input"]), float(contributions["bias_recurrent"])]
-    order = np.argsort(-np.abs(values))
-    keep = sorted(order[:top].tolist())
-    rest = [i for i in order[top:]]
+    values = np.asarray(values)
+    nonzero = np.flatnonzero(values != 0)
+    order = nonzero[np.argsort(-np.abs(values[nonzero]), kind="stable")]
+    keep, rest = sorted(order[:top].tolist()), order[top:]
     shown_names = [names[i] for i in keep]
-    shown = [values[i] for i in keep]
-    if rest:
-        shown_names.append(f"{len(rest)} smaller terms")
-        shown.append(float(sum(values[i] for i in rest)))
+    shown = [float(values[i]) for i in keep]
+    if rest.size:
+        shown_names.append(f"{rest.size} smaller terms")
+        shown.append(float(values[rest].sum()))
     peak = max((abs(v) for v in shown), default=1.0) or 1.0
     fig = go.Figure(go.Bar(
         x=shown, y=shown_names, orientation="h",
         marker=dict(color=shown, colorscale=DIVERGING, cmin=-peak, cmax=peak, cmid=0),
         hovertemplate="%{y}<br>= %{x:.4f}<extra></extra>", name="term"))
-    total = sum(values)
+    zeros = len(values) - nonzero.size
+    if not shown:
+        _message(fig, "every term is 0")
     fig.update_yaxes(autorange="reversed")
+    note = (f" · {zeros} term{'s are' if zeros > 1 else ' is'} 0 (not shown)"
+            if zeros else "")
     return _base_layout(
-        fig, f"What makes up the pre-activation of {block}, unit {unit}, at t = {t} "
-             f"(sum {total:.3f})",
-        x_title="contribution to the sum", height=max(300, 90 + 22 * len(shown)))
+        fig, f"What adds up to {block}_t's pre-activation, unit {unit}, t = {t}"
+             f"<br><sup>sum {values.sum():.3f}{note}</sup>",
+        x_title="weight × input (contribution to the sum)",
+        height=max(280, 110 + 22 * len(shown)))
 
 
 # ---------------------------------------------------------------- step through: backward

@@ -177,6 +177,24 @@ def _shared_pool() -> _Pool:
         return _pool
 
 
+def _ping() -> int:
+    return os.getpid()
+
+
+def warm_up() -> None:
+    """Start the shared workers in the background (the first start imports torch: seconds),
+    so that a page can call this when it opens and the first comparison starts at once."""
+    def start() -> None:
+        try:
+            pool = _shared_pool()
+            for future in [pool.executor.submit(_ping) for _ in range(pool.workers)]:
+                future.result()
+        except Exception:  # a failed warm-up only means the first real call starts them
+            pass
+    if _pool is None:
+        threading.Thread(target=start, name="rnnviz-compare-warm-up", daemon=True).start()
+
+
 def shutdown_workers() -> None:
     """Stop the shared worker processes (the next ``train_many`` starts new ones)."""
     global _pool

@@ -99,13 +99,14 @@ class StepTerms:
                       model: RecurrentModel) -> dict[str, np.ndarray]:
         """Where the pre-activation of ``block`` at ``unit`` comes from: ``input`` =
         ``W_i·[j, k] x_t[k]`` per input k, ``recurrent`` = ``W_h·[j, k] h_{t-1}[k]`` per unit k,
-        and the two biases. ``input.sum() + b_i + recurrent.sum() + b_h`` is the sum the
-        equation shows (for GRU n the recurrent sum is then multiplied by r)."""
+        and the two biases; they add up to ``pre[block][t, unit]``. (GRU n: the recurrent
+        terms and ``b_hn`` come already multiplied by the reset gate r_t, as in the equation.)"""
         w_ih, w_hh, b_ih, b_hh = (p.detach().cpu().double().numpy()
                                   for p in _layer_weights(model, self.layer))
         row = BLOCKS[self.cell].index(block) * self.hidden_size + unit
-        return {"input": w_ih[row] * self.x[t], "recurrent": w_hh[row] * self.h_prev[t],
-                "bias_input": np.array(b_ih[row]), "bias_recurrent": np.array(b_hh[row])}
+        reset = self.gates["r"][t, unit] if block == "n" else 1.0
+        return {"input": w_ih[row] * self.x[t], "recurrent": reset * w_hh[row] * self.h_prev[t],
+                "bias_input": np.array(b_ih[row]), "bias_recurrent": np.array(reset * b_hh[row])}
 
 
 def _activation(cell: str, nonlinearity: str, block: str):
@@ -281,23 +282,23 @@ POSITIVE, NEGATIVE = "#B2182B", "#2166AC"  # the ends of the diverging scale (Rd
 
 
 def latex_number(value: float, signed: bool = True, digits: int = 3,
-                 significant: bool = False) -> str:
+                 significant: bool = False, paren: bool = False) -> str:
     """A number for st.latex: ``digits`` decimals (or significant digits) for ordinary sizes,
     a power of ten otherwise; signed values red when positive, blue when negative (the app's
-    diverging scale)."""
+    diverging scale); ``paren`` wraps a negative number in parentheses (after a × or +)."""
     if not np.isfinite(value):
         return r"\text{" + str(value) + "}"
     magnitude = abs(value)
     if value == 0:
         text = "0"
-    elif significant and 10 ** -2 <= magnitude < 10 ** 4:
+    elif significant and 10 ** -2 <= magnitude < 10 ** 3:
         text = f"{value:.{digits}g}"
     elif not significant and 10 ** -digits <= magnitude < 10 ** 4:
         text = f"{value:.{digits}f}"
     else:
         mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
         text = rf"{mantissa} \times 10^{{{int(exponent)}}}"
-    if value < 0:
+    if value < 0 and paren:
         text = f"({text})"
     if signed and value != 0:
         text = rf"\textcolor{{{POSITIVE if value > 0 else NEGATIVE}}}{{{text}}}"
@@ -306,8 +307,9 @@ def latex_number(value: float, signed: bool = True, digits: int = 3,
 
 def _gate_equation(block: str, v: dict[str, float], function: str) -> str:
     n = lambda name, signed=True: latex_number(v[name], signed)  # noqa: E731
+    p = lambda name: latex_number(v[name], paren=True)  # noqa: E731
     return (rf"{block}_t = {function}\big(\underbrace{{{n('in_' + block)}}}_{{W_{{i{block}}} "
-            rf"x_t + b_{{i{block}}}}} + \underbrace{{{n('rec_' + block)}}}_{{W_{{h{block}}} "
+            rf"x_t + b_{{i{block}}}}} + \underbrace{{{p('rec_' + block)}}}_{{W_{{h{block}}} "
             rf"h_{{t-1}} + b_{{h{block}}}}}\big) = {function}({n('pre_' + block)}) = "
             rf"\mathbf{{{n(block, block in ('g', 'n'))}}}")
 
@@ -317,26 +319,27 @@ def forward_equations(terms: StepTerms, t: int, unit: int) -> list[str]:
     plugged in, as LaTeX lines; the final number of each line is the trace's own value."""
     v = terms.unit_values(t, unit)
     n = lambda name, signed=True: latex_number(v[name], signed)  # noqa: E731
+    p = lambda name: latex_number(v[name], paren=True)  # noqa: E731 (after an operator)
     if terms.cell == "rnn":
         function = r"\tanh" if terms.nonlinearity == "tanh" else r"\operatorname{relu}"
         return [rf"h_t = {function}\big(\underbrace{{{n('in_h')}}}_{{W_{{ih}} x_t + b_{{ih}}}}"
-                rf" + \underbrace{{{n('rec_h')}}}_{{W_{{hh}} h_{{t-1}} + b_{{hh}}}}\big) = "
+                rf" + \underbrace{{{p('rec_h')}}}_{{W_{{hh}} h_{{t-1}} + b_{{hh}}}}\big) = "
                 rf"{function}({n('pre_h')}) = \mathbf{{{n('h')}}}"]
     if terms.cell == "lstm":
         lines = [_gate_equation(b, v, r"\sigma" if b != "g" else r"\tanh")
                  for b in ("i", "f", "g", "o")]
         lines.append(rf"c_t = f_t \odot c_{{t-1}} + i_t \odot g_t = {n('f', False)} \times "
-                     rf"{n('c_prev')} + {n('i', False)} \times {n('g')} = \mathbf{{{n('c')}}}")
+                     rf"{p('c_prev')} + {n('i', False)} \times {p('g')} = \mathbf{{{n('c')}}}")
         lines.append(rf"h_t = o_t \odot \tanh(c_t) = {n('o', False)} \times \tanh({n('c')}) = "
-                     rf"{n('o', False)} \times {n('tanh_c')} = \mathbf{{{n('h')}}}")
+                     rf"{n('o', False)} \times {p('tanh_c')} = \mathbf{{{n('h')}}}")
         return lines
     lines = [_gate_equation(b, v, r"\sigma") for b in ("r", "z")]
     lines.append(rf"n_t = \tanh\big(\underbrace{{{n('in_n')}}}_{{W_{{in}} x_t + b_{{in}}}} + "
-                 rf"r_t \odot \underbrace{{{n('rec_n')}}}_{{W_{{hn}} h_{{t-1}} + b_{{hn}}}}"
-                 rf"\big) = \tanh({n('in_n')} + {n('r', False)} \times {n('rec_n')}) = "
+                 rf"r_t \odot \underbrace{{{p('rec_n')}}}_{{W_{{hn}} h_{{t-1}} + b_{{hn}}}}"
+                 rf"\big) = \tanh({n('in_n')} + {n('r', False)} \times {p('rec_n')}) = "
                  rf"\tanh({n('pre_n')}) = \mathbf{{{n('n')}}}")
     lines.append(rf"h_t = (1 - z_t) \odot n_t + z_t \odot h_{{t-1}} = (1 - {n('z', False)}) "
-                 rf"\times {n('n')} + {n('z', False)} \times {n('h_prev')} = "
+                 rf"\times {p('n')} + {n('z', False)} \times {p('h_prev')} = "
                  rf"\mathbf{{{n('h')}}}")
     return lines
 
