@@ -48,6 +48,12 @@ def _history_pairs(runs, labels):
     return {label: runs[label].history for label in labels}
 
 
+def titled(figure, title: str):
+    """A shared chart builder's figure with a title that says what this lesson compares."""
+    figure.update_layout(title_text=title)
+    return figure
+
+
 def outcome_charts(lesson: Lesson, runs, outcome) -> None:
     """The charts that show a lesson's measured outcome side by side."""
     key = lesson.key
@@ -64,12 +70,14 @@ def outcome_charts(lesson: Lesson, runs, outcome) -> None:
     elif key == "vanishing":
         left, right = st.columns(2)
         with left:
-            views.chart(charts.compare_loss_chart(_history_pairs(runs, ("T = 20", "T = 50")),
-                                                  chance),
+            views.chart(titled(charts.compare_loss_chart(
+                _history_pairs(runs, ("T = 20", "T = 50")), chance),
+                "Training loss at 20 and at 50 steps"),
                         "Same network, same training; only the sequence length differs.",
                         key="lesson_chart_1")
         with right:
-            views.chart(charts.compare_gradient_chart(outcome.arrays),
+            views.chart(titled(charts.compare_gradient_chart(outcome.arrays),
+                               "Gradient reaching each step, after training"),
                         "‖∂L/∂h_t‖ of the trained networks on the probe batch (log scale). "
                         "Read each line from its right end (the last step) to the left.",
                         key="lesson_chart_2")
@@ -78,11 +86,13 @@ def outcome_charts(lesson: Lesson, runs, outcome) -> None:
         for column, label in zip((left, right), ("no clipping", "clipping at 1")):
             with column:
                 run = runs[label]
-                views.chart(charts.grad_norm_over_training(run.history, run.config.clip),
+                views.chart(titled(charts.grad_norm_over_training(run.history, run.config.clip),
+                                   f"{label}: gradient norm before clipping"),
                             f"**{label}**: the total gradient norm at each step, before "
                             "clipping (log scale).", key=f"lesson_grad_{label}")
-        views.chart(charts.compare_loss_chart(_history_pairs(runs, ("no clipping",
-                                                                     "clipping at 1")), chance),
+        views.chart(titled(charts.compare_loss_chart(
+            _history_pairs(runs, ("no clipping", "clipping at 1")), chance),
+            "Training loss with and without clipping"),
                     "Training loss of both runs (log scale): the unclipped run ends where the "
                     "loss overflows.", key="lesson_chart_1")
     elif key == "lstm":
@@ -115,21 +125,23 @@ def outcome_charts(lesson: Lesson, runs, outcome) -> None:
     elif key == "init":
         left, right = st.columns(2)
         with left:
-            views.chart(charts.compare_gradient_chart(outcome.arrays),
+            views.chart(titled(charts.compare_gradient_chart(outcome.arrays),
+                               "Gradient reaching each step at initialization"),
                         "Before any training: ‖∂L/∂h_t‖ of each start on the probe batch.",
                         key="lesson_chart_1")
         with right:
-            views.chart(charts.compare_loss_chart(
+            views.chart(titled(charts.compare_loss_chart(
                 _history_pairs(runs, ("identity", "orthogonal", "default")), chance),
+                "Training loss from each start"),
                 "Training loss from each start.", key="lesson_chart_2")
     elif key == "overfitting":
         left, right = st.columns(2)
         for column, label in zip((left, right), ("16 examples", "weight decay")):
             with column:
                 run = runs[label]
-                st.markdown(f"**{label}**")
-                views.chart(charts.loss_curves(run.history, chance, run.task.metric_name,
-                                               run.task.higher_is_better),
+                views.chart(titled(charts.loss_curves(run.history, chance, run.task.metric_name,
+                                                      run.task.higher_is_better),
+                                   f"{label}: training vs validation"),
                             "Training (thin line) and validation (dots) loss and accuracy.",
                             key=f"lesson_loss_{label}")
 
@@ -163,7 +175,8 @@ def detail(lesson: Lesson) -> None:
                        icon=":material/science:")
         outcome_charts(lesson, runs, outcome)
     st.subheader("Explanations")
-    classroom.explanations(lesson.topics, expanded=classroom.is_on())
+    classroom.explanations(lesson.topics[:1], expanded=True)
+    classroom.explanations(lesson.topics[1:], expanded=classroom.is_on())
     with st.expander("The exact settings", icon=":material/tune:"):
         for label, cfg in lesson.runs:
             changed = {k: v for k, v in cfg.to_dict().items()

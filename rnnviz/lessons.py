@@ -426,9 +426,10 @@ LESSONS: dict[str, Lesson] = {lesson.key: lesson for lesson in (
         "clipping trains.",
         (("no clipping", EXPLODING), ("clipping at 1", CLIPPED)),
         "pages/playground.py",
-        "The red box explains the explosion; the loss curve jumps by orders of magnitude just "
-        "before the end. Then switch to the clipped run: same weights, same data, and it "
-        "learns. The Gradients page shows its raw gradient norm and the clipped steps in red.",
+        "The red box explains the explosion; the loss curve (log scale) climbs by dozens of "
+        "orders of magnitude until it overflows. Then switch to the clipped run: same starting "
+        "weights, same data, and it learns. The Gradients page shows its raw gradient norm and "
+        "the clipped steps in red.",
         "Clipping changes only the length of the update, never its direction. Why is that "
         "enough to save the run — and what would a learning rate ten times smaller have done "
         "instead?",

@@ -139,9 +139,18 @@ def lesson_link(key: str, classroom: bool = False) -> str:
     return f"{_base_url()}/lessons?lesson={key}" + ("&classroom=1" if classroom else "")
 
 
+def _lesson_for_link() -> Lesson | None:
+    """The lesson a student link should open: the one shown on the Lessons page, else the
+    session's active lesson."""
+    script, _ = _current_page()
+    shown = LESSONS.get(st.query_params.get("lesson")) if script == LESSONS_PAGE else None
+    return shown or active_lesson()
+
+
 def current_link() -> str:
-    """The link for students: the active lesson, else the configuration on this page."""
-    lesson = active_lesson()
+    """The link for students: the lesson (see ``_lesson_for_link``), else the configuration on
+    this page."""
+    lesson = _lesson_for_link()
     if lesson is not None:
         return lesson_link(lesson.key)
     script, path = _current_page()
@@ -152,7 +161,7 @@ def current_link() -> str:
 
 
 def student_link() -> None:
-    lesson = active_lesson()
+    lesson = _lesson_for_link()
     with st.popover("Link for students", icon=":material/share:", width="stretch"):
         if lesson is not None:
             st.caption(f"Opens lesson {lesson.number}, “{lesson.title}”; one click on "

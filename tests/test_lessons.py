@@ -1,0 +1,135 @@
+"""Every lesson's claim, measured on its real runs with the shipped settings and seed.
+
+The lesson runs are trained once for the module, two at a time in worker processes (each run
+uses one torch thread, so two workers keep both cores of a small machine busy).
+"""
+
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rnnviz.config import RunConfig
+from rnnviz.explain import TOPICS
+from rnnviz.lessons import (ADDING_GRU, ADDING_LSTM, APPLICATION_CONFIGS, LESSONS, PAGES,
+                            lesson_configs, train_lesson)
+from rnnviz.train import train
+from tests.conftest import ROOT
+
+# slowest first, so the two workers finish together (GRU steps are the costliest on a CPU)
+_COST = {"gru": 5, "lstm": 1.5, "rnn": 1.0}
+
+
+def _cost(cfg: RunConfig) -> float:
+    return _COST[cfg.cell] * cfg.steps * cfg.seq_len * cfg.num_layers
+
+
+@pytest.fixture(scope="module")
+def trained():
+    configs = sorted(lesson_configs(), key=_cost, reverse=True)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
+        runs = list(pool.map(train, configs, chunksize=1))
+    return {cfg.key: run for cfg, run in zip(configs, runs)}
+
+
+def _runs(trained, key):
+    return train_lesson(LESSONS[key], trained)
+
+
+def test_lessons_are_complete_and_point_at_real_pages():
+    app_source = (ROOT / "app.py").read_text()
+    assert [lesson.number for lesson in LESSONS.values()] == list(range(1, len(LESSONS) + 1))
+    assert len(LESSONS) >= 7
+    for lesson in LESSONS.values():
+        assert lesson.page in PAGES and (ROOT / lesson.page).exists()
+        assert f'"{lesson.page}"' in app_source, f"{lesson.page} is not in app.py's navigation"
+        assert lesson.look_at and lesson.question.endswith("?") and lesson.claim
+        assert all(topic in TOPICS for topic in lesson.topics)
+        labels = [label for label, _ in lesson.runs]
+        assert len(labels) == len(set(labels))
+        for cfg in lesson.configs:
+            assert cfg.device == "cpu", "lesson runs are pinned to the CPU the claims hold on"
+
+
+def test_lesson_configs_are_distinct_and_shared_runs_train_once():
+    configs = lesson_configs()
+    assert len({cfg.key for cfg in configs}) == len(configs)
+    # lesson 5 reuses lesson 4's LSTM, so a class that did lesson 4 only waits for the GRU
+    assert ADDING_LSTM in LESSONS["lstm"].configs and ADDING_LSTM in LESSONS["gru"].configs
+    assert ADDING_GRU == ADDING_LSTM.replace(cell="gru")
+    everything = lesson_configs(applications=True)
+    assert all(cfg in everything for cfg in APPLICATION_CONFIGS.values())
+
+
+def test_recurrence_memory_is_what_forecasts(trained):
+    outcome = LESSONS["recurrence"].outcome(_runs(trained, "recurrence"))
+    n = outcome.numbers
+    assert outcome.holds, outcome.facts
+    assert n["with_memory"] < 0.12 * n["chance"]
+    assert n["without_memory"] > 3 * n["with_memory"]
+    # at t = 0 there is no past: wiping the memory changes nothing there
+    assert outcome.arrays["with_memory"][0] == pytest.approx(outcome.arrays["without_memory"][0],
+                                                             rel=1e-4)
+
+
+def test_vanishing_learns_at_20_fails_at_50_and_the_gradient_shows_why(trained):
+    outcome = LESSONS["vanishing"].outcome(_runs(trained, "vanishing"))
+    n = outcome.numbers
+    assert outcome.holds, outcome.facts
+    assert n["short_val"] < 0.25 * n["chance"]
+    assert n["long_val"] > 0.75 * n["chance"]  # near chance
+    assert n["long_ratio"] < 1e-4  # earliest step: orders of magnitude below the last
+    assert np.all(np.isfinite(outcome.arrays["T = 50"]))
+
+
+def test_exploding_without_clipping_and_training_with_it(trained):
+    runs = _runs(trained, "exploding")
+    outcome = LESSONS["exploding"].outcome(runs)
+    assert outcome.holds, outcome.facts
+    assert "exploded" in runs["no clipping"].history.stop_reason
+    assert runs["clipping at 1"].history.stop_reason == "finished"
+    assert runs["clipping at 1"].history.clipped.any()
+
+
+def test_lstm_solves_it_with_forget_gate_near_one_on_the_carrier(trained):
+    outcome = LESSONS["lstm"].outcome(_runs(trained, "lstm"))
+    n = outcome.numbers
+    assert outcome.holds, outcome.facts
+    assert n["val"] < 0.05 * n["chance"]  # a small fraction of chance
+    assert abs(n["correlation"]) > 0.9 and n["carrier_forget"] > 0.95
+
+
+def test_gru_matches_lstm_with_three_quarters_of_the_recurrent_weights(trained):
+    outcome = LESSONS["gru"].outcome(_runs(trained, "gru"))
+    assert outcome.holds, outcome.facts
+    assert outcome.numbers["gru_params"] < outcome.numbers["lstm_params"]
+
+
+def test_initialization_identity_keeps_the_gradient_and_learns(trained):
+    outcome = LESSONS["init"].outcome(_runs(trained, "init"))
+    n = outcome.numbers
+    assert outcome.holds, outcome.facts
+    assert n["ratio_identity"] > 0.1 > 1e-10 > n["ratio_default"]
+    assert n["best_identity"] < 0.3 * n["chance"] and n["best_default"] > 0.75 * n["chance"]
+
+
+def test_overfitting_and_its_remedies(trained):
+    runs = _runs(trained, "overfitting")
+    outcome = LESSONS["overfitting"].outcome(runs)
+    n = outcome.numbers
+    assert outcome.holds, outcome.facts
+    assert runs["16 examples"].config.train_size == 16
+    assert n["plain_val"] > 1.5 * n["plain_best"]  # validation turned around and climbed
+    assert n["decay_val"] < n["plain_val"]
+
+
+def test_every_fact_is_measured(trained):
+    """The page shows ``facts``: they must carry numbers, and the outcome is cached per runs."""
+    for lesson in LESSONS.values():
+        runs = _runs(trained, lesson.key)
+        outcome = lesson.outcome(runs)
+        assert outcome is lesson.outcome(runs)
+        assert all(any(ch.isdigit() for ch in fact) for fact in outcome.facts)
