@@ -378,9 +378,10 @@ def parse_lengths(text: str) -> list[int]:
 
 def sweep_configs(base_cfg: RunConfig, cells: Iterable[str], lengths: Iterable[int],
                   param: str = "seq_len") -> dict[str, list[RunConfig]]:
-    """The grid of a sweep, ``{cell: [config per length]}``; ValueError in plain words when a
-    choice cannot be trained (no cells, a length out of range, a lag not below the length)."""
-    cells, lengths = list(dict.fromkeys(cells)), list(lengths)
+    """The grid of a sweep, ``{cell: [config per length]}`` (lengths ascending, without
+    repeats); ValueError in plain words when a choice cannot be trained (no cells, a length
+    out of range, a lag not below the length)."""
+    cells, lengths = list(dict.fromkeys(cells)), sorted(set(int(n) for n in lengths))
     if not cells:
         raise ValueError("choose at least one cell")
     unknown = [c for c in cells if c not in CELLS]

@@ -1,0 +1,135 @@
+"""Training several runs at once and the dependency sweep (rnnviz.compare)."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from rnnviz.compare import (SweepResult, bench_compare, dependency_sweep, parse_lengths,
+                            sweep_configs, train_many)
+from rnnviz.config import RunConfig
+from rnnviz.jobs import RunCache
+from rnnviz.train import train
+
+TINY = dict(seq_len=6, hidden_size=4, steps=20, eval_every=5, probe_every=5, batch_size=16,
+            device="cpu")
+
+
+def _same_run(a, b) -> None:
+    assert a.config == b.config
+    np.testing.assert_array_equal(a.history.loss, b.history.loss)
+    np.testing.assert_array_equal(a.history.val_metric, b.history.val_metric)
+    np.testing.assert_array_equal(a.history.probe_grad, b.history.probe_grad)
+    for (name, x), (_, y) in zip(a.model.state_dict().items(), b.model.state_dict().items()):
+        assert torch.equal(x, y), name
+
+
+def test_train_many_gives_the_runs_train_gives_and_reports_progress():
+    configs = [RunConfig(cell=cell, **TINY) for cell in ("rnn", "gru")]
+    seen = []
+    runs = train_many(configs, lambda i, step, total: seen.append((i, step, total)))
+    assert [r.config.cell for r in runs] == ["rnn", "gru"]  # the order asked for
+    for run, cfg in zip(runs, configs):
+        # trained in a worker process, returned as run-file bytes: bit for bit what train()
+        # gives in this process
+        _same_run(run, train(cfg))
+        assert run.history.steps_done == 20 and run.history.stop_reason == "finished"
+    for index in (0, 1):  # each run reported its last step
+        assert (index, 20, 20) in seen
+        steps = [s for i, s, _ in seen if i == index]
+        assert steps == sorted(steps)
+
+
+def test_train_many_reuses_the_cache_and_trains_equal_configs_once():
+    cache = RunCache()
+    lstm = RunConfig(cell="lstm", **TINY)
+    cached = train(lstm)
+    cache.put(cached)
+    gru = RunConfig(cell="gru", **TINY)
+    runs = train_many([lstm, gru, gru], cache=cache)
+    assert runs[0] is cached  # not retrained
+    assert runs[1] is runs[2]  # equal configs: one run
+    assert cache.get(gru.key) is runs[1]  # a complete new run joins the cache
+    _same_run(runs[1], train(gru))
+
+
+def test_returning_false_from_on_progress_stops_every_run_and_keeps_them_out_of_the_cache():
+    cache = RunCache()
+    configs = [RunConfig(cell=cell, **{**TINY, "steps": 5000}) for cell in ("rnn", "gru")]
+    runs = train_many(configs, lambda i, step, total: False, cache=cache)
+    for run in runs:
+        assert 0 < run.history.steps_done < 5000
+        assert run.history.stop_reason.startswith("stopped")
+    assert len(cache) == 0  # a stopped run is not the config's run
+
+
+def test_dependency_sweep_on_a_tiny_grid():
+    base = RunConfig(task="copy", lag=2, **{**TINY, "seq_len": 8})
+    result = dependency_sweep(base, ["rnn", "lstm"], [4, 6, 2], param="lag")
+    assert result.lengths == [2, 4, 6] and result.cells == ["rnn", "lstm"]
+    assert result.metric_name == "accuracy" and result.higher_is_better
+    assert result.chance == [pytest.approx(1 / 8)] * 3
+    for cell in result.cells:
+        assert [c.lag for c in result.configs[cell]] == [2, 4, 6]
+        assert all(c.cell == cell and c.seq_len == 8 for c in result.configs[cell])
+        assert len(result.metric[cell]) == 3 and all(0 <= m <= 1 for m in result.metric[cell])
+    # each point is the final validation accuracy of exactly that config
+    lone = train(result.configs["lstm"][1])
+    assert result.metric["lstm"][1] == pytest.approx(float(lone.history.val_metric[-1]))
+    assert result.loss["lstm"][1] == pytest.approx(float(lone.history.val_loss[-1]))
+
+
+def test_breaking_point_is_the_first_length_below_halfway_from_chance():
+    result = SweepResult(param="seq_len", lengths=[5, 10, 20], cells=["rnn", "lstm"],
+                         task="adding", metric_name="MSE", higher_is_better=False,
+                         chance=[1 / 6] * 3, metric={"rnn": [0.01, 0.05, 0.15],
+                                                     "lstm": [0.001, 0.002, 0.003]},
+                         loss={}, stop_reasons={}, configs={})
+    # MSE 0.05 is 70% of the way from chance (1/6) to 0; 0.15 only 10%
+    assert result.breaking_point("rnn") == 20
+    assert result.breaking_point("rnn", margin=0.8) == 10
+    assert result.breaking_point("lstm") is None
+    accuracy = SweepResult(param="lag", lengths=[2, 4], cells=["gru"], task="copy",
+                           metric_name="accuracy", higher_is_better=True, chance=[0.125] * 2,
+                           metric={"gru": [1.0, float("nan")]}, loss={}, stop_reasons={},
+                           configs={})
+    assert accuracy.breaking_point("gru") == 4  # no validation counts as broken
+
+
+@pytest.mark.parametrize("text, words", [("", "no lengths"), ("5, x", "“x” is not a number"),
+                                         ("5, 2.5", "not a whole number")])
+def test_lengths_that_do_not_parse_say_why(text, words):
+    with pytest.raises(ValueError, match=words):
+        parse_lengths(text)
+
+
+def test_lengths_parse_sorted_without_repeats():
+    assert parse_lengths(" 40, 5;10 20 10 ") == [5, 10, 20, 40]
+
+
+@pytest.mark.parametrize("change, cells, lengths, param, words", [
+    ({}, [], [5], "seq_len", "at least one cell"),
+    ({}, ["rnn", "transformer"], [5], "seq_len", "unknown cell"),
+    ({}, ["rnn"], [5], "lag", "only exists in the copy task"),
+    ({"task": "copy", "seq_len": 10, "lag": 2}, ["rnn"], [3, 10], "lag",
+     "raise the sequence length"),
+    ({"task": "copy", "seq_len": 10, "lag": 4}, ["rnn"], [3, 10], "seq_len",
+     "larger than 4"),
+    ({}, ["rnn"], [1, 10], "seq_len", "out of range"),
+    ({}, ["rnn"], [], "seq_len", "at least one length"),
+])
+def test_a_sweep_that_cannot_train_says_why(change, cells, lengths, param, words):
+    base = RunConfig(**{**TINY, **change})
+    with pytest.raises(ValueError, match=words):
+        sweep_configs(base, cells, lengths, param)
+
+
+def test_bench_compare_prints_the_table():
+    lines = []
+    timings = bench_compare(steps=10, repeats=1, base=RunConfig(**TINY), print_fn=lines.append)
+    assert len(timings["together_s"]) == len(timings["one_after_another_s"]) == 1
+    assert timings["median_ratio"] == pytest.approx(
+        timings["together_s"][0] / timings["one_after_another_s"][0])
+    assert any(line.startswith("median") for line in lines)
+    assert math.isfinite(timings["startup_s"])
