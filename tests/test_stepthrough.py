@@ -1,0 +1,168 @@
+"""The Step-through engine: its numbers are the trace's numbers (forward) and the BPTT
+gradients (backward), checked against PyTorch's own cell kernels as an independent oracle."""
+
+import numpy as np
+import pytest
+import torch
+
+from rnnviz.config import RunConfig
+from rnnviz.stepthrough import (TraceMismatch, backward_equations, backward_terms,
+                                forward_equations, forward_terms, latex_number)
+from rnnviz.tasks import probe_batch
+from rnnviz.trace import trace
+from rnnviz.train import train
+
+# PyTorch's fused single-step kernels: the same equations, written by someone else
+TORCH_CELL = {"rnn": torch.rnn_tanh_cell, "lstm": torch.lstm_cell, "gru": torch.gru_cell}
+
+
+@pytest.fixture(scope="module", params=["rnn", "lstm", "gru"])
+def traced(request):
+    cfg = RunConfig(cell=request.param, task="copy", lag=2, seq_len=7, hidden_size=5,
+                    num_layers=2, steps=25, eval_every=5, probe_every=5, batch_size=16,
+                    device="cpu")
+    run = train(cfg)
+    x, y = probe_batch(cfg)
+    return run, x, y, trace(run.model, x, y)
+
+
+def _weights(model, layer):
+    return [getattr(model.rnn, f"{name}_l{layer}").detach()
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+
+
+@pytest.mark.parametrize("layer", [0, 1])
+def test_forward_terms_are_the_trace_and_add_up(traced, layer):
+    run, x, _, tr = traced
+    example = 3
+    terms = forward_terms(run.model, x, tr, layer, example)
+    np.testing.assert_array_equal(terms.h, tr.hidden[layer][example])
+    np.testing.assert_array_equal(terms.h_prev[1:], tr.hidden[layer][example][:-1])
+    assert not terms.h_prev[0].any()
+    for name, values in tr.gates[layer].items():
+        np.testing.assert_array_equal(terms.gates[name], values[example])
+    if run.config.cell == "lstm":
+        np.testing.assert_array_equal(terms.c, tr.cell[layer][example])
+    # one step of torch's own cell from the trace's state at t-1 gives the trace's state at t
+    w_ih, w_hh, b_ih, b_hh = _weights(run.model, layer)
+    inputs = torch.as_tensor(terms.x, dtype=torch.float32)
+    h_prev = torch.as_tensor(terms.h_prev, dtype=torch.float32)
+    if run.config.cell == "lstm":
+        c_prev = torch.as_tensor(terms.c_prev, dtype=torch.float32)
+        h, c = torch.lstm_cell(inputs, (h_prev, c_prev), w_ih, w_hh, b_ih, b_hh)
+        np.testing.assert_allclose(c.numpy(), terms.c, atol=1e-5)
+    else:
+        h = TORCH_CELL[run.config.cell](inputs, h_prev, w_ih, w_hh, b_ih, b_hh)
+    np.testing.assert_allclose(h.numpy(), terms.h, atol=1e-5)
+    # every number of one unit at one step, and where each pre-activation comes from
+    t, unit = 4, 2
+    values = terms.unit_values(t, unit)
+    assert values["h"] == pytest.approx(float(tr.hidden[layer][example, t, unit]))
+    blocks = {"rnn": ["h"], "lstm": list("ifgo"), "gru": list("rzn")}[run.config.cell]
+    for position, block in enumerate(blocks):
+        row = position * terms.hidden_size + unit
+        expected_in = float(w_ih[row] @ inputs[t] + b_ih[row])
+        assert values[f"in_{block}"] == pytest.approx(expected_in, abs=1e-5)
+        parts = terms.contributions(t, unit, block, run.model)
+        total = parts["input"].sum() + parts["bias_input"] + parts["recurrent"].sum() + \
+            parts["bias_recurrent"]
+        assert total == pytest.approx(values[f"pre_{block}"], abs=1e-5)
+
+
+def test_forward_terms_refuse_a_trace_that_does_not_add_up(traced):
+    run, x, _, tr = traced
+    name = next(iter(tr.gates[0]), None)
+    spoiled = trace(run.model, x)
+    if name is None:
+        spoiled.hidden[0] = spoiled.hidden[0] + 0.05  # the RNN: its h_t is the activation
+    else:
+        spoiled.gates[0][name] = spoiled.gates[0][name] + 0.05
+    with pytest.raises(TraceMismatch):
+        forward_terms(run.model, x, spoiled, 0, 0)
+
+
+@pytest.mark.parametrize("layer", [0, 1])
+def test_backward_terms_are_the_trace_gradients(traced, layer):
+    run, x, y, tr = traced
+    example = 5
+    back = backward_terms(run.model, x, y, tr, layer, example)
+    np.testing.assert_array_equal(back.grad_norm, tr.grad_h[layer][example])
+    np.testing.assert_array_equal(back.jacobian_norm, tr.jacobian_norm[layer][example])
+    np.testing.assert_allclose(np.linalg.norm(back.grad_h, axis=-1), back.grad_norm,
+                               rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(back.direct + back.carried, back.grad_h, atol=1e-12)
+    assert back.loss == pytest.approx(float(tr.loss[example]))
+    # the last step receives nothing from a later step
+    assert np.abs(back.carried[-1]).max() < 1e-9
+    if back.top_layer:  # copy task, lag 2: the first two steps have no target, so no readout
+        assert not back.direct[:2].any() and np.abs(back.direct[2:]).sum() > 0
+
+
+def test_carried_gradient_is_the_transposed_jacobian_of_torchs_cell(traced):
+    """carried_t = J_{t+1}^T dL/ds_{t+1}, with J from autograd through torch's own cell, and
+    its spectral norm is the trace's jacobian_norm[t+1]."""
+    run, x, y, tr = traced
+    if run.config.cell == "lstm":
+        pytest.skip("the LSTM carries (h, c); covered by the norm check below")
+    layer, example = 1, 2
+    back = backward_terms(run.model, x, y, tr, layer, example)
+    terms = forward_terms(run.model, x, tr, layer, example)
+    w_ih, w_hh, b_ih, b_hh = _weights(run.model, layer)
+    cell = TORCH_CELL[run.config.cell]
+    for t in range(back.steps - 1):
+        x_next = torch.as_tensor(terms.x[t + 1], dtype=torch.float32)
+        h_t = torch.as_tensor(terms.h[t], dtype=torch.float32)
+        jac = torch.autograd.functional.jacobian(
+            lambda h: cell(x_next[None], h[None], w_ih, w_hh, b_ih, b_hh)[0], h_t).double()
+        expected = jac.T.numpy() @ back.grad_h[t + 1]
+        np.testing.assert_allclose(back.carried[t], expected, rtol=1e-4, atol=1e-7)
+        assert torch.linalg.matrix_norm(jac, ord=2) == pytest.approx(
+            back.jacobian_norm[t + 1], rel=1e-4)
+        assert np.linalg.norm(back.carried[t]) <= back.carry_bound(t) * (1 + 1e-5)
+
+
+def test_lstm_jacobian_norm_is_that_of_torchs_lstm_cell(traced):
+    run, x, y, tr = traced
+    if run.config.cell != "lstm":
+        pytest.skip("LSTM only")
+    layer, example, t = 0, 1, 3
+    terms = forward_terms(run.model, x, tr, layer, example)
+    back = backward_terms(run.model, x, y, tr, layer, example)
+    w_ih, w_hh, b_ih, b_hh = _weights(run.model, layer)
+    hidden = terms.hidden_size
+    x_t = torch.as_tensor(terms.x[t], dtype=torch.float32)[None]
+
+    def step(state):
+        h, c = torch.lstm_cell(x_t, (state[None, :hidden], state[None, hidden:]),
+                               w_ih, w_hh, b_ih, b_hh)
+        return torch.cat([h[0], c[0]])
+
+    state = torch.cat([torch.as_tensor(terms.h_prev[t]), torch.as_tensor(terms.c_prev[t])])
+    jac = torch.autograd.functional.jacobian(step, state.float()).double()
+    assert torch.linalg.matrix_norm(jac, ord=2) == pytest.approx(back.jacobian_norm[t],
+                                                                 rel=1e-4)
+    assert back.carry_bound(t) is None and back.grad_c is not None
+
+
+def test_equations_show_the_trace_numbers(traced):
+    run, x, y, tr = traced
+    terms = forward_terms(run.model, x, tr, 0, 0)
+    t, unit = 3, 1
+    lines = forward_equations(terms, t, unit)
+    h = float(tr.hidden[0][0, t, unit])
+    assert latex_number(h) in lines[-1]  # the last line ends in the model's h_t
+    for name, values in tr.gates[0].items():  # each gate line ends in the trace's value
+        line = next(l for l in lines if l.startswith(f"{name}_t"))
+        assert latex_number(float(values[0, t, unit]), name in ("g", "n")) in line
+    back = backward_terms(run.model, x, y, tr, 0, 0)
+    text = " ".join(backward_equations(back, t))
+    norm = latex_number(float(tr.grad_h[0][0, t]), signed=False, significant=True)
+    assert norm in text
+
+
+def test_latex_numbers():
+    assert latex_number(0.5) == r"\textcolor{#B2182B}{0.500}"
+    assert latex_number(-0.25, paren=True) == r"\textcolor{#2166AC}{(-0.250)}"
+    assert latex_number(0.0012, signed=False, significant=True) == r"1.20 \times 10^{-3}"
+    assert latex_number(4550.0, signed=False, significant=True) == r"4.55 \times 10^{3}"
+    assert latex_number(0.0) == "0"
