@@ -1,0 +1,210 @@
+"""The Compare and Step-through pages through Streamlit's AppTest, on tiny runs: what they show
+is the engine's numbers (runs, trace, per-step gradients and Jacobian norms)."""
+
+import base64
+import json
+import time
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from rnnviz.config import RunConfig
+from rnnviz.tasks import probe_batch
+from rnnviz.trace import trace
+from rnnviz.train import train
+from tests.conftest import ROOT
+
+TINY = {"seq_len": 8, "hidden_size": 6, "steps": 30, "eval_every": 10, "probe_every": 10}
+
+
+def _app(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def _press(at: AppTest, label: str) -> None:
+    next(b for b in at.button if b.label == label).click().run()
+
+
+def _decode(value):
+    """Plotly's JSON with its base64 typed arrays ({dtype, bdata, shape}) as numpy arrays."""
+    if isinstance(value, dict):
+        if {"dtype", "bdata"} <= set(value):
+            array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+            shape = value.get("shape")
+            if isinstance(shape, str):
+                shape = [int(n) for n in shape.split(",")]
+            return array.reshape(shape) if shape else array
+        return {k: _decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value
+
+
+def _figure(at: AppTest, title_start: str) -> dict:
+    for chart in at.get("plotly_chart"):
+        spec = _decode(json.loads(chart.proto.spec))
+        if spec["layout"].get("title", {}).get("text", "").startswith(title_start):
+            return spec
+    raise AssertionError(f"no chart titled {title_start!r}")
+
+
+def _train_in_playground(at: AppTest, cell: str):
+    at.switch_page("pages/playground.py").run()
+    next(w for w in at.selectbox if w.key == "cell").set_value(cell)
+    _press(at, "Train")
+    deadline = time.time() + 60
+    while at.session_state["run"] is None if "run" in at.session_state else True:
+        assert time.time() < deadline, "training did not finish"
+        time.sleep(0.2)
+        at.run()
+    return at.session_state["run"]
+
+
+def test_compare_trains_the_set_together_and_shows_the_runs():
+    at = _app(TINY)
+    lstm = _train_in_playground(at, "lstm")  # the Playground's run: the set must reuse it
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception
+    assert any("Train the set" in i.value for i in at.info)
+    _press(at, "Train the set")
+    assert not at.exception
+    result = at.session_state["compare_result"]
+    runs = result["runs"]
+    assert [r.config.cell for r in runs] == ["rnn", "lstm", "gru"]
+    assert runs[1] is lstm and result["reused"] == ["lstm"]  # not retrained
+    for run in runs:
+        assert (run.config.seq_len, run.config.hidden_size, run.config.steps) == (8, 6, 30)
+        assert run.history.steps_done == 30
+        assert run.config.replace(cell="lstm") == lstm.config  # same task, seed and budget
+    # loss curves: one line per cell plus chance, each the run's own training loss
+    loss = _figure(at, "Training loss by cell")
+    lines = {t["name"]: t for t in loss["data"]}
+    for run, name in zip(runs, ["Vanilla RNN", "LSTM", "GRU"]):
+        np.testing.assert_allclose(lines[name]["y"], run.history.loss, rtol=1e-6)
+    assert "chance level" in lines
+    # final metric against chance
+    final = _figure(at, "Final validation MSE")
+    bars = next(t for t in final["data"] if t["type"] == "bar")
+    np.testing.assert_allclose(bars["y"], [r.history.val_metric[-1] for r in runs], rtol=1e-6)
+    chance = next(t for t in final["data"] if t["type"] == "scatter")
+    assert chance["y"][0] == pytest.approx(runs[0].chance.metric)
+    # gradient profiles: the trace's ||dL/dh_t|| on the probe batch, averaged
+    gradients = _figure(at, "Gradient reaching each time step")
+    profile = {t["name"]: t["y"] for t in gradients["data"]}
+    x, y = probe_batch(runs[2].config)
+    expected = trace(runs[2].model, x, y, jacobians=False).grad_h[-1].mean(axis=0)
+    np.testing.assert_allclose(profile["GRU"], expected, rtol=1e-5)
+    heatmaps = [c for c in at.get("plotly_chart") if "cmp_hidden" in (c.proto.id or "")]
+    assert len(heatmaps) == 3
+    assert any("reused LSTM" in c.value for c in at.caption)
+
+
+def test_compare_bad_input_warns_instead_of_failing():
+    at = _app(TINY)
+    at.switch_page("pages/compare.py").run()
+    at.multiselect(key="cmp_cells").set_value([])
+    _press(at, "Train the set")
+    assert not at.exception
+    assert any("at least one cell" in w.value for w in at.warning)
+    at.text_input(key="sweep_lengths").set_value("5, ten")
+    _press(at, "Run the sweep")
+    assert not at.exception
+    assert any("“ten” is not a number" in w.value for w in at.warning)
+    # copy task, lag sweep with a lag that does not fit in the sequence
+    at.selectbox(key="cmp_task").set_value("copy")
+    at.number_input(key="cmp_lag").set_value(2)
+    _press(at, "Train the set")  # applies the shared settings (and warns: no cells)
+    at.radio(key="sweep_param").set_value("lag")
+    at.text_input(key="sweep_lengths").set_value("3, 8")
+    _press(at, "Run the sweep")
+    assert not at.exception
+    assert any("raise the sequence length" in w.value for w in at.warning)
+
+
+def test_compare_sweep_on_a_tiny_grid():
+    at = _app(TINY)
+    at.switch_page("pages/compare.py").run()
+    at.text_input(key="sweep_lengths").set_value("6, 4")
+    at.number_input(key="sweep_steps").set_value(20)
+    at.multiselect(key="sweep_cells").set_value(["rnn", "gru"])
+    _press(at, "Run the sweep")
+    assert not at.exception
+    sweep = at.session_state["compare_sweep"]
+    assert sweep.lengths == [4, 6] and sweep.cells == ["rnn", "gru"]
+    chart = _figure(at, "Where does each cell break?")
+    lines = {t["name"]: t for t in chart["data"]}
+    assert list(lines["GRU"]["x"]) == [4, 6]
+    np.testing.assert_allclose(lines["GRU"]["y"], sweep.metric["gru"], rtol=1e-6)
+    lone = train(sweep.configs["gru"][0])  # the point at length 4 is that config's run
+    assert sweep.metric["gru"][0] == pytest.approx(float(lone.history.val_metric[-1]))
+    table = at.dataframe[0].value
+    assert list(table.index) == [4, 6]
+
+
+@pytest.fixture(scope="module")
+def gru_run():
+    cfg = RunConfig(cell="gru", **{**TINY, "steps": 20}, device="cpu")
+    run = train(cfg)
+    x, y = probe_batch(cfg)
+    return run, trace(run.model, x, y)
+
+
+def _step_page(run) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.session_state["run"] = run
+    at.run()
+    return at.switch_page("pages/step_through.py").run()
+
+
+def test_step_through_forward_numbers_are_the_trace_at_that_step(gru_run):
+    run, tr = gru_run
+    at = _step_page(run)
+    assert not at.exception
+    at.slider(key="st_t").set_value(3).run()
+    at.selectbox(key="st_unit").set_value(2).run()
+    assert not at.exception
+    values = dict(zip(at.dataframe[0].value["term"], at.dataframe[0].value["value"]))
+    example, t, unit = 0, 3, 2
+    assert values["h"] == pytest.approx(float(tr.hidden[0][example, t, unit]), abs=1e-6)
+    assert values["h_prev"] == pytest.approx(float(tr.hidden[0][example, t - 1, unit]),
+                                             abs=1e-6)
+    for gate in "rzn":
+        assert values[gate] == pytest.approx(float(tr.gates[0][gate][example, t, unit]),
+                                             abs=1e-6)
+    # the equations print the same numbers: h_t's line ends in the trace's h_t
+    latex = [l.value for l in at.latex]
+    assert len(latex) == 4 and latex[-1].lstrip("$\n").startswith("h_t")
+    assert f"{tr.hidden[0][example, t, unit]:.3f}" in latex[-1]
+    strips = _figure(at, "Every vector at step t = 3")
+    h_strip = strips["data"][-1]["z"][0]
+    np.testing.assert_allclose(h_strip, tr.hidden[0][example, t], rtol=1e-6)
+
+
+def test_step_through_backward_numbers_are_the_trace_gradients(gru_run):
+    run, tr = gru_run
+    at = _step_page(run)
+    at.segmented_control(key="st_mode").set_value("Backward").run()
+    assert not at.exception
+    steps = run.config.seq_len
+    assert at.slider(key="st_t").value == steps - 1  # the walk starts at the loss
+    next(b for b in at.button if b.key == "st_next").click().run()  # one step back
+    assert at.slider(key="st_t").value == steps - 2
+    table = at.dataframe[0].value
+    example = 0
+    np.testing.assert_allclose(table["‖∂L/∂h_t‖"], tr.grad_h[0][example], rtol=1e-6)
+    np.testing.assert_allclose(table["‖J_t‖ (t → t−1)"], tr.jacobian_norm[0][example],
+                               rtol=1e-6)
+    text = " ".join(l.value for l in at.latex)
+    t = steps - 2
+    assert f"{tr.jacobian_norm[0][example, t + 1]:.3g}" in text  # the factor just applied
+    walk = _figure(at, "Walking back through time")
+    now = next(d for d in walk["data"] if d.get("name", "").startswith("now"))
+    assert list(now["x"]) == [t]
+    # Play starts the walk; the player's state is in the session
+    _press(at, "Play")
+    assert at.session_state["st_playing"] is True
+    assert not at.exception
