@@ -34,7 +34,7 @@ if run is not None:
                                         "its own.")
         horizon = columns[1].slider("Steps ahead", 5, 300, 100, key="forecast_horizon",
                                     help="How long it forecasts on its own predictions.")
-        tolerance = columns[2].slider("Tolerance band", 0.02, 0.5, 0.15, step=0.01,
+        tolerance = columns[2].slider("Tolerance band", 0.02, 0.5, 0.25, step=0.01,
                                       key="forecast_tolerance",
                                       help="The forecast 'drifts' at the first step where "
                                            "|forecast − truth| exceeds this.")
@@ -49,7 +49,8 @@ if run is not None:
     lazy = persistence_error(result.truth, prompt)
     drift = result.drift_step
     metrics = st.columns(3)
-    metrics[0].metric("Drifts out of the band after", f"{drift} steps" if drift else
+    metrics[0].metric("Drifts out of the band after",
+                      (f"{drift} step" + ("s" if drift > 1 else "")) if drift else
                       f"> {horizon} steps", help=f"First step ahead with |error| > {tolerance:g}.")
     metrics[1].metric("RMS error over the horizon", f"{rms:.3f}")
     metrics[2].metric("“It stays where it was”", f"{lazy:.3f}",

@@ -21,17 +21,21 @@ def _start(lesson: Lesson) -> None:
     st.rerun()
 
 
-def start_button(lesson: Lesson, key: str, primary: bool = True) -> None:
+def _start_words(lesson: Lesson) -> tuple[bool, str]:
     ready = classroom.lesson_runs(lesson) is not None
-    label = "Start lesson" if not ready else f"Start lesson: open {lesson.page_title}"
     count = len(lesson.runs)
-    words = ("already trained on this server: opens at once" if ready else
-             f"trains {count} small model{'s' if count > 1 else ''} (seconds), then opens "
-             f"{lesson.page_title}")
+    words = ("Already trained on this server: opens at once." if ready else
+             f"Trains {count} small model{'s' if count > 1 else ''} (seconds), then opens "
+             f"{lesson.page_title}.")
+    return ready, words
+
+
+def start_button(lesson: Lesson, key: str, primary: bool = True) -> None:
+    ready, words = _start_words(lesson)
+    label = "Start lesson" if not ready else f"Start lesson: open {lesson.page_title}"
     if st.button(label, key=key, icon=":material/play_arrow:",
                  type="primary" if primary else "secondary", help=words):
         _start(lesson)
-    st.caption(words[0].upper() + words[1:] + ".")
 
 
 @st.fragment(run_every=0.5)
@@ -155,6 +159,7 @@ def detail(lesson: Lesson) -> None:
         progress(lesson)
     else:
         start_button(lesson, key=f"start_detail_{lesson.key}")
+        st.caption(_start_words(lesson)[1])
     left, right = st.columns(2, gap="large")
     with left:
         st.markdown(f"**Look at** ({lesson.page_title}): {lesson.look_at}")
@@ -192,13 +197,13 @@ def lesson_list(selected: Lesson | None) -> None:
         with columns[index % 2].container(border=True, key=f"lesson_card_{lesson.key}"):
             st.markdown(f"**{lesson.number} · {lesson.title}**")
             st.markdown(lesson.summary)
-            left, right = st.columns([3, 2], vertical_alignment="center")
-            with left:
+            with st.container(horizontal=True, vertical_alignment="center"):
                 start_button(lesson, key=f"start_{lesson.key}",
                              primary=selected is None or selected.key == lesson.key)
-            right.page_link("pages/lessons.py", label="Notes and results",
-                            icon=":material/menu_book:",
-                            query_params={"lesson": lesson.key, **classroom.query_params()})
+                st.page_link("pages/lessons.py", label="Notes and results",
+                             icon=":material/menu_book:",
+                             query_params={"lesson": lesson.key, **classroom.query_params()})
+            st.caption(_start_words(lesson)[1])
 
 
 st.title("Lessons")

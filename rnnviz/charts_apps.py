@@ -19,7 +19,7 @@ from .charts import (CELL_COLORS, DIVERGING, INPUT_COLOR, PREDICTION_COLOR, REFE
                      VALIDATION_COLOR, WRONG_COLOR, _base_layout, _display_char, _finite,
                      _message, _rgba)
 
-GRID_COLUMNS = 64  # characters per row of the text grid
+GRID_COLUMNS = 48  # characters per row of the text grid
 GRID_ROW_PX = 30
 CANDIDATES = 5
 
@@ -86,7 +86,7 @@ def forecast_chart(fc) -> go.Figure:
         t_drift = prompt + drift - 1
         fig.add_trace(go.Scatter(
             x=[t_drift], y=[fc.forecast[drift - 1]], mode="markers",
-            name=f"drifts out of the band: {drift} steps ahead",
+            name=f"drifts out of the band: {drift} step{'' if drift == 1 else 's'} ahead",
             marker=dict(color=WRONG_COLOR, size=13, symbol="x"),
             hovertemplate=f"{TIME_AXIS} = %{{x}}<br>first step outside the band "
                           f"({drift} ahead)<extra></extra>"), row=1, col=1)
@@ -100,7 +100,8 @@ def forecast_chart(fc) -> go.Figure:
     fig.update_yaxes(title_text="value", row=1, col=1)
     fig.update_yaxes(title_text="|error|", rangemode="tozero", row=2, col=1)
     fig.update_xaxes(title_text=TIME_AXIS, row=2, col=1)
-    where = (f"drifts out of ±{fc.tolerance:g} after {drift} steps" if drift is not None else
+    plural = "" if drift == 1 else "s"
+    where = (f"drifts out of ±{fc.tolerance:g} after {drift} step{plural}" if drift is not None else
              f"stays within ±{fc.tolerance:g} for all {horizon} steps")
     return _base_layout(fig, f"Closed-loop forecast: read {prompt} values, then {horizon} steps "
                              f"on its own predictions ({where})", height=560)
@@ -171,8 +172,8 @@ def text_activation_grid(text: str, activation: np.ndarray, next_probs: np.ndarr
     fig.update_yaxes(autorange="reversed", tickvals=list(range(rows)),
                      ticktext=[f"{r * columns}" for r in range(rows)], title_text="position",
                      showgrid=False, zeroline=False)
-    return _base_layout(fig, title, height=int(np.clip(150 + GRID_ROW_PX * rows, 240, 900)),
-                        plot_bgcolor="#ffffff")
+    return _base_layout(fig, title, height=int(np.clip(110 + GRID_ROW_PX * rows, 200, 1200)),
+                        plot_bgcolor="#ffffff", margin=dict(b=16))
 
 
 def unit_ranking_chart(scores, feature_label: str, chosen: int | None = None) -> go.Figure:
@@ -196,8 +197,8 @@ def unit_ranking_chart(scores, feature_label: str, chosen: int | None = None) ->
         _message(fig, "no units")
     fig.update_xaxes(range=[-1.15, 1.15], zeroline=True, zerolinecolor=REFERENCE_COLOR)
     fig.update_yaxes(autorange="reversed", type="category")
-    return _base_layout(fig, f"Units that track “{feature_label}” (Pearson r over the text)",
-                        x_title="correlation r (−1 … 1)", y_title=UNIT_AXIS,
+    return _base_layout(fig, f"Units that track “{feature_label}”",
+                        x_title="Pearson correlation r over the text", y_title=UNIT_AXIS,
                         height=int(np.clip(120 + 28 * len(scores), 260, 620)))
 
 
@@ -222,7 +223,11 @@ def feature_and_unit(text: str, feature: np.ndarray, activation: np.ndarray, uni
         hovertemplate="position %{x}: %{customdata}<br>" + f"unit {unit} {value_name} "
                       "%{y:.3f}<extra></extra>"), secondary_y=False)
     fig.update_yaxes(title_text=f"unit {unit} {value_name}", secondary_y=False)
-    fig.update_yaxes(title_text=feature_label, secondary_y=True, showgrid=False)
+    finite = _finite(feature[:n])
+    finite = finite[np.isfinite(finite)]
+    top = float(finite.max()) if finite.size else 1.0
+    fig.update_yaxes(title_text=feature_label, secondary_y=True, showgrid=False,
+                     range=[0, max(top, 1e-9) * 1.05], tickmode="auto", nticks=4)
     return _base_layout(fig, f"Unit {unit} against “{feature_label}”, first {n} characters",
                         x_title="character position", height=360)
 

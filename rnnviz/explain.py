@@ -137,7 +137,10 @@ TOPICS: dict[str, Topic] = {
         ("md", "Colour each character by one unit's activation and some units turn out to "
                "mean something: inside a quotation, near the end of a line, within a word "
                "(Karpathy, Johnson & Fei-Fei 2015). The finder below ranks every unit by its "
-               "correlation with such a feature — most units are a mixture, a few are "
-               "strikingly clean."),
+               "correlation with such a feature. Expect mixtures: Karpathy's clean quote and "
+               "line-length cells grew in large models trained for hours on megabytes of "
+               "text. A small model trained for seconds on one short notebook learns the "
+               "cheap, frequent things first — word boundaries, vowels — and its best units "
+               "track them only partly."),
     )),
 }

@@ -62,15 +62,15 @@ class Feature:
 
 
 FEATURES: dict[str, Feature] = {f.key: f for f in (
-    Feature("quotes", "inside quotes", "1 between an opening and a closing \" mark, 0 outside",
-            inside_quotes),
-    Feature("line_position", "position in line", "characters since the last line break",
-            position_in_line),
-    Feature("word_position", "position in word", "letters read so far in the current word",
-            position_in_word),
+    Feature("space", "word boundary", "1 on a space or line break, 0 elsewhere", after_space),
     Feature("vowel", "vowel vs consonant", "1 on a vowel, 0 on a consonant (other characters "
             "left out)", vowel_or_consonant),
-    Feature("space", "word boundary", "1 on a space or line break, 0 elsewhere", after_space),
+    Feature("word_position", "position in word", "letters read so far in the current word",
+            position_in_word),
+    Feature("line_position", "position in line", "characters since the last line break",
+            position_in_line),
+    Feature("quotes", "inside quotes", "1 between an opening and a closing \" mark, 0 outside",
+            inside_quotes),
 )}
 
 

@@ -500,7 +500,7 @@ LESSONS: dict[str, Lesson] = {lesson.key: lesson for lesson in (
 
 # The models the application pages offer to train when the session has none for their task.
 FORECASTER = RunConfig(task="sine", cell="lstm", seq_len=50, hidden_size=32, lr=0.01,
-                       steps=600, eval_every=50, probe_every=50, **_CPU)
+                       steps=1000, eval_every=50, probe_every=50, **_CPU)
 WRITER = RunConfig(task="text", cell="lstm", seq_len=64, hidden_size=64, lr=0.005,
                    batch_size=32, steps=800, eval_every=100, probe_every=100, **_CPU)
 APPLICATION_CONFIGS = {"forecast": FORECASTER, "text": WRITER}
