@@ -3,11 +3,13 @@
 Run with:  streamlit run app.py
 """
 
+from pathlib import Path
+
 import streamlit as st
 
 from rnnviz.app.entry import frame, through_app
 
-st.set_page_config(page_title="rnnviz · inside recurrent networks", page_icon=":material/loop:",
+st.set_page_config(page_title="rnnviz · inside recurrent networks", page_icon=str(Path(__file__).parent / "assets" / "favicon.png"),
                    layout="wide")
 
 PAGES = [

@@ -621,7 +621,10 @@ def hidden_brush_chart(states: np.ndarray, units: list[int]) -> alt.VConcatChart
         "unit": np.repeat([f"unit {u}" for u in chosen], len(t)),
         "h": states[np.ix_(t, chosen)].T.ravel(),
     })
-    brush = alt.selection_interval(encodings=["x"], name="time_range")
+    # start with the whole sequence selected: a scale bound to an empty brush makes Vega's
+    # CSP-safe interpreter (the one Streamlit uses) fail on the first draw
+    brush = alt.selection_interval(encodings=["x"], name="time_range",
+                                   value={"x": [0, max(steps - 1, 1)]})
     time_scale = alt.Scale(domain=[0, max(steps - 1, 1)])
     top = alt.Chart(overview, title="Overview: mean |h_t| over all units (drag to select "
                                     "time steps)").mark_area(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from .harness import CHROMIUM_ARGS, app_server, chromium_path
+from .harness import CHROMIUM_ARGS, app_server, chromium_path, real_console_error
 
 SHOTS = Path(os.environ.get("RNNVIZ_E2E_SHOTS", Path(__file__).parent / "artifacts"))
 
@@ -35,8 +35,8 @@ def page(browser, request):
     tab = context.new_page()
     tab.problems = []
     tab.on("pageerror", lambda err: tab.problems.append(f"page error: {err}"))
-    tab.on("console", lambda msg: msg.type == "error" and tab.problems.append(
-        f"console error: {msg.text}"))
+    tab.on("console", lambda msg: real_console_error(msg) and tab.problems.append(
+        f"console error: {msg.text} ({(msg.location or {}).get('url', '')})"))
     yield tab
     SHOTS.mkdir(parents=True, exist_ok=True)
     try:

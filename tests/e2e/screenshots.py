@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .harness import (CHROMIUM_ARGS, EXCEPTION, NAV, app_server, chromium_path, open_page,
-                      settle, wait_for_run)
+from .harness import (CHROMIUM_ARGS, EXCEPTION, app_server, chromium_path, nav_titles,
+                      open_page, settle, train_button, wait_for_run)
 
 WIDTH = 1400
 
@@ -42,9 +42,9 @@ def main(argv: list[str] | None = None) -> int:
         page.on("pageerror", lambda err: problems.append(str(err)))
         page.goto(f"{url}/playground" + (f"?{args.query}" if args.query else ""))
         settle(page)
-        page.get_by_role("button", name="Train").click()
+        train_button(page).click()
         wait_for_run(page, timeout=300)
-        titles = [t.strip() for t in page.locator(NAV).all_inner_texts()]
+        titles = nav_titles(page)
         for title in titles:
             open_page(page, title)
             path = out / (title.lower().replace(" ", "_") + ".png")

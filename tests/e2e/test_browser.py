@@ -2,20 +2,16 @@
 
 import re
 
-from .harness import (CHART, EXCEPTION, NAV, open_page, plotly_data_points, settle,
-                      train_tiny, wait_for_run)
+from .harness import (CHART, EXCEPTION, nav_titles, open_page, plotly_data_points, settle,
+                      selectbox_value, slider_value, train_button, train_tiny, wait_for_run)
 
 PAGE_TITLES = ["Home", "Playground", "Hidden states", "Gates", "Gradients"]
-
-
-def _nav_titles(page) -> list[str]:
-    return [t.strip() for t in page.locator(NAV).all_inner_texts()]
 
 
 def test_every_page_loads_without_errors(page, server_url):
     page.goto(server_url)
     settle(page)
-    titles = _nav_titles(page)
+    titles = nav_titles(page)
     for title in PAGE_TITLES:
         assert title in titles
     for title in titles:
@@ -45,12 +41,11 @@ def test_shared_link_reproduces_configuration(browser, server_url):
         page = context.new_page()
         page.goto(server_url + link)
         settle(page)
-        sliders = {
-            label: page.get_by_role("slider", name=label).get_attribute("aria-valuenow")
-            for label in ("Sequence length", "Hidden units")}
+        sliders = {label: slider_value(page, label) for label in ("Sequence length",
+                                                                  "Hidden units")}
         assert sliders == {"Sequence length": "33", "Hidden units": "12"}
-        form = page.locator("[data-testid='stForm']").inner_text()
-        assert "gru" in form and "parity" in form
+        assert selectbox_value(page, "Cell") == "gru"
+        assert selectbox_value(page, "Task") == "parity"
         assert "cell=gru" in page.url and "seq_len=33" in page.url
     finally:
         context.close()
@@ -66,17 +61,17 @@ def test_bad_link_value_shows_a_warning(page, server_url):
 
 
 def test_stop_during_training_stops_it(page, server_url):
-    page.goto(f"{server_url}/playground?seq_len=10&hidden_size=8&steps=100000")
+    page.goto(f"{server_url}/playground?seq_len=10&hidden_size=8&steps=20000")
     settle(page)
-    page.get_by_role("button", name="Train").click()
-    page.get_by_text(re.compile(r"Training: step \d+ of 100000")).wait_for(timeout=30_000)
-    page.get_by_role("button", name="Stop").click()
+    train_button(page).click()
+    page.get_by_text(re.compile(r"Training: step \d+ of 20000")).wait_for(timeout=30_000)
+    page.locator(".st-key-stop [data-testid^='stBaseButton']").first.click()
     wait_for_run(page)
     main = page.locator("[data-testid='stMain']").inner_text()
     assert "stopped by the user" in main
     step = int(re.search(r"step (\d+)", page.locator("[data-testid='stSidebar']")
                          .inner_text()).group(1))
-    assert 0 < step < 100000
+    assert 0 < step < 20000
 
 
 def test_back_and_forward_keep_the_run(page, server_url):
