@@ -75,7 +75,8 @@ def test_compare_trains_the_set_together_and_shows_the_runs():
     result = at.session_state["compare_result"]
     runs = result["runs"]
     assert [r.config.cell for r in runs] == ["rnn", "lstm", "gru"]
-    assert runs[1] is lstm and result["reused"] == ["lstm"]  # not retrained
+    # not retrained (other tests in this process may have left more runs in the server cache)
+    assert runs[1] is lstm and "lstm" in result["reused"]
     for run in runs:
         assert (run.config.seq_len, run.config.hidden_size, run.config.steps) == (8, 6, 30)
         assert run.history.steps_done == 30
@@ -100,7 +101,7 @@ def test_compare_trains_the_set_together_and_shows_the_runs():
     np.testing.assert_allclose(profile["GRU"], expected, rtol=1e-5)
     heatmaps = [c for c in at.get("plotly_chart") if "cmp_hidden" in (c.proto.id or "")]
     assert len(heatmaps) == 3
-    assert any("reused LSTM" in c.value for c in at.caption)
+    assert any("LSTM" in c.value.partition("reused")[2] for c in at.caption)
 
 
 def test_compare_bad_input_warns_instead_of_failing():
