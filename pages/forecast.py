@@ -14,6 +14,7 @@ from rnnviz.generate import forecast_example, persistence_error
 from rnnviz.lessons import FORECASTER
 
 WAVES_FOR_STATISTICS = 20
+FIRST_WAVE = 20_000  # seeds of the forecast waves (the training data uses other streams)
 
 st.title("Forecasting on its own predictions")
 st.markdown(
@@ -38,13 +39,28 @@ if run is not None:
                                       key="forecast_tolerance",
                                       help="The forecast 'drifts' at the first step where "
                                            "|forecast − truth| exceeds this.")
-        wave = columns[3].number_input("Wave", 0, 10_000, 0, key="forecast_wave",
-                                       help="Which fresh wave to forecast (a seed: the same "
-                                            "number gives the same wave).")
 
+    def drift_statistics() -> list[int]:
+        steps = []
+        for index in range(WAVES_FOR_STATISTICS):
+            fc = forecast_example(run.model, FIRST_WAVE + index, prompt, horizon,
+                                  noise=cfg.noise, tolerance=tolerance)
+            steps.append(fc.drift_step or horizon + 1)
+        return steps
+
+    steps = state.cached(run, f"forecast-stats-{prompt}-{horizon}-{tolerance}",
+                         drift_statistics)
+    # open on a typical wave (drift closest to the median), not a lucky or an unlucky one
+    typical = int(np.argmin(np.abs(np.asarray(steps) - np.median(steps))))
+    wave = columns[3].number_input("Wave", 0, 10_000, typical, key="forecast_wave",
+                                   help="Which fresh wave to forecast (a seed: the same number "
+                                        "gives the same wave). Waves 0–"
+                                        f"{WAVES_FOR_STATISTICS - 1} are the ones counted "
+                                        f"below; it opens on wave {typical}, a typical one.")
     result = state.cached(run, f"forecast-{wave}-{prompt}-{horizon}-{tolerance}",
-                          lambda: forecast_example(run.model, 10_000 + wave, prompt, horizon,
-                                                   noise=cfg.noise, tolerance=tolerance))
+                          lambda: forecast_example(run.model, FIRST_WAVE + wave, prompt,
+                                                   horizon, noise=cfg.noise,
+                                                   tolerance=tolerance))
     rms = float(np.sqrt(np.mean(result.error ** 2)))
     lazy = persistence_error(result.truth, prompt)
     drift = result.drift_step
@@ -63,16 +79,6 @@ if run is not None:
                 "its own predictions, with the band it should stay in and the error below.",
                 key="forecast_chart")
 
-    def drift_statistics() -> list[int]:
-        steps = []
-        for index in range(WAVES_FOR_STATISTICS):
-            fc = forecast_example(run.model, 20_000 + index, prompt, horizon, noise=cfg.noise,
-                                  tolerance=tolerance)
-            steps.append(fc.drift_step or horizon + 1)
-        return steps
-
-    steps = state.cached(run, f"forecast-stats-{prompt}-{horizon}-{tolerance}",
-                         drift_statistics)
     inside = sum(s > horizon for s in steps)
     st.markdown(
         f"Over **{WAVES_FOR_STATISTICS} fresh waves**, the forecast of this "

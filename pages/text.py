@@ -32,10 +32,17 @@ if run is not None:
     hidden = cfg.hidden_size
     lstm = cfg.cell == "lstm"
 
+    corpus = load_corpus()
+    reading = state.cached(run, "read-corpus", lambda: read_text(run.model, corpus))
+    first_feature = next(iter(FEATURES.values()))
+    suggested = rank_units(reading.hidden, first_feature.compute(corpus), top=1)[0].unit
+
     st.subheader("Write")
     if not 0 <= st.session_state.get("text_unit", 0) < hidden:  # a smaller model than before
-        st.session_state["text_unit"] = 0
-    st.session_state.setdefault("text_unit", 0)
+        st.session_state.pop("text_unit")
+    # open on the unit that best tracks the finder's first feature: a colouring that means
+    # something from the start
+    st.session_state.setdefault("text_unit", suggested)
     with st.container(key="text_controls"):
         top = st.columns([3, 1, 1], vertical_alignment="bottom")
         prompt = top[0].text_input("Seed prompt", "Monday. ", key="text_prompt",
@@ -51,7 +58,9 @@ if run is not None:
                  "probabilities; above 1 flattens them (more surprising, more mistakes).")
         unit = middle[1].number_input("Colour by unit", 0, hidden - 1, key="text_unit",
                                       help=f"Which of the {hidden} hidden units colours the "
-                                           "characters. The finder below suggests units.")
+                                           "characters. It opens on the unit that best tracks "
+                                           f"“{first_feature.label}”; the finder below "
+                                           "suggests others.")
         kinds = ["hidden h_t", "cell c_t"] if lstm else ["hidden h_t"]
         if st.session_state.get("text_value") not in kinds:
             st.session_state["text_value"] = kinds[0]
@@ -82,8 +91,6 @@ if run is not None:
             "the model's top five guesses for the next one.", key="text_grid")
 
     st.subheader("Find units that track something")
-    corpus = load_corpus()
-    reading = state.cached(run, "read-corpus", lambda: read_text(run.model, corpus))
     with st.container(key="finder_controls"):
         left, right = st.columns([2, 1], vertical_alignment="bottom")
         feature_key = left.selectbox("Feature", list(FEATURES),

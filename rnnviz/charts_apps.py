@@ -325,7 +325,8 @@ def unit_bars(values: np.ndarray, highlight: list[int], title: str, y_title: str
                                                "<extra></extra>"))
     if y_range is not None:
         fig.update_yaxes(range=list(y_range))
-    fig.update_xaxes(dtick=1 if len(values) <= 32 else None)
+    fig.update_xaxes(dtick=1 if len(values) <= 16 else (2 if len(values) <= 32 else None),
+                     tickangle=0)
     return _base_layout(fig, title, x_title=UNIT_AXIS, y_title=y_title, height=360)
 
 

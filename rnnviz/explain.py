@@ -50,9 +50,13 @@ TOPICS: dict[str, Topic] = {
                   r"\rho(W_{hh})^k \qquad \rho < 1 \;\Rightarrow\; \text{exponential decay}"),
         ("md", "With ρ = 0.8, 50 steps give 0.8⁵⁰ ≈ 10⁻⁵. Learning does not stop — it just "
                "only hears about the last few steps. On the adding problem the first marked "
-               "number is up to 50 steps back, so the weights never learn to keep it. The "
-               "dashed line on the Gradients page is this ρ^k prediction next to the measured "
-               "curve."),
+               "number is up to 50 steps back, so the weights never learn to keep it."),
+        ("md", "The second way to vanish is **saturation**. Each step's Jacobian is "
+               "diag(1 − h²) W_hh: a unit sitting near ±1 has slope 1 − h² ≈ 0 and passes "
+               "almost nothing back, whatever ρ is. A trained vanilla RNN often grows ρ above 1 "
+               "and saturates its units at the same time. The dashed line on the Gradients page "
+               "is the ρ^k prediction; where the measured curve falls below it, saturation is "
+               "doing the rest."),
     )),
     "exploding": Topic("Exploding gradients", (
         ("md", "The same product, with ρ > 1, grows exponentially instead: ρ = 3 over 30 "

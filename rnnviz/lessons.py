@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from .config import RunConfig
-from .models import parameter_count
+from .models import parameter_count, recurrent_blocks, spectral_radius
 from .tasks import probe_batch, validation_set
 from .trace import trace
 from .train import Run, train
@@ -239,6 +239,9 @@ def _check_vanishing(runs: dict[str, Run]) -> Outcome:
     short_val, long_val = final_val_loss(short), final_val_loss(long)
     short_profile, long_profile = trained_profile(short), trained_profile(long)
     short_ratio, long_ratio = gradient_ratio(short_profile), gradient_ratio(long_profile)
+    radius = spectral_radius(recurrent_blocks(long.model, 0)[0])
+    x, _ = probe_batch(long.config)
+    slope = float((1 - trace(long.model, x, jacobians=False).hidden[0] ** 2).mean())
     holds = (short_val < 0.25 * chance and long_val > 0.75 * chance
              and long_ratio < 1e-4 and short_ratio > 100 * long_ratio)
     facts = [
@@ -251,10 +254,14 @@ def _check_vanishing(runs: dict[str, Run]) -> Outcome:
         f"**{long_ratio:.1e}** of the gradient at the last step; at 20 steps it is "
         f"{short_ratio:.1e}. The first marker sits in the first half, where almost no learning "
         "signal arrives.",
+        f"Not because W_hh is small: its spectral radius ended at **{radius:.2f}**, so by ρ "
+        f"alone the gradient would grow. The units are saturated — the average tanh slope "
+        f"1 − h² is **{slope:.2f}** — and every step back multiplies the gradient by these "
+        "slopes.",
     ]
     return Outcome(holds, facts, {"short_val": short_val, "long_val": long_val,
                                   "short_ratio": short_ratio, "long_ratio": long_ratio,
-                                  "chance": chance},
+                                  "radius": radius, "slope": slope, "chance": chance},
                    {"T = 20": short_profile, "T = 50": long_profile})
 
 
@@ -397,8 +404,9 @@ LESSONS: dict[str, Lesson] = {lesson.key: lesson for lesson in (
         (("vanilla RNN", SINE),),
         "pages/hidden_states.py",
         "In the top chart, the dashed prediction misses at the first steps and then locks onto "
-        "the target. In the heatmap below, the units oscillate with the wave: the hidden state "
-        "holds the wave's phase and speed, which a single value x_t cannot tell.",
+        "the target. In the heatmap and in \"Selected units over time\", some units rise and "
+        "fall in step with the wave while others hold steady: together they keep where the "
+        "wave is and where it is heading — which a single value x_t cannot tell.",
         "At t = 0 the network sees one number and has no past. Two steps later it predicts "
         "well. What does it know at t = 2 that it did not know at t = 0 — and where is that "
         "knowledge kept?",
@@ -412,8 +420,10 @@ LESSONS: dict[str, Lesson] = {lesson.key: lesson for lesson in (
         (("T = 50", ADDING_RNN_50), ("T = 20", ADDING_RNN_20)),
         "pages/gradients.py",
         "The top chart: the gradient reaching each time step, on a log scale. It falls by "
-        "orders of magnitude from the last step back to the first, close to the dashed line a "
-        "factor ρ per step predicts. Switch to the T = 20 run above to compare.",
+        "about ten orders of magnitude from the last step back to the first. The dashed line "
+        "is what the spectral radius ρ of W_hh alone would predict — after training ρ is above "
+        "1, so it points up: the culprit is tanh's saturation (slope 1 − h² near 0), which "
+        "every step back multiplies in. Switch to the T = 20 run above to compare.",
         "The first marked number sits somewhere in steps 0–24. How much learning signal "
         "reaches it at 50 steps, and how much at 20? What would have to change in W_hh for "
         "more of it to arrive?",
@@ -442,9 +452,10 @@ LESSONS: dict[str, Lesson] = {lesson.key: lesson for lesson in (
         "on the units that carry the number.",
         (("LSTM", ADDING_LSTM),),
         "pages/gates.py",
-        "The forget gate f (orange-red heatmap): on a few units it stays close to 1 across "
-        "the whole sequence. The Hidden states page shows those units' cell state c_t "
-        "stepping up at the first marker and holding the value until the end.",
+        "The heatmap of the forget gate f (every gate uses the same scale: white 0.5, dark "
+        "red 1). A few rows stay dark red for the whole sequence: units whose cell value is "
+        "copied forward at every step. The lesson notes name the unit that carries the first "
+        "number and set its forget gate beside every other unit's.",
         "The cell update is c_t = f_t ⊙ c_{t−1} + i_t ⊙ g_t. If f_t = 1 and i_t = 0, what "
         "happens to c_t — and to the gradient flowing back along it?",
         "The LSTM reaches a small fraction of chance, and its forget gate sits near 1 on the "
@@ -473,7 +484,8 @@ LESSONS: dict[str, Lesson] = {lesson.key: lesson for lesson in (
         "pages/gradients.py",
         "The heatmap \"over training\": its first row is the gradient at initialization. For "
         "the identity start it is bright all the way back to step 0. Switch to the default run: "
-        "the left of that row is dark — the signal never arrives, and it never learns.",
+        "the left of that row is dark — the signal never arrives, and the run stays near "
+        "chance.",
         "Identity means h_t = relu(h_{t−1} + W_ih x_t): the network starts out remembering "
         "everything. Why does a network that remembers everything learn faster than one that "
         "remembers a little?",
