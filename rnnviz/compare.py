@@ -130,14 +130,17 @@ class _Pool:
         self._listeners: dict[int, queue_module.SimpleQueue] = {}
         self._lock = threading.Lock()
         self._calls = itertools.count()
+        self._closed = False
         threading.Thread(target=self._dispatch, name="rnnviz-compare-progress",
                          daemon=True).start()
 
     def _dispatch(self) -> None:
-        while True:
+        while not self._closed:
             try:
-                message = self.progress.get()
-            except (EOFError, OSError):  # the queue was closed: the pool is gone
+                message = self.progress.get(timeout=1.0)
+            except queue_module.Empty:
+                continue
+            except (EOFError, OSError, ValueError):  # the queue was closed: the pool is gone
                 return
             with self._lock:
                 listener = self._listeners.get(message[0])
@@ -161,6 +164,7 @@ class _Pool:
         return bool(getattr(self.executor, "_broken", False))
 
     def shutdown(self) -> None:
+        self._closed = True
         self.executor.shutdown(wait=True, cancel_futures=True)
         self.progress.close()
 
@@ -465,8 +469,9 @@ def bench_compare(steps: int = 300, repeats: int = 3, base: RunConfig | None = N
     train_many(warm)  # starts the fork server and its workers' imports
     startup = time.perf_counter() - started
     train(warm[0])  # this process's own first-optimizer import, out of the timings
-    together, one_by_one = [], []
+    together, one_by_one, loads = [], [], []
     for repeat in range(repeats):  # interleaved, alternating which goes first
+        loads.append(os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan"))
         for variant in (("seq", "par") if repeat % 2 == 0 else ("par", "seq")):
             started = time.perf_counter()
             if variant == "seq":
@@ -483,10 +488,13 @@ def bench_compare(steps: int = 300, repeats: int = 3, base: RunConfig | None = N
              f"{steps} steps each; {usable_cores()} usable cores; workers: "
              f"{min(usable_cores(), len(configs))} processes ({_METHOD})")
     print_fn(f"one-time worker start-up (fork server import): {startup:.2f} s")
-    print_fn(f"{'repeat':<8}{'one after another (s)':>24}{'together (s)':>15}{'ratio':>8}")
-    for k, (s, p, r) in enumerate(zip(one_by_one, together, ratios), start=1):
-        print_fn(f"{k:<8}{s:>24.2f}{p:>15.2f}{r:>8.2f}")
+    print_fn(f"{'repeat':<8}{'one after another (s)':>24}{'together (s)':>15}{'ratio':>8}"
+             f"{'load before':>13}")
+    for k, (s, p, r, load) in enumerate(zip(one_by_one, together, ratios, loads), start=1):
+        print_fn(f"{k:<8}{s:>24.2f}{p:>15.2f}{r:>8.2f}{load:>13.2f}")
     print_fn(f"{'median':<8}{statistics.median(one_by_one):>24.2f}"
              f"{statistics.median(together):>15.2f}{median_ratio:>8.2f}")
+    print_fn("(load before: the machine's 1-minute load average; other programs' load slows "
+             "the runs trained together most, as they need the second core)")
     return {"one_after_another_s": one_by_one, "together_s": together, "ratios": ratios,
-            "median_ratio": median_ratio, "startup_s": startup}
+            "median_ratio": median_ratio, "startup_s": startup, "load": loads}
