@@ -12,7 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .charts import (CELL_COLORS, CELL_NAMES, DIVERGING, LOG_AXIS, REFERENCE_COLOR, TIME_AXIS,
+from .charts import (CELL_COLORS, DIVERGING, LOG_AXIS, REFERENCE_COLOR, TIME_AXIS,
                      TRAIN_COLOR, UNIT_AXIS, _base_layout, _finite, _integer_ticks, _log_axis_ok,
                      _log_safe, _message, _reference_line, state_heatmap)
 

@@ -113,7 +113,8 @@ def test_carried_gradient_is_the_transposed_jacobian_of_torchs_cell(traced):
         x_next = torch.as_tensor(terms.x[t + 1], dtype=torch.float32)
         h_t = torch.as_tensor(terms.h[t], dtype=torch.float32)
         jac = torch.autograd.functional.jacobian(
-            lambda h: cell(x_next[None], h[None], w_ih, w_hh, b_ih, b_hh)[0], h_t).double()
+            lambda h, x_next=x_next: cell(x_next[None], h[None], w_ih, w_hh, b_ih, b_hh)[0],
+            h_t).double()
         expected = jac.T.numpy() @ back.grad_h[t + 1]
         np.testing.assert_allclose(back.carried[t], expected, rtol=1e-4, atol=1e-7)
         assert torch.linalg.matrix_norm(jac, ord=2) == pytest.approx(
