@@ -46,8 +46,15 @@ CLASSROOM_CSS = """
   [data-testid="stMain"] h2, [data-testid="stMain"] h3 { font-size: 2.1rem; }
   [data-testid="stMain"] .katex { font-size: 1.45em; }
   [data-testid="stMetricValue"] { font-size: 2.6rem; }
-  /* charts: draw at 80% of the width, then scale everything (fonts included) by 1.25 */
-  [data-testid="stMain"] [data-testid="stPlotlyChart"] { width: 80% !important; zoom: 1.25; }
+  /* charts: more room (narrower page margins) and bigger axis labels and titles (plotly
+     places legends and colorbars by the sizes it drew, so those keep theirs) */
+  [data-testid="stMainBlockContainer"] { padding-left: 2.5rem; padding-right: 2.5rem;
+      max-width: 100%; }
+  [data-testid="stMain"] .js-plotly-plot .xtick text,
+  [data-testid="stMain"] .js-plotly-plot .ytick text { font-size: 14px !important; }
+  [data-testid="stMain"] .js-plotly-plot .xtitle,
+  [data-testid="stMain"] .js-plotly-plot .ytitle { font-size: 16px !important; }
+  [data-testid="stMain"] .js-plotly-plot .gtitle { font-size: 19px !important; }
   /* controls the audience does not need */
   HIDDEN { display: none !important; }
 </style>
@@ -184,11 +191,15 @@ def lesson_starting_key() -> str | None:
 
 
 def cached_run(cfg: RunConfig) -> Run | None:
-    """A finished run of ``cfg`` on this server: the session's own, or the shared cache's."""
+    """A finished run of ``cfg`` on this server: the session's own, the shared cache's, or a
+    pre-trained one from the runs folder."""
     run = state.current_run()
     if run is not None and run.config == cfg:
         return run
-    return state.registry().cache.get(cfg.key)
+    registry = state.registry()
+    if hasattr(registry, "lookup"):  # memory cache, then the runs folder of pre-trained runs
+        return registry.lookup(cfg)
+    return registry.cache.get(cfg.key)
 
 
 def lesson_runs(lesson: Lesson) -> dict[str, Run] | None:
@@ -315,10 +326,11 @@ def lesson_banner() -> None:
         st.markdown(f"##### :material/school: Lesson {lesson.number} · {lesson.title}")
         st.markdown(f"**Look at:** {lesson.look_at}")
         st.markdown(f"**Ask the class:** {lesson.question}")
-        left, right = st.columns([3, 1], vertical_alignment="bottom")
-        run_switcher(lesson, left)
-        right.page_link(LESSONS_PAGE, label="Lesson notes and results", icon=":material/school:",
-                        query_params={"lesson": lesson.key, **query_params()})
+        with st.container(horizontal=True, vertical_alignment="bottom", gap="large"):
+            run_switcher(lesson)
+            st.page_link(LESSONS_PAGE, label="Lesson notes and results",
+                         icon=":material/school:",
+                         query_params={"lesson": lesson.key, **query_params()})
 
 
 def lesson_sidebar() -> None:
