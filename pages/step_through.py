@@ -11,8 +11,8 @@ import streamlit as st
 
 from rnnviz import charts_compare
 from rnnviz.app import state, views
-from rnnviz.stepthrough import (backward_equations, backward_terms, forward_equations,
-                                forward_terms)
+from rnnviz.stepthrough import (TraceMismatch, backward_equations, backward_terms,
+                                forward_equations, forward_terms)
 
 FORWARD, BACKWARD = "Forward", "Backward"
 T_KEY, PLAYING, MODE = "st_t", "st_playing", "st_mode"
@@ -95,10 +95,20 @@ if run is not None:
     example = views.pick_example(top[2])
     tr, x, y = state.run_trace(run)
     batch_id = state.example_batch_id()
-    terms = state.cached(run, f"step-forward-{batch_id}-{layer}-{example}",
-                         lambda: forward_terms(run.model, x, tr, layer, example))
-    back = state.cached(run, f"step-backward-{batch_id}-{layer}-{example}",
-                        lambda: backward_terms(run.model, x, y, tr, layer, example))
+    try:
+        terms = state.cached(run, f"step-forward-{batch_id}-{layer}-{example}",
+                             lambda: forward_terms(run.model, x, tr, layer, example))
+        back = state.cached(run, f"step-backward-{batch_id}-{layer}-{example}",
+                            lambda: backward_terms(run.model, x, y, tr, layer, example))
+    except TraceMismatch as err:  # a bug, not the learner's doing: say so plainly
+        st.error(f"The step-by-step numbers did not add up to the model's own ({err}); "
+                 "please report this.", icon=":material/error:")
+        st.stop()
+    if not (np.isfinite(terms.h).all() and np.isfinite(back.grad_norm).all()):
+        st.warning("Some activations or gradients of this example overflowed (they show as "
+                   "nan or inf): the recurrence multiplied them by a factor above 1 at every "
+                   "step. Lower the recurrent spectral radius or the learning rate, or use "
+                   "tanh instead of relu.", icon=":material/warning:")
     st.session_state["_st_steps"] = terms.steps
     hidden_size = terms.hidden_size
     strongest = int(np.argmax(np.abs(terms.h).mean(axis=0)))
