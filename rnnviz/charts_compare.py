@@ -51,7 +51,8 @@ def final_metric_chart(values: dict[str, float], chance: float, chance_how: str,
     better = "higher" if higher_is_better else "lower"
     fig.update_yaxes(range=[0, 1.12] if metric_name == "accuracy" else [0, top * 1.25 or 1],
                      tickformat=".0%" if metric_name == "accuracy" else None)
-    return _base_layout(fig, f"Final validation {metric_name} ({better} is better)",
+    return _base_layout(fig, f"Final validation {metric_name}<br><sup>{better} is better · "
+                             "dashed: chance</sup>",
                         x_title="cell", y_title=f"validation {metric_name}", height=360)
 
 
