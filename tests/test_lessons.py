@@ -13,8 +13,8 @@ import pytest
 
 from rnnviz.config import RunConfig
 from rnnviz.explain import TOPICS
-from rnnviz.lessons import (ADDING_GRU, ADDING_LSTM, APPLICATION_CONFIGS, LESSONS, PAGES,
-                            lesson_configs, train_lesson)
+from rnnviz.lessons import (ADDING_LSTM, ADDING_RNN_50, APPLICATION_CONFIGS, LESSONS, PAGES,
+                            SHORT_GRU, SHORT_LSTM, lesson_configs, train_lesson)
 from rnnviz.train import train
 from tests.conftest import ROOT
 
@@ -54,12 +54,12 @@ def test_lessons_are_complete_and_point_at_real_pages():
             assert cfg.device == "cpu", "lesson runs are pinned to the CPU the claims hold on"
 
 
-def test_lesson_configs_are_distinct_and_shared_runs_train_once():
+def test_lesson_configs_are_distinct_and_comparisons_are_fair():
     configs = lesson_configs()
     assert len({cfg.key for cfg in configs}) == len(configs)
-    # lesson 5 reuses lesson 4's LSTM, so a class that did lesson 4 only waits for the GRU
-    assert ADDING_LSTM in LESSONS["lstm"].configs and ADDING_LSTM in LESSONS["gru"].configs
-    assert ADDING_GRU == ADDING_LSTM.replace(cell="gru")
+    # lesson 4 is lesson 2's 50-step task; lesson 5 trains both cells alike
+    assert (ADDING_LSTM.task, ADDING_LSTM.seq_len) == (ADDING_RNN_50.task, ADDING_RNN_50.seq_len)
+    assert SHORT_GRU == SHORT_LSTM.replace(cell="gru")
     everything = lesson_configs(applications=True)
     assert all(cfg in everything for cfg in APPLICATION_CONFIGS.values())
 

@@ -134,7 +134,11 @@ def test_student_link_is_the_configuration_outside_a_lesson():
                for link in links)
 
 
-def test_forecast_page_trains_its_model_and_forecasts():
+def test_forecast_page_trains_its_model_and_forecasts(monkeypatch):
+    # the page offers rnnviz.lessons.FORECASTER; a smaller one keeps this test quick
+    tiny = RunConfig(task="sine", cell="lstm", seq_len=20, hidden_size=8, steps=40,
+                     eval_every=20, probe_every=20, device="cpu")
+    monkeypatch.setattr("rnnviz.lessons.FORECASTER", tiny)
     at = _app()
     at.switch_page("pages/forecast.py").run()
     assert not at.exception
@@ -147,6 +151,7 @@ def test_forecast_page_trains_its_model_and_forecasts():
     names = [trace.get("name") for trace in figure["data"]]
     assert "forecast on its own predictions" in names and "truth (clean wave)" in names
     assert any(m.label == "Drifts out of the band after" for m in at.metric)
+    assert at.session_state["run"].config == tiny
 
 
 @pytest.fixture(scope="module")
