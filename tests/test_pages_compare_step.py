@@ -64,6 +64,17 @@ def _train_in_playground(at: AppTest, cell: str):
     return at.session_state["run"]
 
 
+def test_both_pages_open_before_anything_is_trained():
+    at = _app()
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception
+    assert not at.get("plotly_chart")  # nothing to draw yet, and an invitation instead
+    assert any("Train the set" in i.value for i in at.info)
+    at.switch_page("pages/step_through.py").run()
+    assert not at.exception
+    assert any("train a model first" in i.value for i in at.info)
+
+
 def test_compare_trains_the_set_together_and_shows_the_runs():
     at = _app(TINY)
     lstm = _train_in_playground(at, "lstm")  # the Playground's run: the set must reuse it
