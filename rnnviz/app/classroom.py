@@ -45,6 +45,7 @@ CLASSROOM_CSS = """
   [data-testid="stMain"] h1 { font-size: 3.1rem; }
   [data-testid="stMain"] h2, [data-testid="stMain"] h3 { font-size: 2.1rem; }
   [data-testid="stMain"] .katex { font-size: 1.45em; }
+  [data-testid="stPopoverBody"] [data-testid="stMarkdownContainer"] p { font-size: 1.25rem; }
   [data-testid="stMetricValue"] { font-size: 2.6rem; }
   /* charts: more room (narrower page margins) and bigger axis labels and titles (plotly
      places legends and colorbars by the sizes it drew, so those keep theirs) */
@@ -326,8 +327,11 @@ def lesson_banner() -> None:
         st.markdown(f"##### :material/school: Lesson {lesson.number} · {lesson.title}")
         st.markdown(f"**Look at:** {lesson.look_at}")
         st.markdown(f"**Ask the class:** {lesson.question}")
-        with st.container(horizontal=True, vertical_alignment="bottom", gap="large"):
+        with st.container(horizontal=True, vertical_alignment="bottom", gap="medium"):
             run_switcher(lesson)
+            for topic in lesson.topics:
+                with st.popover(TOPICS[topic].title, icon=":material/menu_book:"):
+                    explanation(topic)
             st.page_link(LESSONS_PAGE, label="Lesson notes and results",
                          icon=":material/school:",
                          query_params={"lesson": lesson.key, **query_params()})
