@@ -184,12 +184,10 @@ def unit_ranking_chart(scores, feature_label: str, chosen: int | None = None) ->
     names = [f"unit {s.unit}" for s in scores]
     values = np.array([s.correlation for s in scores], dtype=np.float64)
     colors = [_rgba("#B2182B" if v >= 0 else "#2166AC", 0.85) for v in values]
-    lines = [dict(color="#111111", width=2.5) if s.unit == chosen else dict(width=0)
-             for s in scores]
+    outline = [2.5 if s.unit == chosen else 0 for s in scores]  # the chosen unit is outlined
     fig = go.Figure(go.Bar(
-        x=values, y=names, orientation="h", marker=dict(color=colors,
-                                                       line=dict(color=[l.get("color", "rgba(0,0,0,0)") for l in lines],
-                                                                 width=[l["width"] for l in lines])),
+        x=values, y=names, orientation="h",
+        marker=dict(color=colors, line=dict(color="#111111", width=outline)),
         text=[f"{v:+.2f}" for v in values], textposition="outside", cliponaxis=False,
         hovertemplate=f"%{{y}}<br>correlation with {feature_label}: r = %{{x:.3f}}"
                       "<extra></extra>"))
@@ -330,5 +328,5 @@ def unit_bars(values: np.ndarray, highlight: list[int], title: str, y_title: str
     return _base_layout(fig, title, x_title=UNIT_AXIS, y_title=y_title, height=360)
 
 
-__all__ = ["forecast_chart", "text_activation_grid", "unit_ranking_chart", "feature_and_unit",
-           "per_step_lines", "parameter_count_chart", "measured_bars", "unit_bars"]
+__all__ = ["feature_and_unit", "forecast_chart", "measured_bars", "parameter_count_chart",
+           "per_step_lines", "text_activation_grid", "unit_bars", "unit_ranking_chart"]

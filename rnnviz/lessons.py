@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch
@@ -565,7 +565,7 @@ def main(keys: list[str] | None = None) -> None:
         spent = [timings.get(cfg.key, (0.0, 0.0)) for cfg in lesson.configs]
         each = ", ".join(f"{label} {w:.1f}/{c:.1f}" for (label, _), (w, c) in
                          zip(lesson.runs, spent))
-        print(f"{lesson.number}. {lesson.title:<33} {str(outcome.holds):<6} "
+        print(f"{lesson.number}. {lesson.title:<33} {outcome.holds!s:<6} "
               f"{sum(w for w, _ in spent):>7.1f} {sum(c for _, c in spent):>6.1f}  {each}")
         for fact in outcome.facts:
             print("     -", fact.replace("**", ""))

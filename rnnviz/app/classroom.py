@@ -221,7 +221,7 @@ def start_lesson(lesson: Lesson) -> None:
     identical configs already training elsewhere on the server are joined)."""
     st.session_state[ACTIVE] = lesson.key
     st.session_state[STARTING] = lesson.key
-    label, cfg = lesson.primary
+    _, cfg = lesson.primary
     apply_config(cfg)
     state.start_training(cfg)
     jobs = {}
@@ -266,7 +266,7 @@ def open_lesson_page(lesson: Lesson) -> None:
     """Switch to the lesson's page (its first run current); the lesson stays active."""
     st.session_state.pop(STARTING, None)
     st.session_state[ACTIVE] = lesson.key
-    label, cfg = lesson.primary
+    label, _ = lesson.primary
     if state.current_run() is None or state.current_run().config not in lesson.configs:
         show_run(lesson, label)
     st.switch_page(lesson.page, query_params=query_params())
