@@ -130,21 +130,9 @@ def _current_page() -> tuple[str | None, str | None]:
         return None, None
 
 
-def _base_url() -> str:
-    """The app's address without the page (e.g. ``http://host:8501``), or "" when unknown."""
-    try:
-        url = st.context.url or ""
-    except Exception:
-        return ""
-    _, path = _current_page()
-    url = url.split("?", 1)[0].rstrip("/")
-    if path and url.endswith("/" + path):
-        url = url[: -len(path) - 1]
-    return url
-
-
 def lesson_link(key: str, classroom: bool = False) -> str:
-    return f"{_base_url()}/lessons?lesson={key}" + ("&classroom=1" if classroom else "")
+    """The absolute address of a lesson's page (``widgets.app_url``), e.g. for students."""
+    return widgets.app_url("lessons") + f"?lesson={key}" + ("&classroom=1" if classroom else "")
 
 
 def _lesson_for_link() -> Lesson | None:
@@ -165,7 +153,7 @@ def current_link() -> str:
     page = path or "playground"
     if script == LESSONS_PAGE:
         page = "playground"
-    return _base_url() + widgets.link_for(state.config(), page)
+    return widgets.link_for(state.config(), page)
 
 
 def student_link() -> None:
