@@ -97,13 +97,18 @@ else:
         st.markdown("Now look inside: **Hidden states** shows what the network remembers, "
                     "**Gates** how LSTM/GRU decide what to keep, **Gradients** how far back the "
                     "learning signal reaches.")
+    elif classroom.controls_hidden():
+        st.info("No model yet. Classroom mode hides the settings: start a lesson from the "
+                "Lessons page, or switch classroom mode off in the sidebar to train your own.",
+                icon=":material/school:")
     else:
         st.info("No model yet: choose settings above and press **Train**. The defaults train "
                 "an LSTM on the adding problem in a few seconds.", icon=":material/arrow_upward:")
 
-data_ui.own_data_section()
-runs_ui.save_and_open_section(state.current_run() if job is None else None)
-
-with st.expander(f"About the tasks"):
-    for task in (t for t in TASKS.values() if not is_data_task(t.name)):  # not others' uploads
-        st.markdown(f"**{task.title}** (`{task.name}`, {task.metric_name}). {task.description}")
+if not classroom.controls_hidden():  # a projector shows results, not set-up
+    data_ui.own_data_section()
+    runs_ui.save_and_open_section(state.current_run() if job is None else None)
+    with st.expander("About the tasks"):
+        for task in (t for t in TASKS.values() if not is_data_task(t.name)):  # not uploads
+            st.markdown(f"**{task.title}** (`{task.name}`, {task.metric_name}). "
+                        f"{task.description}")

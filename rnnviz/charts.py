@@ -718,7 +718,8 @@ def gate_heatmap(gate: np.ndarray, name: str, cell: str) -> go.Figure:
         zrange, scale = (-1.0, 1.0), "tanh, −1…1<br>white = 0"
     else:
         zrange, scale = (0.0, 1.0), "sigmoid, 0…1<br>white = 0.5"
-    title = f"{CELL_NAMES.get(cell, cell)} {_gate_label(name)}: activation per unit and step"
+    # short enough for a half-width column: the page says "per unit and step" around it
+    title = f"{CELL_NAMES.get(cell, cell)} {_gate_label(name)}"
     return _units_heatmap(gate, title, zrange, f"{name}_t<br>{scale}", f"{name}_t")
 
 
