@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench_cmd = commands.add_parser("bench", help="engine vs bare PyTorch training throughput")
     bench_cmd.add_argument("--steps", type=int, default=300, help="steps per timing")
     bench_cmd.add_argument("--repeats", type=int, default=3, help="timings per variant")
+    bench_cmd.add_argument("--compare", action="store_true",
+                           help="time RNN, LSTM and GRU trained together against one after "
+                                "another (the Compare page's training)")
     return parser
 
 
@@ -117,6 +120,10 @@ def _engine(cfg: RunConfig) -> float:
 
 
 def command_bench(args: argparse.Namespace) -> int:
+    if args.compare:
+        from .compare import bench_compare
+        bench_compare(steps=args.steps, repeats=args.repeats)
+        return 0
     if args.steps < 10 or args.repeats < 1:
         raise ValueError("bench: --steps must be at least 10 and --repeats at least 1")
     cfg = RunConfig(steps=args.steps, device="cpu")
