@@ -199,9 +199,13 @@ with st.form("sweep_form"):
                          "copy lag", key="sweep_param", horizontal=True,
                          help="The copy lag is the distance the copy task asks the network "
                               "to remember.")
-    default_lengths = "5, 10, 20, 40" if not copy_task else "2, 5, 10, 20"
+    # sequence lengths that every task accepts (the copy task needs them above its lag)
+    first = 5 if not copy_task or base_cfg.lag < 5 else base_cfg.lag + 1
+    default_lengths = ", ".join(str(first * k) for k in (1, 2, 4, 8))
     lengths_text = row[1].text_input("Lengths", default_lengths, key="sweep_lengths",
-                                     help="Whole numbers separated by commas.")
+                                     help="Whole numbers separated by commas. A copy "
+                                          "lag must be smaller than the sequence length, "
+                                          "and a sequence length larger than the lag.")
     sweep_steps = row[2].number_input("Steps per run", 1, MAX_STEPS,
                                       min(base_cfg.steps, 500), key="sweep_steps",
                                       help="Training steps of every run in the sweep.")
