@@ -453,6 +453,23 @@ def dependency_sweep(base_cfg: RunConfig, cells: Iterable[str], lengths: Iterabl
 # ---------------------------------------------------------------- benchmark
 
 
+def _idle_cores(sample_s: float = 1.0) -> float:
+    """How many cores sat idle over the next ``sample_s`` seconds (Linux /proc/stat; NaN
+    elsewhere): the machine's spare capacity just before a timing."""
+    def read() -> tuple[int, int]:
+        with open("/proc/stat") as stat:
+            fields = [int(v) for v in stat.readline().split()[1:]]
+        return fields[3] + fields[4], sum(fields)  # idle + iowait, total
+    try:
+        idle0, total0 = read()
+        time.sleep(sample_s)
+        idle1, total1 = read()
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+    cores = os.cpu_count() or 1
+    return cores * (idle1 - idle0) / max(total1 - total0, 1)
+
+
 def bench_compare(steps: int = 300, repeats: int = 3, base: RunConfig | None = None,
                   cells: Iterable[str] = CELLS, print_fn=print) -> dict:
     """Time a comparison trained together (``train_many``) against the same runs trained one
@@ -471,7 +488,7 @@ def bench_compare(steps: int = 300, repeats: int = 3, base: RunConfig | None = N
     train(warm[0])  # this process's own first-optimizer import, out of the timings
     together, one_by_one, loads = [], [], []
     for repeat in range(repeats):  # interleaved, alternating which goes first
-        loads.append(os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan"))
+        loads.append(_idle_cores())
         for variant in (("seq", "par") if repeat % 2 == 0 else ("par", "seq")):
             started = time.perf_counter()
             if variant == "seq":
@@ -489,12 +506,13 @@ def bench_compare(steps: int = 300, repeats: int = 3, base: RunConfig | None = N
              f"{min(usable_cores(), len(configs))} processes ({_METHOD})")
     print_fn(f"one-time worker start-up (fork server import): {startup:.2f} s")
     print_fn(f"{'repeat':<8}{'one after another (s)':>24}{'together (s)':>15}{'ratio':>8}"
-             f"{'load before':>13}")
+             f"{'idle cores before':>19}")
     for k, (s, p, r, load) in enumerate(zip(one_by_one, together, ratios, loads), start=1):
-        print_fn(f"{k:<8}{s:>24.2f}{p:>15.2f}{r:>8.2f}{load:>13.2f}")
+        print_fn(f"{k:<8}{s:>24.2f}{p:>15.2f}{r:>8.2f}{load:>19.2f}")
     print_fn(f"{'median':<8}{statistics.median(one_by_one):>24.2f}"
              f"{statistics.median(together):>15.2f}{median_ratio:>8.2f}")
-    print_fn("(load before: the machine's 1-minute load average; other programs' load slows "
-             "the runs trained together most, as they need the second core)")
+    print_fn("(idle cores before: spare CPU measured over 1 s before each repeat; when other "
+             "programs keep the cores busy, the runs trained together have no second core to "
+             "use and the ratio tends to 1)")
     return {"one_after_another_s": one_by_one, "together_s": together, "ratios": ratios,
-            "median_ratio": median_ratio, "startup_s": startup, "load": loads}
+            "median_ratio": median_ratio, "startup_s": startup, "idle_cores": loads}
