@@ -5,6 +5,8 @@ from rnnviz.app.entry import via_app
 via_app()
 
 
+import time
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -15,7 +17,7 @@ from rnnviz.stepthrough import (TraceMismatch, backward_equations, backward_term
                                 forward_equations, forward_terms)
 
 FORWARD, BACKWARD = "Forward", "Backward"
-T_KEY, PLAYING, MODE = "st_t", "st_playing", "st_mode"
+T_KEY, PLAYING, MODE, LAST_TICK = "st_t", "st_playing", "st_mode", "_st_last_tick"
 PLAY_EVERY_S = 0.9
 
 st.title("Step through time")
@@ -47,6 +49,7 @@ def _toggle_play() -> None:
     if playing and t == (0 if backward else _steps() - 1):  # at the end: start over
         _set_t(_steps() - 1 if backward else 0)
     st.session_state[PLAYING] = playing
+    st.session_state[LAST_TICK] = time.monotonic()  # the first tick comes one interval later
 
 
 def controls_row(backward: bool) -> int:
@@ -55,7 +58,10 @@ def controls_row(backward: bool) -> int:
     direction = -1 if backward else 1
     if T_KEY not in st.session_state or not 0 <= st.session_state[T_KEY] < steps:
         _set_t(steps - 1 if backward else 0)
-    if st.session_state.get(PLAYING):  # a tick of the player: one step along the walk
+    now = time.monotonic()
+    due = now - st.session_state.get(LAST_TICK, 0.0) >= 0.8 * PLAY_EVERY_S
+    if st.session_state.get(PLAYING) and due:  # a tick of the player: one step along the walk
+        st.session_state[LAST_TICK] = now
         nxt = st.session_state[T_KEY] + direction
         if 0 <= nxt < steps:
             _set_t(nxt)
