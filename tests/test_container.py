@@ -235,7 +235,8 @@ PRODUCTION_SETTINGS = {
     ("server", "headless"): True,
     ("server", "fileWatcherType"): "none",
     ("server", "enableXsrfProtection"): True,
-    ("server", "maxUploadSize"): 5,
+    ("server", "maxUploadSize"): 16,
+    ("runner", "postScriptGC"): False,
     ("server", "runOnSave"): False,
     ("browser", "gatherUsageStats"): False,
     ("client", "toolbarMode"): "viewer",
@@ -290,7 +291,7 @@ def test_streamlit_reads_config_without_warnings(tmp_path):
     output = result.stdout + result.stderr
     assert "not a valid config option" not in output
     assert "Unrecognized config option" not in output
-    assert re.search(r"^maxUploadSize = 5$", result.stdout, re.M), "config.toml was not applied"
+    assert re.search(r"^maxUploadSize = 16$", result.stdout, re.M), "config.toml was not applied"
     assert re.search(r'^toolbarMode = "viewer"$', result.stdout, re.M)
 
 
