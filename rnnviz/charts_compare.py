@@ -18,7 +18,7 @@ from .charts import (CELL_COLORS, DIVERGING, LOG_AXIS, REFERENCE_COLOR, TIME_AXI
 
 HIGHLIGHT = "#222222"  # outline of the selected step / unit
 FADE = "rgba(255,255,255,0.6)"  # veil over the steps not reached yet
-MAX_STRIP_TEXT = 24  # strips with at most this many cells print their values
+MAX_STRIP_TEXT = 12  # strips with at most this many cells print their values (half a page)
 GATE_WORDS = {"i": "input gate", "f": "forget gate", "g": "candidate", "o": "output gate",
               "r": "reset gate", "z": "update gate", "n": "candidate"}
 
@@ -134,6 +134,14 @@ _STRIP_AXES = {"input": "coloraxis", "state": "coloraxis", "gate": "coloraxis2",
                "gradient": "coloraxis3"}
 
 
+def _power_of_ten(values) -> int:
+    """The power of ten of the largest |value| (0 for values between 1 and 100, or none)."""
+    values = np.abs(_finite(values))
+    peak = float(np.nanmax(values)) if values.size and np.isfinite(values).any() else 0.0
+    exponent = math.floor(math.log10(peak)) if peak > 0 else 0
+    return 0 if exponent in (0, 1) else exponent
+
+
 def step_strips(rows: list[tuple[str, np.ndarray, str]], unit: int | None = None,
                 title: str = "") -> go.Figure:
     """Small one-row heatmaps, one per quantity at one step: ``rows`` = ``[(label, values,
@@ -150,17 +158,17 @@ def step_strips(rows: list[tuple[str, np.ndarray, str]], unit: int | None = None
         peak = max((float(np.nanmax(v)) for v in values if v.size and np.isfinite(v).any()),
                    default=0.0)
         bounds[kind] = max(peak, 1.0) if kind == "state" else (peak if peak > 0 else 1.0)
-    # gradients are small: their printed values share one power of ten, named in the titles
-    exponent = math.floor(math.log10(bounds["gradient"]))
-    exponent = 0 if exponent in (0, 1) else exponent
-    titles = [label + (f" (values × 10^{exponent})" if k == "gradient" and exponent else "")
-              for label, _, k in rows]
+    # gradients are small: each strip prints its values in units of its own power of ten,
+    # named in its title (the colours share one scale)
+    exponents = [_power_of_ten(v) if k == "gradient" else 0 for _, v, k in rows]
+    titles = [label + (f" (values × 10<sup>{e}</sup>)" if e else "")
+              for (label, _, _), e in zip(rows, exponents)]
     fig = make_subplots(rows=max(n, 1), cols=1, vertical_spacing=0.55 / max(n, 1) if n > 1
                         else 0.0, subplot_titles=titles)
-    for index, (label, values, kind) in enumerate(rows, start=1):
+    for index, ((label, values, kind), exponent) in enumerate(zip(rows, exponents), start=1):
         values = _finite(values).reshape(-1)
         text = values.size <= MAX_STRIP_TEXT
-        shown = values / 10.0 ** exponent if kind == "gradient" else values
+        shown = values / 10.0 ** exponent
         fig.add_trace(go.Heatmap(
             z=values[None, :], x=np.arange(values.size), y=[""], coloraxis=_STRIP_AXES[kind],
             text=np.vectorize(lambda v: f"{v:.2f}" if math.isfinite(v) else "–")(shown)[None]
