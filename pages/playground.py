@@ -57,8 +57,8 @@ def live_view() -> None:
     st.progress(p.step / max(p.total, 1), text=f"Training: step {p.step} of {p.total}")
     if job.run is not None:
         task = TASKS[job.cfg.task]
-        st.plotly_chart(charts.loss_curves(job.run.history, job.run.chance, task.metric_name,
-                                           task.higher_is_better), width="stretch",
+        st.plotly_chart(charts.live_loss_figure(job.run.history, job.run.chance,
+                                                task.metric_name), width="stretch",
                         key="live_loss")
 
 

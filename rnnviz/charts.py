@@ -321,6 +321,44 @@ def loss_curves(history, chance, metric_name: str, higher_is_better: bool) -> go
                              f"({metric_name}: {better} is better)", height=HEIGHT)
 
 
+LIVE_POINTS = 400
+
+
+def live_loss_figure(history, chance, metric_name: str) -> dict:
+    """The loss curve drawn while a run trains: training loss (thinned to LIVE_POINTS),
+    validation loss and the chance line, on a log axis.
+
+    A plain figure dict, not a ``go.Figure``: the live view redraws it for every watching
+    session a few times a second, and plotly's property validation (~40 ms a figure) would
+    compete with the training threads for the interpreter."""
+    steps = history.step
+    keep = downsample(len(steps), LIVE_POINTS)
+    loss = history.loss[keep]
+    positive = bool(len(loss)) and bool(np.all(loss[np.isfinite(loss)] > 0))
+    last_step = int(steps[-1]) if len(steps) else 1
+    return {
+        "data": [
+            {"type": "scatter", "mode": "lines", "name": "training loss",
+             "x": steps[keep].tolist(), "y": loss.tolist(),
+             "line": {"color": TRAIN_COLOR, "width": 1}},
+            {"type": "scatter", "mode": "lines+markers", "name": "validation loss",
+             "x": history.val_step.tolist(), "y": history.val_loss.tolist(),
+             "line": {"color": VALIDATION_COLOR}},
+            {"type": "scatter", "mode": "lines", "name": f"chance ({chance.how})",
+             "x": [0, last_step], "y": [chance.loss, chance.loss],
+             "line": {"color": REFERENCE_COLOR, "dash": "dash"}},
+        ],
+        "layout": {
+            "template": "plotly_white", "height": 320,
+            "title": {"text": f"Training live ({metric_name} task): loss per step"},
+            "xaxis": {"title": {"text": STEP_AXIS}},
+            "yaxis": {"title": {"text": "loss"}, "type": "log" if positive else "linear"},
+            "legend": {"orientation": "h", "y": 1.12},
+            "margin": {"l": 60, "r": 20, "t": 70, "b": 50},
+        },
+    }
+
+
 def grad_norm_over_training(history, clip: float | None) -> go.Figure:
     """Total gradient norm per training step (before clipping) on a log axis, the clipping
     threshold as a dashed line and the clipped steps as red markers. Long runs are strided;

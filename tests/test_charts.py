@@ -631,3 +631,17 @@ def test_charts_never_import_streamlit():
             imported.add(node.module.split(".")[0])
     assert "streamlit" not in imported
     assert {"plotly", "altair", "numpy"} <= imported
+
+
+def test_live_loss_figure_is_a_light_dict_with_the_history():
+    from rnnviz import RunConfig, train
+    from rnnviz.charts import LIVE_POINTS, live_loss_figure
+    run = train(RunConfig(seq_len=6, hidden_size=4, steps=900, eval_every=100, probe_every=300))
+    figure = live_loss_figure(run.history, run.chance, "MSE")
+    training, validation, chance = figure["data"]
+    assert len(training["x"]) <= LIVE_POINTS and training["x"][-1] == 900
+    assert training["y"][-1] == pytest.approx(float(run.history.loss[-1]))
+    assert validation["x"] == list(range(100, 901, 100))
+    assert chance["y"] == [run.chance.loss, run.chance.loss]
+    assert figure["layout"]["yaxis"]["type"] == "log"
+    assert go.Figure(figure).to_plotly_json()["data"]  # plotly accepts it as a figure
