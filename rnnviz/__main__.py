@@ -1,4 +1,4 @@
-"""Command line: ``python -m rnnviz train ...`` and ``python -m rnnviz bench``.
+"""Command line: ``python -m rnnviz train ...``, ``bench`` and ``pretrain``.
 
 Flags of ``train`` are generated from the config table (``--seq-len``, ``--cell`` ...), so the
 command line accepts exactly what the app accepts. Bad arguments exit with status 2 and one line.
@@ -16,6 +16,7 @@ import torch
 
 from .config import FIELDS, RunConfig, coerce
 from .runs import save_run
+from .store import add_pretrain_arguments, command_pretrain
 from .tasks import TASKS
 from .models import build_model
 from .train import BatchStream, make_optimizer, single_thread, train
@@ -43,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
         train_cmd.add_argument(_flag(name), dest=name, default=None, **kwargs)
     train_cmd.add_argument("--json", action="store_true", help="print one JSON object")
     train_cmd.add_argument("--out", help="save the run to this file (.rnnviz)")
+    add_pretrain_arguments(commands.add_parser(
+        "pretrain", help="train runs into the runs folder so a class opens them instantly"))
     bench_cmd = commands.add_parser("bench", help="engine vs bare PyTorch training throughput")
     bench_cmd.add_argument("--steps", type=int, default=300, help="steps per timing")
     bench_cmd.add_argument("--repeats", type=int, default=3, help="timings per variant")
@@ -155,7 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return command_train(args) if args.command == "train" else command_bench(args)
+        commands = {"train": command_train, "bench": command_bench,
+                    "pretrain": command_pretrain}
+        return commands[args.command](args)
     except ValueError as err:  # a bad value that passed argparse: the config says what is wrong
         sys.stderr.write(f"rnnviz: error: {err}\n")
         return 2

@@ -29,6 +29,7 @@ import numpy as np
 
 from . import csvdata
 from .config import RunConfig, is_data_task
+from .lessons import lesson_configs
 from .runs import MAX_RUN_BYTES, SUFFIX, _header_metadata, run_from_bytes, run_to_bytes
 from .tasks import ASSETS, TASKS
 from .train import History, Run, train
@@ -203,7 +204,9 @@ PRESETS: dict[str, list[dict]] = {
     "examples": [{"data": str(ASSETS / "daily_temperature.csv"), "cell": "gru", "seq_len": 30},
                  {"data": str(ASSETS / "predator_prey.csv"), "cell": "gru", "seq_len": 30}],
 }
-PRESETS["all"] = [entry for name in ("default", "cells", "tasks", "examples")
+# every lesson's runs and the Forecasting/Text pages' models: a class opens them instantly
+PRESETS["lessons"] = [cfg.to_dict() for cfg in lesson_configs(applications=True)]
+PRESETS["all"] = [entry for name in ("default", "cells", "tasks", "examples", "lessons")
                   for entry in PRESETS[name]]
 
 
@@ -258,7 +261,7 @@ def add_pretrain_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
                         help="a built-in list of runs (repeatable): default = the app's default "
                              "config; cells = rnn, lstm, gru on the adding problem; tasks = "
                              "every task with the default LSTM; examples = the example CSVs; "
-                             "all = everything")
+                             "lessons = every lesson's runs; all = everything")
     parser.add_argument("--config-file", action="append", default=[], metavar="FILE",
                         help='JSON list of configs (fields as in `train`, plus "data": "x.csv" '
                              "for a CSV series); repeatable")

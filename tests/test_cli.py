@@ -30,6 +30,8 @@ def test_train_json_and_save(tmp_path):
     (["train", "--bogus"], "unrecognized arguments: --bogus"),
     (["fly"], "invalid choice: 'fly'"),
     ([], "required: command"),
+    (["pretrain"], "give --preset NAME or --config-file FILE"),
+    (["pretrain", "--preset", "everything"], "invalid choice: 'everything'"),
 ])
 def test_bad_arguments_exit_2_with_one_line(args, words, capsys):
     try:
