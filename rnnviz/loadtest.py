@@ -1,0 +1,336 @@
+"""Load test: a class of N students training at once on one real server.
+
+    python -m rnnviz.loadtest --sessions 10 30 --waves 2
+
+For each session count it starts ``streamlit run app.py`` on a free port (as the e2e harness
+does, with an empty runs folder) and runs the waves one after another on that server. In a
+wave, N clients connect at the same moment, each opens the Playground with a lesson-sized
+config in its link (the default config, ``--steps`` steps, a seed of its own so that runs are
+really trained) and presses **Train**; every fifth session instead uses one config shared by
+all of them, to show de-duplication (they watch one job). A session is done when the sidebar
+shows "Current run". The table reports, per wave: jobs actually trained, completion times
+(press to result: median and worst), how many sessions saw the "Queued" notice, errors (an
+exception on the page, a failed run, a dropped connection or a timeout: must be zero), and the
+server's resident memory (``VmRSS`` of /proc/<pid>/status) before and after the wave.
+
+The clients speak Streamlit's own websocket protocol (the protobuf messages its frontend
+sends): a browser per student would cost more CPU than the server under test on a small
+machine. Like the frontend, a client re-runs the live-progress fragment every 0.5 s while the
+server asks for it (``auto_rerun``), so the server does the same work as with real browsers,
+minus serving static files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_EVERY = 5  # every fifth session trains the wave's shared config
+
+
+@dataclass
+class Outcome:
+    session: int
+    shared: bool
+    seconds: float | None = None  # press to result
+    queued: bool = False
+    error: str = ""
+
+
+@dataclass
+class Wave:
+    sessions: int
+    wave: int
+    rss_before_mb: float
+    rss_after_mb: float = 0.0
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def times(self) -> list[float]:
+        return [o.seconds for o in self.outcomes if o.seconds is not None]
+
+    @property
+    def errors(self) -> list[str]:
+        return [f"session {o.session}: {o.error}" for o in self.outcomes if o.error]
+
+    @property
+    def jobs(self) -> int:
+        return sum(not o.shared for o in self.outcomes) + any(o.shared for o in self.outcomes)
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process from /proc (psutil is not needed)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def server(app_dir: Path, env: dict, timeout: float = 120):
+    """``streamlit run app.py`` on a free port; yields (url, process); always stopped."""
+    port = _free_port()
+    log = tempfile.NamedTemporaryFile("w+", prefix="rnnviz-load-", suffix=".log", delete=False)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.port", str(port), "--browser.gatherUsageStats", "false",
+         "--server.fileWatcherType", "none"],
+        cwd=app_dir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        env={**os.environ, **env})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
+                    if answer.read() == b"ok":
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"the app did not start; see {log.name}")
+            time.sleep(0.3)
+        yield url, process
+    finally:  # the server and its training threads go, whatever happened
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+        log.close()
+
+
+class Client:
+    """One browser tab, as far as the server can tell."""
+
+    def __init__(self, url: str, query: str, page: str = "playground"):
+        self.ws_url = url.replace("http://", "ws://") + "/_stcore/stream"
+        self.query, self.page = query, page
+        self.page_hash = ""
+        self.ws = None
+        self._auto: dict[str, asyncio.Task] = {}  # fragment id -> its rerun timer
+
+    def _rerun(self, widgets=(), fragment_id: str = "", auto: bool = False) -> bytes:
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+        message = BackMsg()
+        state = message.rerun_script
+        state.query_string = self.query
+        state.page_name = self.page
+        state.page_script_hash = self.page_hash
+        state.is_auto_rerun = auto
+        if fragment_id:
+            state.fragment_id = fragment_id
+        state.widget_states.widgets.extend(widgets)
+        return message.SerializeToString()
+
+    async def _auto_rerun(self, fragment_id: str, interval: float) -> None:
+        while True:  # what the frontend's timer does for st.fragment(run_every=...)
+            await asyncio.sleep(interval)
+            await self.ws.send(self._rerun(fragment_id=fragment_id, auto=True))
+
+    def _stop_auto(self, fragment_ids=None) -> None:
+        for fragment_id in list(self._auto if fragment_ids is None else fragment_ids):
+            timer = self._auto.pop(fragment_id, None)
+            if timer is not None:
+                timer.cancel()
+
+    async def messages(self):
+        """ForwardMsgs, handling the ones every client must (page hash, auto reruns)."""
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+        async for raw in self.ws:
+            message = ForwardMsg()
+            message.ParseFromString(raw)
+            kind = message.WhichOneof("type")
+            if kind == "new_session" and not message.metadata.run.fragment_ids:
+                self._stop_auto()  # a full run starts: the page's fragments start anew
+            elif kind == "navigation" and message.navigation.page_script_hash:
+                self.page_hash = message.navigation.page_script_hash  # the page being shown
+            elif kind == "auto_rerun":
+                fragment_id = message.auto_rerun.fragment_id
+                self._stop_auto([fragment_id])
+                self._auto[fragment_id] = asyncio.create_task(self._auto_rerun(
+                    fragment_id, message.auto_rerun.interval))
+            elif kind == "stop_auto_rerun":
+                self._stop_auto(message.stop_auto_rerun.fragment_ids)
+            yield kind, message
+
+    async def train(self, outcome: Outcome, timeout: float) -> None:
+        """Open the Playground, press Train, wait for the result (filling ``outcome``)."""
+        import websockets
+
+        async with websockets.connect(self.ws_url, subprotocols=["streamlit"], max_size=None,
+                                      open_timeout=60, ping_timeout=None) as self.ws:
+            try:
+                await self._train(outcome, timeout)
+            finally:
+                self._stop_auto()
+
+    async def _train(self, outcome: Outcome, timeout: float) -> None:
+        from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+        await self.ws.send(self._rerun())
+        train_id = None
+        async for kind, message in self.messages():  # the page, ready to use
+            element = _element(message)
+            if element is not None and element.WhichOneof("type") == "button" \
+                    and element.button.label == "Train":
+                train_id = element.button.id
+            _raise_on_exception(element)
+            if kind == "script_finished" and message.script_finished == 0 and train_id:
+                break
+        if train_id is None:
+            raise RuntimeError("the Playground has no Train button")
+        pressed = time.perf_counter()
+        await self.ws.send(self._rerun([WidgetState(id=train_id, trigger_value=True)]))
+        async with asyncio.timeout(timeout):
+            async for kind, message in self.messages():
+                element = _element(message)
+                _raise_on_exception(element)
+                if element is None:
+                    continue
+                kind = element.WhichOneof("type")
+                text = (element.markdown.body if kind == "markdown" else
+                        element.alert.body if kind == "alert" else "")
+                if "Queued" in text:
+                    outcome.queued = True
+                if "Training failed" in text:
+                    raise RuntimeError(text)
+                if "**Current run**" in text:
+                    outcome.seconds = time.perf_counter() - pressed
+                    return
+        raise RuntimeError("the server closed the connection")
+
+
+def _element(message):
+    if message.WhichOneof("type") == "delta" and message.delta.HasField("new_element"):
+        return message.delta.new_element
+    return None
+
+
+def _raise_on_exception(element) -> None:
+    if element is not None and element.WhichOneof("type") == "exception":
+        raise RuntimeError(f"exception on the page: {element.exception.message}")
+
+
+async def run_session(url: str, index: int, wave: int, steps: int, timeout: float,
+                      start: asyncio.Event) -> Outcome:
+    shared = index % SHARED_EVERY == SHARED_EVERY - 1
+    seed = 100_000 * (wave + 1) + (0 if shared else index + 1)
+    outcome = Outcome(index, shared)
+    await start.wait()
+    try:
+        async with asyncio.timeout(timeout + 120):  # opening the page counts too
+            await Client(url, f"seed={seed}&steps={steps}").train(outcome, timeout)
+    except TimeoutError:
+        outcome.error = f"no result within {timeout:.0f} s"
+    except Exception as err:  # noqa: BLE001  every failure is counted, none stops the wave
+        outcome.error = f"{type(err).__name__}: {err}"
+    return outcome
+
+
+async def run_wave(url: str, pid: int, sessions: int, wave: int, steps: int,
+                   timeout: float, settle: float) -> Wave:
+    result = Wave(sessions, wave, rss_before_mb=rss_mb(pid))
+    start = asyncio.Event()
+    tasks = [asyncio.create_task(run_session(url, i, wave, steps, timeout, start))
+             for i in range(sessions)]
+    start.set()  # everyone at once, like a class told "press Train now"
+    result.outcomes = list(await asyncio.gather(*tasks))
+    await asyncio.sleep(settle)  # let closed sessions and finished jobs be released
+    result.rss_after_mb = rss_mb(pid)
+    return result
+
+
+async def warm_up(url: str) -> None:
+    """One page view, so that imports (torch) are not charged to the first wave."""
+    client = Client(url, "")
+    import websockets
+    async with websockets.connect(client.ws_url, subprotocols=["streamlit"],
+                                  max_size=None) as client.ws:
+        await client.ws.send(client._rerun())
+        async for kind, message in client.messages():
+            if kind == "script_finished" and message.script_finished == 0:
+                break
+
+
+def print_table(waves: list[Wave], steps: int) -> None:
+    print()
+    print(f"{'sessions':>8} {'wave':>4} {'jobs':>5} {'done':>5} {'queued':>6} {'errors':>6} "
+          f"{'median s':>9} {'worst s':>8} {'RSS before MB':>14} {'RSS after MB':>13}")
+    for w in waves:
+        times = w.times
+        median = f"{statistics.median(times):.1f}" if times else "–"
+        worst = f"{max(times):.1f}" if times else "–"
+        print(f"{w.sessions:>8} {w.wave:>4} {w.jobs:>5} {len(times):>5} "
+              f"{sum(o.queued for o in w.outcomes):>6} {len(w.errors):>6} {median:>9} "
+              f"{worst:>8} {w.rss_before_mb:>14.0f} {w.rss_after_mb:>13.0f}")
+    print(f"\njobs = configs actually trained (every {SHARED_EVERY}th session shares one); "
+          f"each run: the default config, {steps} steps. Times: Train pressed -> result shown.")
+    for w in waves:
+        for error in w.errors:
+            print(f"  error, {w.sessions} sessions wave {w.wave}: {error}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m rnnviz.loadtest",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("--sessions", type=int, nargs="+", default=[10, 30],
+                        help="concurrent sessions per wave; one server per count")
+    parser.add_argument("--waves", type=int, default=2, help="waves per session count")
+    parser.add_argument("--steps", type=int, default=1000, help="training steps per run")
+    parser.add_argument("--timeout", type=float, default=900, help="seconds a session may wait")
+    parser.add_argument("--settle", type=float, default=5.0,
+                        help="seconds between a wave's end and the memory reading")
+    parser.add_argument("--app-dir", type=Path, default=ROOT,
+                        help="folder holding app.py (default: this checkout)")
+    args = parser.parse_args(argv)
+    # `timeout` or a CI runner stops us with SIGTERM: treat it like Ctrl-C (asyncio cancels the
+    # sessions), so that the finally blocks stop the server under test too
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    if min(args.sessions) < 1 or args.waves < 1 or args.steps < 1:
+        parser.error("--sessions, --waves and --steps must be positive")
+    if not (args.app_dir / "app.py").is_file():
+        parser.error(f"{args.app_dir}/app.py not found")
+    print(f"rnnviz load test: {os.cpu_count()} CPU core(s), "
+          f"RNNVIZ_MAX_CONCURRENT_JOBS={os.environ.get('RNNVIZ_MAX_CONCURRENT_JOBS', '2')}, "
+          f"app {args.app_dir}")
+    waves = []
+    for count in args.sessions:
+        with tempfile.TemporaryDirectory(prefix="rnnviz-load-runs-") as runs_dir, \
+                server(args.app_dir, {"RNNVIZ_RUNS_DIR": runs_dir}) as (url, process):
+            asyncio.run(warm_up(url))
+            for wave in range(1, args.waves + 1):
+                print(f"{count} sessions, wave {wave} ...", flush=True)
+                result = asyncio.run(run_wave(url, process.pid, count, wave, args.steps,
+                                              args.timeout, args.settle))
+                waves.append(result)
+                print(f"  done in {max(result.times, default=0):.1f} s, "
+                      f"{len(result.errors)} error(s), RSS {result.rss_after_mb:.0f} MB",
+                      flush=True)
+    print_table(waves, args.steps)
+    return 1 if any(w.errors for w in waves) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
