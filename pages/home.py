@@ -37,7 +37,10 @@ with left:
         "through state space.\n"
         "3. **Gates**: how an LSTM or GRU opens and closes its gates.\n"
         "4. **Gradients**: how much learning signal reaches each time step; where it vanishes "
-        "or explodes.")
+        "or explodes.\n"
+        "5. **Compare** and **Step through**: the three cells side by side, and one time step "
+        "at a time with the equations' numbers.\n"
+        "6. **Lessons**: seven ready-made experiments for a class, one click each.")
     st.page_link("pages/playground.py", label="Open the Playground", icon=":material/play_arrow:")
 with right:
     st.subheader("Things to try")

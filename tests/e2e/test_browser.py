@@ -5,7 +5,8 @@ import re
 from .harness import (CHART, EXCEPTION, nav_titles, open_page, plotly_data_points, settle,
                       selectbox_value, slider_value, train_button, train_tiny, wait_for_run)
 
-PAGE_TITLES = ["Home", "Playground", "Hidden states", "Gates", "Gradients"]
+PAGE_TITLES = ["Home", "Lessons", "Playground", "Hidden states", "Gates", "Gradients",
+               "Compare", "Step through", "Forecasting", "Text"]
 
 
 def test_every_page_loads_without_errors(page, server_url):
