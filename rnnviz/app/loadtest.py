@@ -1,6 +1,6 @@
 """Load test: a class of N students training at once on one real server.
 
-    python -m rnnviz.loadtest --sessions 10 30 --waves 2
+    python -m rnnviz.app.loadtest --sessions 10 30 --waves 2
 
 For each session count it starts ``streamlit run app.py`` on a free port (as the e2e harness
 does, with an empty runs folder) and runs the waves one after another on that server. In a
@@ -37,7 +37,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SHARED_EVERY = 5  # every fifth session trains the wave's shared config
 
 
@@ -293,7 +293,7 @@ def print_table(waves: list[Wave], steps: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rnnviz.loadtest",
+    parser = argparse.ArgumentParser(prog="python -m rnnviz.app.loadtest",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--sessions", type=int, nargs="+", default=[10, 30],
                         help="concurrent sessions per wave; one server per count")
