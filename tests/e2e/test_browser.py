@@ -89,3 +89,15 @@ def test_back_and_forward_keep_the_run(page, server_url):
     assert "Gradients" in page.locator("h1").first.inner_text()
     assert "Current run" in page.locator("[data-testid='stSidebar']").inner_text()
     assert page.locator(CHART).count() > 0
+
+
+def test_classroom_mode_hides_the_controls(page, server_url):
+    page.goto(f"{server_url}/playground")
+    settle(page)
+    assert page.locator("[data-testid='stForm']").count() == 1
+    page.goto(f"{server_url}/playground?classroom=1")
+    settle(page)
+    assert page.locator("[data-testid='stForm']").count() == 0
+    assert "Classroom mode hides the settings" in page.locator("[data-testid='stMain']") \
+        .inner_text()
+    assert page.locator(EXCEPTION).count() == 0
