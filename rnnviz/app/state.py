@@ -19,7 +19,9 @@ CONFIG, RUN, JOB, NOTICE = "config", "run", "job", "notice"
 @st.cache_resource(show_spinner=False)
 def registry() -> JobRegistry:
     """One per server process: the limit on simultaneous jobs and the cache of finished runs."""
-    import torch.optim  # noqa: F401  (first optimizer import pulls torch._dynamo: ~1.5 s, once)
+    # The first optimizer ever built imports torch._dynamo (~1.3 s, holding the import lock):
+    # pay it here, once, rather than inside the first training jobs of a class.
+    torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])
     return JobRegistry()
 
 
