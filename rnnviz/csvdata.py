@@ -46,6 +46,7 @@ MAX_CSV_BYTES = 2 * 1024 * 1024
 MAX_ROWS = 20_000
 MIN_ROWS = 30
 MAX_COLUMNS = 8
+MAX_FIELDS = 64  # columns of any kind: bounds the work a hostile file can ask for
 VALIDATION_SHARE = 0.2
 DEFAULT_MAX_DATASETS = 32
 MISSING = {"", "na", "n/a", "nan", "null", "none", "-", "?", "#n/a"}
@@ -213,6 +214,9 @@ def parse_csv(data: bytes, source: str = "upload.csv") -> Dataset:
             raise CsvError(f"Line {number} is not well-formed CSV ({err}).") from None
         table.append([cell.strip() for cell in row])
     width = len(table[0])
+    if width > MAX_FIELDS:
+        raise CsvError(f"The first line has {width:,} fields; at most {MAX_FIELDS} columns (of "
+                       f"which at most {MAX_COLUMNS} numeric). Keep only the series to forecast.")
     for number, row in zip(line_numbers, table):
         if len(row) != width:
             raise CsvError(f"Line {number} has {len(row)} field(s) but the first line has "

@@ -66,6 +66,7 @@ def test_example_files_are_reproducible_and_parse():
     (csv_bytes(["date,x"] + [f"2024-02-{d:02d},{d % 3}" for d in range(1, 29)] +
                ["2024-01-05,1", "2024-03-01,2", "2024-03-02,2"]), "not in time order"),
     (b'x\n"unclosed\n1\n', "not well-formed CSV"),
+    (csv_bytes([",".join(["a"] * 5000)] * 40), "5,000 fields; at most 64"),
 ])
 def test_bad_csvs_say_what_to_fix(data, words):
     with pytest.raises(csvdata.CsvError, match=words.replace("(", r"\(").replace(")", r"\)")):
