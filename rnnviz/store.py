@@ -308,7 +308,11 @@ def command_pretrain(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         run = train(cfg)
         summary = run.summary()
-        store.save(run)
+        try:
+            store.save(run)
+        except OSError as err:
+            raise ValueError(f"cannot write to the runs folder {store.root}: "
+                             f"{err.strerror or err}") from None
         trained += 1
         score = summary["val_metric"]
         score = "–" if score is None else f"{score:.4g}"

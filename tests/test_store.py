@@ -209,6 +209,15 @@ def test_pretrain_bad_config_files(tmp_path, content, words):
         _pretrain("--config-file", str(tmp_path / "nope.json"))
 
 
+def test_pretrain_into_a_folder_it_cannot_write(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    configs = tmp_path / "c.json"
+    configs.write_text(json.dumps([TINY]))
+    with pytest.raises(ValueError, match="cannot write to the runs folder"):
+        _pretrain("--config-file", str(configs), "--runs-dir", str(blocker / "runs"))
+
+
 def test_pretrain_command_line_exits_2_with_one_line(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("[1]")
