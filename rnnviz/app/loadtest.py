@@ -24,18 +24,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from rnnviz.app.server import local_server
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED_EVERY = 5  # every fifth session trains the wave's shared config
@@ -77,48 +75,6 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError(f"no VmRSS for process {pid}")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def server(app_dir: Path, env: dict, timeout: float = 120):
-    """``streamlit run app.py`` on a free port; yields (url, process); always stopped."""
-    port = _free_port()
-    log = tempfile.NamedTemporaryFile("w+", prefix="rnnviz-load-", suffix=".log", delete=False)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.port", str(port), "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
-        cwd=app_dir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        env={**os.environ, **env})
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + timeout
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
-                    if answer.read() == b"ok":
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.time() > deadline:
-                raise RuntimeError(f"the app did not start; see {log.name}")
-            time.sleep(0.3)
-        yield url, process
-    finally:  # the server and its training threads go, whatever happened
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-        log.close()
 
 
 class Client:
@@ -318,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     waves = []
     for count in args.sessions:
         with tempfile.TemporaryDirectory(prefix="rnnviz-load-runs-") as runs_dir, \
-                server(args.app_dir, {"RNNVIZ_RUNS_DIR": runs_dir}) as (url, process):
+                local_server(args.app_dir, {"RNNVIZ_RUNS_DIR": runs_dir}) as (url, process):
             asyncio.run(warm_up(url))
             for wave in range(1, args.waves + 1):
                 print(f"{count} sessions, wave {wave} ...", flush=True)
