@@ -101,7 +101,7 @@ def run_from_bytes(data: bytes) -> Run:
     try:
         history = History.from_state(arrays, counters)
         _check_history(history, config)
-    except (KeyError, TypeError, ValueError) as err:
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
         raise ValueError(f"the run file's history is invalid ({err})") from None
     return Run(config, model, history, device="cpu", elapsed_s=elapsed, meta=meta)
 

@@ -54,6 +54,18 @@ def test_bad_files_give_clear_errors(run, make, words):
         run_from_bytes(make(run_to_bytes(run)))
 
 
+def test_history_of_the_wrong_shape_is_refused(run):
+    from safetensors.torch import load as load_tensors
+    from safetensors.torch import save as save
+    data = run_to_bytes(run)
+    tensors = load_tensors(data)
+    tensors["history.probe_grad"] = tensors["history.probe_grad"].flatten()  # 1-D, not 2-D
+    from rnnviz.runs import _header_metadata
+    doctored = save(tensors, metadata=_header_metadata(data))
+    with pytest.raises(ValueError, match="history is invalid"):
+        run_from_bytes(doctored)
+
+
 def test_load_run_on_non_run_file(tmp_path):
     text = tmp_path / "notes.txt"
     text.write_text("not a run")
