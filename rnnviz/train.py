@@ -38,7 +38,8 @@ SGD_MOMENTUM = 0.9
 
 class History:
     """Everything recorded during a run, in preallocated numpy arrays (memory is bounded by
-    ``steps`` and ``MAX_SNAPSHOTS``: a 100,000-step run holds 1.4 MB at the defaults, 4 MB when validating every step).
+    ``steps`` and ``MAX_SNAPSHOTS``: a 100,000-step run holds 1.4 MB at the defaults, 4 MB
+    when validating every step).
 
     Per step (index = step - 1): ``loss``, ``metric``, ``grad_norm`` (before clipping),
     ``clipped``. Per validation: ``val_step``, ``val_loss``, ``val_metric``. Per probe:
