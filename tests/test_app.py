@@ -1,45 +1,20 @@
 """The app through Streamlit's AppTest: every page, training through the Train button, links."""
 
+import functools
 import json
 import time
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import ROOT
+from tests.apptest import TINY, open_app, press, set_widgets, wait_for_run
 
 PAGES = ["pages/home.py", "pages/playground.py", "pages/hidden_states.py", "pages/gates.py",
          "pages/gradients.py", "pages/lessons.py", "pages/compare.py", "pages/step_through.py",
          "pages/forecast.py", "pages/text.py"]
 INSPECTION = ["pages/hidden_states.py", "pages/gates.py", "pages/gradients.py"]
-TINY = {"seq_len": 8, "hidden_size": 6, "steps": 30, "eval_every": 10, "probe_every": 10}
-
-
-def _app(query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    for key, value in (query or {}).items():
-        at.query_params[key] = value
-    return at.run()
-
-
-def _set(at: AppTest, **values) -> None:
-    for key, value in values.items():
-        widget = next(w for kind in ("slider", "number_input", "selectbox")
-                      for w in at.get(kind) if w.key == key)
-        widget.set_value(value)
-
-
-def _press(at: AppTest, label: str) -> None:
-    next(b for b in at.button if b.label == label).click().run()
-
-
-def _wait_for_run(at: AppTest, timeout: float = 60):
-    deadline = time.time() + timeout
-    while "run" not in at.session_state or at.session_state["run"] is None:
-        assert time.time() < deadline, "training did not finish"
-        time.sleep(0.2)
-        at.run()
-    return at.session_state["run"]
+_app = functools.partial(open_app, timeout=60)
+_set, _press, _wait_for_run = set_widgets, press, wait_for_run
 
 
 def _train(at: AppTest, **config) -> object:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import base64
 import functools
 import json
 import math
@@ -20,6 +19,7 @@ from rnnviz.analysis import gate_saturation, pca, recurrent_spectra
 from rnnviz.tasks import Chance, probe_batch
 from rnnviz.trace import parameter_gradient_norms
 from rnnviz.train import History
+from tests.apptest import decode_plotly
 
 TINY = dict(seq_len=8, hidden_size=4, steps=5, eval_every=2, probe_every=2, lag=3)
 HUGE_STEPS = 100_000
@@ -51,18 +51,7 @@ def huge_history() -> History:
     return history
 
 
-def decoded(value):
-    """The figure dict with plotly's base64 typed arrays ({"dtype", "bdata", "shape"}) turned
-    back into numpy arrays, so assertions read plain numbers."""
-    if isinstance(value, dict):
-        if set(value) >= {"dtype", "bdata"}:
-            array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
-            shape = value.get("shape")
-            return array.reshape([int(n) for n in str(shape).split(",")]) if shape else array
-        return {key: decoded(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [decoded(item) for item in value]
-    return value
+decoded = decode_plotly
 
 
 def layout(fig: go.Figure) -> dict:

@@ -1,7 +1,6 @@
 """Holding up under a class: the job size limit, the process-wide job limit with its queue, shared
 jobs for identical configs, and the bounded run cache, in the engine and on the page."""
 
-import threading
 import time
 
 import pytest
@@ -11,7 +10,7 @@ from rnnviz import limits
 from rnnviz.config import RunConfig
 from rnnviz.jobs import Job, JobRegistry, RunCache, run_nbytes
 from rnnviz.store import RunStore
-from rnnviz.train import Run, train
+from rnnviz.train import train
 from tests.conftest import ROOT
 
 TINY = dict(seq_len=6, hidden_size=4, steps=10, eval_every=5, probe_every=5, device="cpu")

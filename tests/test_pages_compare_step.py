@@ -1,9 +1,7 @@
 """The Compare and Step-through pages through Streamlit's AppTest, on tiny runs: what they show
 is the engine's numbers (runs, trace, per-step gradients and Jacobian norms)."""
 
-import base64
 import json
-import time
 
 import numpy as np
 import pytest
@@ -13,35 +11,10 @@ from rnnviz.config import RunConfig
 from rnnviz.tasks import probe_batch
 from rnnviz.trace import trace
 from rnnviz.train import train
+from tests.apptest import TINY, decode_plotly, open_app, press, wait_for_run
 from tests.conftest import ROOT
 
-TINY = {"seq_len": 8, "hidden_size": 6, "steps": 30, "eval_every": 10, "probe_every": 10}
-
-
-def _app(query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
-    for key, value in (query or {}).items():
-        at.query_params[key] = value
-    return at.run()
-
-
-def _press(at: AppTest, label: str) -> None:
-    next(b for b in at.button if b.label == label).click().run()
-
-
-def _decode(value):
-    """Plotly's JSON with its base64 typed arrays ({dtype, bdata, shape}) as numpy arrays."""
-    if isinstance(value, dict):
-        if {"dtype", "bdata"} <= set(value):
-            array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
-            shape = value.get("shape")
-            if isinstance(shape, str):
-                shape = [int(n) for n in shape.split(",")]
-            return array.reshape(shape) if shape else array
-        return {k: _decode(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_decode(v) for v in value]
-    return value
+_app, _press, _decode = open_app, press, decode_plotly
 
 
 def _figure(at: AppTest, title_start: str) -> dict:
@@ -56,12 +29,7 @@ def _train_in_playground(at: AppTest, cell: str):
     at.switch_page("pages/playground.py").run()
     next(w for w in at.selectbox if w.key == "cell").set_value(cell)
     _press(at, "Train")
-    deadline = time.time() + 60
-    while at.session_state["run"] is None if "run" in at.session_state else True:
-        assert time.time() < deadline, "training did not finish"
-        time.sleep(0.2)
-        at.run()
-    return at.session_state["run"]
+    return wait_for_run(at)
 
 
 def test_both_pages_open_before_anything_is_trained():

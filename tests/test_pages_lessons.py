@@ -1,6 +1,5 @@
 """The Lessons, Forecasting and Text pages and classroom mode, through Streamlit's AppTest."""
 
-import base64
 import json
 import time
 
@@ -13,14 +12,11 @@ from rnnviz.config import RunConfig
 from rnnviz.generate import generate_text
 from rnnviz.lessons import CLIPPED, EXPLODING, LESSONS, SINE
 from rnnviz.train import train
+from tests.apptest import decode_plotly, open_app
 from tests.conftest import ROOT
 
 
-def _app(query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
-    for key, value in (query or {}).items():
-        at.query_params[key] = value
-    return at.run()
+_app = open_app
 
 
 def _title(at: AppTest) -> str:
@@ -37,11 +33,8 @@ def _figures(at: AppTest) -> list[dict]:
 
 def _array(value) -> np.ndarray:
     """A plotly JSON array: a list, or plotly's typed-array encoding {dtype, bdata, shape}."""
-    if isinstance(value, dict) and "bdata" in value:
-        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
-        shape = [int(n) for n in str(value.get("shape", len(flat))).split(",")]
-        return flat.reshape(shape)
-    return np.asarray(value, dtype=np.float64)
+    array = decode_plotly(value)
+    return array if isinstance(array, np.ndarray) else np.asarray(array, dtype=np.float64)
 
 
 def _wait_until(at: AppTest, done, timeout: float = 90) -> None:

@@ -2,7 +2,6 @@
 opening saved runs (good and bad), downloads, chart PNG buttons, and a link naming uploaded data."""
 
 import json
-import time
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -11,16 +10,11 @@ from rnnviz import csvdata, store
 from rnnviz.config import RunConfig
 from rnnviz.tasks import TASKS
 from rnnviz.train import train
+from tests.apptest import TINY, open_app, set_widgets, wait_for_run
 from tests.conftest import ROOT
 
-TINY = {"seq_len": 8, "hidden_size": 6, "steps": 30, "eval_every": 10, "probe_every": 10}
-
-
 def _playground(query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    for key, value in (query or {}).items():
-        at.query_params[key] = value
-    at.run()
+    at = open_app(query, timeout=60)
     at.switch_page("pages/playground.py").run()
     return at
 
@@ -33,19 +27,7 @@ def _errors(at: AppTest) -> list[str]:
     return [e.value for e in at.error]
 
 
-def _set(at: AppTest, **values) -> None:
-    for key, value in values.items():
-        next(w for kind in ("slider", "number_input", "selectbox") for w in at.get(kind)
-             if w.key == key).set_value(value)
-
-
-def _wait_for_run(at: AppTest, timeout: float = 60):
-    deadline = time.time() + timeout
-    while "run" not in at.session_state or at.session_state["run"] is None:
-        assert time.time() < deadline, "training did not finish"
-        time.sleep(0.2)
-        at.run()
-    return at.session_state["run"]
+_set, _wait_for_run = set_widgets, wait_for_run
 
 
 def test_csv_upload_preview_train_and_inspect():
