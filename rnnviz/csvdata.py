@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import json
 import math
 import os
@@ -40,7 +39,7 @@ import numpy as np
 import torch
 
 from .config import DATA_TASK, is_data_task
-from .tasks import ASSETS, TASKS, Chance, Task
+from .tasks import TASKS, Chance, Task
 
 MAX_CSV_BYTES = 2 * 1024 * 1024
 MAX_ROWS = 20_000

@@ -7,6 +7,7 @@ says what is wrong.
 from __future__ import annotations
 
 import json
+import math
 import struct
 from pathlib import Path
 
@@ -23,6 +24,7 @@ FORMAT = "rnnviz-run"
 VERSION = "1"
 MAX_RUN_BYTES = 64 * 1024 * 1024  # a 256-unit, 3-layer LSTM plus history is about 7 MB
 SUFFIX = ".rnnviz"
+MAX_STOP_REASON = 500
 
 
 def run_to_bytes(run: Run) -> bytes:
@@ -100,21 +102,43 @@ def run_from_bytes(data: bytes) -> Run:
               if k.startswith("history.")}
     try:
         history = History.from_state(arrays, counters)
-        _check_history(history, config)
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
-        raise ValueError(f"the run file's history is invalid ({err})") from None
+    except (KeyError, TypeError, AttributeError) as err:
+        raise ValueError(f"the run file's history is incomplete (missing {err})") from None
+    _check_history(history, config, meta, elapsed)
     return Run(config, model, history, device="cpu", elapsed_s=elapsed, meta=meta)
 
 
-def _check_history(history: History, config: RunConfig) -> None:
-    if not 0 <= history.steps_done <= len(history._loss) or len(history._loss) != config.steps:
-        raise ValueError("step count does not match the config")
-    if history._probe_grad.shape[1] != config.seq_len:
-        raise ValueError("probe snapshots do not match the sequence length")
-    if not 0 <= history.probes_kept <= len(history._probe_grad):
-        raise ValueError("probe count out of range")
-    if not 0 <= history.evals_done <= len(history._val):
-        raise ValueError("validation count out of range")
+def _check_history(history: History, config: RunConfig, meta, elapsed_s: float) -> None:
+    """Every history array has the shape and dtype that training would give this config, the
+    counters have the right types and ranges, and the extras are what ``run_to_bytes`` writes.
+    A file that passes can be drawn by every page without an IndexError."""
+    fresh = History(config.steps, config.eval_every, config.seq_len)
+    for name in History.ARRAYS:
+        have, want = getattr(history, name), getattr(fresh, name)
+        if not isinstance(have, np.ndarray) or have.shape != want.shape or have.dtype != want.dtype:
+            raise ValueError(f"the run file's history array {name.lstrip('_')!r} has the wrong "
+                             "shape or type for its config")
+    for name in ("steps_done", "evals_done", "probes_kept", "probe_stride", "_probes_seen"):
+        value = getattr(history, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"the run file's history counter {name.lstrip('_')!r} is invalid")
+    if history.probe_stride < 1:
+        raise ValueError("the run file's history counter 'probe_stride' is invalid")
+    if history.steps_done > config.steps:
+        raise ValueError("the run file's step count is larger than its config allows")
+    if history.probes_kept > len(history._probe_grad):
+        raise ValueError("the run file's probe count is out of range")
+    if history.evals_done > len(history._val):
+        raise ValueError("the run file's validation count is out of range")
+    if not isinstance(history.stop_reason, str) or len(history.stop_reason) > MAX_STOP_REASON:
+        raise ValueError("the run file's stop reason is invalid")
+    if history.best_step is not None and (isinstance(history.best_step, bool) or
+                                          not isinstance(history.best_step, int)):
+        raise ValueError("the run file's best step is invalid")
+    if not isinstance(meta, dict):
+        raise ValueError("the run file's extra metadata is not a mapping")
+    if not (math.isfinite(elapsed_s) and elapsed_s >= 0):
+        raise ValueError("the run file's training time is invalid")
 
 
 def load_run(path: str | Path) -> Run:

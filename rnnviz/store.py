@@ -18,25 +18,22 @@ import dataclasses
 import hashlib
 import json
 import logging
-import math
 import os
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 
 from . import csvdata
 from .config import RunConfig, is_data_task
 from .lessons import lesson_configs
 from .runs import MAX_RUN_BYTES, SUFFIX, _header_metadata, run_from_bytes, run_to_bytes
 from .tasks import ASSETS, TASKS
-from .train import History, Run, train
+from .train import Run, train
 
 RUNS_DIR_ENV = "RNNVIZ_RUNS_DIR"
 DEFAULT_RUNS_DIR = "runs"
-MAX_STOP_REASON = 500
 log = logging.getLogger(__name__)
 
 
@@ -63,9 +60,9 @@ def run_file_bytes(run: Run) -> bytes:
 
 
 def load_run_bytes(data: bytes) -> Run:
-    """Open an untrusted run file: ``run_from_bytes`` plus the checks it leaves out (a data set
-    carried by the file, the history's array shapes and counters). Anything wrong is a
-    ValueError with a plain message; nothing else escapes."""
+    """Open an untrusted run file: ``run_from_bytes`` (which checks weights, history shapes and
+    counters) plus the data set that a run trained on an uploaded CSV carries with it. Anything
+    wrong is a ValueError with a plain message; nothing else escapes."""
     metadata = _header_metadata(data)  # ValueError: not a run file
     try:
         task = json.loads(metadata.get("config", "{}")).get("task")
@@ -84,40 +81,12 @@ def load_run_bytes(data: bytes) -> Run:
             raise ValueError(f"the run's data set is invalid: {err}") from None
     try:
         run = run_from_bytes(data)
-        _check_loaded(run)
     except ValueError:
         raise
     except Exception as err:  # a hostile file must not reach the user as a traceback
         raise ValueError(f"the file is not a valid run ({type(err).__name__}: {err})") from None
     run.meta.pop("dataset", None)  # it lives in the registry now, not twice in memory
     return run
-
-
-def _check_loaded(run: Run) -> None:
-    """Every history array has the shape and dtype that training would give this config, and
-    the counters have the right types."""
-    cfg, history = run.config, run.history
-    fresh = History(cfg.steps, cfg.eval_every, cfg.seq_len)
-    for name in History.ARRAYS:
-        have, want = getattr(history, name), getattr(fresh, name)
-        if not isinstance(have, np.ndarray) or have.shape != want.shape or have.dtype != want.dtype:
-            raise ValueError(f"the run file's history array {name.lstrip('_')!r} has the wrong "
-                             "shape or type for its config")
-    for name in ("steps_done", "evals_done", "probes_kept", "probe_stride", "_probes_seen"):
-        value = getattr(history, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"the run file's history counter {name.lstrip('_')!r} is invalid")
-    if history.probe_stride < 1:
-        raise ValueError("the run file's history counter 'probe_stride' is invalid")
-    if not isinstance(history.stop_reason, str) or len(history.stop_reason) > MAX_STOP_REASON:
-        raise ValueError("the run file's stop reason is invalid")
-    if history.best_step is not None and (isinstance(history.best_step, bool) or
-                                          not isinstance(history.best_step, int)):
-        raise ValueError("the run file's best step is invalid")
-    if not isinstance(run.meta, dict):
-        raise ValueError("the run file's extra metadata is not a mapping")
-    if not (math.isfinite(run.elapsed_s) and run.elapsed_s >= 0):
-        raise ValueError("the run file's training time is invalid")
 
 
 # ---------------------------------------------------------------- the runs folder

@@ -62,7 +62,7 @@ def test_history_of_the_wrong_shape_is_refused(run):
     tensors["history.probe_grad"] = tensors["history.probe_grad"].flatten()  # 1-D, not 2-D
     from rnnviz.runs import _header_metadata
     doctored = save(tensors, metadata=_header_metadata(data))
-    with pytest.raises(ValueError, match="history is invalid"):
+    with pytest.raises(ValueError, match="'probe_grad' has the wrong shape"):
         run_from_bytes(doctored)
 
 

@@ -109,7 +109,7 @@ def _tensor(name, value):
     (_counter("best_step", [1]), "best step"),
     (_counter("probe_stride", 0), "probe_stride"),
     (_tensor("history.loss", torch.zeros(12, dtype=torch.float64)), "'loss' has the wrong"),
-    (_tensor("history.probe_grad", torch.zeros(200)), "not a valid run"),
+    (_tensor("history.probe_grad", torch.zeros(200)), "'probe_grad' has the wrong"),
     (_tensor("history.clipped", torch.zeros(12)), "'clipped' has the wrong"),
 ])
 def test_doctored_files_are_refused_with_a_reason(run, change, words):
