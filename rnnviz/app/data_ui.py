@@ -13,6 +13,7 @@ from plotly.subplots import make_subplots
 
 from rnnviz import charts, csvdata
 from rnnviz.config import RunConfig
+from rnnviz.tasks import ASSETS
 
 DATASET, USE, UPLOAD = "own_dataset", "use_own_data", "csv_upload"
 _ERROR, _SEEN, _PINS = "own_data_error", "own_data_file", "own_data_pins"
@@ -54,7 +55,7 @@ def _read_upload() -> None:
 
 def _load_example(file_name: str) -> None:
     try:
-        _use(csvdata.load_csv_file(csvdata.ASSETS / file_name))
+        _use(csvdata.load_csv_file(ASSETS / file_name))
     except csvdata.CsvError as err:  # a damaged installation, not the user's fault
         _use(None, f"The example could not be read: {err}")
 
