@@ -55,9 +55,9 @@ def live_view() -> None:
                 "starts as soon as one frees up.")
         return
     st.progress(p.step / max(p.total, 1), text=f"Training: step {p.step} of {p.total}")
-    if job.run is not None:
+    if job.history is not None:
         task = TASKS[job.cfg.task]
-        st.plotly_chart(charts.live_loss_figure(job.run.history, job.run.chance,
+        st.plotly_chart(charts.live_loss_figure(job.history, job.chance,
                                                 task.metric_name), width="stretch",
                         key="live_loss")
 

@@ -6,9 +6,10 @@ Why worker processes and not threads: these networks are tiny, so a training ste
 Python (the optimizer, the autograd bookkeeping) holding the GIL. Measured on 2 cores, three
 runs in three threads took 1.2-1.3x the time of the same runs one after another; in worker
 processes (one torch thread each) they take well under that (``python -m rnnviz bench
---compare`` prints the table for this machine). The workers (one per core) are shared by every
-caller in the process and stay warm between calls, so they also bound how many trainings a
-server runs at once. They are forked from a ``forkserver``
+--compare`` prints the table for this machine). The workers are shared by every
+caller in the process, the Playground's training jobs (``rnnviz.jobs``) included, and stay
+warm between calls; there are ``RNNVIZ_MAX_CONCURRENT_JOBS`` of them (``rnnviz.limits``), so
+they also bound how many trainings a server runs at once. They are forked from a ``forkserver``
 that has already imported torch and warmed up ``torch._dynamo`` (the first optimizer otherwise
 costs ~1.5 s in every fresh process); forking from that clean, single-threaded server is safe in
 a multi-threaded web server, where a plain ``fork`` is not. Each finished run comes back as the
@@ -37,9 +38,10 @@ from typing import Callable, Iterable
 import torch
 
 from .config import FIELDS, RunConfig
+from .limits import max_concurrent_jobs
 from .runs import run_from_bytes, run_to_bytes
 from .tasks import TASKS, task_params
-from .train import Run, resolve_device, train
+from .train import Run, resolve_device, stopped_copy, train
 
 CELLS = ("rnn", "lstm", "gru")
 SWEEP_PARAMS = ("seq_len", "lag")
@@ -70,7 +72,7 @@ def estimated_cost(cfg: RunConfig) -> float:
         1 + cfg.hidden_size / 64)
 
 
-def _can_use_worker(cfg: RunConfig) -> bool:
+def can_use_worker(cfg: RunConfig) -> bool:
     """A worker process knows the built-in tasks only, and shares no GPU."""
     return cfg.task in (FIELDS["task"].choices or ()) and resolve_device(cfg.device).type == "cpu"
 
@@ -84,26 +86,49 @@ def _complete(run: Run) -> bool:
 
 _progress_queue = None
 _stop_flags = None
+_snapshot_flags = None
 
 
-def _worker_init(progress_queue, stop_flags) -> None:
-    global _progress_queue, _stop_flags
-    _progress_queue, _stop_flags = progress_queue, stop_flags
+def _worker_init(progress_queue, stop_flags, snapshot_flags) -> None:
+    global _progress_queue, _stop_flags, _snapshot_flags
+    _progress_queue, _stop_flags, _snapshot_flags = progress_queue, stop_flags, snapshot_flags
     torch.set_num_threads(1)  # a worker only trains; see rnnviz.train on one thread per job
 
 
-def _train_in_worker(call: int, index: int, cfg: RunConfig) -> bytes:
+def _train_in_worker(call: int, index: int, cfg: RunConfig, live: bool = False) -> bytes:
+    """Train ``cfg`` and return the run file's bytes. Messages ``(call, index, kind, payload)``
+    go to the pool's queue: ``("started", None)`` before the first step, then a few times a
+    second ``("progress", (step, total, metrics, delta))`` where ``delta`` is the history
+    recorded since the last message when ``live`` (else None), and ``("snapshot", bytes)`` of
+    the model trained so far whenever the call's snapshot flag is raised."""
     slot = call % _STOP_SLOTS
     last = [0.0]
+    sent = [0, 0]  # steps and validations already sent
+    current: list[Run] = []
+
+    def report(kind: str, payload) -> None:
+        _progress_queue.put((call, index, kind, payload))
+
+    def on_start(run: Run) -> None:
+        current.append(run)
+        report("started", None)
 
     def on_step(step: int, metrics: dict) -> bool:
         now = time.monotonic()
         if now - last[0] >= PROGRESS_INTERVAL_S or step == cfg.steps:
             last[0] = now
-            _progress_queue.put((call, index, step, cfg.steps))
+            delta = None
+            if live:
+                history = current[0].history
+                delta = history.delta(*sent)
+                sent[:] = history.steps_done, history.evals_done
+            report("progress", (step, cfg.steps, metrics, delta))
+        if _snapshot_flags[slot]:
+            _snapshot_flags[slot] = 0
+            report("snapshot", run_to_bytes(stopped_copy(current[0], step)))
         return not _stop_flags[slot]
 
-    return run_to_bytes(train(cfg, on_step=on_step))
+    return run_to_bytes(train(cfg, on_step=on_step, on_start=on_start))
 
 
 # ---------------------------------------------------------------- the shared pool
@@ -124,9 +149,11 @@ class _Pool:
         self.workers = workers
         self.progress = _CONTEXT.Queue()
         self.stop_flags = _CONTEXT.Array("b", _STOP_SLOTS, lock=False)
+        self.snapshot_flags = _CONTEXT.Array("b", _STOP_SLOTS, lock=False)
         self.executor = ProcessPoolExecutor(workers, mp_context=_CONTEXT,
                                             initializer=_worker_init,
-                                            initargs=(self.progress, self.stop_flags))
+                                            initargs=(self.progress, self.stop_flags,
+                                                      self.snapshot_flags))
         self._listeners: dict[int, queue_module.SimpleQueue] = {}
         self._lock = threading.Lock()
         self._calls = itertools.count()
@@ -151,6 +178,7 @@ class _Pool:
         call = next(self._calls)
         listener = queue_module.SimpleQueue()
         self.stop_flags[call % _STOP_SLOTS] = 0
+        self.snapshot_flags[call % _STOP_SLOTS] = 0
         with self._lock:
             self._listeners[call] = listener
         return call, listener
@@ -177,7 +205,7 @@ def _shared_pool() -> _Pool:
     global _pool
     with _pool_lock:
         if _pool is None or _pool.broken:  # a worker that died (e.g. killed) breaks a pool
-            _pool = _Pool(usable_cores())
+            _pool = _Pool(max_concurrent_jobs())
         return _pool
 
 
@@ -206,6 +234,29 @@ def shutdown_workers() -> None:
         if _pool is not None:
             _pool.shutdown()
             _pool = None
+
+
+class WorkerRun:
+    """One run trained in the shared pool and watched from this process (a Playground job):
+    ``messages`` receives the worker's ``(index, kind, payload)`` messages (see
+    ``_train_in_worker``; the history deltas are on), ``future`` its run file's bytes."""
+
+    def __init__(self, cfg: RunConfig):
+        self._pool = _shared_pool()
+        self._call, self.messages = self._pool.open_call()
+        self.future = self._pool.executor.submit(_train_in_worker, self._call, 0, cfg, True)
+
+    def stop(self) -> None:
+        """The worker stops after its current step and returns what was learned."""
+        self._pool.stop_flags[self._call % _STOP_SLOTS] = 1
+
+    def request_snapshot(self) -> None:
+        """The worker sends a copy of the model as trained so far after its current step."""
+        self._pool.snapshot_flags[self._call % _STOP_SLOTS] = 1
+
+    def close(self) -> None:
+        self.stop()  # a no-op for a finished run; a job that fails here must not train on
+        self._pool.close_call(self._call)
 
 
 # ---------------------------------------------------------------- caller side
@@ -243,7 +294,7 @@ def train_many(configs: Iterable[RunConfig], on_progress: OnProgress | None = No
         else:
             todo.append(index)
     todo.sort(key=lambda i: estimated_cost(configs[i]), reverse=True)
-    in_workers = [i for i in todo if _can_use_worker(configs[i])]
+    in_workers = [i for i in todo if can_use_worker(configs[i])]
     here = [i for i in todo if i not in in_workers]
     workers = min(workers or usable_cores(), usable_cores(), len(in_workers))
     if workers < 2:  # one run (or one core) gains nothing from a worker: train here
@@ -289,9 +340,12 @@ def _train_in_processes(configs, indices, runs, on_progress, workers) -> bool:
         nonlocal stopped
         while True:
             try:
-                index, step, total = listener.get_nowait()
+                index, kind, payload = listener.get_nowait()
             except queue_module.Empty:
                 return
+            if kind != "progress":
+                continue
+            step, total = payload[:2]
             if on_progress is not None and on_progress(index, step, total) is False:
                 stopped = True
                 pool.stop_flags[call % _STOP_SLOTS] = 1
@@ -503,7 +557,7 @@ def bench_compare(steps: int = 300, repeats: int = 3, base: RunConfig | None = N
     print_fn(f"{len(configs)} cells ({', '.join(c.cell for c in configs)}) on {base.task}, "
              f"seq_len {base.seq_len}, hidden {base.hidden_size}, batch {base.batch_size}, "
              f"{steps} steps each; {usable_cores()} usable cores; workers: "
-             f"{min(usable_cores(), len(configs))} processes ({_METHOD})")
+             f"{min(max_concurrent_jobs(), len(configs))} processes ({_METHOD})")
     print_fn(f"one-time worker start-up (fork server import): {startup:.2f} s")
     print_fn(f"{'repeat':<8}{'one after another (s)':>24}{'together (s)':>15}{'ratio':>8}"
              f"{'idle cores before':>19}")

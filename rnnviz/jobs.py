@@ -1,6 +1,13 @@
-"""Training jobs for a server shared by many sessions: background workers, a process-wide limit
-on simultaneous jobs, a bounded cache of finished runs, and de-duplication so that thirty
-students pressing Train on the same configuration share one job.
+"""Training jobs for a server shared by many sessions: a process-wide limit on simultaneous
+jobs, a bounded cache of finished runs, and de-duplication so that thirty students pressing
+Train on the same configuration share one job.
+
+A job trains in one of the shared worker processes of ``rnnviz.compare`` (a training step of
+these tiny networks is mostly Python holding the GIL: two jobs as threads of the server would
+share one core, and slow down every page the server draws meanwhile). The worker streams the
+history a few times a second, so a page draws the live curves from ``Job.history`` here. A run
+the workers cannot train (an uploaded data set lives in this process only; a GPU is not shared
+between processes) trains in the job's own thread instead.
 
 Nothing here knows about Streamlit; the app's glue (``rnnviz.app.state``) holds one
 ``JobRegistry`` per server process.
@@ -8,29 +15,24 @@ Nothing here knows about Streamlit; the app's glue (``rnnviz.app.state``) holds 
 
 from __future__ import annotations
 
-import copy
-import os
+import queue
 import threading
 import time
 from collections import OrderedDict
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
+from . import compare
 from .config import RunConfig
+from .limits import max_concurrent_jobs
+from .runs import run_from_bytes
 from .store import RunStore
-from .train import Run, train
+from .tasks import TASKS, Chance, task_params
+from .train import History, Run, stopped_copy, train
 
-DEFAULT_MAX_CONCURRENT_JOBS = 2
 DEFAULT_CACHE_ENTRIES = 32
 DEFAULT_CACHE_BYTES = 256 * 1024 * 1024
-
-
-def max_concurrent_jobs() -> int:
-    """From ``RNNVIZ_MAX_CONCURRENT_JOBS`` (default 2: one job per core of a small server)."""
-    try:
-        return max(1, int(os.environ.get("RNNVIZ_MAX_CONCURRENT_JOBS",
-                                         DEFAULT_MAX_CONCURRENT_JOBS)))
-    except ValueError:
-        return DEFAULT_MAX_CONCURRENT_JOBS
+RELAY_POLL_S = 0.1  # how often a job thread looks at its worker's messages and its stop flag
 
 
 def run_nbytes(run: Run) -> int:
@@ -76,7 +78,7 @@ class RunCache:
 class Progress:
     """What a page shows while a job runs (written by the worker, read by any session)."""
 
-    state: str = "queued"  # queued | running | done | failed
+    state: str = "queued"  # queued | starting | running | done | failed
     step: int = 0
     total: int = 0
     metrics: dict = field(default_factory=dict)
@@ -85,14 +87,16 @@ class Progress:
 
 
 class Job:
-    """One training run in a worker thread. Several sessions may watch it; each can leave
-    (``detach``) with a copy of what has been learned so far, and the run itself stops only when
-    nobody is watching any more."""
+    """One training run, trained by a worker process (or this process's job thread, see the
+    module docstring) and watched by one or more sessions. Each can leave (``detach``) with a
+    copy of what has been learned so far; the run itself stops only when nobody is watching any
+    more. ``history`` fills while it trains (None until it starts)."""
 
     def __init__(self, cfg: RunConfig, slots: threading.Semaphore, on_finish):
         self.cfg = cfg
         self.progress = Progress(total=cfg.steps)
-        self.run: Run | None = None  # the partial run (model and history) once training started
+        self.history: History | None = None
+        self.in_worker = compare.can_use_worker(cfg)
         self._slots = slots
         self._on_finish = on_finish
         self._watchers = 1
@@ -101,6 +105,7 @@ class Job:
         self._snapshot_wanted = threading.Event()
         self._snapshot_ready = threading.Event()
         self._snapshot: Run | None = None
+        self._partial: Run | None = None  # the run being trained here (thread mode)
         self.result: Run | None = None
         self.thread = threading.Thread(target=self._work, name=f"rnnviz-train-{id(self)}",
                                        daemon=True)
@@ -112,6 +117,10 @@ class Job:
     @property
     def done(self) -> bool:
         return self.progress.state in ("done", "failed")
+
+    @property
+    def chance(self) -> Chance:
+        return TASKS[self.cfg.task].chance(self.cfg.seq_len, **task_params(self.cfg))
 
     def watch(self) -> "Job":
         with self._lock:
@@ -133,35 +142,20 @@ class Job:
             return self.result
         self._snapshot_ready.clear()
         self._snapshot_wanted.set()
-        if self._snapshot_ready.wait(timeout):
-            return self._snapshot
-        return self.result
+        self._snapshot_ready.wait(timeout)
+        return self._snapshot or self.result
 
     def wait(self, timeout: float | None = None) -> Run | None:
         self.thread.join(timeout)
         return self.result
 
-    def _on_step(self, step: int, metrics: dict) -> bool:
-        self.progress.step = step
-        self.progress.metrics = metrics
-        if self._snapshot_wanted.is_set():  # between two steps the model is consistent
-            self._snapshot = copy.deepcopy(self.run)
-            self._snapshot.model.eval()
-            self._snapshot.history.stop_reason = f"stopped by the user at step {step}"
-            self._snapshot_wanted.clear()
-            self._snapshot_ready.set()
-        return not self._stop.is_set()
-
     def _work(self) -> None:
         try:
             with self._slots:  # wait for a free slot: the job shows as "queued" meanwhile
-                if self._stop.is_set():
-                    self.progress.state = "done"
-                    return
-                self.progress.state = "running"
-                self.progress.started = time.time()
-                self.result = train(self.cfg, on_step=self._on_step,
-                                    on_start=self._on_start)
+                self.progress.state = "starting"  # until the first step's message
+                if not self._stop.is_set():
+                    self.result = (self._train_in_worker() if self.in_worker
+                                   else self._train_here())
             self.progress.state = "done"
         except Exception as err:  # a failing job must never take the server down
             self.progress.error = f"{type(err).__name__}: {err}"
@@ -170,8 +164,70 @@ class Job:
             self._snapshot_ready.set()
             self._on_finish(self)
 
-    def _on_start(self, run: Run) -> None:
-        self.run = run
+    def _started(self, history: History) -> None:
+        self.history = history
+        self.progress.started = time.time()
+        self.progress.state = "running"
+
+    # ---- in a worker process ----
+    def _train_in_worker(self) -> Run:
+        worker = compare.WorkerRun(self.cfg)
+        try:
+            while not worker.future.done():
+                self._relay(worker, timeout=RELAY_POLL_S)
+                if self._stop.is_set():
+                    worker.stop()
+                if self._snapshot_wanted.is_set():
+                    self._snapshot_wanted.clear()
+                    worker.request_snapshot()
+            data = worker.future.result()
+        except BrokenProcessPool:  # the worker died (killed, out of memory): say so plainly
+            raise RuntimeError("the process training this run stopped unexpectedly (the "
+                               "server may be short of memory); press Train to try "
+                               "again") from None
+        finally:
+            worker.close()
+        return run_from_bytes(data)
+
+    def _relay(self, worker: compare.WorkerRun, timeout: float) -> None:
+        """Apply the worker's messages to this job: progress, history rows, snapshots."""
+        try:
+            message = worker.messages.get(timeout=timeout)
+        except queue.Empty:
+            return
+        while True:
+            _, kind, payload = message
+            if kind == "started":
+                self._started(History(self.cfg.steps, self.cfg.eval_every, self.cfg.seq_len))
+            elif kind == "progress":
+                step, _, metrics, delta = payload
+                if delta is not None and self.history is not None:
+                    self.history.extend(delta)
+                self.progress.step, self.progress.metrics = step, metrics
+            elif kind == "snapshot":
+                self._snapshot = run_from_bytes(payload)
+                self._snapshot_ready.set()
+            try:
+                message = worker.messages.get_nowait()
+            except queue.Empty:
+                return
+
+    # ---- in this process ----
+    def _train_here(self) -> Run:
+        def on_start(run: Run) -> None:
+            self._partial = run
+            self._started(run.history)
+
+        return train(self.cfg, on_step=self._on_step, on_start=on_start)
+
+    def _on_step(self, step: int, metrics: dict) -> bool:
+        self.progress.step = step
+        self.progress.metrics = metrics
+        if self._snapshot_wanted.is_set():  # between two steps the model is consistent
+            self._snapshot = stopped_copy(self._partial, step)
+            self._snapshot_wanted.clear()
+            self._snapshot_ready.set()
+        return not self._stop.is_set()
 
 
 class JobRegistry:

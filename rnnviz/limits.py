@@ -1,4 +1,5 @@
-"""What one training job may cost on a shared server, and what hardware the server has.
+"""What one training job may cost on a shared server, how many train at once, and what hardware
+the server has.
 
 A job's size is ``seq_len x hidden_size x num_layers x batch_size x steps``: the number of
 hidden-unit updates it performs. Its run time grows about in proportion (measured on the
@@ -18,12 +19,25 @@ from .config import RunConfig
 
 DEFAULT_MAX_JOB_SIZE = 500_000_000
 ENV = "RNNVIZ_MAX_JOB_SIZE"
+DEFAULT_MAX_CONCURRENT_JOBS = 2
+CONCURRENT_ENV = "RNNVIZ_MAX_CONCURRENT_JOBS"
 FACTORS = (("seq_len", "sequence length"), ("hidden_size", "hidden units"),
            ("num_layers", "layers"), ("batch_size", "batch size"), ("steps", "training steps"))
 
 
 class JobTooLarge(ValueError):
     """A job above the server's size limit; the message is for the person who asked."""
+
+
+def max_concurrent_jobs() -> int:
+    """How many runs one server process trains at once, Playground jobs and comparison runs
+    together: ``RNNVIZ_MAX_CONCURRENT_JOBS`` (default 2, one per core of a small server; a value
+    that is not a whole number falls back to the default). It is also the number of worker
+    processes that train them (``rnnviz.compare``)."""
+    try:
+        return max(1, int(os.environ.get(CONCURRENT_ENV, DEFAULT_MAX_CONCURRENT_JOBS)))
+    except ValueError:
+        return DEFAULT_MAX_CONCURRENT_JOBS
 
 
 def max_job_size() -> int | None:

@@ -18,6 +18,7 @@ machine.
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import threading
 import time
@@ -140,6 +141,29 @@ class History:
         return sum(a.nbytes for a in (self._loss, self._metric, self._grad_norm, self._clipped,
                                       self._val, self._probe_grad, self._probe_step))
 
+    # ---- live mirroring (a run trained in another process, watched from this one) ----
+    def delta(self, since_steps: int, since_evals: int) -> dict:
+        """What was recorded after ``since_steps`` steps and ``since_evals`` validations: the
+        per-step and per-validation rows only (probe snapshots come with the finished run)."""
+        n, m = self.steps_done, self.evals_done
+        return {"steps": (since_steps, self._loss[since_steps:n].copy(),
+                          self._metric[since_steps:n].copy(),
+                          self._grad_norm[since_steps:n].copy(),
+                          self._clipped[since_steps:n].copy()),
+                "evals": (since_evals, self._val[since_evals:m].copy())}
+
+    def extend(self, delta: dict) -> None:
+        """Apply a ``delta`` of a history with the same shape (deltas arrive in order)."""
+        start, loss, metric, grad_norm, clipped = delta["steps"]
+        end = start + len(loss)
+        self._loss[start:end], self._metric[start:end] = loss, metric
+        self._grad_norm[start:end], self._clipped[start:end] = grad_norm, clipped
+        first_eval, val = delta["evals"]
+        self._val[first_eval:first_eval + len(val)] = val
+        # counters last: a reader in another thread never sees a row that is not written yet
+        self.evals_done = max(self.evals_done, first_eval + len(val))
+        self.steps_done = max(self.steps_done, end)
+
     # ---- (de)serialisation for run files ----
     ARRAYS = ("_loss", "_metric", "_grad_norm", "_clipped", "_val", "_probe_grad", "_probe_step")
     COUNTERS = ("steps_done", "evals_done", "probes_kept", "probe_stride", "_probes_seen",
@@ -195,6 +219,15 @@ class Run:
             "stop_reason": h.stop_reason, "elapsed_s": round(self.elapsed_s, 3),
             "steps_per_s": round(self.steps_per_s, 1), "device": self.device,
         }
+
+
+def stopped_copy(run: Run, step: int) -> Run:
+    """A copy of a run still training, taken between two steps, as if stopped at ``step``
+    (what a watcher who leaves a shared job keeps)."""
+    snapshot = copy.deepcopy(run)
+    snapshot.model.eval()
+    snapshot.history.stop_reason = f"stopped by the user at step {step}"
+    return snapshot
 
 
 def _last(values: np.ndarray) -> float | None:

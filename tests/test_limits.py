@@ -8,10 +8,10 @@ from streamlit.testing.v1 import AppTest
 
 from rnnviz import limits
 from rnnviz.config import RunConfig
-from rnnviz.jobs import Job, JobRegistry, RunCache, run_nbytes
-from rnnviz.store import RunStore
+from rnnviz.jobs import Job, RunCache, run_nbytes
 from rnnviz.train import train
 from tests.conftest import ROOT
+from tests.jobhelpers import registry_in, wait_until
 
 TINY = dict(seq_len=6, hidden_size=4, steps=10, eval_every=5, probe_every=5, device="cpu")
 
@@ -42,21 +42,10 @@ def test_limit_from_environment(monkeypatch, raw, expected):
     assert limits.max_job_size() == expected
 
 
-def _registry(tmp_path, **kwargs) -> JobRegistry:
-    return JobRegistry(store=RunStore(tmp_path), **kwargs)
-
-
-def _wait(predicate, timeout=30):
-    deadline = time.time() + timeout
-    while not predicate():
-        assert time.time() < deadline, "timed out"
-        time.sleep(0.02)
-
-
 def test_jobs_beyond_the_limit_wait_in_a_visible_queue(tmp_path):
-    registry = _registry(tmp_path, max_jobs=1)
+    registry = registry_in(tmp_path, max_jobs=1)
     first = registry.submit(RunConfig(**{**TINY, "steps": 100_000}))  # runs until stopped
-    _wait(lambda: first.progress.state == "running")
+    wait_until(lambda: first.progress.state == "running")
     second = registry.submit(RunConfig(**TINY))
     time.sleep(0.2)
     assert isinstance(second, Job) and second.progress.state == "queued"
@@ -68,12 +57,12 @@ def test_jobs_beyond_the_limit_wait_in_a_visible_queue(tmp_path):
 
 
 def test_identical_configs_share_one_job_and_then_the_cache(tmp_path):
-    registry = _registry(tmp_path, max_jobs=2)
+    registry = registry_in(tmp_path, max_jobs=2)
     cfg = RunConfig(**{**TINY, "steps": 300})
     jobs = [registry.submit(cfg) for _ in range(5)]
     assert all(job is jobs[0] for job in jobs) and registry.active == 1
     run = jobs[0].wait(60)
-    _wait(lambda: len(registry.cache) == 1)
+    wait_until(lambda: len(registry.cache) == 1)
     assert registry.submit(cfg) is run
 
 

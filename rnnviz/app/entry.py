@@ -16,6 +16,8 @@ import threading
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
+from rnnviz import compare
+
 from . import classroom
 from .views import sidebar_summary
 from .widgets import read_link
@@ -26,7 +28,8 @@ _SEEN = "_ran_through_app"
 
 def frame() -> None:
     """What surrounds every page."""
-    read_link()
+    compare.warm_up()  # the server's training workers start (in the background) with its
+    read_link()        # first page view, not with its first Train press
     sidebar_summary()
     classroom.apply()
 

@@ -11,7 +11,8 @@ all of them, to show de-duplication (they watch one job). A session is done when
 shows "Current run". The table reports, per wave: jobs actually trained, completion times
 (press to result: median and worst), how many sessions saw the "Queued" notice, errors (an
 exception on the page, a failed run, a dropped connection or a timeout: must be zero), and the
-server's resident memory (``VmRSS`` of /proc/<pid>/status) before and after the wave.
+server's memory before and after the wave: the proportional set size (``Pss`` of
+/proc/<pid>/smaps_rollup) summed over the server and the worker processes it trains in.
 
 The clients speak Streamlit's own websocket protocol (the protobuf messages its frontend
 sends): a browser per student would cost more CPU than the server under test on a small
@@ -52,8 +53,8 @@ class Outcome:
 class Wave:
     sessions: int
     wave: int
-    rss_before_mb: float
-    rss_after_mb: float = 0.0
+    memory_before_mb: float
+    memory_after_mb: float = 0.0
     outcomes: list[Outcome] = field(default_factory=list)
 
     @property
@@ -69,12 +70,40 @@ class Wave:
         return sum(not o.shared for o in self.outcomes) + any(o.shared for o in self.outcomes)
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process from /proc (psutil is not needed)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+def _own_memory_mb(pid: int) -> float:
+    """Proportional set size: pages shared with other processes (the workers are forked from
+    one server and share its torch) count once in the sum, not once per process."""
+    try:
+        lines = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+        key = "Pss:"
+    except OSError:  # kernels without smaps_rollup: resident size (an over-count)
+        lines, key = Path(f"/proc/{pid}/status").read_text().splitlines(), "VmRSS:"
+    for line in lines:
+        if line.startswith(key):
             return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for process {pid}")
+    raise RuntimeError(f"no {key} for process {pid}")
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        kids += [int(k) for k in (task / "children").read_text().split()]
+    return kids
+
+
+def memory_mb(pid: int) -> float:
+    """Memory of a process and all its descendants (the server trains in worker processes it
+    starts), from /proc: psutil is not needed."""
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            total += _own_memory_mb(current)
+            todo += _children(current)
+        except (OSError, RuntimeError):  # a worker that ended between two reads
+            if current == pid:
+                raise
+    return total
 
 
 class Client:
@@ -207,14 +236,14 @@ async def run_session(url: str, index: int, wave: int, steps: int, timeout: floa
 
 async def run_wave(url: str, pid: int, sessions: int, wave: int, steps: int,
                    timeout: float, settle: float) -> Wave:
-    result = Wave(sessions, wave, rss_before_mb=rss_mb(pid))
+    result = Wave(sessions, wave, memory_before_mb=memory_mb(pid))
     start = asyncio.Event()
     tasks = [asyncio.create_task(run_session(url, i, wave, steps, timeout, start))
              for i in range(sessions)]
     start.set()  # everyone at once, like a class told "press Train now"
     result.outcomes = list(await asyncio.gather(*tasks))
     await asyncio.sleep(settle)  # let closed sessions and finished jobs be released
-    result.rss_after_mb = rss_mb(pid)
+    result.memory_after_mb = memory_mb(pid)
     return result
 
 
@@ -233,16 +262,17 @@ async def warm_up(url: str) -> None:
 def print_table(waves: list[Wave], steps: int) -> None:
     print()
     print(f"{'sessions':>8} {'wave':>4} {'jobs':>5} {'done':>5} {'queued':>6} {'errors':>6} "
-          f"{'median s':>9} {'worst s':>8} {'RSS before MB':>14} {'RSS after MB':>13}")
+          f"{'median s':>9} {'worst s':>8} {'mem before MB':>14} {'mem after MB':>13}")
     for w in waves:
         times = w.times
         median = f"{statistics.median(times):.1f}" if times else "–"
         worst = f"{max(times):.1f}" if times else "–"
         print(f"{w.sessions:>8} {w.wave:>4} {w.jobs:>5} {len(times):>5} "
               f"{sum(o.queued for o in w.outcomes):>6} {len(w.errors):>6} {median:>9} "
-              f"{worst:>8} {w.rss_before_mb:>14.0f} {w.rss_after_mb:>13.0f}")
+              f"{worst:>8} {w.memory_before_mb:>14.0f} {w.memory_after_mb:>13.0f}")
     print(f"\njobs = configs actually trained (every {SHARED_EVERY}th session shares one); "
-          f"each run: the default config, {steps} steps. Times: Train pressed -> result shown.")
+          f"each run: the default config, {steps} steps. Times: Train pressed -> result shown. "
+          "Memory: PSS of the server and its training worker processes together.")
     for w in waves:
         for error in w.errors:
             print(f"  error, {w.sessions} sessions wave {w.wave}: {error}")
@@ -276,13 +306,16 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="rnnviz-load-runs-") as runs_dir, \
                 local_server(args.app_dir, {"RNNVIZ_RUNS_DIR": runs_dir}) as (url, process):
             asyncio.run(warm_up(url))
+            # the first session starts the server's training workers in the background (a few
+            # seconds of imports); a teacher opens the app before the class does
+            time.sleep(args.settle)
             for wave in range(1, args.waves + 1):
                 print(f"{count} sessions, wave {wave} ...", flush=True)
                 result = asyncio.run(run_wave(url, process.pid, count, wave, args.steps,
                                               args.timeout, args.settle))
                 waves.append(result)
                 print(f"  done in {max(result.times, default=0):.1f} s, "
-                      f"{len(result.errors)} error(s), RSS {result.rss_after_mb:.0f} MB",
+                      f"{len(result.errors)} error(s), memory {result.memory_after_mb:.0f} MB",
                       flush=True)
     print_table(waves, args.steps)
     return 1 if any(w.errors for w in waves) else 0
