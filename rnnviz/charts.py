@@ -307,10 +307,13 @@ def loss_curves(history, chance, metric_name: str, higher_is_better: bool) -> go
         elif bounded:
             fig.update_yaxes(range=[-0.02, 1.02], row=1, col=col)
         axis = "" if col == 1 else "2"
+        # at the right end, where a model that learned is far from the line; a light box
+        # keeps it readable where the curves do cross it
         fig.add_annotation(
-            x=0, xref=f"x{axis} domain", xanchor="left", yref=f"y{axis}", yanchor="bottom",
+            x=1, xref=f"x{axis} domain", xanchor="right", yref=f"y{axis}", yanchor="bottom",
             y=math.log10(chance_value) if log_y else chance_value, showarrow=False,
-            text=f"chance {chance_value:.3g}", font=dict(size=11, color=REFERENCE_COLOR))
+            text=f"chance {chance_value:.3g}", font=dict(size=11, color=REFERENCE_COLOR),
+            bgcolor="rgba(255,255,255,0.8)")
         fig.update_yaxes(title_text=name, row=1, col=col)
         if not len(steps):
             _message(fig, "no steps yet", xref=f"x{axis} domain", yref=f"y{axis} domain",

@@ -571,7 +571,40 @@ def main(keys: list[str] | None = None) -> None:
             print("     -", fact.replace("**", ""))
 
 
+def main_through_jobs(keys: list[str] | None = None) -> None:
+    """Time every lesson (or those named) as the Lessons page trains it: all of its runs
+    submitted at once to a server's job registry, which trains them in its worker processes,
+    with nothing cached beforehand. Prints the wall time from the press to the last run done."""
+    import tempfile
+
+    from .jobs import JobRegistry
+    from .store import RunStore
+
+    with tempfile.TemporaryDirectory(prefix="rnnviz-lessons-") as empty:
+        registry = JobRegistry(store=RunStore(empty))
+        warm = registry.submit(RunConfig(steps=2, device="cpu", seed=123456))  # start workers
+        if not isinstance(warm, Run):
+            warm.wait()
+        print(f"{'lesson':<36} {'holds':<6} {'runs':>4} {'wall s':>7}  "
+              f"(all runs at once, {registry.max_jobs} workers)")
+        for lesson in LESSONS.values():
+            if keys and lesson.key not in keys:
+                continue
+            started = time.perf_counter()
+            submitted = {label: registry.submit(cfg) for label, cfg in lesson.runs}
+            runs = {label: job if isinstance(job, Run) else job.wait()
+                    for label, job in submitted.items()}
+            wall = time.perf_counter() - started
+            holds = all(r is not None for r in runs.values()) and lesson.outcome(runs).holds
+            print(f"{lesson.number}. {lesson.title:<33} {holds!s:<6} {len(runs):>4} "
+                  f"{wall:>7.1f}")
+
+
 if __name__ == "__main__":
     import sys
 
-    main(sys.argv[1:])
+    args = sys.argv[1:]
+    if "--through-jobs" in args:
+        main_through_jobs([a for a in args if a != "--through-jobs"])
+    else:
+        main(args)

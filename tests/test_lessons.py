@@ -1,37 +1,23 @@
 """Every lesson's claim, measured on its real runs with the shipped settings and seed.
 
-The lesson runs are trained once for the module, two at a time in worker processes (each run
+The lesson runs are trained once for the module, in the engine's worker processes (each run
 uses one torch thread, so two workers keep both cores of a small machine busy).
 """
-
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pytest
 
-from rnnviz.config import RunConfig
+from rnnviz.compare import train_many
 from rnnviz.explain import TOPICS
 from rnnviz.lessons import (ADDING_LSTM, ADDING_RNN_50, APPLICATION_CONFIGS, LESSONS, PAGES,
-                            SHORT_GRU, SHORT_LSTM, lesson_configs, train_lesson)
-from rnnviz.train import train
+                            SHORT_GRU, SHORT_LSTM, lesson_configs, main_through_jobs,
+                            train_lesson)
 from tests.conftest import ROOT
-
-# slowest first, so the two workers finish together (GRU steps are the costliest on a CPU)
-_COST = {"gru": 5, "lstm": 1.5, "rnn": 1.0}
-
-
-def _cost(cfg: RunConfig) -> float:
-    return _COST[cfg.cell] * cfg.steps * cfg.seq_len * cfg.num_layers
-
 
 @pytest.fixture(scope="module")
 def trained():
-    configs = sorted(lesson_configs(), key=_cost, reverse=True)
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
-        runs = list(pool.map(train, configs, chunksize=1))
-    return {cfg.key: run for cfg, run in zip(configs, runs)}
+    configs = lesson_configs()
+    return {cfg.key: run for cfg, run in zip(configs, train_many(configs))}
 
 
 def _runs(trained, key):
@@ -132,3 +118,12 @@ def test_every_fact_is_measured(trained):
         outcome = lesson.outcome(runs)
         assert outcome is lesson.outcome(runs)
         assert all(any(ch.isdigit() for ch in fact) for fact in outcome.facts)
+
+
+def test_lessons_timed_as_the_page_trains_them(capsys):
+    main_through_jobs(["exploding"])
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("lesson") and "workers" in out[0]
+    fields = out[1].split()
+    assert out[1].startswith("3. Exploding") and "True" in fields and fields[-2] == "2"
+    assert float(fields[-1]) > 0
