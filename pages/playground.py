@@ -41,6 +41,8 @@ if buttons[1].button("Reset", icon=":material/restart_alt:", width="stretch", ke
 with buttons[2].popover("Link for students", icon=":material/link:", width="stretch"):
     st.caption("This link opens the Playground with the current configuration:")
     st.code(widgets.link_for(state.config()), language=None)
+    if caveat := widgets.link_caveat(state.config()):
+        st.caption(caveat)
 
 
 def live_view() -> None:

@@ -49,6 +49,10 @@ def test_csv_upload_preview_train_and_inspect():
     next(b for b in at.button if b.label == "Train").click().run()
     run = _wait_for_run(at)
     assert run.config.task == csvdata.parse_csv(data).name
+    # the link for students cannot carry the upload: it leaves the task out and says so
+    links = [c.value for c in at.code if "seq_len=8" in c.value]
+    assert links and all("task=" not in link for link in links)
+    assert any("a link cannot carry" in c.value for c in at.caption)
     assert {d.label for d in at.get("download_button")} >= {"Download this run", "Trace as CSV"}
     at.switch_page("pages/hidden_states.py").run()
     assert not at.exception

@@ -165,6 +165,8 @@ def student_link() -> None:
         else:
             st.caption("Opens this page with the current configuration.")
         st.code(current_link(), language=None)
+        if lesson is None and (caveat := widgets.link_caveat(state.config())):
+            st.caption(caveat)
 
 
 # ---------------------------------------------------------------- lessons in a session

@@ -7,7 +7,7 @@ import urllib.parse
 
 import streamlit as st
 
-from rnnviz.config import FIELDS, RunConfig, check_field, clamp, coerce
+from rnnviz.config import FIELDS, RunConfig, check_field, clamp, coerce, is_data_task
 
 GROUPS = ("Task", "Model", "Training")
 LINK_WARNINGS = "link_warnings"
@@ -118,10 +118,20 @@ def app_url(path: str) -> str:
     return f"{origin}{prefix}/{path.lstrip('/')}"
 
 
+def link_caveat(cfg: RunConfig) -> str | None:
+    """What a link for ``cfg`` cannot carry, said to whoever shares it (None: everything)."""
+    if is_data_task(cfg.task):
+        return ("This run trains on your uploaded series, which a link cannot carry: the link "
+                "gives every other setting, with the default task. Share the CSV file too (or "
+                "the run file, from **Save or open a run**).")
+    return None
+
+
 def link_for(cfg: RunConfig, page: str = "playground") -> str:
-    """A link that reproduces ``cfg`` on ``page``: only the non-default fields are in it."""
+    """A link that reproduces ``cfg`` on ``page``: only the non-default fields are in it. An
+    uploaded data set cannot travel in a link (see ``link_caveat``), so its task is left out."""
     defaults = RunConfig().to_dict()
     changed = {k: ("off" if v is None else v) for k, v in cfg.to_dict().items()
-               if v != defaults[k]}
+               if v != defaults[k] and not (k == "task" and is_data_task(v))}
     query = urllib.parse.urlencode(changed)
     return app_url(page) + (f"?{query}" if query else "")
