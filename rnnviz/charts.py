@@ -594,8 +594,11 @@ def sequence_panel(task, x: np.ndarray, y: np.ndarray, prediction: np.ndarray) -
     if x.ndim == 1:
         x = x[:, None]
     t = np.arange(x.shape[0])
-    traces, title, y_title, layout = _SEQUENCE_PANELS[task.name](
-        task, x, np.asarray(y), _finite(prediction), t)
+    y, prediction = np.asarray(y), _finite(prediction)
+    if task.name in _SEQUENCE_PANELS:
+        traces, title, y_title, layout = _SEQUENCE_PANELS[task.name](task, x, y, prediction, t)
+    else:  # a task made at run time (an uploaded series) brings its own panel
+        traces, title, y_title, layout = task.sequence_panel(x, y, prediction, t)
     fig = go.Figure(traces)
     _base_layout(fig, title, x_title=TIME_AXIS, y_title=y_title, height=360, **layout)
     _integer_ticks(fig, len(t))

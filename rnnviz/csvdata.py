@@ -351,6 +351,10 @@ class CsvTask(Task):
     classification = False
     metric_name = "MSE"
 
+    def sequence_panel(self, x, y, prediction, t):
+        """How ``rnnviz.charts.sequence_panel`` draws one example of this task."""
+        return forecast_panel(self, x, y, prediction, t)
+
     def __init__(self, dataset: Dataset):
         self.dataset = dataset
         self.name = dataset.name
@@ -454,16 +458,12 @@ _pins: dict[str, weakref.WeakSet] = {}
 
 def register(dataset: Dataset) -> CsvTask:
     """Make ``dataset`` a task in ``TASKS`` (or refresh the one already there) and return it."""
-    from . import charts
-
     with _lock:
         task = _recent.get(dataset.name)
         if task is None:
             task = CsvTask(dataset)
             _recent[dataset.name] = task
             TASKS[dataset.name] = task
-            # the hidden-state page draws a task's inputs and outputs with a panel per task name
-            charts._SEQUENCE_PANELS[dataset.name] = forecast_panel
         _recent.move_to_end(dataset.name)
         _evict(keep=dataset.name)
     return task
@@ -483,13 +483,10 @@ def registered(name: str) -> bool:
 
 
 def _evict(keep: str) -> None:
-    from . import charts
-
     unpinned = [name for name in _recent if name != keep and not _pins.get(name)]
     for name in unpinned[: max(0, len(unpinned) + 1 - max_datasets())]:
         del _recent[name]
         TASKS.pop(name, None)
-        charts._SEQUENCE_PANELS.pop(name, None)
         _pins.pop(name, None)
 
 
