@@ -66,6 +66,8 @@ def test_training_fills_session_and_pages_show_real_shapes():
     assert not at.exception
     assert len(_figures(at)) >= 5
     assert at.session_state["run"] is run  # looking around never retrains
+    # every inspection page offers the trace it draws as a CSV download
+    assert [d.label for d in at.get("download_button")] == ["Trace as CSV"]
 
 
 def test_vanilla_rnn_gates_page_explains_absence():

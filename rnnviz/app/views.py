@@ -9,6 +9,7 @@ from rnnviz.tasks import TASKS
 from rnnviz.train import Run
 
 from . import state
+from .runs_ui import trace_download
 
 PLAYGROUND = "pages/playground.py"
 CELL_NAMES = {"rnn": "Vanilla RNN", "lstm": "LSTM", "gru": "GRU"}
@@ -91,11 +92,14 @@ def pick_example(container=st) -> int:
 
 
 def inspection_controls(run: Run):
-    """Layer and example pickers over the run's trace: ``(layer, example, trace, x, y)``."""
-    controls = st.columns([1, 3])
+    """Layer and example pickers over the run's trace, and the trace as a CSV download:
+    ``(layer, example, trace, x, y)``."""
+    controls = st.columns([1, 3, 1], vertical_alignment="bottom")
     layer = pick_layer(run, controls[0])
     example = pick_example(controls[1])
     tr, x, y = state.run_trace(run)
+    with controls[2]:
+        trace_download(run, key="download_trace_here")
     return layer, example, tr, x, y
 
 
