@@ -70,6 +70,21 @@ def test_training_fills_session_and_pages_show_real_shapes():
     assert [d.label for d in at.get("download_button")] == ["Trace as CSV"]
 
 
+def test_a_two_layer_run_offers_a_layer_picker_that_switches_the_charts():
+    at = _app()
+    run = _train(at, num_layers=2, seed=4242)
+    at.switch_page("pages/hidden_states.py").run()
+    assert not at.exception
+    picker = at.get("button_group")[0]
+    assert picker.value == 1  # the top layer first
+    top = _titles(_figures(at))
+    picker.set_value(0).run()
+    assert not at.exception
+    bottom = _titles(_figures(at))
+    assert "Hidden state h_t, layer 1" in top and "Hidden state h_t, layer 0" in bottom
+    assert at.session_state["run"] is run
+
+
 def test_vanilla_rnn_gates_page_explains_absence():
     at = _app()
     _train(at, cell="rnn")

@@ -80,9 +80,13 @@ def pick_layer(run: Run, container=st) -> int:
                                        format_func=lambda l: f"layer {l}", key="layer") or 0
 
 
-def pick_example(container=st) -> int:
-    """Which of the 16 examples of the current batch to show, and a button for new ones."""
-    left, right = container.columns([3, 1], vertical_alignment="bottom")
+def pick_example(container=st, button_container=None) -> int:
+    """Which of the 16 examples of the current batch to show, and a button for new ones (in
+    ``button_container``, else beside the slider in ``container``)."""
+    if button_container is None:
+        left, right = container.columns([3, 1], vertical_alignment="bottom")
+    else:
+        left, right = container, button_container
     index = left.slider("Example", 0, 15, 0, key="example",
                         help="One of the 16 examples of the batch being inspected.")
     if right.button("New examples", icon=":material/casino:", key="new_examples", width="stretch",
@@ -94,11 +98,13 @@ def pick_example(container=st) -> int:
 def inspection_controls(run: Run):
     """Layer and example pickers over the run's trace, and the trace as a CSV download:
     ``(layer, example, trace, x, y)``."""
-    controls = st.columns([1, 3, 1], vertical_alignment="bottom")
-    layer = pick_layer(run, controls[0])
-    example = pick_example(controls[1])
+    layered = run.config.num_layers > 1  # no empty slot for a layer picker with one layer
+    controls = st.columns([1.2, 3, 1.1, 1.1] if layered else [3, 1.1, 1.1],
+                          vertical_alignment="bottom")
+    layer = pick_layer(run, controls[0]) if layered else 0
+    example = pick_example(*controls[-3:-1])
     tr, x, y = state.run_trace(run)
-    with controls[2]:
+    with controls[-1]:
         trace_download(run, key="download_trace_here")
     return layer, example, tr, x, y
 
