@@ -138,8 +138,12 @@ class Job:
             return self.result
         if last:
             self._stop.set()
+            if self.progress.state == "queued":  # nothing learned yet; it leaves the queue
+                return None                       # when a slot frees, without training
             self.thread.join(timeout)
             return self.result
+        if self.progress.state == "queued":
+            return None
         self._snapshot_ready.clear()
         self._snapshot_wanted.set()
         self._snapshot_ready.wait(timeout)

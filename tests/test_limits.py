@@ -56,6 +56,22 @@ def test_jobs_beyond_the_limit_wait_in_a_visible_queue(tmp_path):
     assert registry.active == 0 and registry.queued() == 0
 
 
+def test_leaving_a_queued_job_is_immediate_and_it_never_trains(tmp_path):
+    registry = registry_in(tmp_path, max_jobs=1)
+    first = registry.submit(RunConfig(**{**TINY, "steps": 100_000, "seed": 31}))
+    wait_until(lambda: first.progress.state == "running")
+    queued = registry.submit(RunConfig(**{**TINY, "seed": 32}))
+    time.sleep(0.2)
+    assert queued.progress.state == "queued"
+    started = time.time()
+    assert queued.detach() is None  # nothing was learned, so nothing to keep
+    assert time.time() - started < 1.0  # no waiting for the slot it never got
+    first.detach()
+    queued.wait(60)
+    assert queued.done and queued.result is None and queued.history is None
+    assert registry.active == 0
+
+
 def test_identical_configs_share_one_job_and_then_the_cache(tmp_path):
     registry = registry_in(tmp_path, max_jobs=2)
     cfg = RunConfig(**{**TINY, "steps": 300})
