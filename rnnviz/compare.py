@@ -12,7 +12,8 @@ warm between calls; there are ``RNNVIZ_MAX_CONCURRENT_JOBS`` of them (``rnnviz.l
 they also bound how many trainings a server runs at once. They are forked from a ``forkserver``
 that has already imported torch and warmed up ``torch._dynamo`` (the first optimizer otherwise
 costs ~1.5 s in every fresh process); forking from that clean, single-threaded server is safe in
-a multi-threaded web server, where a plain ``fork`` is not. Each finished run comes back as the
+a multi-threaded web server, where a plain ``fork`` is not. Nor do they re-import the parent's
+``__main__``, which in a Streamlit server is a page script (``rnnviz._forkserver``). Each finished run comes back as the
 bytes of a run file (``rnnviz.runs``), so no tensor memory is shared between processes.
 
 The configs are started longest first (a rough cost estimate), which packs three runs on two
@@ -56,7 +57,7 @@ _METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods(
 _CONTEXT = multiprocessing.get_context(_METHOD)
 if _METHOD == "forkserver":
     # imported once in the fork server, inherited by every worker forked from it
-    _CONTEXT.set_forkserver_preload(["torch._dynamo", "rnnviz.compare"])
+    _CONTEXT.set_forkserver_preload(["torch._dynamo", "rnnviz.compare", "rnnviz._forkserver"])
 
 
 def usable_cores() -> int:

@@ -133,3 +133,35 @@ def test_bench_compare_prints_the_table():
         timings["together_s"][0] / timings["one_after_another_s"][0])
     assert any(line.startswith("median") for line in lines)
     assert math.isfinite(timings["startup_s"])
+
+
+def _worker_modules() -> tuple:
+    """Run in a worker: what it imported besides what training needs."""
+    import sys
+    main = sys.modules.get("__mp_main__")
+    return getattr(main, "__file__", None), "streamlit" in sys.modules, "pandas" in sys.modules
+
+
+def test_workers_started_during_a_page_script_do_not_run_that_script(tmp_path, monkeypatch):
+    # While Streamlit runs a page, sys.modules["__main__"] is that page's module; a worker
+    # started then must neither execute the page nor import Streamlit.
+    import sys
+    import types
+
+    from rnnviz import compare
+
+    marker = tmp_path / "page-was-executed"
+    page = tmp_path / "page.py"
+    page.write_text(f"open({str(marker)!r}, 'w').close()\nimport streamlit\n")
+    fake_main = types.ModuleType("__main__")
+    fake_main.__file__ = str(page)
+    compare.shutdown_workers()  # the next call starts fresh workers
+    try:
+        with monkeypatch.context() as patch:
+            patch.setitem(sys.modules, "__main__", fake_main)
+            pool = compare._shared_pool()
+            futures = [pool.executor.submit(_worker_modules) for _ in range(pool.workers)]
+        assert [f.result(timeout=120) for f in futures] == [(None, False, False)] * pool.workers
+        assert not marker.exists()
+    finally:
+        compare.shutdown_workers()

@@ -55,6 +55,7 @@ class Wave:
     wave: int
     memory_before_mb: float
     memory_after_mb: float = 0.0
+    memory_parts_mb: dict = field(default_factory=dict)  # after the wave, per kind of process
     outcomes: list[Outcome] = field(default_factory=list)
 
     @property
@@ -91,19 +92,23 @@ def _children(pid: int) -> list[int]:
     return kids
 
 
-def memory_mb(pid: int) -> float:
-    """Memory of a process and all its descendants (the server trains in worker processes it
-    starts), from /proc: psutil is not needed."""
-    total, todo = 0.0, [pid]
+def memory_parts_mb(pid: int) -> dict[str, float]:
+    """Memory of a process (``"server"``) and of all its descendants (``"workers"``: the fork
+    server and the worker processes the server trains in), from /proc: psutil is not needed."""
+    parts, todo = {"server": _own_memory_mb(pid), "workers": 0.0}, _children(pid)
     while todo:
         current = todo.pop()
         try:
-            total += _own_memory_mb(current)
+            parts["workers"] += _own_memory_mb(current)
             todo += _children(current)
         except (OSError, RuntimeError):  # a worker that ended between two reads
-            if current == pid:
-                raise
-    return total
+            pass
+    return parts
+
+
+def memory_mb(pid: int) -> float:
+    """The server's memory with its descendants'."""
+    return sum(memory_parts_mb(pid).values())
 
 
 class Client:
@@ -243,7 +248,9 @@ async def run_wave(url: str, pid: int, sessions: int, wave: int, steps: int,
     start.set()  # everyone at once, like a class told "press Train now"
     result.outcomes = list(await asyncio.gather(*tasks))
     await asyncio.sleep(settle)  # let closed sessions and finished jobs be released
-    result.memory_after_mb = memory_mb(pid)
+    parts = memory_parts_mb(pid)
+    result.memory_after_mb = sum(parts.values())
+    result.memory_parts_mb = parts
     return result
 
 
@@ -315,7 +322,9 @@ def main(argv: list[str] | None = None) -> int:
                                               args.timeout, args.settle))
                 waves.append(result)
                 print(f"  done in {max(result.times, default=0):.1f} s, "
-                      f"{len(result.errors)} error(s), memory {result.memory_after_mb:.0f} MB",
+                      f"{len(result.errors)} error(s), memory {result.memory_after_mb:.0f} MB "
+                      f"(server {result.memory_parts_mb['server']:.0f}, workers "
+                      f"{result.memory_parts_mb['workers']:.0f})",
                       flush=True)
     print_table(waves, args.steps)
     return 1 if any(w.errors for w in waves) else 0
