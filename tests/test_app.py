@@ -85,6 +85,17 @@ def test_a_two_layer_run_offers_a_layer_picker_that_switches_the_charts():
     assert at.session_state["run"] is run
 
 
+def test_the_device_field_says_what_this_server_has():
+    import torch
+
+    at = _app()
+    at.switch_page("pages/playground.py").run()
+    device = at.selectbox(key="device")
+    assert device.options == ["auto", "cpu", "cuda"]
+    words = "has a CUDA GPU" if torch.cuda.is_available() else "has no CUDA GPU"
+    assert words in device.help
+
+
 def test_vanilla_rnn_gates_page_explains_absence():
     at = _app()
     _train(at, cell="rnn")

@@ -8,6 +8,7 @@ import urllib.parse
 import streamlit as st
 
 from rnnviz.config import FIELDS, RunConfig, check_field, clamp, coerce, is_data_task
+from rnnviz.limits import device_summary
 
 GROUPS = ("Task", "Model", "Training")
 LINK_WARNINGS = "link_warnings"
@@ -65,7 +66,9 @@ def show_link_warnings() -> None:
 
 def _widget(name: str, default, container) -> None:
     spec = FIELDS[name]
-    common = dict(key=name, help=spec.help, bind="query-params")
+    # the device's help says what this server has, right where the choice is made
+    help_text = f"{spec.help} {device_summary()}" if name == "device" else spec.help
+    common = dict(key=name, help=help_text, bind="query-params")
     if spec.choices is not None:
         container.selectbox(spec.label, spec.choices, index=spec.choices.index(default), **common)
     elif name in _SLIDERS:
