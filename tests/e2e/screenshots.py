@@ -4,7 +4,8 @@
 
 Starts the app, trains the default run (or the one in --query) through the Playground, then
 saves a full-page PNG of every page in the sidebar, named after the page. On Compare it first
-trains the three cells and runs the dependency sweep, so the picture shows their results.
+trains the three cells and runs the dependency sweep, and on Forecasting and Text it trains the
+model the page needs, so the pictures show results rather than forms.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ def full_page_shot(page, path: Path) -> None:
 
 
 # buttons pressed on a page before its picture, so that it shows results rather than a form
-PRESS_FIRST = {"Compare": ("Train the set", "Run the sweep")}
+PRESS_FIRST = {"Compare": ("Train the set", "Run the sweep"),
+               "Forecasting": ("Train a forecaster",), "Text": ("Train a text model",)}
+TRAINING_NOTICE = "this page fills in when it is done"  # a page waiting for its own run
 
 
 def press_and_wait(page, label: str, timeout: float = 300_000) -> None:
@@ -41,6 +44,10 @@ def press_and_wait(page, label: str, timeout: float = 300_000) -> None:
     except Exception:  # the run was over before we looked
         pass
     settle(page, timeout=timeout)
+    notice = page.get_by_text(TRAINING_NOTICE)
+    if notice.count():
+        notice.first.wait_for(state="detached", timeout=timeout)
+        settle(page, timeout=timeout)
 
 
 def main(argv: list[str] | None = None) -> int:
