@@ -74,8 +74,13 @@ def estimated_cost(cfg: RunConfig) -> float:
 
 
 def can_use_worker(cfg: RunConfig) -> bool:
-    """A worker process knows the built-in tasks only, and shares no GPU."""
-    return cfg.task in (FIELDS["task"].choices or ()) and resolve_device(cfg.device).type == "cpu"
+    """A worker process knows the built-in tasks only, and shares no GPU. (A device this machine
+    lacks is not for a worker either: training it here fails with the plain message.)"""
+    try:
+        on_cpu = resolve_device(cfg.device).type == "cpu"
+    except ValueError:
+        return False
+    return cfg.task in (FIELDS["task"].choices or ()) and on_cpu
 
 
 def _complete(run: Run) -> bool:

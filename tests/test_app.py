@@ -96,6 +96,21 @@ def test_the_device_field_says_what_this_server_has():
     assert words in device.help
 
 
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has a GPU")
+def test_asking_for_cuda_without_a_gpu_is_a_plain_error():
+    at = _app()
+    at.switch_page("pages/playground.py").run()
+    _set(at, **{**TINY, "device": "cuda"})
+    _press(at, "Train")
+    for _ in range(100):  # the job fails at once; its notice shows on the next run
+        if at.error:
+            break
+        time.sleep(0.05)
+        at.run()
+    assert not at.exception
+    assert any("no CUDA GPU" in e.value and "auto or cpu" in e.value for e in at.error)
+
+
 def test_vanilla_rnn_gates_page_explains_absence():
     at = _app()
     _train(at, cell="rnn")
