@@ -7,6 +7,7 @@ import signal
 import time
 
 import numpy as np
+import pytest
 import torch
 
 from rnnviz import compare, csvdata
@@ -60,9 +61,18 @@ def test_a_worker_job_streams_its_history_and_ends_with_the_run_train_gives(tmp_
     np.testing.assert_array_equal(live.val_loss, run.history.val_loss[: live.evals_done])
 
 
-def test_the_last_watcher_stops_a_worker_job_and_keeps_what_was_learned(tmp_path):
-    cfg = RunConfig(**{**SMALL, "steps": 100_000}, seed=8102)
+def _config(where: str, **changes) -> RunConfig:
+    """A config trained in a worker process, or (an uploaded series) in the job's thread."""
+    if where == "thread":
+        changes["task"] = csvdata.register(csvdata.load_csv_file(ASSETS / "predator_prey.csv")).name
+    return RunConfig(**{**SMALL, **changes})
+
+
+@pytest.mark.parametrize("where", ["worker", "thread"])
+def test_the_last_watcher_stops_a_job_and_keeps_what_was_learned(tmp_path, where):
+    cfg = _config(where, steps=100_000, seed=8102)
     job = registry_in(tmp_path, max_jobs=1).submit(cfg)
+    assert job.in_worker == (where == "worker")
     wait_until(lambda: job.history is not None and job.history.steps_done >= 30)
     started = time.time()
     run = job.detach()
@@ -72,8 +82,9 @@ def test_the_last_watcher_stops_a_worker_job_and_keeps_what_was_learned(tmp_path
     assert np.isfinite(run.history.loss).all()
 
 
-def test_a_watcher_leaving_a_shared_job_gets_a_copy_and_the_job_goes_on(tmp_path):
-    cfg = RunConfig(**{**SMALL, "steps": 2000}, seed=8103)
+@pytest.mark.parametrize("where", ["worker", "thread"])
+def test_a_watcher_leaving_a_shared_job_gets_a_copy_and_the_job_goes_on(tmp_path, where):
+    cfg = _config(where, steps=2000, seed=8103)
     registry = registry_in(tmp_path, max_jobs=1)
     job, same = registry.submit(cfg), registry.submit(cfg)
     assert same is job
@@ -90,9 +101,7 @@ def test_a_watcher_leaving_a_shared_job_gets_a_copy_and_the_job_goes_on(tmp_path
 
 
 def test_an_uploaded_data_set_trains_in_this_process(tmp_path):
-    dataset = csvdata.load_csv_file(next(ASSETS.glob("*.csv")))
-    task = csvdata.register(dataset)
-    cfg = RunConfig(**{**SMALL, "steps": 30}, task=task.name)
+    cfg = _config("thread", steps=30)
     job = registry_in(tmp_path, max_jobs=1).submit(cfg)
     assert not job.in_worker  # a worker process does not know this process's uploads
     run = job.wait(60)
