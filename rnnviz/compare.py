@@ -13,8 +13,9 @@ they also bound how many trainings a server runs at once. They are forked from a
 that has already imported torch and warmed up ``torch._dynamo`` (the first optimizer otherwise
 costs ~1.5 s in every fresh process); forking from that clean, single-threaded server is safe in
 a multi-threaded web server, where a plain ``fork`` is not. Nor do they re-import the parent's
-``__main__``, which in a Streamlit server is a page script (``rnnviz._forkserver``). Each finished run comes back as the
-bytes of a run file (``rnnviz.runs``), so no tensor memory is shared between processes.
+``__main__``, which in a Streamlit server is a page script (``rnnviz._forkserver``). Each
+finished run comes back as the bytes of a run file (``rnnviz.runs``), so no tensor memory is
+shared between processes.
 
 The configs are started longest first (a rough cost estimate), which packs three runs on two
 workers well. A run whose task lives only in this process's memory (an uploaded data set) or
@@ -41,7 +42,7 @@ import torch
 from .config import FIELDS, RunConfig
 from .limits import max_concurrent_jobs
 from .runs import run_from_bytes, run_to_bytes
-from .tasks import TASKS, task_params
+from .tasks import TASKS, chance_for
 from .train import Run, resolve_device, stopped_copy, train
 
 CELLS = ("rnn", "lstm", "gru")
@@ -499,7 +500,7 @@ def dependency_sweep(base_cfg: RunConfig, cells: Iterable[str], lengths: Iterabl
     result = SweepResult(
         param=param, lengths=lengths, cells=list(grid), task=base_cfg.task,
         metric_name=task.metric_name, higher_is_better=task.higher_is_better,
-        chance=[task.chance(c.seq_len, **task_params(c)).metric for c in grid[next(iter(grid))]],
+        chance=[chance_for(c).metric for c in grid[next(iter(grid))]],
         metric={}, loss={}, stop_reasons={}, configs=grid, elapsed_s=elapsed, base=base_cfg)
     for position, cell in enumerate(grid):
         cell_runs = runs[position * len(lengths): (position + 1) * len(lengths)]

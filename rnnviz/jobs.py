@@ -27,7 +27,7 @@ from .config import RunConfig
 from .limits import max_concurrent_jobs
 from .runs import run_from_bytes
 from .store import RunStore
-from .tasks import TASKS, Chance, task_params
+from .tasks import Chance, chance_for
 from .train import History, Run, stopped_copy, train
 
 DEFAULT_CACHE_ENTRIES = 32
@@ -120,7 +120,7 @@ class Job:
 
     @property
     def chance(self) -> Chance:
-        return TASKS[self.cfg.task].chance(self.cfg.seq_len, **task_params(self.cfg))
+        return chance_for(self.cfg)
 
     def watch(self) -> "Job":
         with self._lock:

@@ -322,6 +322,11 @@ def task_params(cfg) -> dict:
     return {"lag": cfg.lag, "noise": cfg.noise, "marked_bits": cfg.marked_bits}
 
 
+def chance_for(cfg) -> Chance:
+    """The chance level of a RunConfig's task at its sequence length and knobs."""
+    return TASKS[cfg.task].chance(cfg.seq_len, **task_params(cfg))
+
+
 def seeded_generator(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(seed))
 

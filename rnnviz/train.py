@@ -30,7 +30,8 @@ import torch
 
 from .config import RunConfig
 from .models import RecurrentModel, build_model
-from .tasks import TASKS, Chance, probe_batch, seeded_generator, task_params, validation_set
+from .tasks import (TASKS, Chance, chance_for, probe_batch, seeded_generator, task_params,
+                    validation_set)
 from .trace import gradient_profile
 
 MAX_SNAPSHOTS = 200  # probe snapshots kept; older ones are thinned out beyond this
@@ -203,7 +204,7 @@ class Run:
 
     @property
     def chance(self) -> Chance:
-        return self.task.chance(self.config.seq_len, **task_params(self.config))
+        return chance_for(self.config)
 
     @property
     def steps_per_s(self) -> float:
