@@ -9,7 +9,8 @@ import streamlit as st
 
 from rnnviz.app.entry import frame, through_app
 
-st.set_page_config(page_title="rnnviz · inside recurrent networks", page_icon=str(Path(__file__).parent / "assets" / "favicon.png"),
+st.set_page_config(page_title="rnnviz · inside recurrent networks",
+                   page_icon=str(Path(__file__).parent / "assets" / "favicon.png"),
                    layout="wide")
 
 PAGES = [

@@ -11,12 +11,12 @@ import time
 import pandas as pd
 import streamlit as st
 
-from rnnviz import charts, charts_compare
+from rnnviz import charts
 from rnnviz.app import state, views
-from rnnviz.compare import (CELLS, dependency_sweep, parse_lengths, sweep_configs, train_many,
-                            warm_up)
-from rnnviz.config import FIELDS, RunConfig
-from rnnviz.tasks import TASKS
+from rnnviz.core.config import FIELDS, RunConfig
+from rnnviz.core.tasks import TASKS
+from rnnviz.serve.pool import dependency_sweep, train_many, warm_up
+from rnnviz.studies.compare import CELLS, parse_lengths, sweep_configs
 
 RESULT, SWEEP = "compare_result", "compare_sweep"
 MAX_STEPS = 5000  # per run on this page: a set trains up to three of them
@@ -64,7 +64,7 @@ def settings_form() -> tuple[RunConfig | None, list[str], bool]:
         seed = row[5].number_input("Seed", 0, int(FIELDS["seed"].high), base.seed,
                                    key="cmp_seed", help=FIELDS["seed"].help)
         cells = st.multiselect("Cells", list(CELLS), default=list(CELLS), key="cmp_cells",
-                               format_func=charts_compare.cell_label,
+                               format_func=charts.cell_label,
                                help="Any subset: they train at the same time, one per core.")
         pressed = st.form_submit_button("Train the set", icon=":material/play_arrow:",
                                         type="primary")
@@ -84,11 +84,11 @@ def train_set(cfg: RunConfig, cells: list[str]) -> None:
     configs = [cfg.replace(cell=cell) for cell in cells]
     cache = state.registry().cache
     reused = [c.cell for c in configs if cache.get(c.key) is not None]
-    bars = {i: st.progress(0.0, text=f"{charts_compare.cell_label(c.cell)}: waiting")
+    bars = {i: st.progress(0.0, text=f"{charts.cell_label(c.cell)}: waiting")
             for i, c in enumerate(configs)}
 
     def on_progress(index: int, step: int, total: int) -> None:
-        label = charts_compare.cell_label(configs[index].cell)
+        label = charts.cell_label(configs[index].cell)
         bars[index].progress(step / max(total, 1), text=f"{label}: step {step} of {total}")
 
     started = time.perf_counter()
@@ -122,7 +122,7 @@ else:
     task = first.task
     metric = task.metric_name
     chance = first.chance
-    labels = {run.config.cell: charts_compare.cell_label(run.config.cell) for run in runs}
+    labels = {run.config.cell: charts.cell_label(run.config.cell) for run in runs}
     trained = [labels[r.config.cell] for r in runs if r.config.cell not in result["reused"]]
     reused = [labels[c] for c in result["reused"]]
     st.subheader(f"{', '.join(labels.values())} · {task.title} · T = {first.config.seq_len} · "
@@ -155,7 +155,7 @@ else:
                     "The training loss of every cell at every step, on the same batches. "
                     f"The dashed line is chance: {chance.how}.", key="cmp_loss")
     with right:
-        views.chart(charts_compare.final_metric_chart(
+        views.chart(charts.final_metric_chart(
             {r.config.cell: r.summary()["val_metric"] for r in runs}, chance.metric,
             chance.how, metric, task.higher_is_better),
             "Each cell's score on the fixed validation set after training.", key="cmp_final")
@@ -177,7 +177,7 @@ else:
         run = next(r for r in runs if r.config.cell == cell)
         bounded = cell != "rnn" or run.config.nonlinearity == "tanh"
         with column:
-            st.plotly_chart(charts_compare.hidden_column_heatmap(tr.hidden[-1][example], cell,
+            st.plotly_chart(charts.hidden_column_heatmap(tr.hidden[-1][example], cell,
                                                                  bounded),
                             width="stretch", key=f"cmp_hidden_{cell}")
 
@@ -210,7 +210,7 @@ with st.form("sweep_form"):
                                       min(base_cfg.steps, 500), key="sweep_steps",
                                       help="Training steps of every run in the sweep.")
     sweep_cells = st.multiselect("Cells", list(CELLS), default=cells or list(CELLS),
-                                 key="sweep_cells", format_func=charts_compare.cell_label)
+                                 key="sweep_cells", format_func=charts.cell_label)
     run_sweep = st.form_submit_button("Run the sweep", icon=":material/ssid_chart:")
 st.caption(f"Task {TASKS[base_cfg.task].title}, hidden {base_cfg.hidden_size}, seed "
            f"{base_cfg.seed}" + (f", sequence length {base_cfg.seq_len} (for the lag sweep)"
@@ -248,19 +248,19 @@ if run_sweep:
 
 sweep = st.session_state.get(SWEEP)
 if sweep is not None:
-    views.chart(charts_compare.sweep_chart(sweep),
+    views.chart(charts.sweep_chart(sweep),
                 f"Each point is one run, trained for {sweep.base.steps} steps; hover for how "
                 f"it ended. The dashed line is chance. {len(sweep.cells) * len(sweep.lengths)} "
                 f"runs in {sweep.elapsed_s:.1f} s.", key="sweep_chart")
     words = []
     for cell in sweep.cells:
         point = sweep.breaking_point(cell)
-        name = charts_compare.cell_label(cell)
+        name = charts.cell_label(cell)
         words.append(f"**{name}** " + (f"falls below halfway to perfect at {sweep.param_label} "
                                        f"{point}" if point is not None else
                                        "stays more than halfway to perfect at every length"))
     st.markdown("; ".join(words) + ".")
-    table = pd.DataFrame({charts_compare.cell_label(c): sweep.metric[c] for c in sweep.cells},
+    table = pd.DataFrame({charts.cell_label(c): sweep.metric[c] for c in sweep.cells},
                          index=pd.Index(sweep.lengths, name=sweep.param_label))
     table["chance"] = sweep.chance
     st.dataframe(table.style.format("{:.1%}" if sweep.metric_name == "accuracy" else "{:.4f}"))

@@ -8,10 +8,10 @@ via_app()
 import numpy as np
 import streamlit as st
 
-from rnnviz import charts_apps
+from rnnviz import charts
 from rnnviz.app import classroom, state, views
-from rnnviz.generate import forecast_example, persistence_error
-from rnnviz.lessons import FORECASTER
+from rnnviz.studies.generate import forecast_example, persistence_error
+from rnnviz.studies.lessons import FORECASTER
 
 WAVES_FOR_STATISTICS = 20
 FIRST_WAVE = 20_000  # seeds of the forecast waves (the training data uses other streams)
@@ -73,7 +73,7 @@ if run is not None:
                       delta=f"{rms - lazy:+.3f} model vs this", delta_color="inverse",
                       help="RMS error of the laziest forecast, repeating the last prompt value: "
                            "a forecast worth having beats it.")
-    views.chart(charts_apps.forecast_chart(result),
+    views.chart(charts.forecast_chart(result),
                 "Blue: the clean wave. Grey dots: the noisy values the model read. Dotted: its "
                 "one-step predictions while it could see the truth. Vermillion: the forecast on "
                 "its own predictions, with the band it should stay in and the error below.",

@@ -8,8 +8,8 @@ via_app()
 import streamlit as st
 
 from rnnviz import charts
-from rnnviz.analysis import gate_saturation
 from rnnviz.app import views
+from rnnviz.core.analysis import gate_saturation
 
 EQUATIONS = {
     "i": r"i_t = \sigma(W_{ii} x_t + b_{ii} + W_{hi} h_{t-1} + b_{hi})",
@@ -63,7 +63,8 @@ elif run is not None:
             "is near 1 the cell state is copied forward almost unchanged, and so is the "
             "gradient flowing back along it: c_t = f_t ⊙ c_{t-1} + … has Jacobian f_t. That "
             "is how an LSTM remembers across long gaps (look for the red rows in the f heatmap "
-            "and compare them with the cell state on the Hidden states page).", icon=":material/memory:")
+            "and compare them with the cell state on the Hidden states page).",
+            icon=":material/memory:")
     else:
         z = tr.gates[layer]["z"]
         st.success(f"**Update gate and memory.** Mean z_t over this batch is "

@@ -8,9 +8,9 @@ via_app()
 import streamlit as st
 
 from rnnviz import charts
-from rnnviz.analysis import recurrent_spectra
 from rnnviz.app import state, views
-from rnnviz.trace import parameter_gradient_norms
+from rnnviz.core.analysis import recurrent_spectra
+from rnnviz.core.trace import parameter_gradient_norms
 
 st.title("Gradients through time")
 st.markdown(

@@ -9,8 +9,8 @@ import numpy as np
 import streamlit as st
 
 from rnnviz import charts
-from rnnviz.analysis import pca
 from rnnviz.app import state, views
+from rnnviz.core.analysis import pca
 
 st.title("Hidden states")
 st.markdown("The hidden state $h_t$ is everything the network remembers after reading step t. "

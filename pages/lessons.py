@@ -7,10 +7,10 @@ via_app()
 
 import streamlit as st
 
-from rnnviz import charts, charts_apps
+from rnnviz import charts
 from rnnviz.app import classroom, views
-from rnnviz.lessons import LESSONS, Lesson
-from rnnviz.models import GATE_NAMES
+from rnnviz.core.models import GATE_NAMES
+from rnnviz.studies.lessons import LESSONS, Lesson
 
 
 def _start(lesson: Lesson) -> None:
@@ -63,7 +63,7 @@ def outcome_charts(lesson: Lesson, runs, outcome) -> None:
     key = lesson.key
     chance = next(iter(runs.values())).chance
     if key == "recurrence":
-        views.chart(charts_apps.per_step_lines(
+        views.chart(charts.per_step_lines(
             {"with its memory": outcome.arrays["with_memory"],
              "memory wiped before every step": outcome.arrays["without_memory"]},
             "Forecast error at each step of the sequence (validation set)", "mean squared error",
@@ -104,22 +104,22 @@ def outcome_charts(lesson: Lesson, runs, outcome) -> None:
         carrier = int(outcome.numbers["carrier"])
         left, right = st.columns(2)
         with left:
-            views.chart(charts_apps.unit_bars(
+            views.chart(charts.unit_bars(
                 units["correlation"], [carrier], "How well each unit's cell state holds the "
                 "first number", "correlation r", f"unit {carrier}: carries it", (-1.05, 1.05)),
                 "Correlation, over 256 validation sequences, between c_t halfway through and "
                 "the first marked value.", key="lesson_chart_1")
         with right:
-            views.chart(charts_apps.unit_bars(
+            views.chart(charts.unit_bars(
                 units["forget"], [carrier], "Mean forget gate while the number must be kept",
                 "mean f_t", f"unit {carrier}", (0, 1.05)),
                 "f_t averaged over the steps after the first marker. 1 keeps the cell's value "
                 "exactly.", key="lesson_chart_2")
     elif key == "gru":
-        from rnnviz.lessons import parameter_breakdown
+        from rnnviz.studies.lesson_checks import parameter_breakdown
         left, right = st.columns(2)
         with left:
-            views.chart(charts_apps.parameter_count_chart(
+            views.chart(charts.parameter_count_chart(
                 {label: parameter_breakdown(runs[label]) for label in ("LSTM", "GRU")}),
                 f"LSTM: {len(GATE_NAMES['lstm'])} blocks (i, f, g, o) of input and recurrent "
                 f"weights; GRU: {len(GATE_NAMES['gru'])} (r, z, n).", key="lesson_chart_1")

@@ -9,8 +9,8 @@ import streamlit as st
 
 from rnnviz import charts
 from rnnviz.app import classroom, data_ui, runs_ui, state, views, widgets
-from rnnviz.config import is_data_task
-from rnnviz.tasks import TASKS
+from rnnviz.core.config import is_data_task
+from rnnviz.core.tasks import TASKS
 
 st.title("Playground")
 st.markdown("Pick a task and a cell, press **Train**, and watch the network learn. Every "
@@ -30,7 +30,8 @@ if notice:
 
 job = state.current_job()
 buttons = st.columns([1, 1, 3])
-if buttons[0].button("Stop", icon=":material/stop:", disabled=job is None, width="stretch", key="stop",
+if buttons[0].button("Stop", icon=":material/stop:", disabled=job is None, width="stretch",
+                     key="stop",
                      help="Stop training now and keep what the model has learned."):
     state.stop_training()
     st.rerun()
@@ -53,8 +54,8 @@ def live_view() -> None:
         return
     p = job.progress
     if p.state == "queued":
-        st.info(":material/hourglass_top: Queued: other training jobs are using this server's slots. Your run "
-                "starts as soon as one frees up.")
+        st.info(":material/hourglass_top: Queued: other training jobs are using this "
+                "server's slots. Your run starts as soon as one frees up.")
         return
     st.progress(p.step / max(p.total, 1), text=f"Training: step {p.step} of {p.total}")
     if job.history is not None:

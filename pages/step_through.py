@@ -11,10 +11,15 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from rnnviz import charts_compare
+from rnnviz import charts
 from rnnviz.app import state, views
-from rnnviz.stepthrough import (TraceMismatch, backward_equations, backward_terms,
-                                forward_equations, forward_terms)
+from rnnviz.studies.stepthrough import (
+    TraceMismatch,
+    backward_equations,
+    backward_terms,
+    forward_equations,
+    forward_terms,
+)
 
 FORWARD, BACKWARD = "Forward", "Backward"
 T_KEY, PLAYING, MODE, LAST_TICK = "st_t", "st_playing", "st_mode", "_st_last_tick"
@@ -127,7 +132,7 @@ if run is not None:
     input_name = "x_t" if layer == 0 else f"h_t of layer {layer - 1}"
 
     def forward_view(t: int) -> None:
-        views.chart(charts_compare.step_overview(terms.h, t, backward=False, bounded=bounded),
+        views.chart(charts.step_overview(terms.h, t, backward=False, bounded=bounded),
                     "Each column is one copy of the cell, unrolled over time; each row a "
                     "hidden unit. The outlined column is the step below; the veiled steps "
                     "are still to come.", key="st_overview")
@@ -145,7 +150,7 @@ if run is not None:
         rows = [(f"{input_name}: the input at step {t}", terms.x[t], "input"),
                 (f"h_(t−1): the state coming in from step {t - 1}" if t else
                  "h_(t−1): the initial state (zeros)", terms.h_prev[t], "state")]
-        words = charts_compare.GATE_WORDS
+        words = charts.STEP_GATE_WORDS
         for name, values in terms.gates.items():
             rows.append((f"{name}_t: {words[name]}", values[t],
                          "state" if name in ("g", "n") else "gate"))
@@ -158,7 +163,7 @@ if run is not None:
         rows.append((f"h_t: the new hidden state at step {t}", terms.h[t], "state"))
         left, right = st.columns([1, 1], gap="medium")
         with left:
-            views.chart(charts_compare.step_strips(rows, unit, f"Every vector at step t = {t}"),
+            views.chart(charts.step_strips(rows, unit, f"Every vector at step t = {t}"),
                         "Each strip is one vector at this step, one cell per unit (the input "
                         "per component). Red positive, blue negative; gates are white at 0.5. "
                         f"Unit {unit} is outlined.", key="st_strips")
@@ -166,7 +171,7 @@ if run is not None:
             blocks = list(terms.pre)
             block = st.segmented_control("Where does a pre-activation come from?", blocks,
                                          default=blocks[0], key="st_block") or blocks[0]
-            views.chart(charts_compare.contributions_chart(
+            views.chart(charts.contributions_chart(
                 terms.contributions(t, unit, block, run.model), block, unit, t,
                 "x_t" if layer == 0 else "h_below"),
                 "Each bar is one weight times one input component (W·x_t) or one unit of the "
@@ -176,11 +181,11 @@ if run is not None:
                    if block == "n" else "."), key="st_contrib")
 
     def backward_view(t: int) -> None:
-        views.chart(charts_compare.step_overview(terms.h, t, backward=True, bounded=bounded),
+        views.chart(charts.step_overview(terms.h, t, backward=True, bounded=bounded),
                     "The same unrolled network, walked from the end (where the loss is) "
                     "back towards the start. The veiled steps have not been reached yet.",
                     key="st_overview")
-        views.chart(charts_compare.backward_chart(back, t),
+        views.chart(charts.backward_chart(back, t),
                     "Top: how much gradient reaches each step (log scale); solid from the "
                     "end back to t, the walk so far. Dotted: the part arriving there "
                     "directly; dashed: the part carried back from the next step. Bottom: the "
@@ -209,7 +214,7 @@ if run is not None:
                     ("carried back from t + 1", back.carried[t], "gradient")]
             if back.grad_c is not None:
                 rows.append((f"∂L/∂c_t at t = {t}", back.grad_c[t], "gradient"))
-            views.chart(charts_compare.step_strips(rows, unit, "The gradient vector, per unit"),
+            views.chart(charts.step_strips(rows, unit, "The gradient vector, per unit"),
                         "The gradient that reaches each unit's h_t at this step, and its two "
                         "parts (they add up). One colour scale for all strips.",
                         key="st_grad_strips")

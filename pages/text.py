@@ -7,12 +7,12 @@ via_app()
 
 import streamlit as st
 
-from rnnviz import charts_apps
+from rnnviz import charts
 from rnnviz.app import classroom, state, views
-from rnnviz.features import FEATURES, rank_units
-from rnnviz.generate import generate_text, read_text
-from rnnviz.lessons import WRITER
-from rnnviz.tasks import TASKS, load_corpus
+from rnnviz.core.tasks import TASKS, load_corpus
+from rnnviz.studies.features import FEATURES, rank_units
+from rnnviz.studies.generate import generate_text, read_text
+from rnnviz.studies.lessons import WRITER
 
 TOP_UNITS = 10
 FINDER_EXCERPT = 640  # characters of the notebook drawn in the finder's grid
@@ -81,7 +81,7 @@ if run is not None:
         values = (generation.cell if use_cell else generation.hidden)[:, unit]
         value_name = "c_t" if use_cell else "h_t"
         st.markdown(f"> {generation.generated.replace(chr(10), '  ' + chr(10) + '> ')}")
-        views.chart(charts_apps.text_activation_grid(
+        views.chart(charts.text_activation_grid(
             generation.text, values, generation.next_probs, task.vocab,
             f"Prompt and generated text, coloured by unit {unit}'s {value_name} "
             f"(temperature {temperature:g}, seed {seed})", value_name=value_name,
@@ -116,18 +116,18 @@ if run is not None:
 
     left, right = st.columns([2, 3], gap="medium")
     with left:
-        views.chart(charts_apps.unit_ranking_chart(scores, feature.label, chosen=best.unit),
+        views.chart(charts.unit_ranking_chart(scores, feature.label, chosen=best.unit),
                     "The ten units with the strongest correlation, positive (rises with the "
                     "feature) or negative (falls).", key="finder_ranking")
         st.button(f"Colour the generated text by unit {best.unit}", on_click=use_unit,
                   icon=":material/palette:", key="finder_use")
     with right:
-        views.chart(charts_apps.feature_and_unit(corpus, values, states[:, best.unit],
+        views.chart(charts.feature_and_unit(corpus, values, states[:, best.unit],
                                                  best.unit, feature.label, value_name),
                     "The feature (grey) and the unit (line) along the start of the notebook.",
                     key="finder_trace")
     excerpt = corpus[:FINDER_EXCERPT]
-    views.chart(charts_apps.text_activation_grid(
+    views.chart(charts.text_activation_grid(
         excerpt, states[: len(excerpt), best.unit], reading.next_probs[: len(excerpt)],
         task.vocab, f"The notebook, coloured by unit {best.unit}'s {value_name}",
         value_name=value_name, bounded=value_name == "h_t"),

@@ -1,11 +1,14 @@
-"""rnnviz: train small recurrent networks and record exactly what happens inside them."""
+"""rnnviz: train small recurrent networks and record exactly what happens inside them.
 
-from .config import FIELDS, RunConfig
-from .models import build_model
-from .runs import load_run, save_run
-from .tasks import TASKS
-from .trace import Trace, trace
-from .train import History, Run, train
+The public names below come from the engine, ``rnnviz.core``; docs/ARCHITECTURE.md maps the rest.
+"""
+
+from rnnviz.core.config import FIELDS, RunConfig
+from rnnviz.core.models import build_model
+from rnnviz.core.runs import load_run, save_run
+from rnnviz.core.tasks import TASKS
+from rnnviz.core.trace import Trace, trace
+from rnnviz.core.train import History, Run, train
 
 __all__ = ["FIELDS", "History", "Run", "RunConfig", "TASKS", "Trace", "build_model",
            "load_run", "save_run", "trace", "train"]

@@ -2,8 +2,8 @@
 
 import time
 
-from rnnviz.jobs import JobRegistry
-from rnnviz.store import RunStore
+from rnnviz.serve.jobs import JobRegistry
+from rnnviz.serve.store import RunStore
 
 
 def registry_in(folder, **kwargs) -> JobRegistry:

@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from rnnviz import RunConfig, build_model
-from rnnviz.analysis import gate_saturation, log_slope, pca, recurrent_spectra
-from rnnviz.models import recurrent_blocks, spectral_radius
+from rnnviz.core.analysis import gate_saturation, log_slope, pca, recurrent_spectra
+from rnnviz.core.models import recurrent_blocks, spectral_radius
 
 
 def test_pca_recovers_a_planar_trajectory():

@@ -14,18 +14,19 @@ import plotly.io as pio
 import pytest
 import torch
 
-from rnnviz import TASKS, RunConfig, charts, train, trace
-from rnnviz.analysis import gate_saturation, pca, recurrent_spectra
-from rnnviz.tasks import Chance, probe_batch
-from rnnviz.trace import parameter_gradient_norms
-from rnnviz.train import History
+from rnnviz import TASKS, RunConfig, charts, trace, train
+from rnnviz.charts import sequences
+from rnnviz.core.analysis import gate_saturation, pca, recurrent_spectra
+from rnnviz.core.tasks import Chance, probe_batch
+from rnnviz.core.trace import parameter_gradient_norms
+from rnnviz.core.train import History
 from tests.apptest import decode_plotly
 
 TINY = dict(seq_len=8, hidden_size=4, steps=5, eval_every=2, probe_every=2, lag=3)
 HUGE_STEPS = 100_000
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def tiny(cell: str, task: str):
     """(run, x, y, trace) of a 5-step run traced on its probe batch (cached per module)."""
     cfg = RunConfig(cell=cell, task=task, **TINY)
@@ -277,7 +278,7 @@ def test_sequence_panel_parity_shows_the_probability_of_one():
 
 def test_sequence_panel_text_shows_characters():
     fig, x, y, p = _panel("text", cell="gru")
-    vocab = [charts._display_char(c) for c in TASKS["text"].vocab]
+    vocab = [sequences._display_char(c) for c in TASKS["text"].vocab]
     assert by_name(fig, "input")["text"] == [vocab[i] for i in x.argmax(-1)]
     assert by_name(fig, "target")["text"] == [vocab[int(i)] for i in y]
     predicted = {}
@@ -611,13 +612,13 @@ def test_every_figure_shares_the_house_style():
 
 
 def test_charts_never_import_streamlit():
-    source = Path(charts.__file__).read_text(encoding="utf-8")
     imported = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            imported |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            imported.add(node.module.split(".")[0])
+    for path in Path(charts.__file__).parent.glob("*.py"):  # every module of the package
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module.split(".")[0])
     assert "streamlit" not in imported
     assert {"plotly", "altair", "numpy"} <= imported
 

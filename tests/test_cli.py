@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from rnnviz.__main__ import main
+from rnnviz.cli import main
 
 
 def _run(*args):
@@ -32,6 +32,7 @@ def test_train_json_and_save(tmp_path):
     ([], "required: command"),
     (["pretrain"], "give --preset NAME or --config-file FILE"),
     (["pretrain", "--preset", "everything"], "invalid choice: 'everything'"),
+    (["lessons", "nope"], "no lesson 'nope'; choose from recurrence"),
 ])
 def test_bad_arguments_exit_2_with_one_line(args, words, capsys):
     try:
@@ -55,3 +56,11 @@ def test_human_summary_mentions_chance():
                   "--hidden-size", "4")
     assert result.returncode == 0
     assert "chance MSE: 0.1667" in result.stdout
+
+
+def test_lessons_command_trains_and_checks_the_lessons_named(capsys):
+    assert main(["lessons", "exploding"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("lesson") and "holds" in lines[0]
+    assert lines[1].startswith("3. Exploding gradients") and lines[1].split()[5] == "True"
+    assert any("blew up after" in line for line in lines[2:])  # the measured facts follow

@@ -1,4 +1,4 @@
-"""Training several runs at once and the dependency sweep (rnnviz.compare)."""
+"""Training several runs at once and the dependency sweep (rnnviz.studies.compare)."""
 
 import math
 
@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from rnnviz.compare import (SweepResult, bench_compare, dependency_sweep, parse_lengths,
-                            sweep_configs, train_many)
-from rnnviz.config import RunConfig
-from rnnviz.jobs import RunCache
-from rnnviz.train import train
+from rnnviz.core.config import RunConfig
+from rnnviz.core.train import train
+from rnnviz.serve.bench import bench_compare
+from rnnviz.serve.jobs import RunCache
+from rnnviz.serve.pool import dependency_sweep, train_many
+from rnnviz.studies.compare import SweepResult, parse_lengths, sweep_configs
 
 TINY = dict(seq_len=6, hidden_size=4, steps=20, eval_every=5, probe_every=5, batch_size=16,
             device="cpu")
@@ -148,20 +149,20 @@ def test_workers_started_during_a_page_script_do_not_run_that_script(tmp_path, m
     import sys
     import types
 
-    from rnnviz import compare
+    from rnnviz.serve import pool as worker_pool
 
     marker = tmp_path / "page-was-executed"
     page = tmp_path / "page.py"
     page.write_text(f"open({str(marker)!r}, 'w').close()\nimport streamlit\n")
     fake_main = types.ModuleType("__main__")
     fake_main.__file__ = str(page)
-    compare.shutdown_workers()  # the next call starts fresh workers
+    worker_pool.shutdown_workers()  # the next call starts fresh workers
     try:
         with monkeypatch.context() as patch:
             patch.setitem(sys.modules, "__main__", fake_main)
-            pool = compare._shared_pool()
+            pool = worker_pool._shared_pool()
             futures = [pool.executor.submit(_worker_modules) for _ in range(pool.workers)]
         assert [f.result(timeout=120) for f in futures] == [(None, False, False)] * pool.workers
         assert not marker.exists()
     finally:
-        compare.shutdown_workers()
+        worker_pool.shutdown_workers()

@@ -3,7 +3,7 @@ import dataclasses
 import pytest
 
 from rnnviz import FIELDS, RunConfig
-from rnnviz.config import clamp, coerce
+from rnnviz.core.config import clamp, coerce
 
 
 def test_every_field_has_a_table_entry_and_defaults_validate():

@@ -146,7 +146,8 @@ def test_torch_comes_from_cpu_index_in_its_own_layer(dockerfile):
     variables = declared_variables(dockerfile)
     runs = [(i, expand(args, variables)) for i, (kw, args) in enumerate(dockerfile) if kw == "RUN"]
 
-    torch_runs = [(i, run) for i, run in runs if "--index-url" in run and re.search(r"\btorch\b", run)]
+    torch_runs = [(i, run) for i, run in runs
+                  if "--index-url" in run and re.search(r"\btorch\b", run)]
     assert len(torch_runs) == 1, "expected one RUN installing torch from a wheel index"
     torch_index, torch_run = torch_runs[0]
     index_url = re.search(r"--index-url[ =]\"?([^\"\s]+)", torch_run).group(1)
@@ -301,7 +302,8 @@ def test_streamlit_reads_config_without_warnings(tmp_path):
 def yaml_lines(path: Path) -> list[str]:
     text = path.read_text()
     assert "\t" not in text, f"{path.name}: YAML forbids tabs for indentation"
-    return [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return [line for line in text.splitlines()
+            if line.strip() and not line.lstrip().startswith("#")]
 
 
 def test_compose_file():
@@ -325,7 +327,8 @@ def k8s_documents() -> dict[str, list[str]]:
     yaml_lines(ROOT / "deploy" / "k8s.yaml")
     documents: dict[str, list[str]] = {}
     for chunk in re.split(r"^---\s*$", text, flags=re.M):
-        lines = [line for line in chunk.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+        lines = [line for line in chunk.splitlines()
+                 if line.strip() and not line.lstrip().startswith("#")]
         kinds = [line.split(":", 1)[1].strip() for line in lines if line.startswith("kind:")]
         if kinds:
             assert len(kinds) == 1, "one kind per document"
@@ -390,7 +393,8 @@ def http_get(url: str, timeout: float = 2.0) -> tuple[int, str]:
 def run_healthcheck(command: list[str], port: int, env: dict[str, str]) -> int:
     """Run the Dockerfile's HEALTHCHECK command against ``port``; return its exit code."""
     python = [sys.executable if part in ("python", "python3") else part for part in command[:1]]
-    rest = [part.replace(f"localhost:{CONTAINER_PORT}", f"localhost:{port}") for part in command[1:]]
+    rest = [part.replace(f"localhost:{CONTAINER_PORT}", f"localhost:{port}")
+            for part in command[1:]]
     return subprocess.run(python + rest, env=env, capture_output=True, timeout=15).returncode
 
 
@@ -441,7 +445,8 @@ def test_dockerfile_cmd_serves_the_app(dockerfile, tmp_path):
             assert status == 200
             assert "<html" in page.lower()
 
-            assert run_healthcheck(healthcheck, port, env) == 0, "HEALTHCHECK fails on a live server"
+            assert run_healthcheck(healthcheck, port, env) == 0, \
+                "HEALTHCHECK fails on a live server"
         finally:
             process.terminate()
             try:

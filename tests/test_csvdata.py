@@ -9,11 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from rnnviz import charts, csvdata
-from rnnviz.config import RunConfig, check_field
-from rnnviz.tasks import TASKS, probe_batch, seeded_generator
-from rnnviz.trace import trace
-from rnnviz.train import train
+from rnnviz import charts
+from rnnviz.charts import sequences
+from rnnviz.core import csvdata
+from rnnviz.core.config import DATA_TASK, RunConfig, check_field
+from rnnviz.core.tasks import TASKS, probe_batch, seeded_generator
+from rnnviz.core.trace import trace
+from rnnviz.core.train import train
+from rnnviz.serve import uploads
 from tests.conftest import ROOT
 
 
@@ -32,7 +35,8 @@ def test_example_files_are_reproducible_and_parse():
     names = set()
     for file_name, make in module.EXAMPLES.items():
         path = ROOT / "assets" / file_name
-        assert path.read_text(encoding="utf-8") == make(), f"{file_name} is not what the script writes"
+        assert path.read_text(encoding="utf-8") == make(), \
+            f"{file_name} is not what the script writes"
         dataset = csvdata.load_csv_file(path)
         assert dataset.time_name in ("date", "week") and dataset.rows >= 500
         names.add(dataset.name)
@@ -53,11 +57,14 @@ def test_example_files_are_reproducible_and_parse():
      "'x', line 42: 'oops' is not a number"),
     (csv_bytes(["a;b"] + [f"{i};{i % 5}" for i in range(40)] + ["1.000,5;2"]),
      "without thousands separators"),
-    (csv_bytes(["t,x"] + [f"{i},{i % 5}" for i in range(40)] + ["41,"]), "line 42: the value is missing"),
+    (csv_bytes(["t,x"] + [f"{i},{i % 5}" for i in range(40)] + ["41,"]),
+     "line 42: the value is missing"),
     (csv_bytes(["t,x"] + [f"{i},{i % 5}" for i in range(40)] + ["41,NaN"]), "missing ('NaN')"),
     (csv_bytes(["t,x"] + [f"{i},{i % 5}" for i in range(40)] + ["41,-inf"]), "not a finite number"),
-    (csv_bytes(["t,x"] + [f"{i},{i % 5}" for i in range(40)] + ["41,1e999"]), "not a finite number"),
-    (csv_bytes(["t,x"] + [f"{i},{i % 5}" for i in range(40)] + ["41,1,2"]), "Line 42 has 3 field(s)"),
+    (csv_bytes(["t,x"] + [f"{i},{i % 5}" for i in range(40)] + ["41,1e999"]),
+     "not a finite number"),
+    (csv_bytes(["t,x"] + [f"{i},{i % 5}" for i in range(40)] + ["41,1,2"]),
+     "Line 42 has 3 field(s)"),
     (csv_bytes(["t,x,flat"] + [f"{i},{i % 5},7" for i in range(40)]), "'flat' does not change"),
     (csv_bytes(["t,x"] + [f"{i},{(i % 5) * 1e300}" for i in range(40)]), "too large"),
     (csv_bytes([",".join(f"c{j}" for j in range(10))] +
@@ -101,7 +108,7 @@ def test_name_is_the_data_hash():
     same_numbers = csvdata.parse_csv(csv_bytes(["step,x,y"] + GOOD), source="b.csv")
     changed = csvdata.parse_csv(csv_bytes(["t,x,y"] + GOOD[:-1] + ["99,0.5,0.5"]))
     renamed = csvdata.parse_csv(csv_bytes(["t,x,z"] + GOOD))
-    assert csvdata.DATA_TASK.fullmatch(a.name)
+    assert DATA_TASK.fullmatch(a.name)
     assert a.name == same_numbers.name  # the time column and the file name do not matter
     assert len({a.name, changed.name, renamed.name}) == 3
     base = RunConfig()
@@ -138,7 +145,7 @@ def test_split_normalization_and_windows():
 
 def test_training_and_tracing_a_csv_task():
     dataset = csvdata.load_csv_file(ROOT / "assets" / "predator_prey.csv")
-    token = csvdata.pin(dataset)
+    token = uploads.pin(dataset)
     cfg = RunConfig(task=dataset.name, cell="gru", seq_len=12, hidden_size=8, steps=40,
                     eval_every=20, probe_every=20, device="cpu")
     run = train(cfg)
@@ -170,16 +177,16 @@ def test_registry_keeps_pinned_and_forgets_old_unpinned(monkeypatch):
     monkeypatch.setenv("RNNVIZ_MAX_DATASETS", "2")
     made = [csvdata.make_dataset(("x",), np.arange(40, dtype=float)[:, None] * (k + 1) + k)
             for k in range(4)]
-    token = csvdata.pin(made[0])
+    token = uploads.pin(made[0])
     for dataset in made[1:]:
-        csvdata.register(dataset)
-    assert csvdata.registered(made[0].name), "a pinned data set stays"
-    assert not csvdata.registered(made[1].name), "the oldest unpinned one goes"
-    assert made[1].name not in TASKS and made[1].name not in charts._SEQUENCE_PANELS
-    assert csvdata.registered(made[2].name) and csvdata.registered(made[3].name)
+        uploads.register(dataset)
+    assert uploads.registered(made[0].name), "a pinned data set stays"
+    assert not uploads.registered(made[1].name), "the oldest unpinned one goes"
+    assert made[1].name not in TASKS and made[1].name not in sequences._SEQUENCE_PANELS
+    assert uploads.registered(made[2].name) and uploads.registered(made[3].name)
     with pytest.raises(ValueError, match="upload the CSV file again"):
-        csvdata.task_for(made[1].name)
+        uploads.task_for(made[1].name)
     del token
     gc.collect()
-    csvdata.register(made[1])
-    assert not csvdata.registered(made[0].name), "unpinned once the session let go"
+    uploads.register(made[1])
+    assert not uploads.registered(made[0].name), "unpinned once the session let go"

@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rnnviz import export
-from rnnviz.config import RunConfig
-from rnnviz.tasks import probe_batch
-from rnnviz.trace import trace
-from rnnviz.train import train
+from rnnviz.core import export
+from rnnviz.core.config import RunConfig
+from rnnviz.core.tasks import probe_batch
+from rnnviz.core.trace import trace
+from rnnviz.core.train import train
 
 
 def _trace(cell: str, layers: int = 2):

@@ -3,9 +3,17 @@
 import numpy as np
 import pytest
 
-from rnnviz.features import (FEATURES, after_space, inside_quotes, position_in_line,
-                             position_in_word, rank_units, unit_correlations, vowel_or_consonant)
-from rnnviz.tasks import load_corpus
+from rnnviz.core.tasks import load_corpus
+from rnnviz.studies.features import (
+    FEATURES,
+    after_space,
+    inside_quotes,
+    position_in_line,
+    position_in_word,
+    rank_units,
+    unit_correlations,
+    vowel_or_consonant,
+)
 
 
 def test_inside_quotes_describes_the_state_after_each_character():
@@ -57,7 +65,8 @@ def test_finder_ranks_planted_units_by_strength_either_sign():
     states[:, 2] = feature + 1.0 * rng.normal(size=len(feature))  # weaker
     ranking = rank_units(states, feature)
     assert [s.unit for s in ranking[:2]] == [4, 2]
-    assert ranking[0].correlation < -0.9 and 0 < ranking[1].correlation < ranking[0].correlation * -1
+    assert ranking[0].correlation < -0.9 and \
+        0 < ranking[1].correlation < ranking[0].correlation * -1
     assert len(rank_units(states, feature, top=3)) == 3
 
 

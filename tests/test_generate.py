@@ -5,13 +5,20 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from rnnviz.config import RunConfig
-from rnnviz.generate import (Forecast, forecast, forecast_example, generate_text,
-                             persistence_error, read_text, sine_wave)
-from rnnviz.models import build_model
-from rnnviz.tasks import TASKS
-from rnnviz.trace import trace
-from rnnviz.train import train
+from rnnviz.core.config import RunConfig
+from rnnviz.core.models import build_model
+from rnnviz.core.tasks import TASKS
+from rnnviz.core.trace import trace
+from rnnviz.core.train import train
+from rnnviz.studies.generate import (
+    Forecast,
+    forecast,
+    forecast_example,
+    generate_text,
+    persistence_error,
+    read_text,
+    sine_wave,
+)
 
 
 @pytest.fixture(scope="module")

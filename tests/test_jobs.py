@@ -10,10 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from rnnviz import compare, csvdata
-from rnnviz.config import RunConfig
-from rnnviz.tasks import ASSETS
-from rnnviz.train import History, train
+from rnnviz.core import csvdata
+from rnnviz.core.config import RunConfig
+from rnnviz.core.tasks import ASSETS
+from rnnviz.core.train import History, train
+from rnnviz.serve import pool as worker_pool
+from rnnviz.serve import uploads
 from tests.jobhelpers import registry_in, wait_until
 
 SMALL = dict(seq_len=8, hidden_size=8, steps=400, eval_every=20, probe_every=20, device="cpu")
@@ -64,7 +66,7 @@ def test_a_worker_job_streams_its_history_and_ends_with_the_run_train_gives(tmp_
 def _config(where: str, **changes) -> RunConfig:
     """A config trained in a worker process, or (an uploaded series) in the job's thread."""
     if where == "thread":
-        changes["task"] = csvdata.register(csvdata.load_csv_file(ASSETS / "predator_prey.csv")).name
+        changes["task"] = uploads.register(csvdata.load_csv_file(ASSETS / "predator_prey.csv")).name
     return RunConfig(**{**SMALL, **changes})
 
 
@@ -112,7 +114,7 @@ def test_a_worker_killed_mid_run_fails_the_job_with_a_message_and_the_next_job_t
     registry = registry_in(tmp_path, max_jobs=1)
     job = registry.submit(RunConfig(**{**SMALL, "steps": 100_000}, seed=8104))
     wait_until(lambda: job.history is not None and job.history.steps_done >= 10)
-    pool = compare._shared_pool()
+    pool = worker_pool._shared_pool()
     for process in list(pool.executor._processes.values()):  # as the kernel's OOM killer would
         os.kill(process.pid, signal.SIGKILL)
     job.wait(60)

@@ -7,12 +7,22 @@ uses one torch thread, so two workers keep both cores of a small machine busy).
 import numpy as np
 import pytest
 
-from rnnviz.compare import train_many
-from rnnviz.explain import TOPICS
-from rnnviz.lessons import (ADDING_LSTM, ADDING_RNN_50, APPLICATION_CONFIGS, LESSONS, PAGES,
-                            SHORT_GRU, SHORT_LSTM, lesson_configs, main_through_jobs,
-                            train_lesson)
+from rnnviz.cli import lessons_through_jobs
+from rnnviz.serve.pool import train_many
+from rnnviz.studies.explain import TOPICS
+from rnnviz.studies.lessons import (
+    ADDING_LSTM,
+    ADDING_RNN_50,
+    APPLICATION_CONFIGS,
+    LESSONS,
+    PAGES,
+    SHORT_GRU,
+    SHORT_LSTM,
+    lesson_configs,
+    train_lesson,
+)
 from tests.conftest import ROOT
+
 
 @pytest.fixture(scope="module")
 def trained():
@@ -121,7 +131,7 @@ def test_every_fact_is_measured(trained):
 
 
 def test_lessons_timed_as_the_page_trains_them(capsys):
-    main_through_jobs(["exploding"])
+    lessons_through_jobs(["exploding"])
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("lesson") and "workers" in out[0]
     fields = out[1].split()

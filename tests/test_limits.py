@@ -6,10 +6,10 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from rnnviz import limits
-from rnnviz.config import RunConfig
-from rnnviz.jobs import Job, RunCache, run_nbytes
-from rnnviz.train import train
+from rnnviz.core.config import RunConfig
+from rnnviz.core.train import train
+from rnnviz.serve import limits
+from rnnviz.serve.jobs import Job, RunCache, run_nbytes
 from tests.conftest import ROOT
 from tests.jobhelpers import registry_in, wait_until
 

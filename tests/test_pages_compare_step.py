@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from rnnviz.config import RunConfig
-from rnnviz.tasks import probe_batch
-from rnnviz.trace import trace
-from rnnviz.train import train
+from rnnviz.core.config import RunConfig
+from rnnviz.core.tasks import probe_batch
+from rnnviz.core.trace import trace
+from rnnviz.core.train import train
 from tests.apptest import TINY, decode_plotly, open_app, press, wait_for_run
 from tests.conftest import ROOT
 
@@ -156,7 +156,7 @@ def test_step_through_forward_numbers_are_the_trace_at_that_step(gru_run):
         assert values[gate] == pytest.approx(float(tr.gates[0][gate][example, t, unit]),
                                              abs=1e-6)
     # the equations print the same numbers: h_t's line ends in the trace's h_t
-    latex = [l.value for l in at.latex]
+    latex = [block.value for block in at.latex]
     assert len(latex) == 4 and latex[-1].lstrip("$\n").startswith("h_t")
     assert f"{tr.hidden[0][example, t, unit]:.3f}" in latex[-1]
     strips = _figure(at, "Every vector at step t = 3")
@@ -178,7 +178,7 @@ def test_step_through_backward_numbers_are_the_trace_gradients(gru_run):
     np.testing.assert_allclose(table["‖∂L/∂h_t‖"], tr.grad_h[0][example], rtol=1e-6)
     np.testing.assert_allclose(table["‖J_t‖ (t → t−1)"], tr.jacobian_norm[0][example],
                                rtol=1e-6)
-    text = " ".join(l.value for l in at.latex)
+    text = " ".join(block.value for block in at.latex)
     t = steps - 2
     assert f"{tr.jacobian_norm[0][example, t + 1]:.3g}" in text  # the factor just applied
     walk = _figure(at, "Walking back through time")

@@ -8,13 +8,12 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from rnnviz.app import state
-from rnnviz.config import RunConfig
-from rnnviz.generate import generate_text
-from rnnviz.lessons import CLIPPED, EXPLODING, LESSONS, SINE
-from rnnviz.train import train
+from rnnviz.core.config import RunConfig
+from rnnviz.core.train import train
+from rnnviz.studies.generate import generate_text
+from rnnviz.studies.lessons import CLIPPED, EXPLODING, LESSONS, SINE
 from tests.apptest import decode_plotly, open_app
 from tests.conftest import ROOT
-
 
 _app = open_app
 
@@ -128,10 +127,10 @@ def test_student_link_is_the_configuration_outside_a_lesson():
 
 
 def test_forecast_page_trains_its_model_and_forecasts(monkeypatch):
-    # the page offers rnnviz.lessons.FORECASTER; a smaller one keeps this test quick
+    # the page offers rnnviz.studies.lessons.FORECASTER; a smaller one keeps this test quick
     tiny = RunConfig(task="sine", cell="lstm", seq_len=20, hidden_size=8, steps=40,
                      eval_every=20, probe_every=20, device="cpu")
-    monkeypatch.setattr("rnnviz.lessons.FORECASTER", tiny)
+    monkeypatch.setattr("rnnviz.studies.lessons.FORECASTER", tiny)
     at = _app()
     at.switch_page("pages/forecast.py").run()
     assert not at.exception

@@ -6,9 +6,9 @@ import pytest
 import torch
 from safetensors.torch import save as save_tensors
 
-from rnnviz import RunConfig, load_run, save_run, train, trace
-from rnnviz.runs import run_from_bytes, run_to_bytes
-from rnnviz.tasks import probe_batch
+from rnnviz import RunConfig, load_run, save_run, trace, train
+from rnnviz.core.runs import run_from_bytes, run_to_bytes
+from rnnviz.core.tasks import probe_batch
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,7 @@ def test_history_of_the_wrong_shape_is_refused(run):
     data = run_to_bytes(run)
     tensors = load_tensors(data)
     tensors["history.probe_grad"] = tensors["history.probe_grad"].flatten()  # 1-D, not 2-D
-    from rnnviz.runs import _header_metadata
+    from rnnviz.core.runs import _header_metadata
     doctored = save(tensors, metadata=_header_metadata(data))
     with pytest.raises(ValueError, match="'probe_grad' has the wrong shape"):
         run_from_bytes(doctored)

@@ -6,12 +6,14 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from rnnviz import csvdata, store
-from rnnviz.config import RunConfig
-from rnnviz.tasks import TASKS
-from rnnviz.train import train
+from rnnviz.core import csvdata
+from rnnviz.core.config import RunConfig
+from rnnviz.core.tasks import TASKS
+from rnnviz.core.train import train
+from rnnviz.serve import store, uploads
 from tests.apptest import TINY, open_app, set_widgets, wait_for_run
 from tests.conftest import ROOT
+
 
 def _playground(query: dict | None = None) -> AppTest:
     at = open_app(query, timeout=60)
@@ -120,13 +122,14 @@ def test_bad_run_files_get_a_plain_error(run_file, make, words):
 
 def test_a_csv_run_file_opens_where_the_data_was_never_uploaded():
     dataset = csvdata.load_csv_file(ROOT / "assets" / "daily_temperature.csv")
-    token = csvdata.pin(dataset)
+    token = uploads.pin(dataset)
     data = store.run_file_bytes(train(RunConfig(task=dataset.name, **TINY, device="cpu")))
     del token
-    csvdata._recent.pop(dataset.name, None)  # as on another server
+    uploads._recent.pop(dataset.name, None)  # as on another server
     TASKS.pop(dataset.name, None)
     at = _playground()
-    _uploader(at, "Open a saved run").set_value(("t.rnnviz", data, "application/octet-stream")).run()
+    _uploader(at, "Open a saved run").set_value(
+        ("t.rnnviz", data, "application/octet-stream")).run()
     assert not at.exception and not _errors(at)
     at.switch_page("pages/hidden_states.py").run()
     assert not at.exception

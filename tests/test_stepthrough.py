@@ -5,12 +5,18 @@ import numpy as np
 import pytest
 import torch
 
-from rnnviz.config import RunConfig
-from rnnviz.stepthrough import (TraceMismatch, backward_equations, backward_terms,
-                                forward_equations, forward_terms, latex_number)
-from rnnviz.tasks import probe_batch
-from rnnviz.trace import trace
-from rnnviz.train import train
+from rnnviz.core.config import RunConfig
+from rnnviz.core.tasks import probe_batch
+from rnnviz.core.trace import trace
+from rnnviz.core.train import train
+from rnnviz.studies.stepthrough import (
+    TraceMismatch,
+    backward_equations,
+    backward_terms,
+    forward_equations,
+    forward_terms,
+    latex_number,
+)
 
 # PyTorch's fused single-step kernels: the same equations, written by someone else
 TORCH_CELL = {"rnn": torch.rnn_tanh_cell, "lstm": torch.lstm_cell, "gru": torch.gru_cell}
@@ -153,7 +159,7 @@ def test_equations_show_the_trace_numbers(traced):
     h = float(tr.hidden[0][0, t, unit])
     assert latex_number(h) in lines[-1]  # the last line ends in the model's h_t
     for name, values in tr.gates[0].items():  # each gate line ends in the trace's value
-        line = next(l for l in lines if l.startswith(f"{name}_t"))
+        line = next(row for row in lines if row.startswith(f"{name}_t"))
         assert latex_number(float(values[0, t, unit]), name in ("g", "n")) in line
     back = backward_terms(run.model, x, y, tr, 0, 0)
     text = " ".join(backward_equations(back, t))

@@ -13,13 +13,14 @@ import torch
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
-from rnnviz import csvdata, store
-from rnnviz.config import RunConfig
-from rnnviz.jobs import JobRegistry
-from rnnviz.runs import run_to_bytes
-from rnnviz.tasks import TASKS, probe_batch
-from rnnviz.trace import trace
-from rnnviz.train import Run, train
+from rnnviz.core import csvdata
+from rnnviz.core.config import RunConfig
+from rnnviz.core.runs import run_to_bytes
+from rnnviz.core.tasks import TASKS, probe_batch
+from rnnviz.core.trace import trace
+from rnnviz.core.train import Run, train
+from rnnviz.serve import pretrain, store, uploads
+from rnnviz.serve.jobs import JobRegistry
 from tests.conftest import ROOT
 
 TINY = dict(seq_len=6, hidden_size=4, steps=12, eval_every=6, probe_every=6, device="cpu")
@@ -155,22 +156,22 @@ def test_real_cuda_run_round_trip():
 
 def test_csv_run_file_carries_its_data_to_a_fresh_server():
     dataset = csvdata.load_csv_file(ROOT / "assets" / "daily_temperature.csv")
-    token = csvdata.pin(dataset)
+    token = uploads.pin(dataset)
     cfg = RunConfig(**{**TINY, "task": dataset.name})
     data = store.run_file_bytes(train(cfg))
     del token
-    csvdata._recent.pop(dataset.name, None)  # what a different server process looks like
+    uploads._recent.pop(dataset.name, None)  # what a different server process looks like
     TASKS.pop(dataset.name, None)
     loaded = store.load_run_bytes(data)
-    assert loaded.config == cfg and csvdata.registered(dataset.name)
+    assert loaded.config == cfg and uploads.registered(dataset.name)
     assert "dataset" not in loaded.meta
     x, y = probe_batch(cfg)
     assert np.isfinite(trace(loaded.model, x, y).hidden[0]).all()
 
 
 def _pretrain(*argv) -> int:
-    parser = store.add_pretrain_arguments(argparse.ArgumentParser())
-    return store.command_pretrain(parser.parse_args(list(argv)))
+    parser = pretrain.add_pretrain_arguments(argparse.ArgumentParser())
+    return pretrain.command_pretrain(parser.parse_args(list(argv)))
 
 
 def test_pretrain_fills_the_folder_and_skips_what_is_there(tmp_path, capsys):
@@ -221,7 +222,7 @@ def test_pretrain_into_a_folder_it_cannot_write(tmp_path):
 def test_pretrain_command_line_exits_2_with_one_line(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("[1]")
-    result = subprocess.run([sys.executable, "-m", "rnnviz.store", "pretrain", "--config-file",
+    result = subprocess.run([sys.executable, "-m", "rnnviz", "pretrain", "--config-file",
                              str(bad)], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "expected an object" in result.stderr

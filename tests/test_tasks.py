@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
-from rnnviz import RunConfig, TASKS
-from rnnviz.tasks import COPY_SYMBOLS, probe_batch, seeded_generator, validation_set
+from rnnviz import TASKS, RunConfig
+from rnnviz.core.tasks import COPY_SYMBOLS, probe_batch, seeded_generator, validation_set
 
 SHAPES = {  # task -> (input_size, y shape for batch 3 and seq_len 10)
     "sine": (1, (3, 10, 1)), "adding": (2, (3, 1)), "copy": (COPY_SYMBOLS, (3, 10)),

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from rnnviz import RunConfig, TASKS, build_model, trace
-from rnnviz.analysis import log_slope
-from rnnviz.tasks import seeded_generator
+from rnnviz import TASKS, RunConfig, build_model, trace
+from rnnviz.core.analysis import log_slope
+from rnnviz.core.tasks import seeded_generator
 
 CELLS = ["rnn", "lstm", "gru"]
 
@@ -135,14 +135,14 @@ def test_jacobian_norm_equals_fused_one_step_jacobian(cell):
             if cell == "lstm":
                 c_prev = torch.from_numpy(tr.cell[1][b, t - 1]) if t else torch.zeros(hidden)
 
-                def step(state):
+                def step(state, x_t=x_t):
                     _, (h, c) = rnn(x_t, (state[:hidden].view(1, 1, -1),
                                           state[hidden:].view(1, 1, -1)))
                     return torch.cat([h.flatten(), c.flatten()])
                 jac = torch.autograd.functional.jacobian(step, torch.cat([h_prev, c_prev]))
             else:
                 jac = torch.autograd.functional.jacobian(
-                    lambda h: rnn(x_t, h.view(1, 1, -1))[1].flatten(), h_prev)
+                    lambda h, x_t=x_t: rnn(x_t, h.view(1, 1, -1))[1].flatten(), h_prev)
             expected = torch.linalg.matrix_norm(jac, ord=2)
             assert abs(tr.jacobian_norm[1][b, t] - float(expected)) < 1e-4 * (1 + float(expected))
 

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from rnnviz.config import FIELDS, RunConfig
-from rnnviz.explain import TOPICS
-from rnnviz.jobs import Job
-from rnnviz.lessons import LESSONS, Lesson
-from rnnviz.train import Run
+from rnnviz.core.config import FIELDS, RunConfig
+from rnnviz.core.train import Run
+from rnnviz.serve.jobs import Job
+from rnnviz.studies.explain import TOPICS
+from rnnviz.studies.lessons import LESSONS, Lesson
 
 from . import state, widgets
 
@@ -355,7 +355,7 @@ def require_task_run(task: str, preset: RunConfig, what: str) -> Run | None:
     """The session's run when it was trained on ``task``; otherwise an offer to train
     ``preset`` (one click, seconds, or at once when this server has it) and None. While that
     training runs, its progress (the page redraws itself when it ends)."""
-    from rnnviz.tasks import TASKS
+    from rnnviz.core.tasks import TASKS
 
     job = state.current_job()
     if job is not None and job.cfg.task == task:
@@ -393,7 +393,7 @@ def require_task_run(task: str, preset: RunConfig, what: str) -> Run | None:
 
 
 def explanation(topic: str, container=st) -> None:
-    """Render one topic of ``rnnviz.explain.TOPICS`` (markdown and st.latex blocks)."""
+    """Render one topic of ``rnnviz.studies.explain.TOPICS`` (markdown and st.latex blocks)."""
     entry = TOPICS[topic]
     for kind, body in entry.blocks:
         if kind == "latex":

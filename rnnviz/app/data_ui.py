@@ -11,9 +11,11 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from rnnviz import charts, csvdata
-from rnnviz.config import RunConfig
-from rnnviz.tasks import ASSETS
+from rnnviz import charts
+from rnnviz.core import csvdata
+from rnnviz.core.config import RunConfig
+from rnnviz.core.tasks import ASSETS
+from rnnviz.serve import uploads
 
 DATASET, USE, UPLOAD = "own_dataset", "use_own_data", "csv_upload"
 _ERROR, _SEEN, _PINS = "own_data_error", "own_data_file", "own_data_pins"
@@ -26,7 +28,7 @@ def keep(dataset: csvdata.Dataset) -> None:
     """Register ``dataset`` and hold it for this session (its runs need it on every page)."""
     pins = st.session_state.setdefault(_PINS, {})
     pins.pop(dataset.name, None)
-    pins[dataset.name] = csvdata.pin(dataset)
+    pins[dataset.name] = uploads.pin(dataset)
     while len(pins) > MAX_PINS:
         pins.pop(next(iter(pins)))
 

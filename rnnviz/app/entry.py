@@ -16,7 +16,7 @@ import threading
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-from rnnviz import compare
+from rnnviz.serve import pool
 
 from . import classroom
 from .views import sidebar_summary
@@ -28,7 +28,7 @@ _SEEN = "_ran_through_app"
 
 def frame() -> None:
     """What surrounds every page."""
-    compare.warm_up()  # the server's training workers start (in the background) with its
+    pool.warm_up()  # the server's training workers start (in the background) with its
     read_link()        # first page view, not with its first Train press
     sidebar_summary()
     classroom.apply()

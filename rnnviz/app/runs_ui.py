@@ -1,7 +1,7 @@
 """Runs you can keep: download the current run and its trace, open a saved run again, and a
 line on what this server trains on (device and size limit).
 
-A run file from an upload is untrusted: ``rnnviz.store.load_run_bytes`` checks every part and
+A run file from an upload is untrusted: ``rnnviz.serve.store.load_run_bytes`` checks every part and
 any problem is shown as a plain error. An opened run stays in this session only; it never
 enters the server's shared cache, so a doctored file cannot stand in for other people's runs.
 """
@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from rnnviz import csvdata, export, limits, store
-from rnnviz.config import is_data_task
-from rnnviz.train import Run
+from rnnviz.core import export
+from rnnviz.core.config import is_data_task
+from rnnviz.core.train import Run
+from rnnviz.serve import limits, store, uploads
 
 from . import data_ui, state
 
@@ -62,7 +63,7 @@ def _open_upload() -> None:
         st.session_state[_ERROR] = (f"**{uploaded.name}** can't be opened as a run: {err}.")
         return
     if is_data_task(run.config.task):
-        data_ui.keep(csvdata.task_for(run.config.task).dataset)
+        data_ui.keep(uploads.task_for(run.config.task).dataset)
     state.stop_training(keep=False)
     st.session_state[state.RUN] = run
     st.session_state[state.CONFIG] = run.config

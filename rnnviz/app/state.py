@@ -6,12 +6,12 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from rnnviz import limits
-from rnnviz.config import RunConfig
-from rnnviz.jobs import Job, JobRegistry
-from rnnviz.tasks import TASKS, probe_batch, seeded_generator, task_params
-from rnnviz.trace import Trace, trace
-from rnnviz.train import Run
+from rnnviz.core.config import RunConfig
+from rnnviz.core.tasks import TASKS, probe_batch, seeded_generator, task_params
+from rnnviz.core.trace import Trace, trace
+from rnnviz.core.train import Run
+from rnnviz.serve import limits
+from rnnviz.serve.jobs import Job, JobRegistry
 
 CONFIG, RUN, JOB, NOTICE = "config", "run", "job", "notice"
 

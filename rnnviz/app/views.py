@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from rnnviz.tasks import TASKS
-from rnnviz.train import Run
+from rnnviz.core.tasks import TASKS
+from rnnviz.core.train import Run
 
 from . import state
 from .runs_ui import trace_download
@@ -34,7 +34,8 @@ def sidebar_summary() -> None:
         if job is not None:
             p = job.progress
             if p.state == "queued":
-                st.info(":material/hourglass_top: Queued: the server is busy; your run starts when a slot frees up.")
+                st.info(":material/hourglass_top: Queued: the server is busy; your run starts "
+                        "when a slot frees up.")
             else:
                 st.caption(f"Training {CELL_NAMES[job.cfg.cell]} on {TASKS[job.cfg.task].title}")
                 st.progress(p.step / max(p.total, 1), text=f"step {p.step} / {p.total}")
@@ -43,7 +44,8 @@ def sidebar_summary() -> None:
             name = summary["metric_name"]
             st.markdown(f"**Current run**  \n{describe_run(run)}")
             st.markdown(
-                f"step **{summary['steps']}** · val {name} **{_format(summary['val_metric'], name)}**"
+                f"step **{summary['steps']}** · val {name} "
+                f"**{_format(summary['val_metric'], name)}**"
                 f" vs chance {_format(summary['chance_metric'], name)}  \n"
                 f"loss {_format(summary['loss'], 'loss')} vs chance "
                 f"{_format(summary['chance_loss'], 'loss')}")
@@ -51,7 +53,8 @@ def sidebar_summary() -> None:
                 st.error("This run exploded (see Playground).", icon=":material/warning:")
         else:
             st.caption("No model yet.")
-            st.page_link(PLAYGROUND, label="Train one in the Playground", icon=":material/play_arrow:")
+            st.page_link(PLAYGROUND, label="Train one in the Playground",
+                         icon=":material/play_arrow:")
 
 
 def require_run() -> Run | None:
@@ -63,7 +66,8 @@ def require_run() -> Run | None:
             st.info("A model is training right now; this page fills in when it finishes.",
                     icon=":material/hourglass_top:")
         else:
-            st.info("Nothing to look inside yet: train a model first.", icon=":material/waving_hand:")
+            st.info("Nothing to look inside yet: train a model first.",
+                    icon=":material/waving_hand:")
         st.page_link(PLAYGROUND, label="Go to the Playground", icon=":material/play_arrow:")
         return None
     if run.history.steps_done == 0:
@@ -77,7 +81,7 @@ def pick_layer(run: Run, container=st) -> int:
     if layers == 1:
         return 0
     return container.segmented_control("Layer", list(range(layers)), default=layers - 1,
-                                       format_func=lambda l: f"layer {l}", key="layer") or 0
+                                       format_func=lambda index: f"layer {index}", key="layer") or 0
 
 
 def pick_example(container=st, button_container=None) -> int:

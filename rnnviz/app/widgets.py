@@ -1,5 +1,6 @@
-"""Configuration widgets built from the engine's one table of ranges (``rnnviz.config.FIELDS``),
-each bound to the URL so that a link reproduces the exact configuration."""
+"""Configuration widgets built from the engine's one table of ranges
+(``rnnviz.core.config.FIELDS``), each bound to the URL so that a link reproduces the exact
+configuration."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import urllib.parse
 
 import streamlit as st
 
-from rnnviz.config import FIELDS, RunConfig, check_field, clamp, coerce, is_data_task
-from rnnviz.limits import device_summary
+from rnnviz.core.config import FIELDS, RunConfig, check_field, clamp, coerce, is_data_task
+from rnnviz.serve.limits import device_summary
 
 GROUPS = ("Task", "Model", "Training")
 LINK_WARNINGS = "link_warnings"
@@ -99,7 +100,8 @@ def config_form(key: str = "config_form") -> RunConfig | None:
             for name, spec in FIELDS.items():
                 if spec.group == group:
                     _widget(name, getattr(defaults, name), column)
-        submitted = st.form_submit_button("Train", icon=":material/play_arrow:", type="primary", width="stretch")
+        submitted = st.form_submit_button("Train", icon=":material/play_arrow:", type="primary",
+                                          width="stretch")
     if not submitted:
         return None
     values = {name: st.session_state.get(name, getattr(defaults, name)) for name in FIELDS}

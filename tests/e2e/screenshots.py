@@ -13,8 +13,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .harness import (CHROMIUM_ARGS, EXCEPTION, app_server, chromium_path, nav_titles,
-                      open_page, settle, train_button, wait_for_run)
+from .harness import (
+    CHROMIUM_ARGS,
+    EXCEPTION,
+    app_server,
+    chromium_path,
+    nav_titles,
+    open_page,
+    settle,
+    train_button,
+    wait_for_run,
+)
 
 WIDTH = 1400
 

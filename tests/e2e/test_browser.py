@@ -2,8 +2,19 @@
 
 import re
 
-from .harness import (CHART, EXCEPTION, nav_titles, open_page, plotly_data_points, settle,
-                      selectbox_value, slider_value, train_button, train_tiny, wait_for_run)
+from .harness import (
+    CHART,
+    EXCEPTION,
+    nav_titles,
+    open_page,
+    plotly_data_points,
+    selectbox_value,
+    settle,
+    slider_value,
+    train_button,
+    train_tiny,
+    wait_for_run,
+)
 
 PAGE_TITLES = ["Home", "Lessons", "Playground", "Hidden states", "Gates", "Gradients",
                "Compare", "Step through", "Forecasting", "Text"]

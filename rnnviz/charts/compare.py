@@ -12,14 +12,28 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .charts import (CELL_COLORS, DIVERGING, LOG_AXIS, REFERENCE_COLOR, TIME_AXIS,
-                     TRAIN_COLOR, UNIT_AXIS, _base_layout, _finite, _integer_ticks, _log_axis_ok,
-                     _log_safe, _message, _reference_line, state_heatmap)
+from rnnviz.charts.inside import state_heatmap
+from rnnviz.charts.style import (
+    CELL_COLORS,
+    DIVERGING,
+    LOG_AXIS,
+    REFERENCE_COLOR,
+    TIME_AXIS,
+    TRAIN_COLOR,
+    UNIT_AXIS,
+    _base_layout,
+    _finite,
+    _integer_ticks,
+    _log_axis_ok,
+    _log_safe,
+    _message,
+    _reference_line,
+)
 
 HIGHLIGHT = "#222222"  # outline of the selected step / unit
 FADE = "rgba(255,255,255,0.6)"  # veil over the steps not reached yet
 MAX_STRIP_TEXT = 12  # strips with at most this many cells print their values (half a page)
-GATE_WORDS = {"i": "input gate", "f": "forget gate", "g": "candidate", "o": "output gate",
+STEP_GATE_WORDS = {"i": "input gate", "f": "forget gate", "g": "candidate", "o": "output gate",
               "r": "reset gate", "z": "update gate", "n": "candidate"}
 
 
@@ -59,7 +73,7 @@ def final_metric_chart(values: dict[str, float], chance: float, chance_how: str,
 def sweep_chart(result) -> go.Figure:
     """Final validation metric against sequence length (or copy lag), one line per cell, with
     the chance level: where each cell stops learning. ``result`` is a
-    ``rnnviz.compare.SweepResult``; a NaN (no validation) is a gap."""
+    ``rnnviz.studies.compare.SweepResult``; a NaN (no validation) is a gap."""
     fig = go.Figure()
     lengths = list(result.lengths)
     fmt = ".1%" if result.metric_name == "accuracy" else ".4g"
@@ -266,7 +280,7 @@ def backward_chart(terms, t: int) -> go.Figure:
     step and the part carried back from the next step. Bottom: the spectral norm of each
     step's Jacobian ||∂s_t/∂s_(t−1)|| (the factor carrying the gradient from t back to t−1),
     the one being applied now outlined, and the line at 1 between shrinking and growing.
-    ``terms`` is a ``rnnviz.stepthrough.BackwardTerms``."""
+    ``terms`` is a ``rnnviz.studies.stepthrough.BackwardTerms``."""
     steps = terms.steps
     x = np.arange(steps)
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.12,

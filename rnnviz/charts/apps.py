@@ -14,10 +14,24 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .charts import (CELL_COLORS, DIVERGING, INPUT_COLOR, PREDICTION_COLOR, REFERENCE_COLOR,
-                     TARGET_COLOR, TIME_AXIS, TRAIN_COLOR, UNIT_AXIS,
-                     VALIDATION_COLOR, WRONG_COLOR, _base_layout, _display_char, _finite,
-                     _message, _rgba)
+from rnnviz.charts.sequences import _display_char
+from rnnviz.charts.style import (
+    CELL_COLORS,
+    DIVERGING,
+    INPUT_COLOR,
+    PREDICTION_COLOR,
+    REFERENCE_COLOR,
+    TARGET_COLOR,
+    TIME_AXIS,
+    TRAIN_COLOR,
+    UNIT_AXIS,
+    VALIDATION_COLOR,
+    WRONG_COLOR,
+    _base_layout,
+    _finite,
+    _message,
+    _rgba,
+)
 
 GRID_COLUMNS = 48  # characters per row of the text grid
 GRID_ROW_PX = 30
@@ -28,7 +42,7 @@ CANDIDATES = 5
 
 
 def forecast_chart(fc) -> go.Figure:
-    """A closed-loop forecast (``rnnviz.generate.Forecast``) against the truth.
+    """A closed-loop forecast (``rnnviz.studies.generate.Forecast``) against the truth.
 
     Top: the clean wave (truth), the noisy prompt the model read, its one-step predictions while
     reading, and the forecast made on its own predictions, with the tolerance band around the
@@ -177,9 +191,9 @@ def text_activation_grid(text: str, activation: np.ndarray, next_probs: np.ndarr
 
 
 def unit_ranking_chart(scores, feature_label: str, chosen: int | None = None) -> go.Figure:
-    """Units ranked by |r| with a text feature (``rnnviz.features.rank_units``), one horizontal
-    bar each, r on [-1, 1]; positive (red) means the unit rises with the feature, negative
-    (blue) falls. ``chosen`` is outlined."""
+    """Units ranked by |r| with a text feature (``rnnviz.studies.features.rank_units``), one
+    horizontal bar each, r on [-1, 1]; positive (red) means the unit rises with the feature,
+    negative (blue) falls. ``chosen`` is outlined."""
     scores = list(scores)
     names = [f"unit {s.unit}" for s in scores]
     values = np.array([s.correlation for s in scores], dtype=np.float64)
@@ -276,7 +290,8 @@ def parameter_count_chart(counts: dict[str, dict[str, int]]) -> go.Figure:
             for i, kind in enumerate(kinds)]
     fig = go.Figure(data)
     totals = [sum(counts[m].values()) for m in labels]
-    fig.add_trace(go.Scatter(x=labels, y=totals, mode="text", text=[f"{n:,} in all" for n in totals],
+    fig.add_trace(go.Scatter(x=labels, y=totals, mode="text",
+                             text=[f"{n:,} in all" for n in totals],
                              textposition="top center", showlegend=False, hoverinfo="skip",
                              textfont=dict(size=14)))
     fig.update_layout(barmode="stack")

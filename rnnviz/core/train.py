@@ -22,17 +22,24 @@ import copy
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch
 
-from .config import RunConfig
-from .models import RecurrentModel, build_model
-from .tasks import (TASKS, Chance, chance_for, probe_batch, seeded_generator, task_params,
-                    validation_set)
-from .trace import gradient_profile
+from rnnviz.core.config import RunConfig
+from rnnviz.core.models import RecurrentModel, build_model
+from rnnviz.core.tasks import (
+    TASKS,
+    Chance,
+    chance_for,
+    probe_batch,
+    seeded_generator,
+    task_params,
+    validation_set,
+)
+from rnnviz.core.trace import gradient_profile
 
 MAX_SNAPSHOTS = 200  # probe snapshots kept; older ones are thinned out beyond this
 SGD_MOMENTUM = 0.9
@@ -175,7 +182,7 @@ class History:
         return arrays, {name.lstrip("_"): getattr(self, name) for name in self.COUNTERS}
 
     @classmethod
-    def from_state(cls, arrays: dict[str, np.ndarray], counters: dict) -> "History":
+    def from_state(cls, arrays: dict[str, np.ndarray], counters: dict) -> History:
         history = cls.__new__(cls)
         for name in cls.ARRAYS:
             setattr(history, name, arrays[name.lstrip("_")])

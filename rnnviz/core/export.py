@@ -20,12 +20,12 @@ time step. An empty cell means "not per layer" or "not per unit".
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
-from .trace import Trace
+from rnnviz.core.trace import Trace
 
 COLUMNS = ("example", "layer", "t", "quantity", "unit", "value")
 MAX_EXPORT_ROWS = 2_000_000  # about 50 MB of CSV; beyond it, export fewer examples

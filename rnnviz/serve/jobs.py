@@ -2,7 +2,7 @@
 jobs, a bounded cache of finished runs, and de-duplication so that thirty students pressing
 Train on the same configuration share one job.
 
-A job trains in one of the shared worker processes of ``rnnviz.compare`` (a training step of
+A job trains in one of the shared worker processes of ``rnnviz.serve.pool`` (a training step of
 these tiny networks is mostly Python holding the GIL: two jobs as threads of the server would
 share one core, and slow down every page the server draws meanwhile). The worker streams the
 history a few times a second, so a page draws the live curves from ``Job.history`` here. A run
@@ -22,13 +22,13 @@ from collections import OrderedDict
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
-from . import compare
-from .config import RunConfig
-from .limits import max_concurrent_jobs
-from .runs import run_from_bytes
-from .store import RunStore
-from .tasks import Chance, chance_for
-from .train import History, Run, stopped_copy, train
+from rnnviz.core.config import RunConfig
+from rnnviz.core.runs import run_from_bytes
+from rnnviz.core.tasks import Chance, chance_for
+from rnnviz.core.train import History, Run, stopped_copy, train
+from rnnviz.serve import pool
+from rnnviz.serve.limits import max_concurrent_jobs
+from rnnviz.serve.store import RunStore
 
 DEFAULT_CACHE_ENTRIES = 32
 DEFAULT_CACHE_BYTES = 256 * 1024 * 1024
@@ -96,7 +96,7 @@ class Job:
         self.cfg = cfg
         self.progress = Progress(total=cfg.steps)
         self.history: History | None = None
-        self.in_worker = compare.can_use_worker(cfg)
+        self.in_worker = pool.can_use_worker(cfg)
         self._slots = slots
         self._on_finish = on_finish
         self._watchers = 1
@@ -110,7 +110,7 @@ class Job:
         self.thread = threading.Thread(target=self._work, name=f"rnnviz-train-{id(self)}",
                                        daemon=True)
 
-    def start(self) -> "Job":
+    def start(self) -> Job:
         self.thread.start()
         return self
 
@@ -122,7 +122,7 @@ class Job:
     def chance(self) -> Chance:
         return chance_for(self.cfg)
 
-    def watch(self) -> "Job":
+    def watch(self) -> Job:
         with self._lock:
             self._watchers += 1
         return self
@@ -175,7 +175,7 @@ class Job:
 
     # ---- in a worker process ----
     def _train_in_worker(self) -> Run:
-        worker = compare.WorkerRun(self.cfg)
+        worker = pool.WorkerRun(self.cfg)
         try:
             while not worker.future.done():
                 self._relay(worker, timeout=RELAY_POLL_S)
@@ -193,7 +193,7 @@ class Job:
             worker.close()
         return run_from_bytes(data)
 
-    def _relay(self, worker: compare.WorkerRun, timeout: float) -> None:
+    def _relay(self, worker: pool.WorkerRun, timeout: float) -> None:
         """Apply the worker's messages to this job: progress, history rows, snapshots."""
         try:
             message = worker.messages.get(timeout=timeout)

@@ -25,8 +25,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .models import RecurrentModel
-from .tasks import TASKS, SineTask, seeded_generator
+from rnnviz.core.models import RecurrentModel
+from rnnviz.core.tasks import TASKS, SineTask, seeded_generator
 
 GREEDY_BELOW = 1e-3  # temperatures this small mean "always take the most likely character"
 

@@ -18,8 +18,8 @@ import threading
 import torch
 from torch import nn
 
-from .config import RunConfig
-from .tasks import TASKS
+from rnnviz.core.config import RunConfig
+from rnnviz.core.tasks import TASKS
 
 # torch's global RNG is shared by every thread of the app's server: seeding and initialising
 # under one lock keeps each run's initial weights a function of its seed alone.

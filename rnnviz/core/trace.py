@@ -39,8 +39,8 @@ import numpy as np
 import torch
 from torch.func import jacrev, vmap
 
-from .models import GATE_NAMES, RecurrentModel
-from .tasks import TASKS
+from rnnviz.core.models import GATE_NAMES, RecurrentModel
+from rnnviz.core.tasks import TASKS
 
 # Upper bound on floats held at once when computing step Jacobians (rows * state * state).
 _JACOBIAN_CHUNK_FLOATS = 4_000_000

@@ -16,9 +16,9 @@ import torch
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
-from .config import RunConfig
-from .models import build_model
-from .train import History, Run
+from rnnviz.core.config import RunConfig
+from rnnviz.core.models import build_model
+from rnnviz.core.train import History, Run
 
 FORMAT = "rnnviz-run"
 VERSION = "1"

@@ -1,10 +1,11 @@
 """Your own data: a CSV time series becomes a forecasting task.
 
 ``parse_csv(bytes)`` reads and checks an untrusted file and returns a ``Dataset``; anything it
-cannot use raises ``CsvError`` (a ``ValueError``) whose message says what to fix. ``register``
-turns a dataset into a ``CsvTask`` and adds it to ``rnnviz.tasks.TASKS`` under the name
-``"csv:" + 12 hex digits of a hash of the data`` (see ``rnnviz.config.DATA_TASK``), so every
-other part of the engine (training, traces, run files) handles it like a built-in task.
+cannot use raises ``CsvError`` (a ``ValueError``) whose message says what to fix. ``CsvTask``
+makes a dataset a task named ``"csv:" + 12 hex digits of a hash of the data`` (see
+``rnnviz.core.config.DATA_TASK``); the server's registry (``rnnviz.serve.uploads``) adds it to
+``TASKS``, so every other part of the engine (training, traces, run files) handles it like a
+built-in task.
 
 The task (many-to-many regression, like the sine task)::
 
@@ -15,10 +16,6 @@ The task (many-to-many regression, like the sine task)::
     x        [batch, seq_len, C]   rows t .. t+T-1
     y        [batch, seq_len, C]   rows t+1 .. t+T: the next value of every column
     metric   MSE in z units; chance is always predicting the training mean (0 after z-scoring)
-
-Data sets live in the server's memory, shared by every session (identical uploads share one
-entry). A session that uses one holds a ``Pin``; the registry forgets the least recently used
-unpinned data sets beyond ``max_datasets()`` (``RNNVIZ_MAX_DATASETS``, default 32).
 """
 
 from __future__ import annotations
@@ -27,19 +24,14 @@ import csv
 import hashlib
 import json
 import math
-import os
 import re
-import threading
-import weakref
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .config import DATA_TASK, is_data_task
-from .tasks import TASKS, Chance, Task
+from rnnviz.core.tasks import Chance, Task
 
 MAX_CSV_BYTES = 2 * 1024 * 1024
 MAX_ROWS = 20_000
@@ -47,7 +39,6 @@ MIN_ROWS = 30
 MAX_COLUMNS = 8
 MAX_FIELDS = 64  # columns of any kind: bounds the work a hostile file can ask for
 VALIDATION_SHARE = 0.2
-DEFAULT_MAX_DATASETS = 32
 MISSING = {"", "na", "n/a", "nan", "null", "none", "-", "?", "#n/a"}
 INFINITE = {"inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
 TIME_NAMES = {"time", "date", "datetime", "timestamp", "t", "year", "month", "week", "day",
@@ -351,10 +342,6 @@ class CsvTask(Task):
     classification = False
     metric_name = "MSE"
 
-    def sequence_panel(self, x, y, prediction, t):
-        """How ``rnnviz.charts.sequence_panel`` draws one example of this task."""
-        return forecast_panel(self, x, y, prediction, t)
-
     def __init__(self, dataset: Dataset):
         self.dataset = dataset
         self.name = dataset.name
@@ -405,101 +392,3 @@ class CsvTask(Task):
     def to_units(self, values: np.ndarray) -> np.ndarray:
         """z-scored ``[..., C]`` back to the file's units."""
         return np.asarray(values) * self.std + self.mean
-
-
-def forecast_panel(task: CsvTask, x, y, prediction, t):
-    """Sequence panel for a CSV task (the signature of ``rnnviz.charts``' panels): target and
-    prediction of up to four columns, in the file's units."""
-    import plotly.graph_objects as go
-
-    from . import charts
-
-    columns = task.dataset.columns
-    shown = min(len(columns), 4)
-    target = task.to_units(np.asarray(y).reshape(len(t), -1))
-    predicted = task.to_units(np.asarray(prediction).reshape(len(t), -1))
-    traces = []
-    for j in range(shown):
-        color = charts.UNIT_COLORS[j % len(charts.UNIT_COLORS)]
-        for label, values, dash in (("next value", target[:, j], "solid"),
-                                    ("prediction", predicted[:, j], "dash")):
-            traces.append(go.Scatter(
-                x=t, y=values, name=f"{columns[j]}: {label}", mode="lines",
-                line=dict(color=color, dash=dash, width=2),
-                hovertemplate=f"{charts.TIME_AXIS} = %{{x}}<br>{columns[j]} {label} "
-                              "%{y:.4g}<extra></extra>"))
-    mse = float(np.nanmean((np.asarray(prediction) - np.asarray(y)) ** 2))
-    more = f", first {shown} of {len(columns)} columns" if shown < len(columns) else ""
-    return traces, f"Forecast of one window (MSE {mse:.3g} in z units{more})", "value", {}
-
-
-# ---------------------------------------------------------------- the registry
-
-
-def max_datasets() -> int:
-    """Unpinned data sets kept in memory (``RNNVIZ_MAX_DATASETS``, default 32)."""
-    try:
-        return max(1, int(os.environ.get("RNNVIZ_MAX_DATASETS", DEFAULT_MAX_DATASETS)))
-    except ValueError:
-        return DEFAULT_MAX_DATASETS
-
-
-class Pin:
-    """Held by a session while it uses a data set; the registry keeps pinned data sets."""
-
-    def __init__(self, name: str):
-        self.name = name
-
-
-_lock = threading.Lock()
-_recent: OrderedDict[str, CsvTask] = OrderedDict()  # least recently used first
-_pins: dict[str, weakref.WeakSet] = {}
-
-
-def register(dataset: Dataset) -> CsvTask:
-    """Make ``dataset`` a task in ``TASKS`` (or refresh the one already there) and return it."""
-    with _lock:
-        task = _recent.get(dataset.name)
-        if task is None:
-            task = CsvTask(dataset)
-            _recent[dataset.name] = task
-            TASKS[dataset.name] = task
-        _recent.move_to_end(dataset.name)
-        _evict(keep=dataset.name)
-    return task
-
-
-def pin(dataset: Dataset) -> Pin:
-    """Register ``dataset`` and return a Pin: while the Pin lives, the data set stays."""
-    task = register(dataset)
-    token = Pin(task.name)
-    with _lock:
-        _pins.setdefault(task.name, weakref.WeakSet()).add(token)
-    return token
-
-
-def registered(name: str) -> bool:
-    return is_data_task(name) and name in _recent
-
-
-def _evict(keep: str) -> None:
-    unpinned = [name for name in _recent if name != keep and not _pins.get(name)]
-    for name in unpinned[: max(0, len(unpinned) + 1 - max_datasets())]:
-        del _recent[name]
-        TASKS.pop(name, None)
-        _pins.pop(name, None)
-
-
-def datasets_in_memory() -> int:
-    return len(_recent)
-
-
-def task_for(name: str) -> CsvTask:
-    """The registered task ``name``, or a ValueError saying the data must be uploaded again."""
-    if not DATA_TASK.fullmatch(name or ""):
-        raise ValueError(f"{name!r} is not a data task name")
-    task = _recent.get(name)
-    if task is None:
-        raise ValueError(f"the data set {name} is not on this server any more; upload the CSV "
-                         "file again")
-    return task

@@ -30,9 +30,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .models import GATE_NAMES, RecurrentModel
-from .tasks import TASKS
-from .trace import Trace, _cell_step, _layer_weights, replay
+from rnnviz.core.models import GATE_NAMES, RecurrentModel
+from rnnviz.core.tasks import TASKS
+from rnnviz.core.trace import Trace, _cell_step, _layer_weights, replay
 
 # sigmoid gates, the tanh candidates, and the vanilla RNN's single block "h"
 BLOCKS = {"rnn": ("h",), "lstm": GATE_NAMES["lstm"], "gru": GATE_NAMES["gru"]}
@@ -163,7 +163,9 @@ def forward_terms(model: RecurrentModel, x: torch.Tensor, tr: Trace, layer: int,
     _check(f"layer {layer} h_t", h_step.numpy(), tr.hidden[layer][example])
     if cell == "lstm":
         _check(f"layer {layer} c_t", c_step.numpy(), tr.cell[layer][example])
-    as64 = (lambda a: None if a is None else a.numpy().astype(np.float64))
+    def as64(a):
+        return None if a is None else a.numpy().astype(np.float64)
+
     return StepTerms(
         cell=cell, nonlinearity=model.nonlinearity, layer=layer, example=example,
         x=as64(layer_input), h_prev=as64(h_prev), h=as64(h), c_prev=as64(c_prev), c=as64(c),
@@ -357,7 +359,8 @@ def backward_equations(terms: BackwardTerms, t: int) -> list[str]:
     lines = [rf"\Big\|\frac{{\partial L}}{{\partial h_{{{t}}}}}\Big\| = \Big\|"
              rf"\underbrace{{\frac{{\partial L}}{{\partial h_{{{t}}}}}\Big|_{{\text{{direct}}}}}}"
              rf"_{{{source}:\ \|\cdot\| = {g(direct)}}} + "
-             rf"\underbrace{{\Big(\frac{{\partial s_{{{t + 1}}}}}{{\partial h_{{{t}}}}}\Big)^{{\!\top}}"
+             rf"\underbrace{{\Big(\frac{{\partial s_{{{t + 1}}}}}"
+             rf"{{\partial h_{{{t}}}}}\Big)^{{\!\top}}"
              rf"\frac{{\partial L}}{{\partial s_{{{t + 1}}}}}}}_{{\text{{carried from }} t+1:\ "
              rf"\|\cdot\| = {g(carried)}}}\Big\| = \mathbf{{{g(norm_t)}}}"]
     bound = terms.carry_bound(t)

@@ -1,20 +1,19 @@
-"""Train several runs at once (a vanilla RNN, an LSTM and a GRU on the same task, seed and
-budget), and the *dependency sweep*: train each cell at a list of sequence lengths or copy lags
-and read where each one stops learning.
+"""The worker pool: warm processes that train runs for every session of this server (the
+Playground's jobs, a comparison's three cells, a dependency sweep's grid).
 
 Why worker processes and not threads: these networks are tiny, so a training step is mostly
 Python (the optimizer, the autograd bookkeeping) holding the GIL. Measured on 2 cores, three
 runs in three threads took 1.2-1.3x the time of the same runs one after another; in worker
 processes (one torch thread each) they take well under that (``python -m rnnviz bench
 --compare`` prints the table for this machine). The workers are shared by every
-caller in the process, the Playground's training jobs (``rnnviz.jobs``) included, and stay
-warm between calls; there are ``RNNVIZ_MAX_CONCURRENT_JOBS`` of them (``rnnviz.limits``), so
+caller in the process, the Playground's training jobs (``rnnviz.serve.jobs``) included, and stay
+warm between calls; there are ``RNNVIZ_MAX_CONCURRENT_JOBS`` of them (``rnnviz.serve.limits``), so
 they also bound how many trainings a server runs at once. They are forked from a ``forkserver``
 that has already imported torch and warmed up ``torch._dynamo`` (the first optimizer otherwise
 costs ~1.5 s in every fresh process); forking from that clean, single-threaded server is safe in
 a multi-threaded web server, where a plain ``fork`` is not. Nor do they re-import the parent's
-``__main__``, which in a Streamlit server is a page script (``rnnviz._forkserver``). Each
-finished run comes back as the bytes of a run file (``rnnviz.runs``), so no tensor memory is
+``__main__``, which in a Streamlit server is a page script (``rnnviz.serve._forkserver``). Each
+finished run comes back as the bytes of a run file (``rnnviz.core.runs``), so no tensor memory is
 shared between processes.
 
 The configs are started longest first (a rough cost estimate), which packs three runs on two
@@ -25,28 +24,22 @@ that asks for a GPU is trained here, one after another.
 from __future__ import annotations
 
 import itertools
-import math
 import multiprocessing
 import os
 import queue as queue_module
-import re
-import statistics
 import threading
 import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 import torch
 
-from .config import FIELDS, RunConfig
-from .limits import max_concurrent_jobs
-from .runs import run_from_bytes, run_to_bytes
-from .tasks import TASKS, chance_for
-from .train import Run, resolve_device, stopped_copy, train
+from rnnviz.core.config import FIELDS, RunConfig
+from rnnviz.core.runs import run_from_bytes, run_to_bytes
+from rnnviz.core.train import Run, resolve_device, stopped_copy, train
+from rnnviz.serve.limits import max_concurrent_jobs
+from rnnviz.studies.compare import SweepResult, collect_sweep, sweep_configs
 
-CELLS = ("rnn", "lstm", "gru")
-SWEEP_PARAMS = ("seq_len", "lag")
 PROGRESS_INTERVAL_S = 0.2  # a worker reports its step at most this often
 # relative cost of one step per cell, measured on CPU at the default sizes (only used to start
 # the longest runs first; a wrong guess costs a little packing, never a wrong result)
@@ -58,7 +51,8 @@ _METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods(
 _CONTEXT = multiprocessing.get_context(_METHOD)
 if _METHOD == "forkserver":
     # imported once in the fork server, inherited by every worker forked from it
-    _CONTEXT.set_forkserver_preload(["torch._dynamo", "rnnviz.compare", "rnnviz._forkserver"])
+    _CONTEXT.set_forkserver_preload([
+        "torch._dynamo", "rnnviz.serve.pool", "rnnviz.serve._forkserver"])
 
 
 def usable_cores() -> int:
@@ -99,7 +93,7 @@ _snapshot_flags = None
 def _worker_init(progress_queue, stop_flags, snapshot_flags) -> None:
     global _progress_queue, _stop_flags, _snapshot_flags
     _progress_queue, _stop_flags, _snapshot_flags = progress_queue, stop_flags, snapshot_flags
-    torch.set_num_threads(1)  # a worker only trains; see rnnviz.train on one thread per job
+    torch.set_num_threads(1)  # a worker only trains; see rnnviz.core.train on one thread per job
 
 
 def _train_in_worker(call: int, index: int, cfg: RunConfig, live: bool = False) -> bytes:
@@ -380,106 +374,7 @@ def _train_in_processes(configs, indices, runs, on_progress, workers) -> bool:
     return stopped
 
 
-# ---------------------------------------------------------------- the dependency sweep
-
-
-@dataclass
-class SweepResult:
-    """Final validation metric of each cell at each length: the "where does it break" chart.
-
-    ``metric[cell][k]`` belongs to ``lengths[k]`` (NaN if the run has no validation);
-    ``chance[k]`` is the task's chance metric at that length.
-    """
-
-    param: str  # "seq_len" or "lag"
-    lengths: list[int]
-    cells: list[str]
-    task: str
-    metric_name: str
-    higher_is_better: bool
-    chance: list[float]
-    metric: dict[str, list[float]]
-    loss: dict[str, list[float]]
-    stop_reasons: dict[str, list[str]]
-    configs: dict[str, list[RunConfig]]
-    elapsed_s: float = 0.0
-    base: RunConfig | None = field(default=None, repr=False)
-
-    @property
-    def param_label(self) -> str:
-        return "copy lag" if self.param == "lag" else "sequence length T"
-
-    def breaking_point(self, cell: str, margin: float = 0.5) -> int | None:
-        """The first length at which ``cell`` keeps less than ``margin`` of the way from chance
-        to perfect (accuracy 1 / MSE 0); None if it never does."""
-        for length, value, chance in zip(self.lengths, self.metric[cell], self.chance):
-            if not math.isfinite(value):
-                return length
-            progress = (value - chance) / (1 - chance) if self.higher_is_better else \
-                (chance - value) / chance if chance > 0 else 0.0
-            if progress < margin:
-                return length
-        return None
-
-
-def parse_lengths(text: str) -> list[int]:
-    """``"5, 10 20"`` -> ``[5, 10, 20]`` (sorted, without repeats). ValueError in plain words."""
-    words = [w for w in re.split(r"[,;\s]+", text.strip()) if w]
-    if not words:
-        raise ValueError("no lengths given: type whole numbers separated by commas, e.g. "
-                         "5, 10, 20, 40")
-    lengths = []
-    for word in words:
-        try:
-            number = float(word)
-        except ValueError:
-            raise ValueError(f"“{word}” is not a number: type whole numbers separated by "
-                             "commas, e.g. 5, 10, 20, 40") from None
-        if not math.isfinite(number) or number != int(number):
-            raise ValueError(f"“{word}” is not a whole number")
-        lengths.append(int(number))
-    return sorted(set(lengths))
-
-
-def sweep_configs(base_cfg: RunConfig, cells: Iterable[str], lengths: Iterable[int],
-                  param: str = "seq_len") -> dict[str, list[RunConfig]]:
-    """The grid of a sweep, ``{cell: [config per length]}`` (lengths ascending, without
-    repeats); ValueError in plain words when a choice cannot be trained (no cells, a length
-    out of range, a lag not below the length)."""
-    cells, lengths = list(dict.fromkeys(cells)), sorted(set(int(n) for n in lengths))
-    if not cells:
-        raise ValueError("choose at least one cell")
-    unknown = [c for c in cells if c not in CELLS]
-    if unknown:
-        raise ValueError(f"unknown cell {unknown[0]!r}; choose from {', '.join(CELLS)}")
-    if param not in SWEEP_PARAMS:
-        raise ValueError(f"the sweep varies seq_len or lag, not {param!r}")
-    if param == "lag" and base_cfg.task != "copy":
-        raise ValueError("the copy lag only exists in the copy task; sweep the sequence "
-                         "length instead, or choose the copy task")
-    if not lengths:
-        raise ValueError("give at least one length")
-    spec = FIELDS[param]
-    for length in lengths:
-        if not spec.low <= length <= spec.high:
-            raise ValueError(f"{spec.label.lower()} {length} is out of range: allowed "
-                             f"{spec.describe()}")
-        if param == "lag" and length >= base_cfg.seq_len:
-            raise ValueError(f"a copy lag of {length} needs sequences longer than {length} "
-                             f"steps, but the sequence length is {base_cfg.seq_len}: raise the "
-                             "sequence length or drop that lag")
-        if param == "seq_len" and base_cfg.task == "copy" and base_cfg.lag >= length:
-            raise ValueError(f"the copy lag is {base_cfg.lag}, so every sequence length must "
-                             f"be larger than {base_cfg.lag} (got {length})")
-    return {cell: [base_cfg.replace(cell=cell, **{param: length}) for length in lengths]
-            for cell in cells}
-
-
-def _final_validation(run: Run) -> tuple[float, float]:
-    history = run.history
-    if not len(history.val_metric):
-        return float("nan"), float("nan")
-    return float(history.val_metric[-1]), float(history.val_loss[-1])
+# ---------------------------------------------------------------- a grid of runs
 
 
 def dependency_sweep(base_cfg: RunConfig, cells: Iterable[str], lengths: Iterable[int],
@@ -491,89 +386,8 @@ def dependency_sweep(base_cfg: RunConfig, cells: Iterable[str], lengths: Iterabl
     ``on_progress(index, step, total)`` numbers the runs cell by cell, length by length.
     """
     grid = sweep_configs(base_cfg, cells, lengths, param)
-    lengths = [getattr(c, param) for c in next(iter(grid.values()))]
     flat = [cfg for configs in grid.values() for cfg in configs]
     started = time.perf_counter()
     runs = train_many(flat, on_progress, workers=workers, cache=cache)
     elapsed = time.perf_counter() - started
-    task = TASKS[base_cfg.task]
-    result = SweepResult(
-        param=param, lengths=lengths, cells=list(grid), task=base_cfg.task,
-        metric_name=task.metric_name, higher_is_better=task.higher_is_better,
-        chance=[chance_for(c).metric for c in grid[next(iter(grid))]],
-        metric={}, loss={}, stop_reasons={}, configs=grid, elapsed_s=elapsed, base=base_cfg)
-    for position, cell in enumerate(grid):
-        cell_runs = runs[position * len(lengths): (position + 1) * len(lengths)]
-        finals = [_final_validation(r) for r in cell_runs]
-        result.metric[cell] = [m for m, _ in finals]
-        result.loss[cell] = [l for _, l in finals]
-        result.stop_reasons[cell] = [r.history.stop_reason for r in cell_runs]
-    return result
-
-
-# ---------------------------------------------------------------- benchmark
-
-
-def _idle_cores(sample_s: float = 1.0) -> float:
-    """How many cores sat idle over the next ``sample_s`` seconds (Linux /proc/stat; NaN
-    elsewhere): the machine's spare capacity just before a timing."""
-    def read() -> tuple[int, int]:
-        with open("/proc/stat") as stat:
-            fields = [int(v) for v in stat.readline().split()[1:]]
-        return fields[3] + fields[4], sum(fields)  # idle + iowait, total
-    try:
-        idle0, total0 = read()
-        time.sleep(sample_s)
-        idle1, total1 = read()
-    except (OSError, ValueError, IndexError):
-        return float("nan")
-    cores = os.cpu_count() or 1
-    return cores * (idle1 - idle0) / max(total1 - total0, 1)
-
-
-def bench_compare(steps: int = 300, repeats: int = 3, base: RunConfig | None = None,
-                  cells: Iterable[str] = CELLS, print_fn=print) -> dict:
-    """Time a comparison trained together (``train_many``) against the same runs trained one
-    after another in this process (``train``), interleaved ``repeats`` times; prints a table and
-    returns the timings. The fork server's one-time start is timed separately (a server pays it
-    once, at its first comparison)."""
-    if steps < 10 or repeats < 1:
-        raise ValueError("bench: --steps must be at least 10 and --repeats at least 1")
-    base = base or RunConfig(steps=steps, device="cpu")
-    base = base.replace(steps=steps, device="cpu")
-    configs = [base.replace(cell=c) for c in cells]
-    started = time.perf_counter()
-    warm = [base.replace(cell=c, steps=2) for c in ("rnn", "gru")]
-    train_many(warm)  # starts the fork server and its workers' imports
-    startup = time.perf_counter() - started
-    train(warm[0])  # this process's own first-optimizer import, out of the timings
-    together, one_by_one, loads = [], [], []
-    for repeat in range(repeats):  # interleaved, alternating which goes first
-        loads.append(_idle_cores())
-        for variant in (("seq", "par") if repeat % 2 == 0 else ("par", "seq")):
-            started = time.perf_counter()
-            if variant == "seq":
-                for cfg in configs:
-                    train(cfg)
-                one_by_one.append(time.perf_counter() - started)
-            else:
-                train_many(configs)
-                together.append(time.perf_counter() - started)
-    ratios = [p / s for p, s in zip(together, one_by_one)]
-    median_ratio = statistics.median(together) / statistics.median(one_by_one)
-    print_fn(f"{len(configs)} cells ({', '.join(c.cell for c in configs)}) on {base.task}, "
-             f"seq_len {base.seq_len}, hidden {base.hidden_size}, batch {base.batch_size}, "
-             f"{steps} steps each; {usable_cores()} usable cores; workers: "
-             f"{min(max_concurrent_jobs(), len(configs))} processes ({_METHOD})")
-    print_fn(f"one-time worker start-up (fork server import): {startup:.2f} s")
-    print_fn(f"{'repeat':<8}{'one after another (s)':>24}{'together (s)':>15}{'ratio':>8}"
-             f"{'idle cores before':>19}")
-    for k, (s, p, r, load) in enumerate(zip(one_by_one, together, ratios, loads), start=1):
-        print_fn(f"{k:<8}{s:>24.2f}{p:>15.2f}{r:>8.2f}{load:>19.2f}")
-    print_fn(f"{'median':<8}{statistics.median(one_by_one):>24.2f}"
-             f"{statistics.median(together):>15.2f}{median_ratio:>8.2f}")
-    print_fn("(idle cores before: spare CPU measured over 1 s before each repeat; when other "
-             "programs keep the cores busy, the runs trained together have no second core to "
-             "use and the ratio tends to 1)")
-    return {"one_after_another_s": one_by_one, "together_s": together, "ratios": ratios,
-            "median_ratio": median_ratio, "startup_s": startup, "idle_cores": loads}
+    return collect_sweep(base_cfg, grid, param, runs, elapsed)

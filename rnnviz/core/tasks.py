@@ -27,7 +27,16 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+
+def _assets_dir() -> Path:
+    """The project's ``assets/`` (corpus, example CSVs): beside the package in a checkout, inside
+    it (``rnnviz/_assets``, see pyproject.toml) when installed from a wheel."""
+    package = Path(__file__).resolve().parents[1]
+    installed = package / "_assets"
+    return installed if installed.is_dir() else package.parent / "assets"
+
+
+ASSETS = _assets_dir()
 COPY_SYMBOLS = 8
 VALIDATION_SIZE = 256
 PROBE_SIZE = 16

@@ -1,4 +1,4 @@
-"""Imported only by the fork server of ``rnnviz.compare``'s worker pool (its preload list).
+"""Imported only by the fork server of ``rnnviz.serve.pool``'s worker pool (its preload list).
 
 A process that multiprocessing starts re-imports the parent's ``__main__`` first, so that
 functions defined there can be unpickled. In a Streamlit server, ``__main__`` is whatever page

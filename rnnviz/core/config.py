@@ -14,8 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-
-# A task made from a user's own data (rnnviz.csvdata) is named "csv:" + 12 hex digits of a hash
+# A task made from a user's own data (rnnviz.core.csvdata) is named "csv:" + 12 hex digits of a hash
 # of that data, so the name (and with it the config's cache key) differs for different data and
 # two uploads never share a run. Such names are not in the table's choices: a link or a flag
 # cannot carry a data set, so ``check_field`` refuses them with that explanation, while
@@ -154,7 +153,7 @@ class RunConfig:
             raise ValueError(f"lag: {self.lag} must be smaller than seq_len ({self.seq_len}) "
                              "for the copy task")
 
-    def replace(self, **changes: Any) -> "RunConfig":
+    def replace(self, **changes: Any) -> RunConfig:
         """A copy with some fields changed (validated)."""
         return dataclasses.replace(self, **changes)
 
@@ -165,8 +164,9 @@ class RunConfig:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "RunConfig":
-        """Build from a mapping, coercing ints; unknown keys are an error (a typo must not vanish)."""
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        """Build from a mapping, coercing ints; unknown keys are an error (a typo must not
+        vanish)."""
         unknown = set(data) - set(FIELDS)
         if unknown:
             raise ValueError(f"unknown config field(s): {', '.join(sorted(unknown))}")
@@ -194,8 +194,8 @@ def check_field(name: str, value: Any) -> None:
         return
     if name == "task" and is_data_task(value):
         raise ValueError(f"task: {value} is a data set uploaded to one server; a link or a "
-                         "command-line flag cannot carry it. Upload the CSV file again (Playground, "
-                         "Your own data)")
+                         "command-line flag cannot carry it. Upload the CSV file again "
+                         "(Playground, Your own data)")
     if spec.choices is not None:
         if value not in spec.choices:
             raise ValueError(f"{name}: {value!r} is not allowed; choose {spec.describe()}")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .models import GATE_NAMES, RecurrentModel, recurrent_blocks
+from rnnviz.core.models import GATE_NAMES, RecurrentModel, recurrent_blocks
 
 SATURATION_LOW, SATURATION_HIGH = 0.1, 0.9  # Karpathy, Johnson & Fei-Fei (2015)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 
-from .config import RunConfig
+from rnnviz.core.config import RunConfig
 
 DEFAULT_MAX_JOB_SIZE = 500_000_000
 ENV = "RNNVIZ_MAX_JOB_SIZE"
@@ -33,7 +33,7 @@ def max_concurrent_jobs() -> int:
     """How many runs one server process trains at once, Playground jobs and comparison runs
     together: ``RNNVIZ_MAX_CONCURRENT_JOBS`` (default 2, one per core of a small server; a value
     that is not a whole number falls back to the default). It is also the number of worker
-    processes that train them (``rnnviz.compare``)."""
+    processes that train them (``rnnviz.serve.pool``)."""
     try:
         return max(1, int(os.environ.get(CONCURRENT_ENV, DEFAULT_MAX_CONCURRENT_JOBS)))
     except ValueError:

@@ -1,0 +1,97 @@
+"""Figure builders: engine and study objects in, plotly (and altair) figures out.
+
+Pure functions, no Streamlit. One module per subject; ``style`` holds the one visual
+language they share (scales, colours, axis names, the layout helper). The public names are
+re-exported here, so a page writes ``charts.loss_curves(...)``.
+"""
+
+from rnnviz.charts.apps import (
+    CANDIDATES,
+    GRID_COLUMNS,
+    GRID_ROW_PX,
+    feature_and_unit,
+    forecast_chart,
+    measured_bars,
+    parameter_count_chart,
+    per_step_lines,
+    text_activation_grid,
+    unit_bars,
+    unit_ranking_chart,
+)
+from rnnviz.charts.compare import (
+    FADE,
+    HIGHLIGHT,
+    MAX_STRIP_TEXT,
+    STEP_GATE_WORDS,
+    backward_chart,
+    cell_label,
+    contributions_chart,
+    final_metric_chart,
+    hidden_column_heatmap,
+    step_overview,
+    step_strips,
+    sweep_chart,
+)
+from rnnviz.charts.diagram import unrolled_diagram
+from rnnviz.charts.gradients import (
+    compare_gradient_chart,
+    gradient_profile,
+    parameter_grad_bars,
+    probe_heatmap,
+    saliency_chart,
+    singular_value_chart,
+)
+from rnnviz.charts.inside import (
+    gate_heatmap,
+    gate_means,
+    hidden_brush_chart,
+    pca_trajectory,
+    saturation_scatter,
+    state_heatmap,
+    unit_lines,
+)
+from rnnviz.charts.sequences import sequence_panel
+from rnnviz.charts.style import (
+    BRUSH_WIDTH_PX,
+    CELL_COLORS,
+    CELL_NAMES,
+    CLIPPED_COLOR,
+    CORRECT_COLOR,
+    DIVERGING,
+    GATE_COLORS,
+    GATE_WORDS,
+    HEIGHT,
+    INPUT_COLOR,
+    LEGEND_RIGHT,
+    LEGEND_TOP,
+    LEGEND_WIDTH_PX,
+    LOG_AXIS,
+    MARGIN,
+    MAX_BRUSH_UNITS,
+    MAX_HEATMAP_COLUMNS,
+    MAX_HEATMAP_ROWS,
+    MAX_LINE_POINTS,
+    PREDICTION_COLOR,
+    REFERENCE_COLOR,
+    SEQUENTIAL,
+    STEP_AXIS,
+    SYMBOL_WINDOW,
+    TANH_GATES,
+    TARGET_COLOR,
+    TEMPLATE,
+    TEXT_WINDOW,
+    TIME_AXIS,
+    TRAIN_COLOR,
+    UNIT_AXIS,
+    UNIT_COLORS,
+    VALIDATION_COLOR,
+    WRONG_COLOR,
+    downsample,
+)
+from rnnviz.charts.training import (
+    LIVE_POINTS,
+    compare_loss_chart,
+    grad_norm_over_training,
+    live_loss_figure,
+    loss_curves,
+)

@@ -1,0 +1,208 @@
+"""Gradients through time: the per-step profile against theory, the profile over training,
+per-parameter norms, input saliency, and the singular values of W_hh."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+
+from rnnviz.charts.style import (
+    GATE_COLORS,
+    LOG_AXIS,
+    MAX_HEATMAP_COLUMNS,
+    MAX_HEATMAP_ROWS,
+    REFERENCE_COLOR,
+    SEQUENTIAL,
+    STEP_AXIS,
+    TIME_AXIS,
+    TRAIN_COLOR,
+    UNIT_COLORS,
+    _base_layout,
+    _cell_color,
+    _finite,
+    _heatmap,
+    _integer_ticks,
+    _log_safe,
+    _message,
+    _reference_line,
+    downsample,
+)
+
+
+def _positive_line(x: np.ndarray, values, name: str, color: str, value_name: str,
+                   **kwargs) -> go.Scatter:
+    """A line on a log axis: zeros drawn at the floor with a hover that says so."""
+    drawn, floored, floor = _log_safe(values)
+    notes = [f"0 (drawn at {floor:.2g}: a log axis cannot show 0)" if zero else f"{v:.3g}"
+             for v, zero in zip(_finite(values), floored)]
+    return go.Scatter(x=x, y=drawn, name=name, hovertext=notes,
+                      line=dict(color=color, width=2),
+                      hovertemplate=f"{TIME_AXIS} = %{{x}}<br>{value_name} = %{{hovertext}}"
+                                    f"<extra>{name}</extra>", **kwargs)
+
+
+def gradient_profile(grad_h: np.ndarray, spectral_radius: float | None,
+                     title: str = "Gradient reaching each time step: ‖∂L/∂h_t‖") -> go.Figure:
+    """||dL/dh_t|| against t on a log axis (``grad_h [T]``, e.g. ``trace.grad_h[-1].mean(0)``).
+
+    With ``spectral_radius`` rho > 0, the dashed reference ``c * rho**(T-1-t)`` anchored at the
+    last step's value (or the last positive one): how the gradient would shrink (rho < 1) or
+    grow (rho > 1) if each step back multiplied it by rho. Reference points far outside the
+    data's range (beyond 100x) are left out so they don't squash the measured curve.
+    Zeros are drawn at the smallest positive value (marked in the hover); NaN are gaps.
+    """
+    grad_h = _finite(grad_h).reshape(-1)
+    steps = len(grad_h)
+    t = np.arange(steps)
+    fig = go.Figure(_positive_line(t, grad_h, "measured ‖∂L/∂h_t‖", TRAIN_COLOR,
+                                   "‖∂L/∂h_t‖", mode="lines+markers", marker=dict(size=4)))
+    positive = np.flatnonzero(grad_h > 0)
+    if spectral_radius is not None and math.isfinite(spectral_radius) and \
+            spectral_radius > 0 and positive.size:
+        anchor = positive[-1]
+        # in log space: rho ** 400 overflows for rho = 3
+        log_reference = np.log(grad_h[anchor]) + (anchor - t) * math.log(spectral_radius)
+        log_low, log_high = np.log(grad_h[positive]).min(), np.log(grad_h[positive]).max()
+        in_view = (log_reference >= log_low - math.log(100)) & \
+                  (log_reference <= log_high + math.log(100))
+        reference = np.where(in_view, np.exp(np.where(in_view, log_reference, 0.0)), np.nan)
+        fig.add_trace(go.Scatter(
+            x=t, y=reference, mode="lines",
+            name=f"c·ρ^(T−1−t), ρ = spectral radius of W_hh = {spectral_radius:.2f}",
+            line=dict(color=REFERENCE_COLOR, dash="dash", width=1.5),
+            hovertemplate=f"{TIME_AXIS} = %{{x}}<br>c·ρ^(T−1−t) = %{{y:.3g}}<extra>if each "
+                          f"step back multiplied the gradient by ρ = {spectral_radius:.3g}"
+                          "</extra>"))
+    if not steps:
+        _message(fig, "no gradient recorded")
+    _integer_ticks(fig, steps)
+    fig.update_yaxes(**LOG_AXIS)
+    return _base_layout(fig, title, x_title=TIME_AXIS, y_title="‖∂L/∂h_t‖ (log scale)")
+
+
+def compare_gradient_chart(profiles: dict[str, np.ndarray]) -> go.Figure:
+    """||dL/dh_t|| against t for several runs, one line per label (cell colours), log y."""
+    data = []
+    for index, (label, profile) in enumerate(profiles.items()):
+        profile = _finite(profile).reshape(-1)
+        data.append(_positive_line(np.arange(len(profile)), profile, label,
+                                     _cell_color(label, index), "‖∂L/∂h_t‖", mode="lines"))
+    fig = go.Figure(data)
+    if not profiles:
+        _message(fig, "no runs to compare")
+    _integer_ticks(fig, max((len(np.ravel(p)) for p in profiles.values()), default=0))
+    fig.update_yaxes(**LOG_AXIS)
+    return _base_layout(fig, "Gradient reaching each time step, by cell",
+                        x_title=TIME_AXIS, y_title="‖∂L/∂h_t‖ (log scale)")
+
+
+def probe_heatmap(probe_step: np.ndarray, probe_grad: np.ndarray) -> go.Figure:
+    """How the gradient reaching each time step changed during training: x = time step t,
+    y = training step of the probe snapshot (true step numbers), colour = log10 ||dL/dh_t||
+    on the sequential scale (a magnitude, not a signed value). ``probe_step [S]``,
+    ``probe_grad [S, T]`` (``history.probe_step`` / ``history.probe_grad``); zeros are floored
+    to the smallest positive value."""
+    probe_step = np.asarray(probe_step).reshape(-1)
+    probe_grad = _finite(probe_grad)
+    fig = go.Figure()
+    if probe_step.size == 0 or probe_grad.size == 0:
+        _message(fig, "no snapshots yet")
+    else:
+        rows = downsample(probe_grad.shape[0], MAX_HEATMAP_ROWS)
+        t = downsample(probe_grad.shape[1], MAX_HEATMAP_COLUMNS)
+        values = probe_grad[np.ix_(rows, t)]
+        drawn, _, _ = _log_safe(values)
+        z = np.log10(drawn)
+        finite = z[np.isfinite(z)]
+        zmin, zmax = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        fig.add_trace(_heatmap(
+            z, t, probe_step[rows], colorscale=SEQUENTIAL, zmin=zmin,
+            zmax=zmax if zmax > zmin else zmin + 1, zmid=None,
+            colorbar_title="log10 ‖∂L/∂h_t‖", customdata=values,
+            hovertemplate=f"training step %{{y}}<br>{TIME_AXIS} = %{{x}}<br>‖∂L/∂h_t‖ = "
+                          "%{customdata:.3g} (log10 %{z:.2f})"))
+        _integer_ticks(fig, len(t))
+    return _base_layout(fig, "Gradient reaching each time step, over training",
+                        x_title=TIME_AXIS, y_title=STEP_AXIS, height=420)
+
+
+def parameter_grad_bars(norms: dict[str, float]) -> go.Figure:
+    """One horizontal bar per parameter (``{"rnn.weight_hh_l0": 0.12, ...}``), ||dL/dW`` on a
+    log x axis, top to bottom in the given order; zero norms are drawn at the floor."""
+    names = list(norms)
+    values = _finite([norms[n] for n in names])
+    drawn, floored, floor = _log_safe(values)
+    labels = [f"{v:.3g}" if not z else "0" for v, z in zip(values, floored)]
+    fig = go.Figure(go.Bar(
+        x=drawn, y=names, orientation="h", marker_color=TRAIN_COLOR, text=labels,
+        textposition="outside", cliponaxis=False, customdata=labels,
+        hovertemplate="%{y}<br>‖∂L/∂W‖ = %{customdata}<extra></extra>"))
+    if not names:
+        _message(fig, "no parameters")
+    fig.update_xaxes(**LOG_AXIS)
+    fig.update_yaxes(autorange="reversed", type="category")
+    return _base_layout(fig, "Gradient norm of each parameter tensor",
+                        x_title="‖∂L/∂W‖ (log scale)", y_title="parameter",
+                        height=int(np.clip(110 + 28 * len(names), 260, 700)))
+
+
+def saliency_chart(grad_x: np.ndarray, log_y: bool = False) -> go.Figure:
+    """Input saliency ||dL/dx_t|| per time step (``grad_x [T]``, e.g.
+    ``trace.grad_x[b]``): which inputs the loss is sensitive to. Bars; log y optional."""
+    grad_x = _finite(grad_x).reshape(-1)
+    drawn = _log_safe(grad_x)[0] if log_y else grad_x
+    fig = go.Figure(go.Bar(
+        x=np.arange(len(grad_x)), y=drawn, marker_color=TRAIN_COLOR, customdata=grad_x,
+        name="‖∂L/∂x_t‖",
+        hovertemplate=f"{TIME_AXIS} = %{{x}}<br>‖∂L/∂x_t‖ = %{{customdata:.3g}}"
+                      "<extra></extra>"))
+    if log_y:
+        fig.update_yaxes(**LOG_AXIS)
+    if not len(grad_x):
+        _message(fig, "no gradient recorded")
+    _integer_ticks(fig, len(grad_x))
+    return _base_layout(fig, "Input saliency: ‖∂L/∂x_t‖ at each time step",
+                        x_title=TIME_AXIS,
+                        y_title="‖∂L/∂x_t‖" + (" (log scale)" if log_y else ""), height=320)
+
+
+# ---------------------------------------------------------------- weights
+
+
+def singular_value_chart(spectra: list) -> go.Figure:
+    """Singular values of each square block of W_hh (``rnnviz.core.analysis.recurrent_spectra``),
+    largest first, one line per block ("layer 0 · f"), with a reference line at 1: values
+    above 1 stretch the state along some direction, below 1 shrink it."""
+    data = []
+    longest = 1
+    for index, spectrum in enumerate(spectra):
+        values = _finite(spectrum.singular_values).reshape(-1)
+        longest = max(longest, len(values))
+        label = f"layer {spectrum.layer}" + (f" · {spectrum.gate}" if spectrum.gate else "")
+        color = GATE_COLORS.get(spectrum.gate, UNIT_COLORS[index % len(UNIT_COLORS)])
+        data.append(go.Scatter(
+            x=np.arange(1, len(values) + 1), y=values, mode="lines+markers",
+            name=f"{label} (ρ = {spectrum.spectral_radius:.2f})",
+            line=dict(color=color, width=2, dash=("solid", "dash", "dot")[spectrum.layer % 3]),
+            marker=dict(size=5),
+            hovertemplate=f"σ_%{{x}} = %{{y:.3f}}<extra>{label}, spectral radius "
+                          f"{spectrum.spectral_radius:.3f}</extra>"))
+    data.append(_reference_line(1, longest, 1.0, "σ = 1",
+                                  "σ = 1: neither stretches nor shrinks"))
+    fig = go.Figure(data)
+    _integer_ticks(fig, longest, start=1)
+    if spectra:
+        top = max(spectra, key=lambda s: s.spectral_radius)
+        where = f"layer {top.layer}" + (f" · {top.gate}" if top.gate else "")
+        title = (f"Singular values of W_hh (largest spectral radius ρ = "
+                 f"{top.spectral_radius:.2f}, {where})")
+    else:
+        title = "Singular values of W_hh"
+        _message(fig, "no recurrent weights")
+    return _base_layout(fig, title, x_title="index k (largest first)",
+                        y_title="singular value σ_k", height=400,
+                        legend="top" if len(spectra) <= 4 else "right")
+
+

@@ -1,0 +1,195 @@
+"""Training curves: loss and metric over steps (with chance), the live chart's data, the
+total gradient norm with clipped steps, and several runs' losses on one chart."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from rnnviz.charts.style import (
+    CLIPPED_COLOR,
+    HEIGHT,
+    LOG_AXIS,
+    MAX_LINE_POINTS,
+    REFERENCE_COLOR,
+    STEP_AXIS,
+    TRAIN_COLOR,
+    VALIDATION_COLOR,
+    _base_layout,
+    _cell_color,
+    _finite,
+    _log_axis_ok,
+    _log_safe,
+    _message,
+    _reference_line,
+    downsample,
+)
+
+
+def _history_line(steps: np.ndarray, values: np.ndarray, name: str, color: str,
+                  hover_name: str, width: float = 1, **kwargs) -> go.Scatter:
+    """A per-step series strided to MAX_LINE_POINTS, true step numbers on x."""
+    keep = downsample(len(steps), MAX_LINE_POINTS)
+    return go.Scatter(x=steps[keep], y=_finite(values)[keep], mode="lines", name=name,
+                      line=dict(color=color, width=width), opacity=0.8,
+                      hovertemplate=f"step %{{x}}<br>{hover_name} %{{y:.4g}}<extra></extra>",
+                      **kwargs)
+
+
+def loss_curves(history, chance, metric_name: str, higher_is_better: bool) -> go.Figure:
+    """Training and validation curves of a run, side by side.
+
+    Left: training loss per step (thin line, strided) and validation loss (markers at
+    ``history.val_step``) with the chance loss as a dashed line; log y when all values are > 0.
+    Right: the same for the task metric (``metric_name``; accuracy on [0, 1] when
+    ``higher_is_better``, else MSE on a log axis when positive) with the chance metric.
+
+    ``history`` is a ``rnnviz.core.train.History``; ``chance`` a ``rnnviz.core.tasks.Chance``.
+    An empty history gives empty axes that say "no steps yet"; NaN values are gaps.
+    """
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12)
+    steps, val_steps = history.step, history.val_step
+    last = int(steps[-1]) if len(steps) else 1
+    panels = (
+        (1, "loss", history.loss, history.val_loss, chance.loss, False),
+        (2, metric_name, history.metric, history.val_metric, chance.metric, higher_is_better),
+    )
+    for col, name, train_values, val_values, chance_value, bounded in panels:
+        first = col == 1  # legend entries once: the panels share their meaning
+        fig.add_traces([
+            _history_line(steps, train_values, "training", TRAIN_COLOR, f"training {name}",
+                          legendgroup="training", showlegend=first),
+            go.Scatter(x=val_steps, y=_finite(val_values), mode="lines+markers",
+                       name="validation", legendgroup="validation", showlegend=first,
+                       line=dict(color=VALIDATION_COLOR, width=2), marker=dict(size=5),
+                       hovertemplate=f"step %{{x}}<br>validation {name} %{{y:.4g}}"
+                                     "<extra></extra>"),
+            _reference_line(0, last, chance_value, "chance level",
+                            f"chance {name} {chance_value:.4g}: {chance.how}",
+                            legendgroup="chance", showlegend=first),
+        ], rows=1, cols=col)
+        log_y = (not bounded and len(steps) > 0
+                 and _log_axis_ok(train_values, val_values, [chance_value]))
+        if log_y:
+            fig.update_yaxes(**LOG_AXIS, row=1, col=col)
+        elif bounded:
+            fig.update_yaxes(range=[-0.02, 1.02], row=1, col=col)
+        axis = "" if col == 1 else "2"
+        # at the right end, where a model that learned is far from the line; a light box
+        # keeps it readable where the curves do cross it
+        fig.add_annotation(
+            x=1, xref=f"x{axis} domain", xanchor="right", yref=f"y{axis}", yanchor="bottom",
+            y=math.log10(chance_value) if log_y else chance_value, showarrow=False,
+            text=f"chance {chance_value:.3g}", font=dict(size=11, color=REFERENCE_COLOR),
+            bgcolor="rgba(255,255,255,0.8)")
+        fig.update_yaxes(title_text=name, row=1, col=col)
+        if not len(steps):
+            _message(fig, "no steps yet", xref=f"x{axis} domain", yref=f"y{axis} domain",
+                     x=0.5, y=0.8)
+    fig.update_xaxes(title_text=STEP_AXIS)
+    better = "higher" if higher_is_better else "lower"
+    return _base_layout(fig, f"Loss and {metric_name} during training "
+                             f"({metric_name}: {better} is better)", height=HEIGHT)
+
+
+LIVE_POINTS = 400
+
+
+def live_loss_figure(history, chance, metric_name: str) -> dict:
+    """The loss curve drawn while a run trains: training loss (thinned to LIVE_POINTS),
+    validation loss and the chance line, on a log axis.
+
+    A plain figure dict, not a ``go.Figure``: the live view redraws it for every watching
+    session a few times a second, and plotly's property validation (~40 ms a figure) would
+    compete with the training threads for the interpreter."""
+    steps = history.step
+    keep = downsample(len(steps), LIVE_POINTS)
+    loss = history.loss[keep]
+    positive = bool(len(loss)) and bool(np.all(loss[np.isfinite(loss)] > 0))
+    last_step = int(steps[-1]) if len(steps) else 1
+    return {
+        "data": [
+            {"type": "scatter", "mode": "lines", "name": "training loss",
+             "x": steps[keep].tolist(), "y": loss.tolist(),
+             "line": {"color": TRAIN_COLOR, "width": 1}},
+            {"type": "scatter", "mode": "lines+markers", "name": "validation loss",
+             "x": history.val_step.tolist(), "y": history.val_loss.tolist(),
+             "line": {"color": VALIDATION_COLOR}},
+            {"type": "scatter", "mode": "lines", "name": f"chance ({chance.how})",
+             "x": [0, last_step], "y": [chance.loss, chance.loss],
+             "line": {"color": REFERENCE_COLOR, "dash": "dash"}},
+        ],
+        "layout": {
+            "template": "plotly_white", "height": 320,
+            "title": {"text": f"Training live ({metric_name} task): loss per step"},
+            "xaxis": {"title": {"text": STEP_AXIS}},
+            "yaxis": {"title": {"text": "loss"}, "type": "log" if positive else "linear"},
+            "legend": {"orientation": "h", "y": 1.12},
+            "margin": {"l": 60, "r": 20, "t": 70, "b": 50},
+        },
+    }
+
+
+def grad_norm_over_training(history, clip: float | None) -> go.Figure:
+    """Total gradient norm per training step (before clipping) on a log axis, the clipping
+    threshold as a dashed line and the clipped steps as red markers. Long runs are strided;
+    the clipped steps are strided separately so they stay representative."""
+    steps, norms, clipped = history.step, history.grad_norm, history.clipped
+    drawn, floored, floor = _log_safe(norms)
+    data = []
+    keep = downsample(len(steps), MAX_LINE_POINTS)
+    data.append(go.Scatter(
+        x=steps[keep], y=drawn[keep], mode="lines", name="total gradient norm ‖∂L/∂θ‖",
+        line=dict(color=TRAIN_COLOR, width=1), customdata=_finite(norms)[keep],
+        hovertemplate="step %{x}<br>‖∂L/∂θ‖ %{customdata:.4g}<extra></extra>"))
+    clipped_index = np.flatnonzero(clipped)
+    if clipped_index.size:
+        clipped_index = clipped_index[downsample(clipped_index.size, MAX_LINE_POINTS)]
+        data.append(go.Scatter(
+            x=steps[clipped_index], y=drawn[clipped_index], mode="markers",
+            name=f"clipped ({int(clipped.sum())} of {len(steps)} steps)",
+            marker=dict(color=CLIPPED_COLOR, size=5), customdata=_finite(norms)[clipped_index],
+            hovertemplate="step %{x}<br>‖∂L/∂θ‖ %{customdata:.4g} → rescaled to the "
+                          "threshold<extra></extra>"))
+    if clip is not None:
+        data.append(_reference_line(
+            0, int(steps[-1]) if len(steps) else 1, clip, f"clipping threshold {clip:g}",
+            f"clipping threshold {clip:g}: larger gradients are rescaled to this norm",
+            color=CLIPPED_COLOR))
+    fig = go.Figure(data)
+    if not len(steps):
+        _message(fig, "no steps yet")
+    elif floored.any():
+        fig.add_annotation(text=f"{int(floored.sum())} zero norms drawn at {floor:.2g}",
+                           xref="paper", yref="paper", x=1, y=0, xanchor="right",
+                           yanchor="bottom", showarrow=False, font=dict(size=11))
+    fig.update_yaxes(**LOG_AXIS)
+    return _base_layout(fig, "Gradient norm during training (before clipping)",
+                        x_title=STEP_AXIS, y_title="‖∂L/∂θ‖ (log scale)")
+
+
+def compare_loss_chart(histories: dict, chance) -> go.Figure:
+    """Training loss of several runs, one line per label (``{"rnn": history, ...}``; labels
+    naming a cell get its CELL_COLORS colour), with the chance loss; log y when positive."""
+    data = []
+    last = 1
+    for index, (label, history) in enumerate(histories.items()):
+        data.append(_history_line(history.step, history.loss, label,
+                                    _cell_color(label, index), f"{label} training loss",
+                                    width=1.5))
+        if len(history.step):
+            last = max(last, int(history.step[-1]))
+    data.append(_reference_line(0, last, chance.loss, "chance level",
+                                  f"chance loss {chance.loss:.4g}: {chance.how}"))
+    fig = go.Figure(data)
+    if _log_axis_ok(*(h.loss for h in histories.values()), [chance.loss]):
+        fig.update_yaxes(**LOG_AXIS)
+    if not any(len(h.step) for h in histories.values()):
+        _message(fig, "no steps yet")
+    return _base_layout(fig, "Training loss by cell", x_title=STEP_AXIS,
+                        y_title="training loss")
+
+

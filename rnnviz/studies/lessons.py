@@ -1,0 +1,263 @@
+"""Lessons: one click sets up a classroom experiment, trains it and opens the page that shows it.
+
+Each ``Lesson`` names its runs (label -> RunConfig, small enough to train in seconds on a CPU),
+the page to open, what to look at there, a question for the class, and ``check``: a function of
+the trained runs that measures the lesson's claim on the real models and returns an ``Outcome``
+(plain-language facts with the numbers, and whether the claim held). The tests train every
+lesson with its shipped seed and assert ``outcome.holds``; the Lessons page shows the same facts.
+
+``LESSONS`` (key -> Lesson, in teaching order) and ``lesson_configs()`` (every distinct config,
+for pre-training) are the public surface; the checks live in ``rnnviz.studies.lesson_checks``.
+``rnnviz lessons`` trains every lesson and prints a table of outcomes and training times.
+
+Every lesson run is pinned to the CPU (``device="cpu"``): the claims were measured there, these
+networks are too small to gain from a GPU, and a pinned device keeps the cache key of a lesson
+the same on every server.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from rnnviz.core.config import RunConfig
+from rnnviz.core.train import Run, train
+from rnnviz.studies.lesson_checks import (
+    Outcome,
+    check_exploding,
+    check_gru,
+    check_init,
+    check_lstm,
+    check_overfitting,
+    check_recurrence,
+    check_vanishing,
+)
+
+PAGES = {  # page file -> the title in the app's navigation
+    "pages/playground.py": "Playground",
+    "pages/hidden_states.py": "Hidden states",
+    "pages/gates.py": "Gates",
+    "pages/gradients.py": "Gradients",
+    "pages/forecast.py": "Forecasting",
+    "pages/text.py": "Text",
+}
+
+
+@dataclass(frozen=True)
+class Lesson:
+    key: str  # the URL's ?lesson=...
+    number: int
+    title: str
+    summary: str  # one line for the list of lessons
+    runs: tuple[tuple[str, RunConfig], ...]  # (label, config); the first opens on the page
+    page: str  # page file to open (a key of PAGES)
+    look_at: str  # markdown: what to look at on that page
+    question: str  # for the class
+    claim: str  # the outcome the lesson promises, in words (checked by ``check``)
+    topics: tuple[str, ...]  # keys of rnnviz.studies.explain.TOPICS
+    check: Callable[[dict[str, Run]], Outcome] = field(repr=False, compare=False)
+
+    @property
+    def configs(self) -> list[RunConfig]:
+        return [cfg for _, cfg in self.runs]
+
+    @property
+    def primary(self) -> tuple[str, RunConfig]:
+        return self.runs[0]
+
+    @property
+    def page_title(self) -> str:
+        return PAGES[self.page]
+
+    def label_of(self, cfg: RunConfig) -> str | None:
+        return next((label for label, c in self.runs if c == cfg), None)
+
+    def outcome(self, runs: dict[str, Run]) -> Outcome:
+        """The measured outcome, computed once per set of runs (kept on the first run's cache,
+        so every session looking at the same cached runs shares it)."""
+        first = runs[self.runs[0][0]]
+        key = ("lesson", self.key, tuple(id(runs[label]) for label, _ in self.runs))
+        if key not in first.cache:
+            first.cache[key] = self.check(runs)
+        return first.cache[key]
+
+
+# ---------------------------------------------------------------- the lessons' runs
+
+_CPU = dict(device="cpu", seed=0)
+SINE = RunConfig(task="sine", cell="rnn", seq_len=50, hidden_size=16, lr=0.01, steps=300,
+                 eval_every=25, probe_every=25, **_CPU)
+ADDING_RNN_20 = RunConfig(task="adding", cell="rnn", seq_len=20, hidden_size=16, lr=0.02,
+                          steps=1000, eval_every=50, probe_every=50, **_CPU)
+ADDING_RNN_50 = ADDING_RNN_20.replace(seq_len=50)
+EXPLODING = RunConfig(task="sine", cell="rnn", seq_len=30, hidden_size=32, optimizer="sgd",
+                      lr=0.1, recurrent_scale=3.0, clip=None, steps=300, eval_every=25,
+                      probe_every=25, **_CPU)
+CLIPPED = EXPLODING.replace(clip=1.0)
+ADDING_LSTM = RunConfig(task="adding", cell="lstm", seq_len=50, hidden_size=32, lr=0.02,
+                        steps=600, eval_every=50, probe_every=50, **_CPU)
+# GRU vs LSTM at 30 steps: a GRU step costs about three LSTM steps on a CPU (torch has no
+# fused CPU kernel for it), and the shorter task keeps the pair within seconds
+SHORT_LSTM = ADDING_LSTM.replace(seq_len=30, steps=500)
+SHORT_GRU = SHORT_LSTM.replace(cell="gru")
+INIT_BASE = RunConfig(task="adding", cell="rnn", nonlinearity="relu", seq_len=50,
+                      hidden_size=64, lr=0.002, steps=400, eval_every=50, probe_every=50,
+                      **_CPU)
+OVERFIT = RunConfig(task="text", cell="lstm", seq_len=32, hidden_size=64, lr=0.01,
+                    batch_size=32, train_size=16, steps=300, eval_every=20, probe_every=50,
+                    **_CPU)
+
+
+
+# ---------------------------------------------------------------- the lessons
+
+
+LESSONS: dict[str, Lesson] = {lesson.key: lesson for lesson in (
+    Lesson(
+        "recurrence", 1, "What recurrence buys",
+        "A small vanilla RNN forecasts a wave; wipe its memory and the same weights fail.",
+        (("vanilla RNN", SINE),),
+        "pages/hidden_states.py",
+        "In the top chart, the dashed prediction misses at the first steps and then locks onto "
+        "the target. In the heatmap and in \"Selected units over time\", some units rise and "
+        "fall in step with the wave while others hold steady: together they keep where the "
+        "wave is and where it is heading — which a single value x_t cannot tell.",
+        "At t = 0 the network sees one number and has no past. Two steps later it predicts "
+        "well. What does it know at t = 2 that it did not know at t = 0 — and where is that "
+        "knowledge kept?",
+        "The RNN forecasts well below chance, and the same weights with the hidden state wiped "
+        "at every step are several times worse.",
+        ("recurrence", "bptt"), check_recurrence),
+    Lesson(
+        "vanishing", 2, "Vanishing gradients",
+        "A vanilla RNN learns the adding problem at 20 steps and fails at 50; the gradient "
+        "profile shows why.",
+        (("T = 50", ADDING_RNN_50), ("T = 20", ADDING_RNN_20)),
+        "pages/gradients.py",
+        "The top chart: the gradient reaching each time step, on a log scale. It falls by "
+        "about ten orders of magnitude from the last step back to the first. The dashed line "
+        "is what the spectral radius ρ of W_hh alone would predict — after training ρ is above "
+        "1, so it points up: the culprit is tanh's saturation (slope 1 − h² near 0), which "
+        "every step back multiplies in. Switch to the T = 20 run above to compare.",
+        "The first marked number sits somewhere in steps 0–24. How much learning signal "
+        "reaches it at 50 steps, and how much at 20? What would have to change in W_hh for "
+        "more of it to arrive?",
+        "At 20 steps the vanilla RNN learns; at 50 it stays near chance, and the gradient at "
+        "its first step is orders of magnitude below the last step's.",
+        ("bptt", "vanishing"), check_vanishing),
+    Lesson(
+        "exploding", 3, "Exploding gradients and clipping",
+        "Spectral radius 3, plain SGD, no clipping: the run blows up. The same run with "
+        "clipping trains.",
+        (("no clipping", EXPLODING), ("clipping at 1", CLIPPED)),
+        "pages/playground.py",
+        "The red box explains the explosion; the loss curve (log scale) climbs by dozens of "
+        "orders of magnitude until it overflows. Then switch to the clipped run: same starting "
+        "weights, same data, and it learns. The Gradients page shows its raw gradient norm and "
+        "the clipped steps in red.",
+        "Clipping changes only the length of the update, never its direction. Why is that "
+        "enough to save the run — and what would a learning rate ten times smaller have done "
+        "instead?",
+        "Without clipping the run explodes (gradient norm above a million); with clipping it "
+        "trains well below chance.",
+        ("exploding", "clipping", "optimizers"), check_exploding),
+    Lesson(
+        "lstm", 4, "The LSTM keeps its memory",
+        "Same 50-step adding problem as lesson 2: the LSTM solves it, with forget gates near 1 "
+        "on the units that carry the number.",
+        (("LSTM", ADDING_LSTM),),
+        "pages/gates.py",
+        "The heatmap of the forget gate f (every gate uses the same scale: white 0.5, dark "
+        "red 1). A few rows stay dark red for the whole sequence: units whose cell value is "
+        "copied forward at every step. The lesson notes name the unit that carries the first "
+        "number and set its forget gate beside every other unit's.",
+        "The cell update is c_t = f_t ⊙ c_{t−1} + i_t ⊙ g_t. If f_t = 1 and i_t = 0, what "
+        "happens to c_t — and to the gradient flowing back along it?",
+        "The LSTM reaches a small fraction of chance, and its forget gate sits near 1 on the "
+        "units that carry the first number.",
+        ("gating",), check_lstm),
+    Lesson(
+        "gru", 5, "GRU vs LSTM",
+        "Fewer gates, similar result: both gated cells solve the adding problem; the GRU has "
+        "¾ of the parameters.",
+        (("GRU", SHORT_GRU), ("LSTM", SHORT_LSTM)),
+        "pages/gates.py",
+        "The GRU's update gate z: where it is near 1 a unit keeps h_{t−1} unchanged, the job "
+        "the LSTM's forget gate did. There is no separate cell state: h_t is the memory.",
+        "The GRU merges the LSTM's forget and input gates into one z (keep vs write). What "
+        "does it give up by tying them together, and why might it not matter here?",
+        "Trained alike on the 30-step adding problem, the LSTM and the GRU both reach a small "
+        "fraction of chance; the GRU's recurrent layer has exactly ¾ of the LSTM's parameters.",
+        ("gating",), check_gru),
+    Lesson(
+        "init", 6, "Initialization",
+        "The same relu RNN from identity, orthogonal and default recurrent weights: only the "
+        "start differs.",
+        (("identity", INIT_BASE.replace(init="identity")),
+         ("orthogonal", INIT_BASE.replace(init="orthogonal")),
+         ("default", INIT_BASE.replace(init="default"))),
+        "pages/gradients.py",
+        "The heatmap \"over training\": its first row is the gradient at initialization. For "
+        "the identity start it is bright all the way back to step 0. Switch to the default run: "
+        "the left of that row is dark — the signal never arrives, and the run stays near "
+        "chance.",
+        "Identity means h_t = relu(h_{t−1} + W_ih x_t): the network starts out remembering "
+        "everything. Why does a network that remembers everything learn faster than one that "
+        "remembers a little?",
+        "Before training the identity start passes the gradient back almost intact and the "
+        "default start loses it; the identity run learns the task while the default run stays "
+        "near chance.",
+        ("initialization", "vanishing"), check_init),
+    Lesson(
+        "overfitting", 7, "Overfitting",
+        "An LSTM memorises 16 text snippets; weight decay and early stopping keep it honest.",
+        (("16 examples", OVERFIT), ("weight decay", OVERFIT.replace(weight_decay=0.003)),
+         ("early stopping", OVERFIT.replace(early_stopping=5))),
+        "pages/playground.py",
+        "The loss chart: the training loss dives towards zero while the validation loss turns "
+        "around and climbs. Switch to the weight-decay run: both curves stay together.",
+        "The training loss says the model is nearly perfect. Would you ship it? Which number "
+        "should decide, and when should training have stopped?",
+        "With 16 snippets the validation loss rises far above its minimum while the training "
+        "loss approaches zero; weight decay narrows the gap; early stopping stops near the "
+        "best validation.",
+        ("regularization",), check_overfitting),
+)}
+
+
+# The models the application pages offer to train when the session has none for their task.
+FORECASTER = RunConfig(task="sine", cell="lstm", seq_len=50, hidden_size=32, lr=0.01,
+                       steps=1000, eval_every=50, probe_every=50, **_CPU)
+WRITER = RunConfig(task="text", cell="lstm", seq_len=64, hidden_size=64, lr=0.005,
+                   batch_size=32, steps=800, eval_every=100, probe_every=100, **_CPU)
+APPLICATION_CONFIGS = {"forecast": FORECASTER, "text": WRITER}
+
+
+def lesson_configs(applications: bool = False) -> list[RunConfig]:
+    """Every distinct config of every lesson, in lesson order (for pre-training); with
+    ``applications`` also the models the Forecasting and Text pages offer to train."""
+    seen: dict[str, RunConfig] = {}
+    for lesson in LESSONS.values():
+        for cfg in lesson.configs:
+            seen.setdefault(cfg.key, cfg)
+    if applications:
+        for cfg in APPLICATION_CONFIGS.values():
+            seen.setdefault(cfg.key, cfg)
+    return list(seen.values())
+
+
+def train_lesson(lesson: Lesson, trained: dict[str, Run] | None = None,
+                 timings: dict[str, tuple[float, float]] | None = None) -> dict[str, Run]:
+    """Train (or take from ``trained``, keyed by config key) every run of a lesson.
+    ``timings`` receives (wall seconds, CPU seconds of this process) per trained config."""
+    trained = {} if trained is None else trained
+    runs = {}
+    for label, cfg in lesson.runs:
+        if cfg.key not in trained:
+            wall, cpu = time.perf_counter(), time.process_time()
+            trained[cfg.key] = train(cfg)
+            if timings is not None:
+                timings[cfg.key] = (time.perf_counter() - wall, time.process_time() - cpu)
+        runs[label] = trained[cfg.key]
+    return runs
