@@ -10,7 +10,13 @@ import streamlit as st
 
 from rnnviz import charts
 from rnnviz.app import classroom, state, views
-from rnnviz.studies.generate import forecast_example, persistence_error
+from rnnviz.studies.generate import (
+    BandSummary,
+    band_summary,
+    forecast_example,
+    persistence_error,
+    steps_inside_band,
+)
 from rnnviz.studies.lessons import FORECASTER
 
 WAVES_FOR_STATISTICS = 20
@@ -40,18 +46,15 @@ if run is not None:
                                       help="The forecast 'drifts' at the first step where "
                                            "|forecast − truth| exceeds this.")
 
-    def drift_statistics() -> list[int]:
-        steps = []
-        for index in range(WAVES_FOR_STATISTICS):
-            fc = forecast_example(run.model, FIRST_WAVE + index, prompt, horizon,
-                                  noise=cfg.noise, tolerance=tolerance)
-            steps.append(fc.drift_step or horizon + 1)
-        return steps
+    def band_statistics() -> BandSummary:
+        return band_summary([forecast_example(run.model, FIRST_WAVE + index, prompt, horizon,
+                                              noise=cfg.noise, tolerance=tolerance)
+                             for index in range(WAVES_FOR_STATISTICS)])
 
-    steps = state.cached(run, f"forecast-stats-{prompt}-{horizon}-{tolerance}",
-                         drift_statistics)
-    # open on a typical wave (drift closest to the median), not a lucky or an unlucky one
-    typical = int(np.argmin(np.abs(np.asarray(steps) - np.median(steps))))
+    summary = state.cached(run, f"forecast-band-{prompt}-{horizon}-{tolerance}",
+                           band_statistics)
+    # open on a typical wave (steps inside closest to the median), not a lucky or unlucky one
+    typical = int(np.argmin(np.abs(np.asarray(summary.inside) - summary.median)))
     wave = columns[3].number_input("Wave", 0, 10_000, typical, key="forecast_wave",
                                    help="Which fresh wave to forecast (a seed: the same number "
                                         "gives the same wave). Waves 0–"
@@ -62,31 +65,32 @@ if run is not None:
                                                    horizon, noise=cfg.noise,
                                                    tolerance=tolerance))
     rms = float(np.sqrt(np.mean(result.error ** 2)))
-    lazy = persistence_error(result.truth, prompt)
-    drift = result.drift_step
+    lazy = persistence_error(result)
+    drift, inside = result.drift_step, steps_inside_band(result)
     metrics = st.columns(3)
     metrics[0].metric("Drifts out of the band after",
-                      (f"{drift} step" + ("s" if drift > 1 else "")) if drift else
-                      f"> {horizon} steps", help=f"First step ahead with |error| > {tolerance:g}.")
+                      f"never in {horizon} steps" if drift is None else
+                      f"{inside} step" + ("" if inside == 1 else "s"),
+                      help=(f"No step ahead has |error| > {tolerance:g}: the forecast stays "
+                            f"inside the band for all {horizon} steps." if drift is None else
+                            f"Steps ahead that stay within ±{tolerance:g} of the truth before "
+                            f"the first one outside it, step {drift} (the red cross)."))
     metrics[1].metric("RMS error over the horizon", f"{rms:.3f}")
     metrics[2].metric("“It stays where it was”", f"{lazy:.3f}",
                       delta=f"{rms - lazy:+.3f} model vs this", delta_color="inverse",
-                      help="RMS error of the laziest forecast, repeating the last prompt value: "
-                           "a forecast worth having beats it.")
+                      help="RMS error over the horizon of the laziest forecast: repeating the "
+                           "last observed (noisy) prompt value, the last value the model read, "
+                           "for every step ahead. A forecast worth having beats it.")
     views.chart(charts.forecast_chart(result),
                 "Blue: the clean wave. Grey dots: the noisy values the model read. Dotted: its "
-                "one-step predictions while it could see the truth. Vermillion: the forecast on "
+                "one-step predictions while it read them. Vermillion: the forecast on "
                 "its own predictions, with the band it should stay in and the error below.",
                 key="forecast_chart")
 
-    inside = sum(s > horizon for s in steps)
     st.markdown(
         f"Over **{WAVES_FOR_STATISTICS} fresh waves**, the forecast of this "
-        f"{views.CELL_NAMES[cfg.cell]} stays inside ±{tolerance:g} for a median of "
-        f"**{int(np.median(steps))} steps** (shortest {min(steps)}, longest "
-        f"{'all ' + str(horizon) if max(steps) > horizon else max(steps)})"
-        + (f"; {inside} never leave the band." if inside else ".")
-        + " One-step predictions were what it was trained for; every step beyond feeds its own "
-          "error back in.")
+        f"{views.CELL_NAMES[cfg.cell]} {summary.describe()}."
+        " One-step predictions were what it was trained for; every step beyond feeds its own "
+        "error back in.")
     st.caption("Try: a longer prompt (more evidence about the wave before it is on its own); "
                "an LSTM or GRU against a vanilla RNN; the Playground's sine noise.")

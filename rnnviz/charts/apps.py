@@ -32,6 +32,7 @@ from rnnviz.charts.style import (
     _message,
     _rgba,
 )
+from rnnviz.studies.generate import steps_inside_band
 
 GRID_COLUMNS = 48  # characters per row of the text grid
 GRID_ROW_PX = 30
@@ -76,7 +77,7 @@ def forecast_chart(fc) -> go.Figure:
         x=np.arange(1, prompt + 1), y=_finite(fc.one_step), mode="lines",
         name="one-step predictions while reading",
         line=dict(color=VALIDATION_COLOR, width=1.5, dash="dot"),
-        hovertemplate=f"{TIME_AXIS} = %{{x}}<br>predicted from the true past %{{y:.3f}}"
+        hovertemplate=f"{TIME_AXIS} = %{{x}}<br>predicted from the values read so far %{{y:.3f}}"
                       "<extra></extra>"), row=1, col=1)
     fig.add_trace(go.Scatter(
         x=t_ahead, y=_finite(fc.forecast), mode="lines", name="forecast on its own predictions",
@@ -114,9 +115,10 @@ def forecast_chart(fc) -> go.Figure:
     fig.update_yaxes(title_text="value", row=1, col=1)
     fig.update_yaxes(title_text="|error|", rangemode="tozero", row=2, col=1)
     fig.update_xaxes(title_text=TIME_AXIS, row=2, col=1)
-    plural = "" if drift == 1 else "s"
-    where = (f"drifts out of ±{fc.tolerance:g} after {drift} step{plural}" if drift is not None else
-             f"stays within ±{fc.tolerance:g} for all {horizon} steps")
+    inside = steps_inside_band(fc)
+    plural = "" if inside == 1 else "s"
+    where = (f"stays within ±{fc.tolerance:g} for {inside} step{plural}, leaves it at step {drift}"
+             if drift is not None else f"stays within ±{fc.tolerance:g} for all {horizon} steps")
     return _base_layout(fig, f"Closed-loop forecast: read {prompt} values, then {horizon} steps "
                              f"on its own predictions ({where})", height=560)
 

@@ -11,7 +11,9 @@ number is the trained network's):
 * ``forecast``: closed-loop forecasting for the sine task. The model reads a prompt of observed
   values; from then on its input at step t is its own prediction made at step t-1 — the truth is
   never looked at again. Errors compound; ``drift_step`` is the first step ahead where the
-  forecast leaves a tolerance band around the truth.
+  forecast leaves a tolerance band around the truth, ``steps_inside_band`` how many steps it
+  stayed inside before that (``band_summary`` over many waves), and ``persistence_error`` the
+  yardstick of repeating the last value the model read.
 
 ``read_text`` runs a model over a whole text in one call (teacher forcing), for the unit finder.
 """
@@ -262,8 +264,80 @@ def forecast_example(model: RecurrentModel, seed: int, prompt_length: int, horiz
     return forecast(model, noisy[:prompt_length], clean, horizon, tolerance)
 
 
-def persistence_error(truth: np.ndarray, prompt_length: int) -> float:
-    """RMS error of the laziest forecast, "the wave stays where it was", over the horizon (a
-    yardstick for the model's own forecast)."""
-    ahead = truth[prompt_length:]
-    return float(math.sqrt(np.mean((ahead - truth[prompt_length - 1]) ** 2)))
+def steps_inside_band(fc: Forecast) -> int:
+    """How many forecast steps stay inside the band before the first one outside it.
+
+    ``drift_step`` is 1-based (1 = the first forecast value), so a forecast that leaves at step
+    4 stayed inside for 3; one that never leaves stayed inside for the whole horizon (never
+    more than the horizon)."""
+    drift = fc.drift_step
+    return fc.horizon if drift is None else drift - 1
+
+
+@dataclass(frozen=True)
+class BandSummary:
+    """``steps_inside_band`` over several forecasts of the same horizon and tolerance."""
+
+    horizon: int
+    tolerance: float
+    inside: tuple[int, ...]  # steps inside the band, one per wave, in the order given
+
+    @property
+    def waves(self) -> int:
+        return len(self.inside)
+
+    @property
+    def median(self) -> float:
+        return float(np.median(self.inside))
+
+    @property
+    def shortest(self) -> int:
+        return min(self.inside)
+
+    @property
+    def longest(self) -> int:
+        return max(self.inside)
+
+    @property
+    def never_leave(self) -> int:
+        """How many waves stay inside the band for the whole horizon."""
+        return sum(k == self.horizon for k in self.inside)
+
+    def describe(self) -> str:
+        """The claim as markdown, without a full stop: 'stays inside ±tol for a median of **m
+        steps** of the H (shortest a, longest b); n of the W never leave the band', or 'for
+        **all H steps** on every one of the W'. No number of steps in it exceeds H."""
+        band = f"stays inside ±{self.tolerance:g}"
+        if self.never_leave == self.waves:
+            every = "it" if self.waves == 1 else f"every one of the {self.waves}"
+            return f"{band} for **all {self.horizon} steps** on {every}"
+        longest = (f"all {self.longest}" if self.longest == self.horizon else str(self.longest))
+        text = (f"{band} for a median of **{self.median:g} step{_plural(self.median)}** of the "
+                f"{self.horizon} (shortest {self.shortest}, longest {longest})")
+        if self.never_leave:
+            verb = "leaves" if self.never_leave == 1 else "leave"
+            text += f"; {self.never_leave} of the {self.waves} never {verb} the band"
+        return text
+
+
+def _plural(count: float) -> str:
+    return "" if count == 1 else "s"
+
+
+def band_summary(forecasts: list[Forecast]) -> BandSummary:
+    """How long each forecast stays inside its band (all with the same horizon and tolerance)."""
+    if not forecasts:
+        raise ValueError("the summary needs at least one forecast")
+    horizon, tolerance = forecasts[0].horizon, forecasts[0].tolerance
+    if any(fc.horizon != horizon or fc.tolerance != tolerance for fc in forecasts):
+        raise ValueError("the forecasts differ in horizon or tolerance")
+    return BandSummary(horizon, tolerance, tuple(steps_inside_band(fc) for fc in forecasts))
+
+
+def persistence_error(fc: Forecast) -> float:
+    """RMS error over the horizon of the laziest forecast, "the wave stays where it was": the
+    last observed (noisy) prompt value, the last thing the model read, repeated for every step
+    ahead and scored against the clean truth like the model's own forecast (a yardstick for
+    it)."""
+    ahead = fc.truth[fc.prompt_length:]
+    return float(math.sqrt(np.mean((ahead - fc.observed[-1]) ** 2)))
