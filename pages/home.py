@@ -8,7 +8,8 @@ via_app()
 import streamlit as st
 
 from rnnviz import charts
-from rnnviz.app import views
+from rnnviz.app import views, widgets
+from rnnviz.studies.recipes import EXPLODE, LONG_LSTM, LONG_RNN, RESCUE
 
 st.title("rnnviz: look inside a recurrent network while it learns")
 st.markdown(
@@ -45,9 +46,13 @@ with left:
 with right:
     st.subheader("Things to try")
     st.markdown(
-        "- Adding problem at 50 steps: a vanilla RNN stays at chance, an LSTM solves it. "
-        "The Gradients page shows why.\n"
-        "- Set the recurrent spectral radius to 1.5 and turn clipping off: watch the run "
-        "explode; turn clipping back on and it trains.\n"
+        f"- Adding problem at {LONG_LSTM.seq_len} steps: [a vanilla RNN]"
+        f"({widgets.link_for(LONG_RNN)}) stays near chance, [an LSTM]"
+        f"({widgets.link_for(LONG_LSTM)}) solves it. The Gradients page shows why.\n"
+        f"- [A vanilla RNN]({widgets.link_for(EXPLODE)}) with the recurrent spectral radius "
+        f"set to {EXPLODE.recurrent_scale:g}, SGD with momentum at learning rate "
+        f"{EXPLODE.lr:g} and clipping off: the run explodes. [With clipping at "
+        f"{RESCUE.clip:g} and the learning rate to {RESCUE.lr:g}]({widgets.link_for(RESCUE)}) "
+        "the same network trains; either change alone is not enough.\n"
         "- Copy task: raise the lag until a cell can no longer remember.\n"
         "- Text task: give the network a fixed small training set and watch it overfit.")

@@ -160,12 +160,12 @@ def detail(lesson: Lesson) -> None:
     else:
         start_button(lesson, key=f"start_detail_{lesson.key}")
         st.caption(_start_words(lesson)[1])
+    runs = classroom.lesson_runs(lesson)
     left, right = st.columns(2, gap="large")
     with left:
-        st.markdown(f"**Look at** ({lesson.page_title}): {lesson.look_at}")
+        st.markdown(f"**Look at** ({lesson.page_title}): {lesson.look_at_for(runs)}")
     with right:
         st.markdown(f"**Ask the class:** {lesson.question}")
-    runs = classroom.lesson_runs(lesson)
     st.subheader("What the runs measured")
     if runs is None:
         st.markdown(f"*Not trained on this server yet.* The claim: {lesson.claim}")

@@ -11,6 +11,7 @@ from rnnviz import charts
 from rnnviz.app import classroom, data_ui, runs_ui, state, views, widgets
 from rnnviz.core.config import is_data_task
 from rnnviz.core.tasks import TASKS
+from rnnviz.studies import run_notes
 
 st.title("Playground")
 st.markdown("Pick a task and a cell, press **Train**, and watch the network learn. Every "
@@ -76,9 +77,9 @@ else:
         st.subheader(views.describe_run(run))
         reason = summary["stop_reason"]
         if "exploded" in reason:
-            views.explode_explanation(reason)
+            views.explode_explanation(run)
         elif reason != "finished":
-            st.info(f"Training ended early: {reason}.")
+            st.info(f"Training ended early: {reason}. {run_notes.kept_weights_note(run.history)}")
         columns = st.columns(4)
         name = task.metric_name
         fmt = (lambda v: f"{v:.1%}") if name == "accuracy" else (lambda v: f"{v:.4f}")

@@ -315,7 +315,7 @@ def lesson_banner() -> None:
         return
     with st.container(border=True, key="lesson_banner"):
         st.markdown(f"##### :material/school: Lesson {lesson.number} · {lesson.title}")
-        st.markdown(f"**Look at:** {lesson.look_at}")
+        st.markdown(f"**Look at:** {lesson.look_at_for(lesson_runs(lesson))}")
         st.markdown(f"**Ask the class:** {lesson.question}")
         with st.container(horizontal=True, vertical_alignment="bottom", gap="medium"):
             run_switcher(lesson)

@@ -7,6 +7,7 @@ import streamlit as st
 
 from rnnviz.core.tasks import TASKS
 from rnnviz.core.train import Run
+from rnnviz.studies import run_notes
 
 from . import state
 from .runs_ui import trace_download
@@ -123,13 +124,15 @@ def chart(figure, how_to_read: str = "", key: str | None = None) -> None:
         st.caption(how_to_read)
 
 
-def explode_explanation(reason: str) -> None:
+def explode_explanation(run: Run) -> None:
+    """The red box of an exploded run: what its loss did and which weights it kept, in its own
+    numbers (``rnnviz.studies.run_notes``)."""
+    reason = run.history.stop_reason.split(":")[0]
     st.error(
-        f"**The run exploded:** {reason}. The gradient grew so large that one update threw the "
-        "weights to huge values and the loss overflowed. This is the *exploding gradient* "
-        "problem: back-propagation multiplies by the recurrent Jacobian once per time step, "
-        "and when that factor is above 1 the product grows exponentially with sequence length.",
-        icon=":material/warning:")
+        f"**The run exploded:** {reason}. {run_notes.explosion_story(run.history)} This is the "
+        "*exploding gradient* problem: back-propagation multiplies by the recurrent Jacobian "
+        "once per time step, and where those factors are above 1 the product grows "
+        "exponentially with the number of steps.", icon=":material/warning:")
+    st.markdown(run_notes.kept_weights_note(run.history))
     st.markdown("**Try:** turn on *gradient clipping* (e.g. 1.0), lower the *learning rate*, "
-                "or lower the *recurrent spectral radius* below 1. The model kept the weights "
-                "from before the explosion, so the other pages still show what it had learned.")
+                "or lower the *recurrent spectral radius* below 1.")

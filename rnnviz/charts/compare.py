@@ -317,7 +317,7 @@ def backward_chart(terms, t: int) -> go.Figure:
     colors = ["#D6604D" if v > 1 else "#4393C3" for v in np.nan_to_num(jac)]
     outline = [3 if k == t + 1 else 0 for k in range(steps)]
     fig.add_trace(go.Bar(
-        x=x, y=jac, name="step Jacobian norm ‖J_t‖ (red > 1 grows, blue < 1 shrinks)",
+        x=x, y=jac, name="step Jacobian norm ‖J_t‖ (red > 1 can grow, blue < 1 shrinks)",
         marker=dict(color=colors, line=dict(color=HIGHLIGHT, width=outline)),
         hovertemplate=f"{TIME_AXIS} = %{{x}}<br>‖J_t‖ = ‖∂s_t/∂s_(t−1)‖ = %{{y:.3f}}"
                       "<extra></extra>"), row=2, col=1)

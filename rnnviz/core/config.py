@@ -91,8 +91,10 @@ FIELDS: dict[str, Field] = {
     "clip": Field("Training", "Gradient clipping", "Rescale the gradient when its total norm "
                   "exceeds this threshold; off lets it explode.", low=0.01, high=100.0,
                   optional=True),
-    "weight_decay": Field("Training", "Weight decay", "L2 penalty on the weights (a remedy for "
-                          "overfitting).", low=0.0, high=0.1),
+    "weight_decay": Field("Training", "Weight decay", "PyTorch's weight_decay λ: adds λ·w to "
+                          "every gradient, an L2 penalty (λ/2)·‖w‖² on the weights (a remedy "
+                          "for overfitting; with Adam it is not AdamW's decoupled decay).",
+                          low=0.0, high=0.1),
     "early_stopping": Field("Training", "Early stopping patience", "Stop after this many "
                             "validations without improvement and keep the best weights; off "
                             "trains every step.", low=1, high=1000, optional=True),

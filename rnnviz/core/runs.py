@@ -135,6 +135,15 @@ def _check_history(history: History, config: RunConfig, meta, elapsed_s: float) 
     if history.best_step is not None and (isinstance(history.best_step, bool) or
                                           not isinstance(history.best_step, int)):
         raise ValueError("the run file's best step is invalid")
+    if history.weights_step is not None and (
+            isinstance(history.weights_step, bool) or not isinstance(history.weights_step, int)
+            or not 0 <= history.weights_step <= history.steps_done):
+        raise ValueError("the run file's kept-weights step is invalid")
+    if history.weights_val is not None and (
+            not isinstance(history.weights_val, tuple) or len(history.weights_val) != 2 or
+            not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                    for v in history.weights_val)):
+        raise ValueError("the run file's kept-weights validation is invalid")
     if not isinstance(meta, dict):
         raise ValueError("the run file's extra metadata is not a mapping")
     if not (math.isfinite(elapsed_s) and elapsed_s >= 0):

@@ -43,6 +43,11 @@ from rnnviz.core.trace import gradient_profile
 
 MAX_SNAPSHOTS = 200  # probe snapshots kept; older ones are thinned out beyond this
 SGD_MOMENTUM = 0.9
+# An exploding run rolls back to the last validation whose loss was finite and at most this many
+# times the best validation loss seen (the initial weights' included): a finite loss alone is
+# not enough, since the loss climbs by orders of magnitude for dozens of steps before it
+# overflows, and weights from that climb have learned nothing worth showing.
+ROLLBACK_FACTOR = 2.0
 
 
 class History:
@@ -53,6 +58,10 @@ class History:
     Per step (index = step - 1): ``loss``, ``metric``, ``grad_norm`` (before clipping),
     ``clipped``. Per validation: ``val_step``, ``val_loss``, ``val_metric``. Per probe:
     ``probe_step`` and ``probe_grad`` ``[snapshots, time]``.
+
+    ``weights_step`` is the training step whose weights the finished model holds when that is
+    not its last step (early stopping keeps the best validation's, an explosion rolls back), and
+    ``weights_val`` their validation ``(loss, metric)``; both are None otherwise.
     """
 
     def __init__(self, steps: int, eval_every: int, seq_len: int):
@@ -71,6 +80,8 @@ class History:
         self._probes_seen = 0
         self.stop_reason = "finished"
         self.best_step: int | None = None
+        self.weights_step: int | None = None
+        self.weights_val: tuple[float, float] | None = None
 
     # ---- recording (called by the training loop) ----
     def record_step(self, loss: float, metric: float, grad_norm: float, clipped: bool) -> None:
@@ -136,6 +147,16 @@ class History:
     def val_metric(self) -> np.ndarray:
         return self._val[: self.evals_done, 2]
 
+    def kept_validation(self) -> tuple[float, float] | None:
+        """``(loss, metric)`` on the validation set of the weights the model holds: those of
+        ``weights_step`` when training kept earlier weights, else the last validation (None
+        when there was none)."""
+        if self.weights_val is not None:
+            return self.weights_val
+        if not self.evals_done:
+            return None
+        return float(self.val_loss[-1]), float(self.val_metric[-1])
+
     @property
     def probe_step(self) -> np.ndarray:
         return self._probe_step[: self.probes_kept]
@@ -176,10 +197,13 @@ class History:
     ARRAYS = ("_loss", "_metric", "_grad_norm", "_clipped", "_val", "_probe_grad", "_probe_step")
     COUNTERS = ("steps_done", "evals_done", "probes_kept", "probe_stride", "_probes_seen",
                 "stop_reason", "best_step")
+    # counters that run files written before them lack (they read as None)
+    OPTIONAL_COUNTERS = ("weights_step", "weights_val")
 
     def state(self) -> tuple[dict[str, np.ndarray], dict]:
         arrays = {name.lstrip("_"): getattr(self, name) for name in self.ARRAYS}
-        return arrays, {name.lstrip("_"): getattr(self, name) for name in self.COUNTERS}
+        return arrays, {name.lstrip("_"): getattr(self, name)
+                        for name in self.COUNTERS + self.OPTIONAL_COUNTERS}
 
     @classmethod
     def from_state(cls, arrays: dict[str, np.ndarray], counters: dict) -> History:
@@ -188,6 +212,10 @@ class History:
             setattr(history, name, arrays[name.lstrip("_")])
         for name in cls.COUNTERS:
             setattr(history, name, counters[name.lstrip("_")])
+        for name in cls.OPTIONAL_COUNTERS:
+            setattr(history, name, counters.get(name))
+        if isinstance(history.weights_val, list):  # JSON has no tuples
+            history.weights_val = tuple(history.weights_val)
         return history
 
 
@@ -218,11 +246,18 @@ class Run:
         return self.history.steps_done / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
     def summary(self) -> dict:
+        """The run in numbers. ``val_loss`` and ``val_metric`` score the weights the model
+        holds (an early-stopped run's best validation, an exploded run's rollback), not
+        necessarily the last validation; ``weights_step`` says which step those weights are
+        from."""
         h = self.history
+        kept = h.kept_validation()
         return {
             "cell": self.config.cell, "task": self.config.task, "steps": h.steps_done,
             "loss": _last(h.loss), "metric": _last(h.metric), "metric_name": self.task.metric_name,
-            "val_loss": _last(h.val_loss), "val_metric": _last(h.val_metric),
+            "val_loss": None if kept is None else kept[0],
+            "val_metric": None if kept is None else kept[1],
+            "weights_step": h.steps_done if h.weights_step is None else h.weights_step,
             "chance_metric": self.chance.metric, "chance_loss": self.chance.loss,
             "stop_reason": h.stop_reason, "elapsed_s": round(self.elapsed_s, 3),
             "steps_per_s": round(self.steps_per_s, 1), "device": self.device,
@@ -354,8 +389,11 @@ def train(cfg: RunConfig, on_step: OnStep | None = None,
     probe_x, probe_y = (t.to(device) for t in probe_batch(cfg))
     params = list(model.parameters())
     best_val, best_state, stale = math.inf, None, 0
-    # the weights of the last validation with a finite loss: an exploding run rolls back to them
+    # what an exploding run rolls back to: the last validation whose loss was finite and not far
+    # above the best seen (ROLLBACK_FACTOR), the initial weights to begin with
     last_good, last_good_step, exploded = _copy_state(model), 0, ""
+    last_good_val = evaluate(model, val_x, val_y)
+    lowest_val = last_good_val[0] if math.isfinite(last_good_val[0]) else math.inf
     run = Run(cfg, model, history, device=device.type)
     if on_start is not None:
         on_start(run)
@@ -392,11 +430,15 @@ def train(cfg: RunConfig, on_step: OnStep | None = None,
                 history.record_validation(step, val_loss, val_metric)
                 metrics.update(val_loss=val_loss, val_metric=val_metric)
                 if math.isfinite(val_loss):
-                    last_good, last_good_step = _copy_state(model), step
+                    lowest_val = min(lowest_val, val_loss)
+                    if val_loss <= ROLLBACK_FACTOR * lowest_val:
+                        last_good, last_good_step = _copy_state(model), step
+                        last_good_val = (val_loss, val_metric)
                 if val_loss < best_val:
                     best_val, stale, history.best_step = val_loss, 0, step
                     if cfg.early_stopping is not None:
                         best_state = _copy_state(model)
+                        best_kept_val = (val_loss, val_metric)
                 else:
                     stale += 1
             if step % cfg.probe_every == 0:
@@ -410,11 +452,16 @@ def train(cfg: RunConfig, on_step: OnStep | None = None,
                 break
         if exploded:
             model.load_state_dict(last_good)
+            history.weights_step, history.weights_val = last_good_step, last_good_val
+            kept = ("the initial weights" if last_good_step == 0 else
+                    f"the weights of the last validation within {ROLLBACK_FACTOR:g}x of the best "
+                    "validation loss")
             history.stop_reason = (f"{exploded}: the run exploded; the weights were rolled back "
-                                   f"to step {last_good_step}, the last validation with a finite "
-                                   "loss")
-        elif best_state is not None:
+                                   f"to step {last_good_step} ({kept}, validation loss "
+                                   f"{last_good_val[0]:.3g})")
+        elif best_state is not None and history.best_step != history.steps_done:
             model.load_state_dict(best_state)
+            history.weights_step, history.weights_val = history.best_step, best_kept_val
         if history.steps_done and history.probe_step[-1] != history.steps_done:
             history.record_probe(history.steps_done, gradient_profile(model, probe_x, probe_y))
         model.eval()

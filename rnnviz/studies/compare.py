@@ -115,10 +115,12 @@ def sweep_configs(base_cfg: RunConfig, cells: Iterable[str], lengths: Iterable[i
 
 
 def _final_validation(run: Run) -> tuple[float, float]:
-    history = run.history
-    if not len(history.val_metric):
+    """(metric, loss) on the validation set of the weights the run ended with (an early-stopped
+    run's best, an exploded run's rollback); NaN without a validation."""
+    kept = run.history.kept_validation()
+    if kept is None:
         return float("nan"), float("nan")
-    return float(history.val_metric[-1]), float(history.val_loss[-1])
+    return float(kept[1]), float(kept[0])
 
 
 def collect_sweep(base_cfg: RunConfig, grid: dict[str, list[RunConfig]], param: str,

@@ -37,32 +37,47 @@ TOPICS: dict[str, Topic] = {
                   r"\frac{\partial L_k}{\partial h_k}"
                   r"\prod_{j=t+1}^{k} \frac{\partial h_j}{\partial h_{j-1}}, \qquad "
                   r"\frac{\partial h_j}{\partial h_{j-1}} = "
-                  r"\operatorname{diag}\!\left(1 - h_j^2\right) W_{hh}"),
-        ("md", "That product of Jacobians is the whole story of the next two lessons. The "
-               "Gradients page measures ‖∂L/∂h_t‖ for every step t of the real model."),
+                  r"\operatorname{diag}\!\left(\varphi'(a_j)\right) W_{hh}"),
+        ("md", "Here a_j is the pre-activation and φ′ the slope of the activation: 1 − h_j² "
+               "for tanh, 0 or 1 for relu. That product of Jacobians is the whole story of the "
+               "next two lessons. The sum matters too: on a task with a loss at every step, "
+               "∂L/∂h_t adds one chain for every loss at and after step t, so the first steps "
+               "can collect more gradient than the last even where every single chain "
+               "shrinks. The Gradients page measures ‖∂L/∂h_t‖ for every step t of the "
+               "real model, and on such tasks also the last step's loss alone."),
     )),
     "vanishing": Topic("Vanishing gradients and the spectral radius", (
-        ("md", "Multiply a vector by the same matrix again and again and its length changes "
-               "by roughly the matrix's **spectral radius** ρ (its largest |eigenvalue|) per "
-               "step. tanh can only shrink the factor further: its slope 1 − h² is at most 1. "
-               "So after k steps back:"),
-        ("latex", r"\left\| \frac{\partial h_t}{\partial h_{t-k}} \right\| \lesssim "
-                  r"\rho(W_{hh})^k \qquad \rho < 1 \;\Rightarrow\; \text{exponential decay}"),
-        ("md", "With ρ = 0.8, 50 steps give 0.8⁵⁰ ≈ 10⁻⁵. Learning does not stop — it just "
-               "only hears about the last few steps. On the adding problem the first marked "
-               "number is up to 50 steps back, so the weights never learn to keep it."),
+        ("md", "Multiply a vector by the same matrix W again and again and, after many steps, "
+               "its length changes by about the **spectral radius** ρ (the largest "
+               "|eigenvalue|) per step: ‖W^k‖^(1/k) → ρ. That is the *asymptotic* rate of a "
+               "**linear** RNN, not a bound: over a few steps W can stretch a vector by more "
+               "than ρ. The bound is the largest **singular value**, σ_max = ‖W_hh‖₂ ≥ ρ. "
+               "Each step back multiplies the gradient by diag(φ′) W_hh, and the slope φ′ of "
+               "tanh (1 − h²) or relu (0 or 1) is at most 1, so after k steps back:"),
+        ("latex", r"\left\| \frac{\partial h_t}{\partial h_{t-k}} \right\| \le "
+                  r"\sigma_{\max}(W_{hh})^k, \quad \sigma_{\max} < 1 \;\Rightarrow\; "
+                  r"\text{exponential decay}; \qquad \|W^k\|^{1/k} \to \rho(W) "
+                  r"\text{ (linear RNN)}"),
+        ("md", "With ρ = 0.8, 50 steps of a linear RNN give about 0.8⁵⁰ ≈ 10⁻⁵. Learning "
+               "does not stop — it just only hears about the last few steps. On the adding "
+               "problem the first marked number is up to 50 steps back, so the weights never "
+               "learn to keep it."),
         ("md", "The second way to vanish is **saturation**. Each step's Jacobian is "
                "diag(1 − h²) W_hh: a unit sitting near ±1 has slope 1 − h² ≈ 0 and passes "
-               "almost nothing back, whatever ρ is. A trained vanilla RNN often grows ρ above 1 "
-               "and saturates its units at the same time. The dashed line on the Gradients page "
-               "is the ρ^k prediction; where the measured curve falls below it, saturation is "
-               "doing the rest."),
+               "almost nothing back, whatever ρ or σ_max is. A trained vanilla RNN often grows "
+               "ρ above 1 and saturates its units at the same time. On the Gradients page the "
+               "dotted line is the σ_max^k bound and the dashed line the ρ^k rate, both from "
+               "the last step's gradient: the gradient of one loss never rises above the "
+               "dotted line, and how far it falls below is saturation and the directions W_hh "
+               "shrinks. The ρ^k line can be crossed either way."),
     )),
     "exploding": Topic("Exploding gradients", (
-        ("md", "The same product, with ρ > 1, grows exponentially instead: ρ = 3 over 30 "
-               "steps is 3³⁰ ≈ 2·10¹⁴. One such gradient times the learning rate throws the "
-               "weights so far that the next loss overflows to infinity — the run is lost in "
-               "one step."),
+        ("md", "The same product can grow instead. Where the step Jacobians stretch the "
+               "gradient (for a linear RNN: a spectral radius ρ above 1), the factors compound: "
+               "3 per step over 30 steps is 3³⁰ ≈ 2·10¹⁴. An update that large moves the "
+               "weights to where the gradient is larger still, so the loss climbs by orders of "
+               "magnitude, step after step, until it overflows. The Playground's red box gives "
+               "an exploded run's own numbers and says which weights it kept."),
         ("md", "Adam, which divides each update by a running gradient size, survives more of "
                "these spikes than plain SGD; it does not remove the cause."),
     )),
@@ -98,8 +113,8 @@ TOPICS: dict[str, Topic] = {
         ("latex", r"W_{hh} = I,\; b = 0 \;\Rightarrow\; h_t = \operatorname{relu}(h_{t-1} + "
                   r"W_{ih} x_t)"),
         ("md", "The network starts out as an accumulator that forgets nothing; training only "
-               "has to learn what to *stop* remembering. The first row of the Gradients page's "
-               "\"over training\" heatmap is the profile at initialization."),
+               "has to learn what to *stop* remembering. The top row of the Gradients page's "
+               "\"over training\" heatmap (training step 0) is the profile at initialization."),
     )),
     "optimizers": Topic("Optimizers", (
         ("md", "**SGD with momentum** moves along a running average of gradients: one learning "
@@ -116,12 +131,16 @@ TOPICS: dict[str, Topic] = {
                "training loss goes to zero and says nothing about new text. Only the "
                "**validation loss**, on text the model never trained on, tells you whether it "
                "learned the language or the examples."),
-        ("md", "**Weight decay** adds λ‖θ‖² to the loss, so weights grow only where the data "
-               "insist. **Dropout** zeroes random activations between layers during training "
-               "(here: between stacked layers, so it needs 2+ layers), so no unit can rely on "
+        ("md", "**Weight decay** λ (PyTorch's `weight_decay`) adds λθ to every gradient: the "
+               "gradient of (λ/2)‖θ‖², so with SGD it trains exactly on the loss below, and "
+               "weights grow only where the data insist. Adam and RMSprop add the same λθ and "
+               "then divide by their running gradient size, so a weight with large gradients "
+               "is held back less: an L2 penalty, not AdamW's decoupled decay. **Dropout** "
+               "zeroes random activations between layers during training (here: between "
+               "stacked layers, so it needs 2+ layers), so no unit can rely on "
                "one exact partner. **Early stopping** watches the validation loss and keeps the "
                "weights from its best moment. More data beats them all."),
-        ("latex", r"L_{\text{total}} = L_{\text{data}} + \lambda \|\theta\|^2"),
+        ("latex", r"L_{\text{total}} = L_{\text{data}} + \frac{\lambda}{2} \|\theta\|^2"),
     )),
     "forecasting": Topic("Forecasting on its own predictions", (
         ("md", "During training the network always reads the *true* previous value (teacher "

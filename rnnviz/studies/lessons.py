@@ -32,6 +32,8 @@ from rnnviz.studies.lesson_checks import (
     check_overfitting,
     check_recurrence,
     check_vanishing,
+    exploding_look_at_note,
+    lstm_look_at_note,
 )
 
 PAGES = {  # page file -> the title in the app's navigation
@@ -57,6 +59,9 @@ class Lesson:
     claim: str  # the outcome the lesson promises, in words (checked by ``check``)
     topics: tuple[str, ...]  # keys of rnnviz.studies.explain.TOPICS
     check: Callable[[dict[str, Run]], Outcome] = field(repr=False, compare=False)
+    # completes ``look_at`` with the trained runs' own numbers, where it points at a count
+    look_at_note: Callable[[Outcome], str] | None = field(default=None, repr=False,
+                                                          compare=False)
 
     @property
     def configs(self) -> list[RunConfig]:
@@ -72,6 +77,12 @@ class Lesson:
 
     def label_of(self, cfg: RunConfig) -> str | None:
         return next((label for label, c in self.runs if c == cfg), None)
+
+    def look_at_for(self, runs: dict[str, Run] | None) -> str:
+        """``look_at``, followed by what the trained runs show where the lesson has a note."""
+        if runs is None or self.look_at_note is None:
+            return self.look_at
+        return f"{self.look_at} {self.look_at_note(self.outcome(runs))}"
 
     def outcome(self, runs: dict[str, Run]) -> Outcome:
         """The measured outcome, computed once per set of runs (kept on the first run's cache,
@@ -136,10 +147,13 @@ LESSONS: dict[str, Lesson] = {lesson.key: lesson for lesson in (
         (("T = 50", ADDING_RNN_50), ("T = 20", ADDING_RNN_20)),
         "pages/gradients.py",
         "The top chart: the gradient reaching each time step, on a log scale. It falls by "
-        "about ten orders of magnitude from the last step back to the first. The dashed line "
-        "is what the spectral radius ρ of W_hh alone would predict — after training ρ is above "
-        "1, so it points up: the culprit is tanh's saturation (slope 1 − h² near 0), which "
-        "every step back multiplies in. Switch to the T = 20 run above to compare.",
+        "about ten orders of magnitude from the last step back to the first. Two lines from "
+        "W_hh start at the last step: the dotted upper bound σ_max^k, from its largest "
+        "singular value σ_max (the gradient can never rise above it), and the dashed ρ^k, from "
+        "its spectral radius, only the rate a linear RNN would settle into. After training ρ is "
+        "above 1, and σ_max ≥ ρ, so both point up while the gradient falls: the culprit is "
+        "tanh's saturation (slope 1 − h² near 0), which every step back multiplies in. Switch "
+        "to the T = 20 run above to compare.",
         "The first marked number sits somewhere in steps 0–24. How much learning signal "
         "reaches it at 50 steps, and how much at 20? What would have to change in W_hh for "
         "more of it to arrive?",
@@ -148,35 +162,37 @@ LESSONS: dict[str, Lesson] = {lesson.key: lesson for lesson in (
         ("bptt", "vanishing"), check_vanishing),
     Lesson(
         "exploding", 3, "Exploding gradients and clipping",
-        "Spectral radius 3, plain SGD, no clipping: the run blows up. The same run with "
-        "clipping trains.",
+        "Spectral radius 3, SGD, no clipping: the run blows up. The same run with clipping "
+        "trains.",
         (("no clipping", EXPLODING), ("clipping at 1", CLIPPED)),
         "pages/playground.py",
-        "The red box explains the explosion; the loss curve (log scale) climbs by dozens of "
-        "orders of magnitude until it overflows. Then switch to the clipped run: same starting "
-        "weights, same data, and it learns. The Gradients page shows its raw gradient norm and "
-        "the clipped steps in red.",
+        "The red box explains the explosion; the loss curve (log scale) climbs by orders of "
+        "magnitude until it overflows. Then switch to the clipped run: same starting weights, "
+        "same data, and it learns. The Gradients page shows its raw gradient norm and the "
+        "clipped steps in red.",
         "Clipping changes only the length of the update, never its direction. Why is that "
         "enough to save the run — and what would a learning rate ten times smaller have done "
         "instead?",
         "Without clipping the run explodes (gradient norm above a million); with clipping it "
         "trains well below chance.",
-        ("exploding", "clipping", "optimizers"), check_exploding),
+        ("exploding", "clipping", "optimizers"), check_exploding,
+        look_at_note=exploding_look_at_note),
     Lesson(
         "lstm", 4, "The LSTM keeps its memory",
         "Same 50-step adding problem as lesson 2: the LSTM solves it, with forget gates near 1 "
         "on the units that carry the number.",
         (("LSTM", ADDING_LSTM),),
         "pages/gates.py",
-        "The heatmap of the forget gate f (every gate uses the same scale: white 0.5, dark "
-        "red 1). A few rows stay dark red for the whole sequence: units whose cell value is "
-        "copied forward at every step. The lesson notes name the unit that carries the first "
-        "number and set its forget gate beside every other unit's.",
+        "The heatmap of the forget gate f. The sigmoid gates i, f and o share one scale "
+        "(white 0.5, dark red 1); the candidate g is a tanh, drawn on [−1, 1] with white at 0. "
+        "Look for rows of f that stay dark red for the whole sequence: units whose cell value "
+        "is copied forward at every step. The lesson notes name the unit that carries the "
+        "first number and set its forget gate beside every other unit's.",
         "The cell update is c_t = f_t ⊙ c_{t−1} + i_t ⊙ g_t. If f_t = 1 and i_t = 0, what "
         "happens to c_t — and to the gradient flowing back along it?",
         "The LSTM reaches a small fraction of chance, and its forget gate sits near 1 on the "
         "units that carry the first number.",
-        ("gating",), check_lstm),
+        ("gating",), check_lstm, look_at_note=lstm_look_at_note),
     Lesson(
         "gru", 5, "GRU vs LSTM",
         "Fewer gates, similar result: both gated cells solve the adding problem; the GRU has "
@@ -198,10 +214,10 @@ LESSONS: dict[str, Lesson] = {lesson.key: lesson for lesson in (
          ("orthogonal", INIT_BASE.replace(init="orthogonal")),
          ("default", INIT_BASE.replace(init="default"))),
         "pages/gradients.py",
-        "The heatmap \"over training\": its first row is the gradient at initialization. For "
-        "the identity start it is bright all the way back to step 0. Switch to the default run: "
-        "the left of that row is dark — the signal never arrives, and the run stays near "
-        "chance.",
+        "The heatmap \"over training\": its top row (training step 0) is the gradient at "
+        "initialization. For the identity start it is bright all the way back to time step 0. "
+        "Switch to the default run: the left of that row is dark — the signal never arrives, "
+        "and the run stays near chance.",
         "Identity means h_t = relu(h_{t−1} + W_ih x_t): the network starts out remembering "
         "everything. Why does a network that remembers everything learn faster than one that "
         "remembers a little?",

@@ -1,0 +1,81 @@
+"""Sentences about one finished run, computed from its history: what happened when it exploded,
+and which weights it kept. The pages print them as they are, so every number in them is the
+run's own.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnnviz.core.train import ROLLBACK_FACTOR, History
+
+
+@dataclass(frozen=True)
+class Explosion:
+    """How an exploded run's training loss climbed before it overflowed.
+
+    ``low_step``/``low_loss``: the smallest training loss before the peak; ``peak_step``/
+    ``peak_loss``: the largest finite one; ``overflow_step``: the step whose loss or gradient
+    was no longer finite (training stopped there, so it is one past ``history.steps_done``).
+    """
+
+    low_step: int
+    low_loss: float
+    peak_step: int
+    peak_loss: float
+    overflow_step: int
+
+    @property
+    def orders_of_magnitude(self) -> float:
+        return math.log10(self.peak_loss / self.low_loss) if self.low_loss > 0 else math.inf
+
+
+def explosion(history: History) -> Explosion | None:
+    """The climb of an exploded run (None for a run that did not explode or has no steps)."""
+    if "exploded" not in history.stop_reason or not history.steps_done:
+        return None
+    loss = np.asarray(history.loss, dtype=np.float64)
+    finite = np.where(np.isfinite(loss), loss, np.nan)
+    peak = int(np.nanargmax(finite))
+    low = int(np.nanargmin(finite[: peak + 1]))
+    return Explosion(low_step=low + 1, low_loss=float(finite[low]), peak_step=peak + 1,
+                     peak_loss=float(finite[peak]), overflow_step=history.steps_done + 1)
+
+
+def explosion_story(history: History) -> str:
+    """What the loss did, in one sentence with the run's numbers ("" if it did not explode)."""
+    climb = explosion(history)
+    if climb is None:
+        return ""
+    span = climb.peak_step - climb.low_step
+    if span == 0 or climb.peak_loss <= climb.low_loss:
+        return (f"The loss was {climb.low_loss:.3g} at step {climb.low_step}, and at step "
+                f"{climb.overflow_step} it was no longer a finite number.")
+    return (f"The training loss climbed from {climb.low_loss:.3g} at step {climb.low_step} to "
+            f"{climb.peak_loss:.3g} at step {climb.peak_step}, "
+            f"{climb.orders_of_magnitude:.0f} orders of magnitude in {span} "
+            f"step{'s' if span != 1 else ''}, and at step {climb.overflow_step} it was no "
+            "longer a finite number: each oversized update moved the weights to where the "
+            "gradient was larger still.")
+
+
+def kept_weights_note(history: History) -> str:
+    """Which weights the model holds after an explosion or early stopping, and why ("" when it
+    holds those of its last step)."""
+    if history.weights_step is None or history.weights_val is None:
+        return ""
+    step, (loss, _) = history.weights_step, history.weights_val
+    if "exploded" in history.stop_reason:
+        if step == 0:
+            return (f"The model holds its **initial weights** (validation loss {loss:.3g}): no "
+                    f"later validation was within {ROLLBACK_FACTOR:g}× of the best validation "
+                    "loss seen, so nothing it learned before the climb was worth keeping. The "
+                    "other pages show the untrained network.")
+        return (f"The model holds the weights of **step {step}** (validation loss {loss:.3g}), "
+                f"the last validation within {ROLLBACK_FACTOR:g}× of the best validation loss "
+                "seen: from before the climb, so the other pages show what it had learned.")
+    return (f"The model holds the weights of **step {step}**, its best validation (loss "
+            f"{loss:.3g}); the scores on this page are those weights'.")

@@ -1,0 +1,118 @@
+"""Sentences of the explanations, the step-through legend and lesson 4, checked against what
+PyTorch and the trained model actually do (audit items 7, 13 and 14)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from rnnviz import RunConfig, trace, train
+from rnnviz.core.tasks import probe_batch
+from rnnviz.studies.explain import TOPICS
+from rnnviz.studies.lessons import ADDING_LSTM, LESSONS
+
+
+def _text(topic: str) -> str:
+    return " ".join(body for _, body in TOPICS[topic].blocks)
+
+
+def _one_step(optimizer_class, weight_decay: float, penalty: float, **kwargs) -> torch.Tensor:
+    """Two steps of ``optimizer_class`` on a fixed least-squares problem, with torch's
+    ``weight_decay`` and/or an explicit ``penalty * ||w||^2`` added to the loss."""
+    torch.manual_seed(0)
+    w = torch.nn.Parameter(torch.randn(5))
+    x, y = torch.randn(8, 5), torch.randn(8)
+    optimizer = optimizer_class([w], lr=0.1, weight_decay=weight_decay, **kwargs)
+    for _ in range(2):
+        optimizer.zero_grad()
+        loss = ((x @ w - y) ** 2).mean() + penalty * (w ** 2).sum()
+        loss.backward()
+        optimizer.step()
+    return w.detach().clone()
+
+
+def test_weight_decay_is_half_lambda_times_the_squared_norm_and_not_adamw():
+    lam = 0.05
+    # SGD (with the app's momentum): weight_decay=λ is training on L + (λ/2)‖θ‖²
+    torch.testing.assert_close(_one_step(torch.optim.SGD, lam, 0.0, momentum=0.9),
+                               _one_step(torch.optim.SGD, 0.0, lam / 2, momentum=0.9))
+    assert not torch.allclose(_one_step(torch.optim.SGD, lam, 0.0, momentum=0.9),
+                              _one_step(torch.optim.SGD, 0.0, lam, momentum=0.9))
+    # Adam: the same L2 term inside the adaptive step, which is not AdamW's decoupled decay
+    torch.testing.assert_close(_one_step(torch.optim.Adam, lam, 0.0),
+                               _one_step(torch.optim.Adam, 0.0, lam / 2))
+    assert not torch.allclose(_one_step(torch.optim.Adam, lam, 0.0),
+                              _one_step(torch.optim.AdamW, lam, 0.0))
+    text = _text("regularization")
+    latex = [body for kind, body in TOPICS["regularization"].blocks if kind == "latex"]
+    assert any(r"\frac{\lambda}{2} \|\theta\|^2" in body for body in latex)
+    assert "(λ/2)‖θ‖²" in text and "AdamW" in text
+    assert "adds λ‖θ‖² to the loss" not in text
+
+
+def test_the_step_jacobian_legend_says_can_grow():
+    """‖J_t‖ > 1 bounds the per-step factor; the gradient need not grow there. Find a step of a
+    trained vanilla RNN where the norm is above 1 and the gradient still shrinks going back."""
+    from rnnviz import charts
+    from rnnviz.studies.stepthrough import backward_terms
+    run = train(RunConfig(cell="rnn", task="adding", seq_len=20, hidden_size=16, steps=200,
+                          recurrent_scale=1.2, seed=3))
+    x, y = probe_batch(run.config)
+    tr = trace(run.model, x, y)
+    jac = tr.jacobian_norm[0]  # [B, T]: factor from step t back to t-1
+    grad = tr.grad_h[0]  # [B, T]
+    # steps t where ‖J_t‖ > 1 and yet the part carried back to t-1 is smaller than at t
+    carried_down = (jac[:, 1:] > 1) & (grad[:, :-1] < grad[:, 1:])
+    assert carried_down.any()
+    figure = charts.backward_chart(backward_terms(run.model, x, y, tr, 0, 0), 5)
+    names = [t.name for t in figure.data if t.name]
+    legend = next(name for name in names if name.startswith("step Jacobian norm"))
+    assert "can grow" in legend and "red > 1 grows" not in legend
+
+
+@pytest.fixture(scope="module")
+def lstm_run():
+    return train(ADDING_LSTM)
+
+
+def _forget_gates_by_hand(run, x: torch.Tensor) -> np.ndarray:
+    """f_t = σ(W_if x_t + b_if + W_hf h_{t−1} + b_hf) with h from PyTorch's fused LSTM (one
+    layer), ``[B, T, H]``: PyTorch's gate order in weight_ih_l0 is i, f, g, o."""
+    lstm = run.model.rnn
+    hidden = lstm.hidden_size
+    with torch.no_grad():
+        h, _ = lstm(x)
+        h_prev = torch.cat([torch.zeros_like(h[:, :1]), h[:, :-1]], dim=1)
+        rows = slice(hidden, 2 * hidden)
+        pre = (x @ lstm.weight_ih_l0[rows].T + lstm.bias_ih_l0[rows]
+               + h_prev @ lstm.weight_hh_l0[rows].T + lstm.bias_hh_l0[rows])
+    return torch.sigmoid(pre).numpy()
+
+
+def test_lesson_4_counts_the_rows_of_f_that_stay_open(lstm_run):
+    lesson = LESSONS["lstm"]
+    x, _ = probe_batch(ADDING_LSTM)
+    forget = _forget_gates_by_hand(lstm_run, x)[0]  # example 0, the Gates page's first
+    open_units = np.flatnonzero((forget > 0.9).all(axis=0))
+    text = lesson.look_at_for({"LSTM": lstm_run})
+    if len(open_units) == 1:
+        assert f"one row of example 0 stays above 0.9 at every step: unit {open_units[0]}" \
+            in text
+    else:
+        assert f"{len(open_units)} rows of example 0 stay above 0.9" in text
+    assert "A few rows stay dark red" not in text
+    facts = " ".join(lesson.outcome({"LSTM": lstm_run}).facts)
+    assert f"{len(open_units)} of the {ADDING_LSTM.hidden_size} units" in facts
+
+
+def test_lesson_4_says_g_is_drawn_on_its_own_scale(lstm_run):
+    from rnnviz import charts
+    x, y = probe_batch(ADDING_LSTM)
+    tr = trace(lstm_run.model, x, y)
+    g = charts.gate_heatmap(tr.gates[0]["g"][0], "g", "lstm").data[0]
+    f = charts.gate_heatmap(tr.gates[0]["f"][0], "f", "lstm").data[0]
+    assert (g.zmin, g.zmax) == (-1.0, 1.0) and (f.zmin, f.zmax) == (0.0, 1.0)
+    look_at = LESSONS["lstm"].look_at
+    assert "every gate uses the same scale" not in look_at
+    assert "g is a tanh, drawn on [−1, 1]" in look_at

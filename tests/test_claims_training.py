@@ -1,0 +1,133 @@
+"""What the pages say about how a run trained, checked against an independent computation from
+the run's weights and data: the weights an exploded run keeps, the score of an early-stopped run,
+the Home page's exploding recipe."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from rnnviz import TASKS, RunConfig, build_model, train
+from rnnviz.core.tasks import validation_set
+from rnnviz.studies.lessons import EXPLODING, OVERFIT
+
+
+def validation_score(model, cfg: RunConfig) -> tuple[float, float]:
+    """(loss, metric) of ``model`` on ``cfg``'s validation set, computed here."""
+    x, y = validation_set(cfg)
+    task = TASKS[cfg.task]
+    model.eval()
+    with torch.no_grad():
+        prediction = model(x)
+    return float(task.loss(prediction, y)), float(task.metric(prediction, y))
+
+
+@pytest.fixture(scope="module")
+def exploded():
+    return train(EXPLODING)
+
+
+def test_an_exploded_run_keeps_weights_from_before_the_climb(exploded):
+    """Lesson 3's unclipped run: the weights it holds score near the start, not deep inside the
+    explosion (the old rollback kept a validation loss of 1e25)."""
+    assert "exploded" in exploded.history.stop_reason
+    held_loss, _ = validation_score(exploded.model, EXPLODING)
+    initial_loss, _ = validation_score(build_model(EXPLODING), EXPLODING)
+    assert math.isfinite(held_loss) and held_loss <= 2 * initial_loss
+    # the summary scores those same weights
+    assert exploded.summary()["val_loss"] == pytest.approx(held_loss, rel=1e-5)
+
+
+def test_the_explosion_story_has_the_runs_own_numbers(exploded):
+    from rnnviz.studies import run_notes
+    loss = exploded.history.loss.astype(np.float64)
+    peak = int(np.nanargmax(np.where(np.isfinite(loss), loss, np.nan)))
+    low = int(np.argmin(loss[: peak + 1]))
+    orders = math.log10(loss[peak] / loss[low])
+    story = run_notes.explosion_story(exploded.history)
+    assert f"{orders:.0f} orders of magnitude in {peak - low} steps" in story
+    assert f"at step {exploded.history.steps_done + 1} it was no longer a finite number" in story
+    note = run_notes.kept_weights_note(exploded.history)
+    step = exploded.history.weights_step
+    assert (f"step {step}" in note) if step else ("initial weights" in note)
+
+
+def test_lesson_3_says_how_far_this_runs_loss_climbed(exploded):
+    from rnnviz.studies.lessons import CLIPPED, LESSONS
+    loss = exploded.history.loss.astype(np.float64)
+    peak = int(np.nanargmax(np.where(np.isfinite(loss), loss, np.nan)))
+    low = int(np.argmin(loss[: peak + 1]))
+    look_at = LESSONS["exploding"].look_at_for({"no clipping": exploded,
+                                                "clipping at 1": train(CLIPPED)})
+    assert (f"climbs {math.log10(loss[peak] / loss[low]):.0f} orders of magnitude in "
+            f"{peak - low} steps and overflows at step {exploded.history.steps_done + 1}") \
+        in look_at
+    assert "dozens of orders" not in look_at
+
+
+def test_the_playground_tells_the_exploded_runs_story():
+    from tests.apptest import open_app, wait_for_run
+    defaults = RunConfig().to_dict()
+    query = {k: "off" if v is None else str(v) for k, v in EXPLODING.to_dict().items()
+             if v != defaults[k]}
+    at = open_app(query)
+    at.switch_page("pages/playground.py").run()
+    next(b for b in at.button if b.label == "Train").click().run()
+    run = wait_for_run(at)
+    at.run()
+    assert run.config == EXPLODING
+    from rnnviz.studies import run_notes
+    shown = " ".join(e.value for e in at.error) + " ".join(m.value for m in at.markdown)
+    assert run_notes.explosion_story(run.history) in shown
+    assert "one update threw the weights" not in shown
+    assert "kept the weights from before the explosion" not in shown
+
+
+def test_an_early_stopped_run_reports_the_score_of_the_weights_it_holds():
+    """The overfitting lesson's early-stopping run: Playground, sidebar and Compare read
+    ``summary()``, which must score the best weights the model holds, not the last check."""
+    run = train(OVERFIT.replace(early_stopping=5))
+    assert "early stopping" in run.history.stop_reason
+    held_loss, held_metric = validation_score(run.model, run.config)
+    summary = run.summary()
+    assert summary["val_metric"] == pytest.approx(held_metric, abs=1e-6)
+    assert summary["val_loss"] == pytest.approx(held_loss, rel=1e-5)
+    assert summary["weights_step"] == run.history.best_step < run.history.steps_done
+
+
+def test_the_home_pages_exploding_recipe_explodes_and_its_rescue_trains():
+    """"Things to try" on the Home page: its recipe, from the Playground's defaults."""
+    from rnnviz.studies.recipes import EXPLODE, RESCUE
+    wild = train(EXPLODE)
+    assert "exploded" in wild.history.stop_reason
+    rescued = train(RESCUE)
+    assert rescued.history.stop_reason == "finished"
+    loss, _ = validation_score(rescued.model, RESCUE)
+    assert loss < 0.25 * rescued.chance.loss
+    # each change alone is not enough: the page says so, so check it
+    for half in (EXPLODE.replace(clip=RESCUE.clip), EXPLODE.replace(lr=RESCUE.lr)):
+        run = train(half)
+        assert "exploded" in run.history.stop_reason or \
+            validation_score(run.model, half)[0] > 0.5 * run.chance.loss
+
+
+def test_the_home_pages_long_adding_problem_needs_the_lstm():
+    from rnnviz.studies.recipes import LONG_LSTM, LONG_RNN
+    rnn, lstm = train(LONG_RNN), train(LONG_LSTM)
+    chance = rnn.chance.loss
+    assert validation_score(rnn.model, LONG_RNN)[0] > 0.8 * chance  # "stays near chance"
+    assert validation_score(lstm.model, LONG_LSTM)[0] < 0.05 * chance  # "solves it"
+
+
+def test_the_home_page_states_that_recipe():
+    from tests.apptest import open_app
+    at = open_app()
+    text = " ".join(m.value for m in at.markdown)
+    for words in ("vanilla RNN", "spectral radius set to 1.5", "SGD", "learning rate 0.1",
+                  "clipping off", "clipping at 1", "learning rate to 0.05"):
+        assert words in text, words
+    assert "Set the recurrent spectral radius to 1.5 and turn clipping off: watch the run " \
+           "explode; turn clipping back on and it trains." not in text
