@@ -118,8 +118,9 @@ def live_loss_figure(history, chance, metric_name: str) -> dict:
             {"type": "scatter", "mode": "lines+markers", "name": "validation loss",
              "x": history.val_step.tolist(), "y": history.val_loss.tolist(),
              "line": {"color": VALIDATION_COLOR}},
-            {"type": "scatter", "mode": "lines", "name": f"chance ({chance.how})",
+            {"type": "scatter", "mode": "lines", "name": "chance level",
              "x": [0, last_step], "y": [chance.loss, chance.loss],
+             "hovertemplate": f"chance loss %{{y:.4g}}: {chance.how}<extra></extra>",
              "line": {"color": REFERENCE_COLOR, "dash": "dash"}},
         ],
         "layout": {

@@ -15,7 +15,8 @@ The task (many-to-many regression, like the sine task)::
     windows  seq_len + 1 consecutive rows drawn inside one part
     x        [batch, seq_len, C]   rows t .. t+T-1
     y        [batch, seq_len, C]   rows t+1 .. t+T: the next value of every column
-    metric   MSE in z units; chance is always predicting the training mean (0 after z-scoring)
+    metric   MSE in z units; chance is the best constant on the run's validation windows
+             (their mean; ``rnnviz.core.tasks.chance_for``)
 """
 
 from __future__ import annotations
@@ -361,8 +362,11 @@ class CsvTask(Task):
             "and standard deviation of the training part; the first "
             f"{1 - VALIDATION_SHARE:.0%} of the rows ({split:,}) train, the last "
             f"{VALIDATION_SHARE:.0%} ({dataset.rows - split:,}) validate, so the score measures "
-            "forecasting the future, not remembering the past. Chance is always predicting the "
-            f"training mean (MSE {self.chance_mse:.3f}); simply repeating the last value scores "
+            "forecasting the future, not remembering the past. Chance is the best constant "
+            "forecast on the validation windows (their mean); the training mean, 0 after "
+            f"z-scoring, scores MSE {self.chance_mse:.3f} over the validation part. Simply "
+            "repeating the last value "
+            "scores "
             f"{self.persistence_mse:.3f}, a bar a useful model should also clear.")
 
     def input_size(self) -> int:
@@ -386,8 +390,12 @@ class CsvTask(Task):
         return windows[:, :-1].clone(), windows[:, 1:].clone()
 
     def chance(self, seq_len, **params):
+        """Over the whole validation part, always predicting the training mean (0 after
+        z-scoring); ``chance_for`` gives the best constant on a run's validation set, the
+        validation windows' own mean, which is what a run is compared with."""
         return Chance(loss=self.chance_mse, metric=self.chance_mse,
-                      how="always predicting the training mean (0 after z-scoring)")
+                      how=f"the training mean, 0 after z-scoring, scores {self.chance_mse:.3f} "
+                          "over the whole validation part")
 
     def to_units(self, values: np.ndarray) -> np.ndarray:
         """z-scored ``[..., C]`` back to the file's units."""

@@ -4,7 +4,7 @@ Every task returns batch-first float tensors ``x: [batch, time, input_size]`` an
 ``y: [batch, output_len, ...]``:
 
 ==========  ================  ===============================  ===========================
-task        set-up            y                                metric (chance)
+task        set-up            y                                metric (chance overall)
 ==========  ================  ===============================  ===========================
 sine        many-to-many      ``[B, T, 1]`` next clean value   MSE (predict the mean)
 adding      many-to-one       ``[B, 1]`` sum of marked values  MSE (predict 1.0: 1/6)
@@ -15,6 +15,14 @@ text        many-to-many      ``[B, T]`` next character        accuracy (most co
 
 Classification targets are class indices stored as floats; ``-1`` marks a step with no target
 (the first ``lag`` steps of the copy task).
+
+Chance is measured where a run is scored: ``chance_for(cfg)`` is what the best constant
+prediction scores on the config's fixed validation set (``validation_set``), through the task's
+own ``loss`` and ``metric``: the validation targets' mean for MSE, their class frequencies for
+cross-entropy and their most frequent class for accuracy. The table's values (``Task.chance``)
+are the same guesses over everything the generator can draw; on 256 validation examples the two
+differ by up to a tenth (adding: 0.150 against 1/6), which matters when a claim says "x% of
+chance".
 """
 
 from __future__ import annotations
@@ -44,11 +52,18 @@ PROBE_SIZE = 16
 
 @dataclass(frozen=True)
 class Chance:
-    """What a model that ignores its input scores: the bar a learned model must clear."""
+    """What a model that ignores its input scores: the bar a learned model must clear.
+
+    From ``chance_for``: ``loss`` and ``metric`` of the best constant prediction on a run's
+    validation set, ``how`` in words with the population value, and ``population_loss`` and
+    ``population_metric`` the same guess over everything the task's generator can draw (the
+    training text for the text task, the whole validation part for a CSV task)."""
 
     loss: float
     metric: float
-    how: str  # in words, e.g. "always predicting the mean, 1.0"
+    how: str  # in words, e.g. "always predicting the validation set's mean sum, 1.006; ..."
+    population_loss: float | None = None
+    population_metric: float | None = None
 
 
 class Task:
@@ -76,7 +91,19 @@ class Task:
         raise NotImplementedError
 
     def chance(self, seq_len: int, **params) -> Chance:
+        """The population chance: the best input-blind guess over everything the generator can
+        draw. A run is compared with ``chance_for(cfg)``, the same on its validation set."""
         raise NotImplementedError
+
+    def chance_words(self, constant: torch.Tensor, metric: float, population: Chance) -> str:
+        """``Chance.how`` for the best constant on a validation set: ``constant`` is the mean
+        target (one value per output) or the most frequent class (a 0-d integer tensor),
+        ``metric`` what it scores there, ``population`` the task's population chance."""
+        if self.classification:
+            return (f"a fixed guess from the validation set's class frequencies, always class "
+                    f"{int(constant)}, right {metric:.1%} of the time; {population.how} scores "
+                    f"{population.metric:.1%}")
+        return f"always predicting the validation set's mean; {population.how}"
 
     # ---- losses and metrics, shared by the regression and the classification tasks ----
     def loss_per_example(self, pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -121,7 +148,7 @@ class SineTask(Task):
         "value and must predict the next clean value: a many-to-many regression. A network "
         "without memory can only guess the current value; to forecast well it has to keep the "
         "phase and frequency of the wave in its hidden state. The score is the mean squared "
-        "error; chance is always predicting the mean, zero.")
+        "error; chance is always predicting the mean (zero over all waves).")
     many_to_one = False
     classification = False
     metric_name = "MSE"
@@ -151,7 +178,11 @@ class SineTask(Task):
         # E[a^2] = 7/12 for a ~ U(0.5, 1); the independent phases make the cross term vanish.
         mean_square = 0.25 * 2 * (7 / 12) / 2
         return Chance(loss=mean_square, metric=mean_square,
-                      how="always predicting the mean, 0.0")
+                      how="always predicting the mean of all waves, 0.0")
+
+    def chance_words(self, constant, metric, population):
+        return (f"always predicting the validation set's mean, {float(constant[0]):.3f}; over "
+                f"all waves the mean, 0, scores {population.metric:.3f}")
 
 
 class AddingTask(Task):
@@ -163,7 +194,9 @@ class AddingTask(Task):
         "each half of the sequence) and 0 elsewhere. After the last step the network must "
         "output the sum of the two marked values: a many-to-one regression. The first marked "
         "value has to be carried across many steps, so the task measures how far back a cell "
-        "can remember. Always answering 1.0 (the mean sum) scores an MSE of 1/6 ≈ 0.167.")
+        "can remember. Always answering 1.0 (the mean sum) scores an MSE of 1/6 ≈ 0.167 over "
+        "all sequences; the chance level a run is compared with is the best constant on its "
+        "validation set.")
     many_to_one = True
     classification = False
     metric_name = "MSE"
@@ -187,7 +220,12 @@ class AddingTask(Task):
         return torch.stack([values, markers], dim=-1), y
 
     def chance(self, seq_len, **params):
-        return Chance(loss=1 / 6, metric=1 / 6, how="always predicting the mean sum, 1.0")
+        return Chance(loss=1 / 6, metric=1 / 6,
+                      how="always predicting the mean sum of all sequences, 1.0")
+
+    def chance_words(self, constant, metric, population):
+        return (f"always predicting the validation set's mean sum, {float(constant[0]):.3f}; "
+                "over all sequences the mean, 1.0, scores 1/6 ≈ 0.167")
 
 
 class CopyTask(Task):
@@ -220,6 +258,11 @@ class CopyTask(Task):
         return Chance(loss=math.log(COPY_SYMBOLS), metric=1 / COPY_SYMBOLS,
                       how=f"guessing one of {COPY_SYMBOLS} symbols")
 
+    def chance_words(self, constant, metric, population):
+        return (f"a fixed guess from the validation set's symbol frequencies, always symbol "
+                f"{int(constant)}, right {metric:.1%} of the time; over all streams "
+                f"1/{COPY_SYMBOLS} = {1 / COPY_SYMBOLS:.1%}")
+
 
 class ParityTask(Task):
     name = "parity"
@@ -251,6 +294,10 @@ class ParityTask(Task):
     def chance(self, seq_len, **params):
         return Chance(loss=math.log(2), metric=0.5, how="guessing 0 or 1")
 
+    def chance_words(self, constant, metric, population):
+        return (f"a fixed guess from the validation set's answer frequencies, always "
+                f"{int(constant)}, right {metric:.1%} of the time; over all sequences 50%")
+
 
 @functools.lru_cache(maxsize=1)
 def load_corpus() -> str:
@@ -265,7 +312,7 @@ class TextTask(Task):
         "random windows. At each step the network sees one character (one-hot) and must "
         "predict the next: a many-to-many classification, the task of Karpathy's char-rnn. "
         "The last 15% of the text is held out for validation, so overfitting shows. The "
-        "chance level is always guessing the most common character.")
+        "chance level is always guessing the validation text's most common character.")
     many_to_one = False
     classification = True
     metric_name = "accuracy"
@@ -319,7 +366,12 @@ class TextTask(Task):
         entropy = float(-(freq[freq > 0] * freq[freq > 0].log()).sum())
         common = self.vocab[int(freq.argmax())]
         return Chance(loss=entropy, metric=float(freq.max()),
-                      how=f"always guessing the most common character {common!r}")
+                      how=f"always guessing the training text's most common character {common!r}")
+
+    def chance_words(self, constant, metric, population):
+        return (f"a fixed guess from the validation text's letter frequencies, always "
+                f"{self.vocab[int(constant)]!r}, right {metric:.1%} of the time; "
+                f"{population.metric:.1%} on the training text")
 
 
 TASKS: dict[str, Task] = {t.name: t for t in
@@ -332,8 +384,46 @@ def task_params(cfg) -> dict:
 
 
 def chance_for(cfg) -> Chance:
-    """The chance level of a RunConfig's task at its sequence length and knobs."""
-    return TASKS[cfg.task].chance(cfg.seq_len, **task_params(cfg))
+    """The chance level a run of ``cfg`` is compared with: the loss and metric of the best
+    constant prediction on the config's validation set (``validation_set``), computed with the
+    task's own ``loss`` and ``metric``, so a model that ignores its input scores exactly this.
+    Cached per validation set (task, seq_len, seed and the task's knobs)."""
+    params = tuple(sorted(task_params(cfg).items()))
+    return _chance_on_validation(cfg.task, int(cfg.seq_len), int(cfg.seed), params)
+
+
+@functools.lru_cache(maxsize=256)
+def _chance_on_validation(task_name: str, seq_len: int, seed: int, params: tuple) -> Chance:
+    task = TASKS[task_name]
+    population = task.chance(seq_len, **dict(params))
+    _, y = _draw_validation(task, seq_len, seed, dict(params))
+    pred, constant = best_constant(task, y)
+    metric = task.metric(pred, y)
+    return Chance(loss=float(task.loss(pred, y)), metric=metric,
+                  how=task.chance_words(constant, metric, population),
+                  population_loss=population.loss, population_metric=population.metric)
+
+
+def best_constant(task: Task, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The prediction that ignores the input and does best on targets ``y``, shaped like the
+    model's output, and the constant itself.
+
+    Regression: the targets' mean (per output column), which minimises the MSE. Classification:
+    the logits of the targets' class frequencies (steps without a target left out), which
+    minimise the cross-entropy (to their entropy) and whose argmax, the most frequent class, is
+    the best constant guess for accuracy; the constant returned is that class. Both are the
+    optimum of ``Task.loss`` because every example of a task has the same number of targets."""
+    if not task.classification:
+        mean = y.double().reshape(-1, y.shape[-1]).mean(dim=0)
+        return mean.to(y.dtype).expand(y.shape), mean
+    target = y.reshape(-1).long()
+    counts = torch.bincount(target[target >= 0], minlength=task.output_size()).double()
+    freq = counts / counts.sum().clamp(min=1)
+    # an absent class gets a finite, negligible logit: no target has it, and masked steps
+    # (their target clamped to class 0) must not turn the loss into inf * 0
+    logits = torch.where(counts > 0, freq.log(), torch.full_like(freq, -1e4)).float()
+    pred = logits.expand(y.shape[0], y[0].numel(), len(freq))
+    return pred, logits.argmax()
 
 
 def seeded_generator(seed: int) -> torch.Generator:
@@ -346,9 +436,13 @@ def validation_set(cfg) -> tuple[torch.Tensor, torch.Tensor]:
     Drawn from its own generator (seed offset by a large constant) so that it never overlaps
     with the training stream's random numbers.
     """
-    task = TASKS[cfg.task]
-    generator = seeded_generator(cfg.seed + 1_000_003)
-    return task.sample(VALIDATION_SIZE, cfg.seq_len, generator, split="val", **task_params(cfg))
+    return _draw_validation(TASKS[cfg.task], cfg.seq_len, cfg.seed, task_params(cfg))
+
+
+def _draw_validation(task: Task, seq_len: int, seed: int,
+                     params: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = seeded_generator(seed + 1_000_003)
+    return task.sample(VALIDATION_SIZE, seq_len, generator, split="val", **params)
 
 
 def probe_batch(cfg) -> tuple[torch.Tensor, torch.Tensor]:
