@@ -10,7 +10,8 @@ import streamlit as st
 from rnnviz import charts
 from rnnviz.app import state, views
 from rnnviz.core.analysis import recurrent_spectra
-from rnnviz.core.trace import parameter_gradient_norms
+from rnnviz.core.trace import last_loss_gradient_profile, parameter_gradient_norms
+from rnnviz.studies import gradient_notes as notes
 
 st.title("Gradients through time")
 st.markdown(
@@ -27,27 +28,37 @@ if run is not None:
     cfg = run.config
     layer, example, tr, x, y = views.inspection_controls(run)
     spectra = state.cached(run, "spectra", lambda: recurrent_spectra(run.model))
-    profile = tr.grad_h[layer].mean(axis=0)
-    radius = next((s.spectral_radius for s in spectra if s.layer == layer), None)
-    reference = radius if cfg.cell == "rnn" else None
-    ratio = profile[0] / profile[-1] if profile[-1] > 0 else float("nan")
+    many_to_one = run.model.many_to_one
+    # on a many-to-many task only the last step's loss alone is bounded by one power of W_hh
+    last_loss = None if many_to_one else state.cached(
+        run, f"last-loss-{state.example_batch_id()}-{layer}",
+        lambda: last_loss_gradient_profile(run.model, x, y, layer))
+    block = next((s for s in spectra if s.layer == layer), None)
+    # the theory lines are the vanilla RNN's, and only the top layer's gradient is carried by
+    # its own W_hh alone (a lower layer's also arrives through the layer above)
+    theory = cfg.cell == "rnn" and layer == cfg.num_layers - 1 and block is not None
+    radius, sigma_max = ((block.spectral_radius, float(block.singular_values[0])) if theory
+                         else (None, None))
     st.subheader("Gradient reaching each time step, now")
-    views.chart(charts.gradient_profile(profile, reference),
-                f"‖∂L/∂h_t‖ averaged over a batch of 16 examples (log scale). The first step "
-                f"receives **{ratio:.2g}×** the gradient of the last. "
-                + ("The dashed line is what the spectral radius ρ of W_hh alone predicts: a "
-                   "factor ρ per step, ignoring tanh's saturation (which only shrinks it)."
-                   if reference else
-                   f"Gated cells have no single factor: the mean step-Jacobian norm here is "
-                   f"{float(tr.jacobian_norm[layer].mean()):.2f}, set by the gates at each step."),
+    views.chart(charts.gradient_profile(
+                    tr.grad_h[layer].mean(axis=0), radius, sigma_max=sigma_max,
+                    last_loss=None if last_loss is None else last_loss.mean(axis=0),
+                    activation=cfg.nonlinearity),
+                notes.profile_caption(
+                    tr.grad_h[layer], cell=cfg.cell, many_to_one=many_to_one,
+                    nonlinearity=cfg.nonlinearity, last_loss=last_loss,
+                    spectral_radius=radius, sigma_max=sigma_max,
+                    jacobian_norm=tr.jacobian_norm[layer] if tr.jacobian_norm else None,
+                    layer=layer, num_layers=cfg.num_layers),
                 key="profile")
 
     st.subheader("Over training")
     views.chart(charts.probe_heatmap(run.history.probe_step, run.history.probe_grad),
-                "Each row is a snapshot taken during training on the same probe batch: the "
-                "gradient at every time step (colour, log scale). Dark columns on the left "
-                "are steps the learning signal does not reach; watch whether they brighten as "
-                "the model learns.", key="probe")
+                "Each row is a snapshot taken during training on the same probe batch, from "
+                "the top row (training step 0, the initial weights) down to the last: the "
+                "gradient of the top layer at every time step (colour, log scale). Dark columns "
+                "on the left are steps the learning signal does not reach; read down to see "
+                "whether they brighten as the model learns.", key="probe")
     views.chart(charts.grad_norm_over_training(run.history, cfg.clip),
                 "The total gradient norm of every training step, before clipping. Red marks "
                 "the steps where clipping rescaled it to the threshold (dashed).",
@@ -62,8 +73,8 @@ if run is not None:
                     "parameters the loss is pushing on right now.", key="param_grads")
     with right:
         views.chart(charts.singular_value_chart(spectra),
-                    "Singular values of each recurrent block W_h·. Above 1 a direction is "
-                    "stretched at every step, below 1 it is shrunk.", key="singular")
+                    notes.singular_values_caption(cfg.cell, spectra, tr.gates[layer],
+                                                  cfg.nonlinearity, layer), key="singular")
     views.chart(charts.saliency_chart(tr.grad_x[example]),
                 f"Input saliency ‖∂L/∂x_t‖ of example {example}: how much its loss would change "
                 "if the input at step t changed. For the adding problem, the two marked steps "

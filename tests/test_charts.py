@@ -476,6 +476,26 @@ def test_gradient_profile_of_a_real_trace():
     np.testing.assert_allclose(reference[shown], expected[shown], rtol=1e-6)
 
 
+def test_gradient_profile_bound_and_rate_start_at_the_last_step_of_the_bounded_profile():
+    total = np.array([3.0, 2.5, 2.0, 1.5, 1.0])  # a many-to-many total: grows backwards
+    alone = np.array([0.1, 0.2, 0.4, 0.7, 1.0])  # the last step's loss alone
+    sigma, rho = 1.5, 0.8
+    fig = charts.gradient_profile(total, rho, sigma_max=sigma, last_loss=alone,
+                                  activation="relu")
+    distance = len(total) - 1 - np.arange(len(total))
+    np.testing.assert_allclose(by_name(fig, "last step's loss alone")["y"], alone)
+    bound = by_name(fig, "upper bound")
+    np.testing.assert_allclose(bound["y"], alone[-1] * sigma ** distance)
+    assert np.all(np.asarray(bound["y"]) >= alone)  # what it bounds, it bounds
+    assert bound["line"]["dash"] == "dot" and "1.50" in bound["name"]
+    assert "relu" in bound["hovertemplate"]
+    rate = by_name(fig, "c·ρ^(T−1−t)")
+    np.testing.assert_allclose(rate["y"], alone[-1] * rho ** distance)
+    assert "not a bound" in rate["name"] and "linear RNN" in rate["name"]
+    # a last step with no gradient: nothing for a line to start from
+    assert len(traces(charts.gradient_profile(np.array([1.0, 0.0]), 0.9, sigma_max=1.2))) == 1
+
+
 def test_compare_gradient_chart_one_log_line_per_cell():
     profiles = {cell: tiny(cell, "adding")[3].grad_h[0].mean(0) for cell in ("rnn", "lstm")}
     fig = charts.compare_gradient_chart(profiles)
@@ -498,6 +518,7 @@ def test_probe_heatmap_is_log10_of_the_probe_gradients():
     lay = layout(fig)
     assert lay["xaxis"]["title"]["text"] == charts.TIME_AXIS
     assert lay["yaxis"]["title"]["text"] == "training step"
+    assert lay["yaxis"]["autorange"] == "reversed"  # step 0, the initialization, on top
     zeros = traces(charts.probe_heatmap(np.array([0, 10]),
                                         np.array([[0.0, 1e-4], [1e-2, 1.0]])))[0]
     np.testing.assert_allclose(zeros["z"], [[-4, -4], [-2, 0]])

@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 
 from rnnviz.charts.style import (
     GATE_COLORS,
+    HEIGHT,
     LOG_AXIS,
     MAX_HEATMAP_COLUMNS,
     MAX_HEATMAP_ROWS,
@@ -19,6 +20,7 @@ from rnnviz.charts.style import (
     TIME_AXIS,
     TRAIN_COLOR,
     UNIT_COLORS,
+    VALIDATION_COLOR,
     _base_layout,
     _cell_color,
     _finite,
@@ -29,6 +31,7 @@ from rnnviz.charts.style import (
     _reference_line,
     downsample,
 )
+from rnnviz.studies.gradient_notes import ACTIVATION_SLOPE, power_line
 
 
 def _positive_line(x: np.ndarray, values, name: str, color: str, value_name: str,
@@ -43,43 +46,75 @@ def _positive_line(x: np.ndarray, values, name: str, color: str, value_name: str
                                     f"<extra>{name}</extra>", **kwargs)
 
 
-def gradient_profile(grad_h: np.ndarray, spectral_radius: float | None,
-                     title: str = "Gradient reaching each time step: ‖∂L/∂h_t‖") -> go.Figure:
-    """||dL/dh_t|| against t on a log axis (``grad_h [T]``, e.g. ``trace.grad_h[-1].mean(0)``).
+def gradient_profile(grad_h: np.ndarray, spectral_radius: float | None = None,
+                     title: str = "Gradient reaching each time step: ‖∂L/∂h_t‖", *,
+                     sigma_max: float | None = None, last_loss: np.ndarray | None = None,
+                     activation: str = "tanh") -> go.Figure:
+    r"""||dL/dh_t|| against t on a log axis (``grad_h [T]``, e.g. ``trace.grad_h[-1].mean(0)``),
+    with what the theory of the vanilla RNN says about it.
 
-    With ``spectral_radius`` rho > 0, the dashed reference ``c * rho**(T-1-t)`` anchored at the
-    last step's value (or the last positive one): how the gradient would shrink (rho < 1) or
-    grow (rho > 1) if each step back multiplied it by rho. Reference points far outside the
-    data's range (beyond 100x) are left out so they don't squash the measured curve.
-    Zeros are drawn at the smallest positive value (marked in the hover); NaN are gaps.
+    ``last_loss [T]``: the profile of the last step's loss alone, ||dl_{T-1}/dh_t|| (batch
+    mean of ``rnnviz.core.trace.last_loss_gradient_profile``), drawn on many-to-many tasks,
+    where ``grad_h`` sums one chain per later loss and no single power bounds it. The theory
+    lines start at ``c``, the last step's value of the profile they speak about (``last_loss``
+    when given, else ``grad_h``; for the top layer both are ||dL/dh_{T-1}||):
+
+    * ``sigma_max`` (||W_hh||_2): the upper bound ``c (s sigma_max)^(T-1-t)`` with ``s`` the
+      largest slope of ``activation`` (1 for tanh and relu), dotted;
+    * ``spectral_radius`` rho: ``c rho^(T-1-t)``, dashed, the asymptotic rate of a *linear*
+      RNN, labelled as not a bound (rho <= sigma_max, and real profiles cross it).
+
+    Theory points far outside the measured curves' range (beyond 100x) are left out so they
+    don't squash them. Zeros are drawn at the smallest positive value (marked in the hover);
+    NaN are gaps.
     """
     grad_h = _finite(grad_h).reshape(-1)
     steps = len(grad_h)
     t = np.arange(steps)
     fig = go.Figure(_positive_line(t, grad_h, "measured ‖∂L/∂h_t‖", TRAIN_COLOR,
                                    "‖∂L/∂h_t‖", mode="lines+markers", marker=dict(size=4)))
-    positive = np.flatnonzero(grad_h > 0)
-    if spectral_radius is not None and math.isfinite(spectral_radius) and \
-            spectral_radius > 0 and positive.size:
-        anchor = positive[-1]
-        # in log space: rho ** 400 overflows for rho = 3
-        log_reference = np.log(grad_h[anchor]) + (anchor - t) * math.log(spectral_radius)
-        log_low, log_high = np.log(grad_h[positive]).min(), np.log(grad_h[positive]).max()
-        in_view = (log_reference >= log_low - math.log(100)) & \
-                  (log_reference <= log_high + math.log(100))
-        reference = np.where(in_view, np.exp(np.where(in_view, log_reference, 0.0)), np.nan)
-        fig.add_trace(go.Scatter(
-            x=t, y=reference, mode="lines",
-            name=f"c·ρ^(T−1−t), ρ = spectral radius of W_hh = {spectral_radius:.2f}",
-            line=dict(color=REFERENCE_COLOR, dash="dash", width=1.5),
-            hovertemplate=f"{TIME_AXIS} = %{{x}}<br>c·ρ^(T−1−t) = %{{y:.3g}}<extra>if each "
-                          f"step back multiplied the gradient by ρ = {spectral_radius:.3g}"
-                          "</extra>"))
+    bounded = grad_h
+    if last_loss is not None:
+        bounded = _finite(last_loss).reshape(-1)
+        fig.add_trace(_positive_line(t, bounded, "last step's loss alone ‖∂L_{T−1}/∂h_t‖",
+                                     VALIDATION_COLOR, "‖∂L_{T−1}/∂h_t‖", mode="lines"))
+    measured = np.concatenate([grad_h, bounded])
+    positive = measured[measured > 0]
+    of = "the last step's loss" if last_loss is not None else "the gradient"
+
+    def in_view(line: np.ndarray) -> np.ndarray:
+        low, high = positive.min() / 100, positive.max() * 100
+        return np.where((line >= low) & (line <= high), line, np.nan)
+
+    if positive.size and sigma_max is not None and math.isfinite(sigma_max) and sigma_max > 0:
+        factor = ACTIVATION_SLOPE[activation] * sigma_max
+        bound = power_line(bounded, factor)
+        if np.isfinite(bound[-1:]).all():
+            fig.add_trace(go.Scatter(
+                x=t, y=in_view(bound), mode="lines",
+                name=f"upper bound c·σ_max^(T−1−t), σ_max = ‖W_hh‖₂ = {sigma_max:.2f}",
+                line=dict(color=REFERENCE_COLOR, dash="dot", width=2),
+                hovertemplate=f"{TIME_AXIS} = %{{x}}<br>c·σ_max^(T−1−t) = %{{y:.3g}}"
+                              f"<extra>upper bound on {of}: each step back multiplies it by "
+                              f"at most σ_max · max {activation}′ = {factor:.3g}</extra>"))
+    if positive.size and spectral_radius is not None and math.isfinite(spectral_radius) and \
+            spectral_radius > 0:
+        rate = power_line(bounded, spectral_radius)
+        if np.isfinite(rate[-1:]).all():
+            fig.add_trace(go.Scatter(
+                x=t, y=in_view(rate), mode="lines",
+                name=f"c·ρ^(T−1−t): asymptotic rate of a linear RNN, not a bound "
+                     f"(ρ = {spectral_radius:.2f})",
+                line=dict(color=REFERENCE_COLOR, dash="dash", width=1.5),
+                hovertemplate=f"{TIME_AXIS} = %{{x}}<br>c·ρ^(T−1−t) = %{{y:.3g}}<extra>the rate "
+                              f"a linear RNN's gradient settles into, ρ = {spectral_radius:.3g} "
+                              "per step; not a bound</extra>"))
     if not steps:
         _message(fig, "no gradient recorded")
     _integer_ticks(fig, steps)
     fig.update_yaxes(**LOG_AXIS)
-    return _base_layout(fig, title, x_title=TIME_AXIS, y_title="‖∂L/∂h_t‖ (log scale)")
+    return _base_layout(fig, title, x_title=TIME_AXIS, y_title="‖∂L/∂h_t‖ (log scale)",
+                        height=HEIGHT + 20 * max(len(fig.data) - 1, 0))
 
 
 def compare_gradient_chart(profiles: dict[str, np.ndarray]) -> go.Figure:
@@ -103,7 +138,8 @@ def probe_heatmap(probe_step: np.ndarray, probe_grad: np.ndarray) -> go.Figure:
     y = training step of the probe snapshot (true step numbers), colour = log10 ||dL/dh_t||
     on the sequential scale (a magnitude, not a signed value). ``probe_step [S]``,
     ``probe_grad [S, T]`` (``history.probe_step`` / ``history.probe_grad``); zeros are floored
-    to the smallest positive value."""
+    to the smallest positive value. The y axis runs downwards, so the first row, drawn at the
+    top, is the first snapshot (step 0, the initial weights) and the rows read like a table."""
     probe_step = np.asarray(probe_step).reshape(-1)
     probe_grad = _finite(probe_grad)
     fig = go.Figure()
@@ -124,6 +160,8 @@ def probe_heatmap(probe_step: np.ndarray, probe_grad: np.ndarray) -> go.Figure:
             hovertemplate=f"training step %{{y}}<br>{TIME_AXIS} = %{{x}}<br>‖∂L/∂h_t‖ = "
                           "%{customdata:.3g} (log10 %{z:.2f})"))
         _integer_ticks(fig, len(t))
+        # the texts say "the top row is the gradient at initialization": keep step 0 on top
+        fig.update_yaxes(autorange="reversed")
     return _base_layout(fig, "Gradient reaching each time step, over training",
                         x_title=TIME_AXIS, y_title=STEP_AXIS, height=420)
 
@@ -173,8 +211,10 @@ def saliency_chart(grad_x: np.ndarray, log_y: bool = False) -> go.Figure:
 
 def singular_value_chart(spectra: list) -> go.Figure:
     """Singular values of each square block of W_hh (``rnnviz.core.analysis.recurrent_spectra``),
-    largest first, one line per block ("layer 0 · f"), with a reference line at 1: values
-    above 1 stretch the state along some direction, below 1 shrink it."""
+    largest first, one line per block ("layer 0 · f"), with a reference line at 1: a block
+    maps its k-th singular direction to one sigma_k times as long. For the vanilla RNN that
+    is the state's own step (sigma_max bounds the step Jacobian diag(phi') W_hh); a gated
+    cell's blocks feed gate pre-activations, not the state."""
     data = []
     longest = 1
     for index, spectrum in enumerate(spectra):
@@ -190,7 +230,7 @@ def singular_value_chart(spectra: list) -> go.Figure:
             hovertemplate=f"σ_%{{x}} = %{{y:.3f}}<extra>{label}, spectral radius "
                           f"{spectrum.spectral_radius:.3f}</extra>"))
     data.append(_reference_line(1, longest, 1.0, "σ = 1",
-                                  "σ = 1: neither stretches nor shrinks"))
+                                  "σ = 1: the block keeps that direction's length"))
     fig = go.Figure(data)
     _integer_ticks(fig, longest, start=1)
     if spectra:

@@ -266,6 +266,51 @@ def gradient_profile(model: RecurrentModel, x: torch.Tensor, y: torch.Tensor) ->
         model.train(was_training)
 
 
+def last_loss_gradient_profile(model: RecurrentModel, x: torch.Tensor, y: torch.Tensor,
+                               layer: int = -1) -> np.ndarray:
+    r"""||dl_{b,T-1}/dh_t|| of layer ``layer``: the gradient of the *last step's loss alone*,
+    ``[batch, time]`` (``x [batch, time, in]``, ``y`` the task's targets for it).
+
+    A many-to-many task's loss is a sum of per-step terms, ``L_b = sum_k l_{b,k}``, where
+    ``l_{b,k}`` depends on the prediction at step k only (its share of the MSE, or of the
+    cross-entropy averaged over the steps with a target). ``trace``'s ``grad_h`` is the total::
+
+        dL_b/dh_t = sum_{k >= t} dl_{b,k}/dh_k  prod_{j=t+1}^{k} dh_j/dh_{j-1}
+
+    and this keeps the single chain k = T-1::
+
+        dl_{b,T-1}/dh_t = dl_{b,T-1}/dh_{T-1}  prod_{j=t+1}^{T-1} dh_j/dh_{j-1}   (top layer)
+
+    which is the product a bound on the step Jacobian ||dh_j/dh_{j-1}|| applies to. On a
+    many-to-one task ``L_b`` is ``l_{b,T-1}`` and this equals ``trace(...).grad_h[layer]``.
+
+    Computed with autograd on the replay: dL/dy_hat, zeroed at every step but the last (the terms
+    are separable, so what is left is dl_{T-1}/dy_hat_{T-1}), is back-propagated from the
+    prediction into every h_t of the layer.
+    """
+    device = next(model.parameters()).device
+    x, y = x.to(device), y.to(device)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.enable_grad():
+            rep = replay(model, x.detach())
+            prediction = rep.prediction
+            loss = TASKS[model.task].loss_per_example(prediction, y).sum()
+            (d_prediction,) = torch.autograd.grad(loss, prediction, retain_graph=True)
+            if not model.many_to_one:  # [batch, time, out]: keep the last step's term only
+                last_only = torch.zeros_like(d_prediction)
+                last_only[:, -1] = d_prediction[:, -1]
+                d_prediction = last_only
+            hs = rep.hidden[layer]
+            grads = torch.autograd.grad(prediction, hs, grad_outputs=d_prediction,
+                                        allow_unused=True)
+        return torch.stack([g.norm(dim=-1) if g is not None else h.new_zeros(h.shape[0])
+                            for g, h in zip(grads, hs)], dim=1).cpu().numpy()
+    finally:
+        model.train(was_training)
+
+
 def parameter_gradient_norms(model: RecurrentModel, x: torch.Tensor,
                              y: torch.Tensor) -> dict[str, float]:
     """||dL/dW|| for every named parameter on one batch (L the mean training loss), in

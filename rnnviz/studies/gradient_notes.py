@@ -1,0 +1,184 @@
+r"""The sentences under the Gradients page's charts, computed from the run's own arrays.
+
+What the theory says, for the vanilla RNN ``h_t = phi(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``:
+one step back multiplies the gradient by the step Jacobian ``dh_t/dh_{t-1} = diag(phi'(a_t))
+W_hh``, so for the gradient of one loss, carried back k steps,
+
+    ||dl/dh_{t-k}|| <= (max|phi'| * sigma_max)^k ||dl/dh_t||,    sigma_max = ||W_hh||_2
+
+(``max|phi'|`` is 1 for tanh and for relu). The spectral radius rho <= sigma_max is not a bound:
+it is the rate ``||W^k||^(1/k) -> rho`` that a *linear* RNN's gradient settles into over many
+steps. On a many-to-many task dL/dh_t sums one such chain per loss at and after t, so only the
+profile of the last step's loss alone (``rnnviz.core.trace.last_loss_gradient_profile``) is
+bounded by the single power. Pure numpy in, markdown strings out; the page draws them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+# sup |phi'(a)| of each vanilla-RNN activation: tanh' = 1 - tanh^2 <= 1, relu' is 0 or 1
+ACTIVATION_SLOPE = {"tanh": 1.0, "relu": 1.0}
+SLOPE_WORDS = {"tanh": "the slope of tanh, 1 − h², is at most 1",
+               "relu": "the slope of relu is 0 or 1"}
+STATE_WORDS = {"lstm": "∂(h_t, c_t)/∂(h_{t−1}, c_{t−1})", "gru": "∂h_t/∂h_{t−1}"}
+GATE_BLOCKS = {"lstm": "ifgo", "gru": "rzn"}
+
+
+def _ratio(profile: np.ndarray) -> float:
+    """profile[0] / profile[-1] (first step against the last), NaN when the last is 0."""
+    return float(profile[0] / profile[-1]) if len(profile) and profile[-1] > 0 else math.nan
+
+
+def _per_step(ratio: float, steps: int) -> float:
+    """The average factor per step back: ratio ** (1 / (T - 1))."""
+    return ratio ** (1 / (steps - 1)) if steps > 1 and ratio > 0 else math.nan
+
+
+def power_line(bounded: np.ndarray, factor: float) -> np.ndarray:
+    """``c factor^(T-1-t)`` for t = 0..T-1, ``[T]``, anchored at ``c = bounded[T-1]``, the last
+    step's value of the profile the line speaks about (``[T]``); all NaN when that value is
+    not positive (a line from an earlier step would claim something else). Computed in log
+    space: 3 ** 400 overflows."""
+    bounded = np.asarray(bounded, dtype=np.float64).reshape(-1)
+    if not len(bounded) or not bounded[-1] > 0 or not factor > 0 or not math.isfinite(factor):
+        return np.full(len(bounded), np.nan)
+    distance = len(bounded) - 1 - np.arange(len(bounded))
+    with np.errstate(over="ignore"):
+        return np.exp(math.log(bounded[-1]) + distance * math.log(factor))
+
+
+def profile_caption(grad_h: np.ndarray, *, cell: str, many_to_one: bool,
+                    nonlinearity: str = "tanh", last_loss: np.ndarray | None = None,
+                    spectral_radius: float | None = None, sigma_max: float | None = None,
+                    jacobian_norm: np.ndarray | None = None, layer: int = 0,
+                    num_layers: int = 1) -> str:
+    """The reading guide of the gradient profile.
+
+    Args:
+        grad_h: ``[batch, time]`` ||dL_b/dh_t|| of the layer (``trace.grad_h[layer]``).
+        cell, nonlinearity, many_to_one, layer, num_layers: the run's model.
+        last_loss: ``[batch, time]`` ||dl_{b,T-1}/dh_t|| (many-to-many tasks only).
+        spectral_radius, sigma_max: rho and ||.||_2 of the layer's W_hh (vanilla RNN).
+        jacobian_norm: ``[batch, time]`` spectral norm of the step Jacobian (gated cells).
+    """
+    grad_h = np.asarray(grad_h, dtype=np.float64)
+    batch, steps = grad_h.shape
+    profile = grad_h.mean(axis=0)
+    accumulates = not many_to_one and last_loss is not None
+    bounded = np.asarray(last_loss, dtype=np.float64).mean(axis=0) if accumulates else profile
+    parts = [f"‖∂L/∂h_t‖ averaged over a batch of {batch} examples (log scale). The first "
+             f"step receives **{_ratio(profile):.2g}×** the gradient of the last"]
+    if accumulates:
+        ratio, alone = _ratio(profile), _ratio(bounded)
+        sums = ("∂L/∂h_t sums the gradients of all the losses at and after t: the first step "
+                "collects every one of them, the last step only its own")
+        alone_text = (f"the last step's loss alone delivers **{alone:.2g}×** to the first step "
+                      "(the line \"last step's loss alone\")")
+        parts.append(f", because on this many-to-many task {sums}. That growth is "
+                     f"accumulation, not explosion: {alone_text}." if ratio > 1 else
+                     f". On this many-to-many task {sums}; {alone_text}.")
+    else:
+        parts.append(".")
+    top = layer == num_layers - 1
+    if cell == "rnn":
+        if not top:
+            parts.append(f" No theory lines for layer {layer}: its gradient also arrives "
+                         "through the layer above at every step, so no power of its own W_hh "
+                         "bounds it. Pick the top layer to see them.")
+        elif sigma_max is not None and spectral_radius is not None:
+            parts.append(_rnn_theory(profile, bounded, accumulates, nonlinearity, sigma_max,
+                                     spectral_radius))
+    elif jacobian_norm is not None:
+        parts.append(_gated_theory(cell, bounded, accumulates, jacobian_norm, top, layer))
+    return "".join(parts)
+
+
+def _rnn_theory(profile: np.ndarray, bounded: np.ndarray, accumulates: bool,
+                nonlinearity: str, sigma_max: float, spectral_radius: float) -> str:
+    steps = len(profile)
+    if not bounded[-1] > 0:
+        return " No gradient reaches the last step, so the theory lines have nothing to start from."
+    bound = power_line(bounded, ACTIVATION_SLOPE[nonlinearity] * sigma_max)
+    rate = power_line(bounded, spectral_radius)
+    what = "the last step's loss alone" if accumulates else "the measured gradient"
+    text = (f" Two lines from W_hh start at the last step's gradient. Dotted: the **upper "
+            f"bound** c·σ_max^(T−1−t), with σ_max = ‖W_hh‖₂ = {sigma_max:.2f} its largest "
+            f"singular value: a step back multiplies the gradient by diag({nonlinearity}′)·W_hh "
+            f"and {SLOPE_WORDS[nonlinearity]}, so no step can stretch it by more than σ_max and "
+            f"{what} stays below this line at every step")
+    if bounded[0] > 0 and math.isfinite(bound[0]):
+        text += f" (at the first step the bound is {bound[0] / bounded[0]:.2g}× above it)"
+    text += (f". Dashed: c·ρ^(T−1−t), with the spectral radius ρ = {spectral_radius:.2f}, only "
+             "the **asymptotic rate** of a *linear* RNN, whose gradient changes by about ρ per "
+             "step over many steps. It is not a bound, and a measured curve may cross it: ")
+    above = int(np.sum(profile > rate * (1 + 1e-6)))
+    text += f"the measured ‖∂L/∂h_t‖ lies above it at {above} of {steps} steps."
+    if accumulates:
+        text += (" The total ‖∂L/∂h_t‖ is bounded by neither line: it adds one chain per "
+                 "later loss.")
+    return text
+
+
+def _gated_theory(cell: str, bounded: np.ndarray, accumulates: bool, jacobian_norm,
+                  top: bool, layer: int) -> str:
+    ratio = _ratio(bounded)
+    per_step = _per_step(ratio, len(bounded))
+    what = "the last step's loss alone" if accumulates else "the gradient"
+    verb = "grows" if ratio > 1 else "shrinks"
+    text = (f" Gated cells have no single factor per step: the step Jacobian "
+            f"{STATE_WORDS.get(cell, '∂h_t/∂h_{t−1}')} has mean spectral norm "
+            f"**{float(np.mean(jacobian_norm)):.2f}** here. Each step's norm bounds how much "
+            "that step back can stretch the gradient of the state, and does not predict it")
+    if math.isfinite(per_step):
+        text += (f": measured, {what} {verb} to **{ratio:.2g}×** from the last step to the "
+                 f"first (×{per_step:.2f} per step on average), set by the gates at each step.")
+    else:
+        text += "."
+    if not top:
+        text += (f" For layer {layer} the Jacobian bounds only what its own recurrence "
+                 "carries back: its gradient also arrives through the layer above.")
+    return text
+
+
+def singular_values_caption(cell: str, spectra: list, gates: dict[str, np.ndarray] | None = None,
+                            nonlinearity: str = "tanh", layer: int = 0) -> str:
+    """The reading guide of the singular values of W_hh: what they bound for this cell.
+
+    ``spectra``: ``rnnviz.core.analysis.recurrent_spectra`` (every layer; ``layer``'s blocks
+    are named); ``gates``: the trace's gates of that layer (``{name: [batch, time, hidden]}``),
+    for the largest forget (LSTM) or update (GRU) gate.
+    """
+    blocks = {s.gate: float(np.max(s.singular_values)) for s in spectra if s.layer == layer}
+    where = f" in layer {layer}" if any(s.layer != layer for s in spectra) else ""
+    if cell == "rnn":
+        sigma = blocks.get("", math.nan)
+        return ("Singular values of W_hh: it stretches a vector along its k-th singular "
+                "direction by σ_k. But a step back multiplies the gradient by "
+                f"diag({nonlinearity}′)·W_hh and {SLOPE_WORDS[nonlinearity]}, so the largest, "
+                f"σ_max = ‖W_hh‖₂ = {sigma:.2f}"
+                f"{where}, only **bounds** the factor of each step: all values below 1 and the "
+                "gradient must vanish; above 1 it can grow, where the units are not saturated "
+                "and the gradient lines up with a stretched direction.")
+    names = GATE_BLOCKS[cell]
+    listed = ", ".join(f"{gate} {blocks[gate]:.2f}" for gate in names if gate in blocks)
+    if cell == "lstm":
+        gate, path = "f", ("the cell path c_t = f_t ⊙ c_{t−1} + i_t ⊙ g_t, whose direct "
+                           "Jacobian ∂c_t/∂c_{t−1} is diag(f_t)")
+        word = "forget gate f"
+    else:
+        gate, path = "z", ("the update path h_t = (1 − z_t) ⊙ n_t + z_t ⊙ h_{t−1}, whose direct "
+                           "Jacobian through z_t ⊙ h_{t−1} is diag(z_t)")
+        word = "update gate z"
+    text = (f"Singular values of each recurrent block "
+            f"{', '.join(f'W_h{name}' for name in names)}. None of them carries the state "
+            "from step to step: each feeds the pre-activation of a gate (or of the candidate), "
+            "which passes through a sigmoid (slope at most ¼) or tanh (slope at most 1) and is "
+            "multiplied by other gates before it touches the state, so a σ above 1 here does "
+            f"not by itself stretch the gradient. What carries memory is {path}, never above "
+            f"1. Largest σ per block{where}: {listed}")
+    if gates and gate in gates:
+        text += f"; the {word} never exceeds {float(np.max(gates[gate])):.4f} on this batch"
+    return text + "."
