@@ -116,3 +116,49 @@ def test_lesson_4_says_g_is_drawn_on_its_own_scale(lstm_run):
     look_at = LESSONS["lstm"].look_at
     assert "every gate uses the same scale" not in look_at
     assert "g is a tanh, drawn on [−1, 1]" in look_at
+
+
+def test_lesson_1_predicts_well_two_steps_in():
+    """Lesson 1's question says the RNN "predicts well" two steps after seeing its first
+    number: its error at t = 2 is near its average over the rest, far below t = 0's."""
+    from rnnviz.core.tasks import validation_set
+    from rnnviz.studies.lessons import SINE
+    run = train(SINE)
+    x, y = validation_set(SINE)
+    with torch.no_grad():
+        per_step = ((run.model(x) - y) ** 2).mean(dim=(0, 2)).numpy()
+    assert per_step[2] < 1.5 * per_step[2:].mean() and per_step[0] > 3 * per_step[2]
+    assert "Two steps later it predicts well" in LESSONS["recurrence"].question
+
+
+def _gru_gates_by_hand(gru: torch.nn.GRU, x: torch.Tensor) -> np.ndarray:
+    """z_t = σ(W_iz x_t + b_iz + W_hz h_{t−1} + b_hz), h from the fused GRU; gate order r, z, n."""
+    hidden = gru.hidden_size
+    with torch.no_grad():
+        h, _ = gru(x)
+        h_prev = torch.cat([torch.zeros_like(h[:, :1]), h[:, :-1]], dim=1)
+        rows = slice(hidden, 2 * hidden)
+        pre = (x @ gru.weight_ih_l0[rows].T + gru.bias_ih_l0[rows]
+               + h_prev @ gru.weight_hh_l0[rows].T + gru.bias_hh_l0[rows])
+    return torch.sigmoid(pre).numpy()
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_the_gates_page_box_states_the_batchs_gate_numbers(cell):
+    from tests.apptest import TINY, open_app, press, set_widgets, wait_for_run
+    at = open_app()
+    at.switch_page("pages/playground.py").run()
+    set_widgets(at, **{**TINY, "cell": cell})
+    press(at, "Train")
+    run = wait_for_run(at)
+    at.switch_page("pages/gates.py").run()
+    assert not at.exception
+    x, _ = probe_batch(run.config)  # the page opens on the probe batch
+    box = " ".join(s.value for s in at.success)
+    if cell == "lstm":
+        forget = _forget_gates_by_hand(run, x)
+        assert f"mean is **{forget.mean():.2f}**" in box
+        assert f"above 0.9 on **{(forget > 0.9).mean():.0%}** of unit-steps" in box
+    else:
+        z = _gru_gates_by_hand(run.model.rnn, x)
+        assert f"Mean z_t over this batch is **{z.mean():.2f}**" in box
