@@ -162,3 +162,38 @@ def test_the_gates_page_box_states_the_batchs_gate_numbers(cell):
     else:
         z = _gru_gates_by_hand(run.model.rnn, x)
         assert f"Mean z_t over this batch is **{z.mean():.2f}**" in box
+
+
+def _rnn_profile_by_hand(model, x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
+    """‖∂L/∂h_t‖ averaged over the batch for a one-layer tanh RNN on the adding task, from an
+    unrolled loop written here (h_t = tanh(W_ih x_t + b_ih + W_hh h_{t−1} + b_hh)), with the
+    task's MSE on the readout of the last step."""
+    rnn = model.rnn
+    h = torch.zeros(x.shape[0], rnn.hidden_size, dtype=x.dtype)
+    states = []
+    for t in range(x.shape[1]):
+        h = torch.tanh(x[:, t] @ rnn.weight_ih_l0.T + rnn.bias_ih_l0
+                       + h @ rnn.weight_hh_l0.T + rnn.bias_hh_l0)
+        h.retain_grad()
+        states.append(h)
+    loss = ((model.head(h) - y) ** 2).mean()
+    loss.backward()
+    return np.stack([s.grad.norm(dim=1).numpy() for s in states], axis=1).mean(axis=0)
+
+
+def test_lesson_2_says_how_far_this_runs_gradient_falls():
+    import math
+
+    from rnnviz.studies.lessons import ADDING_RNN_20, ADDING_RNN_50
+    runs = {"T = 50": train(ADDING_RNN_50), "T = 20": train(ADDING_RNN_20)}
+    import copy
+    x, y = probe_batch(ADDING_RNN_50)
+    model64 = copy.deepcopy(runs["T = 50"].model).double()
+    profile = _rnn_profile_by_hand(model64, x.double(), y.double())  # float64: no underflow
+    orders = math.log10(profile[-1] / profile[0])
+    text = LESSONS["vanishing"].look_at_for(runs)
+    assert f"falls {orders:.0f} orders of magnitude from the last step back to the first" \
+        in text
+    assert "about ten orders of magnitude" not in text
+    radius = float(torch.linalg.eigvals(runs["T = 50"].model.rnn.weight_hh_l0).abs().max())
+    assert f"Its ρ is {radius:.2f}" in text

@@ -7,6 +7,7 @@ Each check takes ``{label: Run}`` with the labels of its lesson in ``rnnviz.stud
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field
 
@@ -74,10 +75,13 @@ def gradient_ratio(profile: np.ndarray) -> float:
     return _ratio(float(profile[0]), float(profile[-1]))
 
 
-def trained_profile(run: Run) -> np.ndarray:
-    """Mean ||dL/dh_t|| over the probe batch for the trained model (the top layer)."""
+def trained_profile(run: Run, dtype: torch.dtype = torch.float32) -> np.ndarray:
+    """Mean ||dL/dh_t|| over the probe batch for the trained model (the top layer). In float64
+    a profile that falls by dozens of orders of magnitude does not underflow to 0 as it does in
+    float32, the precision the network trains in."""
     x, y = probe_batch(run.config)
-    return trace(run.model, x, y, jacobians=False).grad_h[-1].mean(axis=0)
+    model = run.model if dtype == torch.float32 else copy.deepcopy(run.model).to(dtype)
+    return trace(model, x.to(dtype), y.to(dtype), jacobians=False).grad_h[-1].mean(axis=0)
 
 
 def carrying_units(run: Run, top: int = 3) -> dict[str, np.ndarray]:
@@ -172,25 +176,54 @@ def check_vanishing(runs: dict[str, Run]) -> Outcome:
     slope = float((1 - trace(long.model, x, jacobians=False).hidden[0] ** 2).mean())
     holds = (short_val < 0.25 * chance and long_val > 0.75 * chance
              and long_ratio < 1e-4 and short_ratio > 100 * long_ratio)
+    drop = profile_drop(trained_profile(long, torch.float64), long_profile)
     facts = [
         f"At **20 steps** the vanilla RNN learns: validation MSE **{_fmt(short_val)}**, "
         f"{short_val / chance:.0%} of chance ({_fmt(chance)}).",
         f"At **50 steps** the same network, trained just as long, stays at "
-        f"**{_fmt(long_val)}**: {long_val / chance:.0%} of chance — it learned nothing beyond "
-        "the average.",
-        f"Why: in the trained 50-step network the gradient reaching step 0 is "
-        f"**{long_ratio:.1e}** of the gradient at the last step; at 20 steps it is "
-        f"{short_ratio:.1e}. The first marker sits in the first half, where almost no learning "
-        "signal arrives.",
+        f"**{_fmt(long_val)}**: {long_val / chance:.0%} of chance — "
+        + ("worse than always answering the validation set's mean." if long_val > chance else
+           "it learned next to nothing beyond the average."),
+        f"Why: in the trained 50-step network the gradient {drop}; at 20 "
+        f"steps the first step still receives {short_ratio:.1e} of the last step's. The first "
+        "marker sits in the first half, where almost no learning signal arrives.",
         f"Not because W_hh is small: its spectral radius ended at **{radius:.2f}**, so by ρ "
         f"alone the gradient would grow. The units are saturated — the average tanh slope "
         f"1 − h² is **{slope:.2f}** — and every step back multiplies the gradient by these "
         "slopes.",
     ]
+    sigma_max = float(torch.linalg.matrix_norm(recurrent_blocks(long.model, 0)[0], 2))
     return Outcome(holds, facts, {"short_val": short_val, "long_val": long_val,
                                   "short_ratio": short_ratio, "long_ratio": long_ratio,
-                                  "radius": radius, "slope": slope, "chance": chance},
+                                  "radius": radius, "sigma_max": sigma_max, "slope": slope,
+                                  "chance": chance, "drop": drop},
                    {"T = 20": short_profile, "T = 50": long_profile})
+
+
+def profile_drop(profile64: np.ndarray, profile32: np.ndarray) -> str:
+    """How far a gradient profile ``[T]`` falls from its last step back to its first, in words:
+    orders of magnitude measured in float64, and how many of the first steps float32, the
+    precision training uses, rounds to exactly 0."""
+    last, first = float(profile64[-1]), float(profile64[0])
+    if last <= 0 or first <= 0:
+        return "is 0 at the last step already" if last <= 0 else "reaches exactly 0"
+    words = f"falls {math.log10(last / first):.0f} orders of magnitude from the last step back " \
+            "to the first"
+    zeros = int(np.argmax(profile32 > 0)) if (profile32 > 0).any() else len(profile32)
+    if zeros:
+        words += (f" (measured in float64: float32, in which the network trains, rounds the "
+                  f"first {zeros} steps' gradient to exactly 0)")
+    return words
+
+
+def vanishing_look_at_note(outcome: Outcome) -> str:
+    """Lesson 2's look-at, completed with the 50-step run's own numbers."""
+    n = outcome.numbers
+    grows = "both lines point up while the gradient falls" if n["radius"] > 1 else \
+        "the measured curve falls below both"
+    return (f"In the 50-step run the gradient {n['drop']}. Its ρ "
+            f"is {n['radius']:.2f} and σ_max {n['sigma_max']:.2f}, so {grows}; the mean tanh "
+            f"slope is {n['slope']:.2f}.")
 
 
 def check_exploding(runs: dict[str, Run]) -> Outcome:
@@ -253,7 +286,7 @@ def check_lstm(runs: dict[str, Run]) -> Outcome:
         f"between the first marker and the answer; the median unit's is {median_forget:.2f}. "
         "f ≈ 1 means c_t ≈ c_{t−1}: the number is copied forward, and so is its gradient.",
         f"In example 0, the one the Gates page opens on, {_units_phrase(open_units, hidden)} "
-        "keep f above 0.9 at every step.",
+        f"{'keeps' if len(open_units) == 1 else 'keep'} f above 0.9 at every step.",
     ]
     return Outcome(holds, facts, {"val": val, "carrier": carrier,
                                   "open_units": float(len(open_units)),

@@ -34,6 +34,7 @@ from rnnviz.studies.lesson_checks import (
     check_vanishing,
     exploding_look_at_note,
     lstm_look_at_note,
+    vanishing_look_at_note,
 )
 
 PAGES = {  # page file -> the title in the app's navigation
@@ -146,20 +147,18 @@ LESSONS: dict[str, Lesson] = {lesson.key: lesson for lesson in (
         "profile shows why.",
         (("T = 50", ADDING_RNN_50), ("T = 20", ADDING_RNN_20)),
         "pages/gradients.py",
-        "The top chart: the gradient reaching each time step, on a log scale. It falls by "
-        "about ten orders of magnitude from the last step back to the first. Two lines from "
+        "The top chart: the gradient reaching each time step, on a log scale. Two lines from "
         "W_hh start at the last step: the dotted upper bound σ_max^k, from its largest "
         "singular value σ_max (the gradient can never rise above it), and the dashed ρ^k, from "
-        "its spectral radius, only the rate a linear RNN would settle into. After training ρ is "
-        "above 1, and σ_max ≥ ρ, so both point up while the gradient falls: the culprit is "
-        "tanh's saturation (slope 1 − h² near 0), which every step back multiplies in. Switch "
-        "to the T = 20 run above to compare.",
+        "its spectral radius, only the rate a linear RNN would settle into. Where both lie "
+        "far above the measured curve, the culprit is tanh's saturation (slope 1 − h² near "
+        "0), which every step back multiplies in. Switch to the T = 20 run above to compare.",
         "The first marked number sits somewhere in steps 0–24. How much learning signal "
         "reaches it at 50 steps, and how much at 20? What would have to change in W_hh for "
         "more of it to arrive?",
         "At 20 steps the vanilla RNN learns; at 50 it stays near chance, and the gradient at "
         "its first step is orders of magnitude below the last step's.",
-        ("bptt", "vanishing"), check_vanishing),
+        ("bptt", "vanishing"), check_vanishing, look_at_note=vanishing_look_at_note),
     Lesson(
         "exploding", 3, "Exploding gradients and clipping",
         "Spectral radius 3, SGD, no clipping: the run blows up. The same run with clipping "
