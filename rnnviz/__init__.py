@@ -4,11 +4,12 @@ The public names below come from the engine, ``rnnviz.core``; docs/ARCHITECTURE.
 """
 
 from rnnviz.core.config import FIELDS, RunConfig
+from rnnviz.core.history import History
 from rnnviz.core.models import build_model
 from rnnviz.core.runs import load_run, save_run
 from rnnviz.core.tasks import TASKS
 from rnnviz.core.trace import Trace, trace
-from rnnviz.core.train import History, Run, train
+from rnnviz.core.train import Run, train
 
 __all__ = ["FIELDS", "History", "Run", "RunConfig", "TASKS", "Trace", "build_model",
            "load_run", "save_run", "trace", "train"]

@@ -17,9 +17,9 @@ import torch
 from rnnviz import TASKS, RunConfig, charts, trace, train
 from rnnviz.charts import sequences
 from rnnviz.core.analysis import gate_saturation, pca, recurrent_spectra
+from rnnviz.core.history import History
 from rnnviz.core.tasks import Chance, probe_batch
 from rnnviz.core.trace import parameter_gradient_norms
-from rnnviz.core.train import History
 from tests.apptest import decode_plotly
 
 TINY = dict(seq_len=8, hidden_size=4, steps=5, eval_every=2, probe_every=2, lag=3)

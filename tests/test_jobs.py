@@ -12,8 +12,9 @@ import torch
 
 from rnnviz.core import csvdata
 from rnnviz.core.config import RunConfig
+from rnnviz.core.history import History
 from rnnviz.core.tasks import ASSETS
-from rnnviz.core.train import History, train
+from rnnviz.core.train import train
 from rnnviz.serve import pool as worker_pool
 from rnnviz.serve import uploads
 from tests.jobhelpers import registry_in, wait_until

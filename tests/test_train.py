@@ -3,8 +3,9 @@ import pytest
 import torch
 
 from rnnviz import RunConfig, trace, train
+from rnnviz.core.history import MAX_SNAPSHOTS, History
 from rnnviz.core.tasks import probe_batch
-from rnnviz.core.train import MAX_SNAPSHOTS, History, resolve_device
+from rnnviz.core.train import resolve_device
 
 TINY = dict(seq_len=10, hidden_size=8, steps=40, eval_every=10, probe_every=10)
 EXPLODING = dict(cell="rnn", nonlinearity="relu", init="identity", recurrent_scale=1.5,

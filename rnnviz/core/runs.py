@@ -17,8 +17,9 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
 from rnnviz.core.config import RunConfig
+from rnnviz.core.history import History
 from rnnviz.core.models import build_model
-from rnnviz.core.train import History, Run
+from rnnviz.core.train import Run
 
 FORMAT = "rnnviz-run"
 VERSION = "1"
@@ -104,15 +105,20 @@ def run_from_bytes(data: bytes) -> Run:
         history = History.from_state(arrays, counters)
     except (KeyError, TypeError, AttributeError) as err:
         raise ValueError(f"the run file's history is incomplete (missing {err})") from None
-    _check_history(history, config, meta, elapsed)
+    _check_history(history, config, meta, elapsed,
+                   n_params=sum(t.numel() for t in model.state_dict().values()))
     return Run(config, model, history, device="cpu", elapsed_s=elapsed, meta=meta)
 
 
-def _check_history(history: History, config: RunConfig, meta, elapsed_s: float) -> None:
+def _check_history(history: History, config: RunConfig, meta, elapsed_s: float,
+                   n_params: int) -> None:
     """Every history array has the shape and dtype that training would give this config, the
     counters have the right types and ranges, and the extras are what ``run_to_bytes`` writes.
-    A file that passes can be drawn by every page without an IndexError."""
-    fresh = History(config.steps, config.eval_every, config.seq_len)
+    A file that passes can be drawn by every page without an IndexError. A file written before
+    snapshots existed has the probe buffer of a history without them."""
+    with_snapshots = history._weights is not None
+    fresh = History(config.steps, config.eval_every, config.seq_len,
+                    n_params=n_params if with_snapshots else 0)
     for name in History.ARRAYS:
         have, want = getattr(history, name), getattr(fresh, name)
         if not isinstance(have, np.ndarray) or have.shape != want.shape or have.dtype != want.dtype:
@@ -148,6 +154,9 @@ def _check_history(history: History, config: RunConfig, meta, elapsed_s: float) 
         raise ValueError("the run file's extra metadata is not a mapping")
     if not (math.isfinite(elapsed_s) and elapsed_s >= 0):
         raise ValueError("the run file's training time is invalid")
+    if with_snapshots and (history.n_params != n_params or
+                           len(history._weights) != max(history.probes_kept - 1, 0)):
+        raise ValueError("the run file's snapshots do not fit its model or its probes")
 
 
 def load_run(path: str | Path) -> Run:

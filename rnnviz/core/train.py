@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from rnnviz.core.config import RunConfig
+from rnnviz.core.history import History, load_weights, model_weights
 from rnnviz.core.models import RecurrentModel, build_model
 from rnnviz.core.tasks import (
     TASKS,
@@ -41,182 +42,12 @@ from rnnviz.core.tasks import (
 )
 from rnnviz.core.trace import gradient_profile
 
-MAX_SNAPSHOTS = 200  # probe snapshots kept; older ones are thinned out beyond this
 SGD_MOMENTUM = 0.9
 # An exploding run rolls back to the last validation whose loss was finite and at most this many
 # times the best validation loss seen (the initial weights' included): a finite loss alone is
 # not enough, since the loss climbs by orders of magnitude for dozens of steps before it
 # overflows, and weights from that climb have learned nothing worth showing.
 ROLLBACK_FACTOR = 2.0
-
-
-class History:
-    """Everything recorded during a run, in preallocated numpy arrays (memory is bounded by
-    ``steps`` and ``MAX_SNAPSHOTS``: a 100,000-step run holds 1.4 MB at the defaults, 4 MB
-    when validating every step).
-
-    Per step (index = step - 1): ``loss``, ``metric``, ``grad_norm`` (before clipping),
-    ``clipped``. Per validation: ``val_step``, ``val_loss``, ``val_metric``. Per probe:
-    ``probe_step`` and ``probe_grad`` ``[snapshots, time]``.
-
-    ``weights_step`` is the training step whose weights the finished model holds when that is
-    not its last step (early stopping keeps the best validation's, an explosion rolls back), and
-    ``weights_val`` their validation ``(loss, metric)``; both are None otherwise.
-    """
-
-    def __init__(self, steps: int, eval_every: int, seq_len: int):
-        evals = steps // eval_every + 2
-        self._loss = np.full(steps, np.nan, dtype=np.float32)
-        self._metric = np.full(steps, np.nan, dtype=np.float32)
-        self._grad_norm = np.full(steps, np.nan, dtype=np.float32)
-        self._clipped = np.zeros(steps, dtype=bool)
-        self._val = np.full((evals, 3), np.nan, dtype=np.float64)  # step, loss, metric
-        self._probe_grad = np.zeros((MAX_SNAPSHOTS, seq_len), dtype=np.float32)
-        self._probe_step = np.zeros(MAX_SNAPSHOTS, dtype=np.int64)
-        self.steps_done = 0
-        self.evals_done = 0
-        self.probes_kept = 0
-        self.probe_stride = 1  # keep every probe_stride-th probe; doubles when the buffer fills
-        self._probes_seen = 0
-        self.stop_reason = "finished"
-        self.best_step: int | None = None
-        self.weights_step: int | None = None
-        self.weights_val: tuple[float, float] | None = None
-
-    # ---- recording (called by the training loop) ----
-    def record_step(self, loss: float, metric: float, grad_norm: float, clipped: bool) -> None:
-        i = self.steps_done
-        self._loss[i], self._metric[i], self._grad_norm[i] = loss, metric, grad_norm
-        self._clipped[i] = clipped
-        self.steps_done += 1
-
-    def record_validation(self, step: int, loss: float, metric: float) -> None:
-        self._val[self.evals_done] = (step, loss, metric)
-        self.evals_done += 1
-
-    def record_probe(self, step: int, grad_per_time_step: np.ndarray) -> None:
-        """Keep every ``probe_stride``-th snapshot; when the buffer is full drop every other
-        one and double the stride, so old and new training stay evenly covered."""
-        seen = self._probes_seen
-        self._probes_seen += 1
-        if seen % self.probe_stride:
-            return
-        if self.probes_kept == MAX_SNAPSHOTS:
-            keep = slice(0, MAX_SNAPSHOTS, 2)
-            half = len(range(*keep.indices(MAX_SNAPSHOTS)))
-            self._probe_grad[:half] = self._probe_grad[keep].copy()
-            self._probe_step[:half] = self._probe_step[keep].copy()
-            self.probes_kept = half
-            self.probe_stride *= 2
-            if seen % self.probe_stride:
-                return
-        self._probe_grad[self.probes_kept] = grad_per_time_step
-        self._probe_step[self.probes_kept] = step
-        self.probes_kept += 1
-
-    # ---- reading ----
-    @property
-    def loss(self) -> np.ndarray:
-        return self._loss[: self.steps_done]
-
-    @property
-    def metric(self) -> np.ndarray:
-        return self._metric[: self.steps_done]
-
-    @property
-    def grad_norm(self) -> np.ndarray:
-        return self._grad_norm[: self.steps_done]
-
-    @property
-    def clipped(self) -> np.ndarray:
-        return self._clipped[: self.steps_done]
-
-    @property
-    def step(self) -> np.ndarray:
-        return np.arange(1, self.steps_done + 1)
-
-    @property
-    def val_step(self) -> np.ndarray:
-        return self._val[: self.evals_done, 0].astype(np.int64)
-
-    @property
-    def val_loss(self) -> np.ndarray:
-        return self._val[: self.evals_done, 1]
-
-    @property
-    def val_metric(self) -> np.ndarray:
-        return self._val[: self.evals_done, 2]
-
-    def kept_validation(self) -> tuple[float, float] | None:
-        """``(loss, metric)`` on the validation set of the weights the model holds: those of
-        ``weights_step`` when training kept earlier weights, else the last validation (None
-        when there was none)."""
-        if self.weights_val is not None:
-            return self.weights_val
-        if not self.evals_done:
-            return None
-        return float(self.val_loss[-1]), float(self.val_metric[-1])
-
-    @property
-    def probe_step(self) -> np.ndarray:
-        return self._probe_step[: self.probes_kept]
-
-    @property
-    def probe_grad(self) -> np.ndarray:
-        return self._probe_grad[: self.probes_kept]
-
-    @property
-    def nbytes(self) -> int:
-        return sum(a.nbytes for a in (self._loss, self._metric, self._grad_norm, self._clipped,
-                                      self._val, self._probe_grad, self._probe_step))
-
-    # ---- live mirroring (a run trained in another process, watched from this one) ----
-    def delta(self, since_steps: int, since_evals: int) -> dict:
-        """What was recorded after ``since_steps`` steps and ``since_evals`` validations: the
-        per-step and per-validation rows only (probe snapshots come with the finished run)."""
-        n, m = self.steps_done, self.evals_done
-        return {"steps": (since_steps, self._loss[since_steps:n].copy(),
-                          self._metric[since_steps:n].copy(),
-                          self._grad_norm[since_steps:n].copy(),
-                          self._clipped[since_steps:n].copy()),
-                "evals": (since_evals, self._val[since_evals:m].copy())}
-
-    def extend(self, delta: dict) -> None:
-        """Apply a ``delta`` of a history with the same shape (deltas arrive in order)."""
-        start, loss, metric, grad_norm, clipped = delta["steps"]
-        end = start + len(loss)
-        self._loss[start:end], self._metric[start:end] = loss, metric
-        self._grad_norm[start:end], self._clipped[start:end] = grad_norm, clipped
-        first_eval, val = delta["evals"]
-        self._val[first_eval:first_eval + len(val)] = val
-        # counters last: a reader in another thread never sees a row that is not written yet
-        self.evals_done = max(self.evals_done, first_eval + len(val))
-        self.steps_done = max(self.steps_done, end)
-
-    # ---- (de)serialisation for run files ----
-    ARRAYS = ("_loss", "_metric", "_grad_norm", "_clipped", "_val", "_probe_grad", "_probe_step")
-    COUNTERS = ("steps_done", "evals_done", "probes_kept", "probe_stride", "_probes_seen",
-                "stop_reason", "best_step")
-    # counters that run files written before them lack (they read as None)
-    OPTIONAL_COUNTERS = ("weights_step", "weights_val")
-
-    def state(self) -> tuple[dict[str, np.ndarray], dict]:
-        arrays = {name.lstrip("_"): getattr(self, name) for name in self.ARRAYS}
-        return arrays, {name.lstrip("_"): getattr(self, name)
-                        for name in self.COUNTERS + self.OPTIONAL_COUNTERS}
-
-    @classmethod
-    def from_state(cls, arrays: dict[str, np.ndarray], counters: dict) -> History:
-        history = cls.__new__(cls)
-        for name in cls.ARRAYS:
-            setattr(history, name, arrays[name.lstrip("_")])
-        for name in cls.COUNTERS:
-            setattr(history, name, counters[name.lstrip("_")])
-        for name in cls.OPTIONAL_COUNTERS:
-            setattr(history, name, counters.get(name))
-        if isinstance(history.weights_val, list):  # JSON has no tuples
-            history.weights_val = tuple(history.weights_val)
-        return history
 
 
 @dataclass
@@ -240,6 +71,33 @@ class Run:
     @property
     def chance(self) -> Chance:
         return chance_for(self.config)
+
+    @property
+    def snapshot_steps(self) -> list[int]:
+        """The training steps whose weights ``model_at`` can give, ascending: 0, the probe
+        schedule (thinned like the "over training" heatmap, row for row) and the last step. A
+        run read from a file written before snapshots existed has only its last step."""
+        if not self.history.has_snapshots:
+            return [self.history.steps_done]
+        return [int(s) for s in self.history.probe_step]
+
+    def model_at(self, step: int) -> RecurrentModel:
+        """A model in eval mode holding exactly the weights after ``step`` training steps (on
+        the CPU). ``model_at(last step)`` is the weights as trained: for an early-stopped or
+        exploded run these differ from ``model``, which holds the weights it kept. A step that
+        was not kept is a ValueError naming the nearest kept ones."""
+        steps = self.snapshot_steps
+        if step not in steps:
+            nearest = sorted(steps, key=lambda s: (abs(s - step), s))[:2]
+            raise ValueError(f"no snapshot at step {step}; the nearest kept are "
+                             f"{' and '.join(str(s) for s in sorted(nearest))}")
+        if not self.history.has_snapshots:
+            return self.model
+        index = steps.index(step)
+        model = build_model(self.config.replace(device="cpu"))
+        if index:
+            load_weights(model, self.history.snapshot_weights(index))
+        return model.eval()
 
     @property
     def steps_per_s(self) -> float:
@@ -382,7 +240,8 @@ def train(cfg: RunConfig, on_step: OnStep | None = None,
     device = resolve_device(cfg.device)
     task = TASKS[cfg.task]
     model = build_model(cfg).to(device)
-    history = History(cfg.steps, cfg.eval_every, cfg.seq_len)
+    history = History(cfg.steps, cfg.eval_every, cfg.seq_len,
+                      n_params=sum(t.numel() for t in model.state_dict().values()))
     optimizer = make_optimizer(cfg, model.parameters())
     batches = BatchStream(cfg, device)
     val_x, val_y = (t.to(device) for t in validation_set(cfg))
@@ -442,7 +301,8 @@ def train(cfg: RunConfig, on_step: OnStep | None = None,
                 else:
                     stale += 1
             if step % cfg.probe_every == 0:
-                history.record_probe(step, gradient_profile(model, probe_x, probe_y))
+                history.record_probe(step, gradient_profile(model, probe_x, probe_y),
+                                     model_weights(model))
             if on_step is not None and on_step(step, metrics) is False:
                 history.stop_reason = f"stopped by the user at step {step}"
                 break
@@ -450,6 +310,11 @@ def train(cfg: RunConfig, on_step: OnStep | None = None,
                 history.stop_reason = (f"early stopping at step {step}: no validation "
                                        f"improvement in {cfg.early_stopping} checks")
                 break
+        # the last step's probe and snapshot, as trained: before the model takes the weights
+        # it keeps (an early stop's best, an explosion's rollback)
+        if history.steps_done and history.probe_step[-1] != history.steps_done:
+            history.record_probe(history.steps_done, gradient_profile(model, probe_x, probe_y),
+                                 model_weights(model), force=True)
         if exploded:
             model.load_state_dict(last_good)
             history.weights_step, history.weights_val = last_good_step, last_good_val
@@ -462,8 +327,6 @@ def train(cfg: RunConfig, on_step: OnStep | None = None,
         elif best_state is not None and history.best_step != history.steps_done:
             model.load_state_dict(best_state)
             history.weights_step, history.weights_val = history.best_step, best_kept_val
-        if history.steps_done and history.probe_step[-1] != history.steps_done:
-            history.record_probe(history.steps_done, gradient_profile(model, probe_x, probe_y))
         model.eval()
     run.elapsed_s = time.perf_counter() - started
     return run

@@ -23,9 +23,10 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
 from rnnviz.core.config import RunConfig
+from rnnviz.core.history import History
 from rnnviz.core.runs import run_from_bytes
 from rnnviz.core.tasks import Chance, chance_for
-from rnnviz.core.train import History, Run, stopped_copy, train
+from rnnviz.core.train import Run, stopped_copy, train
 from rnnviz.serve import pool
 from rnnviz.serve.limits import max_concurrent_jobs
 from rnnviz.serve.store import RunStore

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnviz.core.train import ROLLBACK_FACTOR, History
+from rnnviz.core.history import History
+from rnnviz.core.train import ROLLBACK_FACTOR
 
 
 @dataclass(frozen=True)
