@@ -8,7 +8,7 @@ via_app()
 import streamlit as st
 
 from rnnviz import charts
-from rnnviz.app import views
+from rnnviz.app import rewind, views
 from rnnviz.core.analysis import gate_saturation
 
 EQUATIONS = {
@@ -50,6 +50,7 @@ elif run is not None:
                 "step, computed from the input and the previous hidden state. The equations "
                 "are PyTorch's, with the same names.")
     st.latex(STATE_UPDATE[cell])
+    run = rewind.rewind(run)
     layer, example, tr, _, _ = views.inspection_controls(run)
     gates = {name: values[example] for name, values in tr.gates[layer].items()}
 

@@ -8,7 +8,7 @@ via_app()
 import streamlit as st
 
 from rnnviz import charts
-from rnnviz.app import state, views
+from rnnviz.app import rewind, state, views
 from rnnviz.core.analysis import recurrent_spectra
 from rnnviz.core.trace import last_loss_gradient_profile, parameter_gradient_norms
 from rnnviz.studies import gradient_notes as notes
@@ -24,6 +24,8 @@ st.latex(r"\frac{\partial L}{\partial h_t} = \sum_{k \ge t} "
          r"\frac{\partial L_k}{\partial h_k}\prod_{j=t+1}^{k}\frac{\partial h_j}{\partial h_{j-1}}")
 
 run = views.require_run()
+if run is not None:
+    run = rewind.rewind(run)
 if run is not None:
     cfg = run.config
     layer, example, tr, x, y = views.inspection_controls(run)
@@ -58,11 +60,11 @@ if run is not None:
                 "the top row (training step 0, the initial weights) down to the last: the "
                 "gradient of the top layer at every time step (colour, log scale). Dark columns "
                 "on the left are steps the learning signal does not reach; read down to see "
-                "whether they brighten as the model learns.", key="probe")
+                "whether they brighten as the model learns.", key="probe", of_step=False)
     views.chart(charts.grad_norm_over_training(run.history, cfg.clip),
                 "The total gradient norm of every training step, before clipping. Red marks "
                 "the steps where clipping rescaled it to the threshold (dashed).",
-                key="grad_norm")
+                key="grad_norm", of_step=False)
 
     left, right = st.columns(2)
     with left:

@@ -9,7 +9,7 @@ import numpy as np
 import streamlit as st
 
 from rnnviz import charts
-from rnnviz.app import state, views
+from rnnviz.app import rewind, state, views
 from rnnviz.core.analysis import pca
 
 st.title("Hidden states")
@@ -17,6 +17,8 @@ st.markdown("The hidden state $h_t$ is everything the network remembers after re
             "Each row below is one unit; each column one time step.")
 
 run = views.require_run()
+if run is not None:
+    run = rewind.rewind(run)
 if run is not None:
     cfg = run.config
     layer, example, tr, x, y = views.inspection_controls(run)

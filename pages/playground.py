@@ -8,7 +8,7 @@ via_app()
 import streamlit as st
 
 from rnnviz import charts
-from rnnviz.app import classroom, data_ui, runs_ui, state, views, widgets
+from rnnviz.app import classroom, data_ui, live_ui, runs_ui, state, views, widgets
 from rnnviz.core.config import is_data_task
 from rnnviz.core.tasks import TASKS
 from rnnviz.studies import run_notes
@@ -64,6 +64,7 @@ def live_view() -> None:
         st.plotly_chart(charts.live_loss_figure(job.history, job.chance,
                                                 task.metric_name), width="stretch",
                         key="live_loss")
+        live_ui.live_inside(job)
 
 
 if job is not None:

@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from rnnviz import charts
-from rnnviz.app import state, views
+from rnnviz.app import rewind, state, views
 from rnnviz.studies.stepthrough import (
     TraceMismatch,
     backward_equations,
@@ -93,6 +93,7 @@ def controls_row(backward: bool) -> int:
 
 run = views.require_run()
 if run is not None:
+    run = rewind.rewind(run)
     cfg = run.config
     layers = cfg.num_layers > 1
     top = st.columns([1, 1.2, 0.9, 3.6] if layers else [1.2, 0.9, 3.6],

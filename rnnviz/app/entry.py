@@ -18,7 +18,7 @@ from streamlit.runtime.pages_manager import PagesManager
 
 from rnnviz.serve import pool
 
-from . import classroom
+from . import classroom, rewind
 from .views import sidebar_summary
 from .widgets import read_link
 
@@ -32,6 +32,7 @@ def frame() -> None:
     read_link()        # first page view, not with its first Train press
     sidebar_summary()
     classroom.apply()
+    rewind.reset()
 
 
 @contextlib.contextmanager

@@ -50,6 +50,7 @@ from rnnviz.charts.inside import (
     state_heatmap,
     unit_lines,
 )
+from rnnviz.charts.live import LIVE_HEIGHT, LIVE_MARGIN, live_figures
 from rnnviz.charts.sequences import sequence_panel
 from rnnviz.charts.style import (
     BRUSH_WIDTH_PX,

@@ -99,6 +99,11 @@ class History:
     def capacity(self) -> int:
         return len(self._probe_step)
 
+    @property
+    def probes_seen(self) -> int:
+        """Probes offered so far, kept or not (a live mirror compares it to know it is behind)."""
+        return self._probes_seen
+
     # ---- recording (called by the training loop) ----
     def record_step(self, loss: float, metric: float, grad_norm: float, clipped: bool) -> None:
         i = self.steps_done

@@ -15,6 +15,7 @@ Nothing here knows about Streamlit; the app's glue (``rnnviz.app.state``) holds 
 
 from __future__ import annotations
 
+import math
 import queue
 import threading
 import time
@@ -25,11 +26,12 @@ from dataclasses import dataclass, field
 from rnnviz.core.config import RunConfig
 from rnnviz.core.history import History
 from rnnviz.core.runs import run_from_bytes
-from rnnviz.core.tasks import Chance, chance_for
+from rnnviz.core.tasks import Chance, chance_for, probe_batch
 from rnnviz.core.train import Run, stopped_copy, train
 from rnnviz.serve import pool
 from rnnviz.serve.limits import max_concurrent_jobs
 from rnnviz.serve.store import RunStore
+from rnnviz.studies.inside import InsideView, inside_view
 
 DEFAULT_CACHE_ENTRIES = 32
 DEFAULT_CACHE_BYTES = 256 * 1024 * 1024
@@ -97,6 +99,8 @@ class Job:
         self.cfg = cfg
         self.progress = Progress(total=cfg.steps)
         self.history: History | None = None
+        # the inside of the newest snapshot, probe example 0 (None until the first one arrives)
+        self.inside: InsideView | None = None
         self.in_worker = pool.can_use_worker(cfg)
         self._slots = slots
         self._on_finish = on_finish
@@ -107,6 +111,7 @@ class Job:
         self._snapshot_ready = threading.Event()
         self._snapshot: Run | None = None
         self._partial: Run | None = None  # the run being trained here (thread mode)
+        self._inside_sent = -math.inf
         self.result: Run | None = None
         self.thread = threading.Thread(target=self._work, name=f"rnnviz-train-{id(self)}",
                                        daemon=True)
@@ -209,6 +214,8 @@ class Job:
                 if delta is not None and self.history is not None:
                     self.history.extend(delta)
                 self.progress.step, self.progress.metrics = step, metrics
+            elif kind == "inside":
+                self.inside = payload
             elif kind == "snapshot":
                 self._snapshot = run_from_bytes(payload)
                 self._snapshot_ready.set()
@@ -228,6 +235,11 @@ class Job:
     def _on_step(self, step: int, metrics: dict) -> bool:
         self.progress.step = step
         self.progress.metrics = metrics
+        history, now = self._partial.history, time.monotonic()
+        if history.probes_kept and history.probe_step[-1] == step and \
+                now - self._inside_sent >= pool.INSIDE_INTERVAL_S:  # as a worker does
+            self._inside_sent = now
+            self.inside = inside_view(self._partial.model, *probe_batch(self.cfg), step)
         if self._snapshot_wanted.is_set():  # between two steps the model is consistent
             self._snapshot = stopped_copy(self._partial, step)
             self._snapshot_wanted.clear()

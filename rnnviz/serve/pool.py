@@ -24,6 +24,7 @@ that asks for a GPU is trained here, one after another.
 from __future__ import annotations
 
 import itertools
+import math
 import multiprocessing
 import os
 import queue as queue_module
@@ -36,11 +37,14 @@ import torch
 
 from rnnviz.core.config import FIELDS, RunConfig
 from rnnviz.core.runs import run_from_bytes, run_to_bytes
+from rnnviz.core.tasks import probe_batch
 from rnnviz.core.train import Run, resolve_device, stopped_copy, train
 from rnnviz.serve.limits import max_concurrent_jobs
 from rnnviz.studies.compare import SweepResult, collect_sweep, sweep_configs
+from rnnviz.studies.inside import inside_view
 
 PROGRESS_INTERVAL_S = 0.2  # a worker reports its step at most this often
+INSIDE_INTERVAL_S = 0.4  # and the inside of its newest snapshot at most this often
 # relative cost of one step per cell, measured on CPU at the default sizes (only used to start
 # the longest runs first; a wrong guess costs a little packing, never a wrong result)
 CELL_COST = {"rnn": 1.0, "lstm": 1.6, "gru": 2.0}
@@ -100,12 +104,15 @@ def _train_in_worker(call: int, index: int, cfg: RunConfig, live: bool = False) 
     """Train ``cfg`` and return the run file's bytes. Messages ``(call, index, kind, payload)``
     go to the pool's queue: ``("started", None)`` before the first step, then a few times a
     second ``("progress", (step, total, metrics, delta))`` where ``delta`` is the history
-    recorded since the last message when ``live`` (else None), and ``("snapshot", bytes)`` of
-    the model trained so far whenever the call's snapshot flag is raised."""
+    recorded since the last message when ``live`` (else None); when ``live``, also
+    ``("inside", InsideView)`` of the newest snapshot, at most every ``INSIDE_INTERVAL_S``;
+    and ``("snapshot", bytes)`` of the model trained so far whenever the call's snapshot flag
+    is raised."""
     slot = call % _STOP_SLOTS
-    last = [0.0]
-    sent = [0, 0]  # steps and validations already sent
+    last = [0.0, -math.inf]  # when progress and the inside view were last sent
+    sent = [0, 0, -1]  # steps, validations and probes seen already sent
     current: list[Run] = []
+    probe = probe_batch(cfg) if live else None
 
     def report(kind: str, payload) -> None:
         _progress_queue.put((call, index, kind, payload))
@@ -116,13 +123,17 @@ def _train_in_worker(call: int, index: int, cfg: RunConfig, live: bool = False) 
 
     def on_step(step: int, metrics: dict) -> bool:
         now = time.monotonic()
+        history = current[0].history if current else None
+        if live and history.probes_kept and history.probe_step[-1] == step and \
+                now - last[1] >= INSIDE_INTERVAL_S:  # a snapshot was just taken: show it
+            last[1] = now
+            report("inside", inside_view(current[0].model, *probe, step))
         if now - last[0] >= PROGRESS_INTERVAL_S or step == cfg.steps:
             last[0] = now
             delta = None
             if live:
-                history = current[0].history
                 delta = history.delta(*sent)
-                sent[:] = history.steps_done, history.evals_done
+                sent[:] = history.steps_done, history.evals_done, history.probes_seen
             report("progress", (step, cfg.steps, metrics, delta))
         if _snapshot_flags[slot]:
             _snapshot_flags[slot] = 0

@@ -1,0 +1,51 @@
+"""The Playground's live inside view: while a run trains, the figures of its newest snapshot,
+side by side under the loss curve. The job computed the snapshot's inside once (in the worker
+or the job thread); the figures are built once per snapshot and shared by every session that
+watches the same job."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+import streamlit as st
+
+from rnnviz import charts
+from rnnviz.serve.jobs import Job
+
+_FIGURES: OrderedDict[tuple[int, int, int], list] = OrderedDict()  # (job, step, rows) -> figures
+_LOCK = threading.Lock()
+MAX_CACHED = 64  # figure sets kept: a few per job being watched
+
+
+def _figures(job: Job) -> list | None:
+    view, history = job.inside, job.history
+    if view is None or history is None:
+        return None
+    key = (id(job), view.step, history.probes_kept)
+    with _LOCK:
+        if key in _FIGURES:
+            _FIGURES.move_to_end(key)
+            return _FIGURES[key]
+    figures = charts.live_figures(view, history.probe_step.copy(), history.probe_grad.copy())
+    with _LOCK:
+        _FIGURES[key] = figures
+        while len(_FIGURES) > MAX_CACHED:
+            _FIGURES.popitem(last=False)
+    return figures
+
+
+def live_inside(job: Job) -> None:
+    """Two columns of live figures, or a line saying the first snapshot is on its way."""
+    figures = _figures(job)
+    if figures is None:
+        st.caption("The inside view appears with the first snapshot of the weights "
+                   f"(every {job.cfg.probe_every} steps).")
+        return
+    columns = st.columns(2, gap="small")
+    for index, (key, figure) in enumerate(figures):
+        with columns[index % 2]:
+            st.plotly_chart(figure, width="stretch", key=key)
+    st.caption(f"The network inside, live: probe example 0 at the newest snapshot (step "
+               f"{job.inside.step}), redrawn as training goes on. Rows of the last chart are the "
+               "snapshots so far, step 0 at the top.")

@@ -1,0 +1,126 @@
+"""Watching the network learn: the Playground's live inside view while a run trains, and the
+"Training step" slider of every inside page (AppTest, with real training)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+
+from rnnviz import trace
+from rnnviz.app import rewind
+from rnnviz.core.tasks import probe_batch
+from tests.apptest import TINY, decode_plotly, open_app, press, set_widgets, wait_for_run
+
+INSIDE = ["pages/hidden_states.py", "pages/gates.py", "pages/gradients.py",
+          "pages/step_through.py"]
+
+
+def _figures(at) -> dict[str, dict]:
+    return {chart.proto.id.split("-", 2)[-1]: decode_plotly(json.loads(chart.proto.spec))
+            for chart in at.get("plotly_chart")}
+
+
+def _trained(cell="lstm", **config):
+    at = open_app()
+    at.switch_page("pages/playground.py").run()
+    set_widgets(at, **{**TINY, "cell": cell, "steps": 60, "probe_every": 20, **config})
+    press(at, "Train")
+    return at, wait_for_run(at)
+
+
+def _values(figures: dict) -> list[np.ndarray]:
+    """Every trace's drawn numbers (a heatmap's z, a line's or bar's y), figure by figure."""
+    out = []
+    for key in sorted(figures):
+        for t in figures[key]["data"]:
+            values = t.get("z", t.get("y"))
+            if values is not None and not isinstance(values, str):
+                try:
+                    out.append(np.asarray(values, dtype=float))
+                except (TypeError, ValueError):  # text traces
+                    continue
+    return out
+
+
+@pytest.mark.parametrize("page", INSIDE)
+def test_every_inside_page_rewinds_to_the_first_snapshot(page):
+    at, run = _trained()
+    assert run.snapshot_steps == [0, 20, 40, 60]
+    at.switch_page(page).run()
+    assert not at.exception
+    slider = next(s for s in at.get("select_slider") if s.key == rewind.STEP)
+    assert slider.value == 60  # opens on the weights the run ended with
+    last = _figures(at)
+    slider.set_value(0).run()
+    assert not at.exception
+    first = _figures(at)
+    assert first and set(first) == set(last)
+    titles = [f["layout"].get("title", {}).get("text", "") for f in first.values()]
+    assert any("step 0, before training" in title for title in titles)
+    # the charts of the model changed: some drawn numbers differ between step 0 and 60
+    assert any(a.shape != b.shape or not np.allclose(a, b, equal_nan=True)
+               for a, b in zip(_values(first), _values(last), strict=False))
+
+
+def test_the_rewound_hidden_states_are_the_snapshots_own():
+    at, run = _trained(cell="gru")
+    at.switch_page("pages/hidden_states.py").run()
+    next(s for s in at.get("select_slider") if s.key == rewind.STEP).set_value(20).run()
+    x, y = probe_batch(run.config)
+    expected = trace(run.model_at(20), x, y).hidden[0][0]  # example 0, [T, H]
+    heatmap = next(t for f in _figures(at).values() for t in f["data"]
+                   if t.get("type") == "heatmap" and "h_t" in str(f["layout"]["title"]))
+    np.testing.assert_allclose(np.asarray(heatmap["z"], dtype=float), expected.T, atol=1e-6)
+
+
+def test_the_slider_labels_say_the_step_and_the_loss_there():
+    at, run = _trained()
+    at.switch_page("pages/gates.py").run()
+    slider = next(s for s in at.get("select_slider") if s.key == rewind.STEP)
+    slider.set_value(40).run()
+    label = f"step 40, training loss {float(run.history.loss[39]):.3g}"
+    titles = [f["layout"]["title"]["text"] for f in _figures(at).values()]
+    assert titles and all(title.endswith(label) for title in titles)
+
+
+def test_play_starts_from_the_first_snapshot_and_pause_stops():
+    at, run = _trained()
+    at.switch_page("pages/gradients.py").run()
+    next(b for b in at.button if b.key == "train_step_play").click().run()
+    assert not at.exception
+    assert at.session_state[rewind.PLAYING] and at.session_state[rewind.STEP] == 0
+    titles = [f["layout"]["title"]["text"] for f in _figures(at).values()]
+    assert any(title.endswith("step 0, before training") for title in titles)
+    pause = next(b for b in at.button if b.key == "train_step_play")
+    assert pause.label == "Pause"
+    pause.click().run()
+    assert not at.session_state[rewind.PLAYING]
+
+
+def test_the_playground_shows_the_inside_live_while_it_trains():
+    at = open_app()
+    at.switch_page("pages/playground.py").run()
+    set_widgets(at, **{**TINY, "steps": 200_000, "probe_every": 50, "seed": 4242})
+    press(at, "Train")
+    seen: list[dict] = []
+    deadline = time.time() + 90
+    while time.time() < deadline and len(seen) < 2:
+        time.sleep(0.6)
+        at.run()
+        assert not at.exception
+        figures = _figures(at)
+        live = {key: f for key, f in figures.items() if "live_hidden" in key}
+        if live:
+            hidden = next(iter(live.values()))
+            if not seen or hidden["layout"]["title"]["text"] != seen[-1]["layout"]["title"]["text"]:
+                seen.append(hidden)
+            assert any("live_profile" in key for key in figures)
+            assert any("live_probe" in key for key in figures)
+            assert any("live_gate" in key for key in figures)  # an LSTM: its forget gate
+    press(at, "Stop")
+    assert len(seen) == 2, "the live view showed two different snapshots"
+    first, second = (np.asarray(s["data"][0]["z"], dtype=float) for s in seen)
+    assert not np.allclose(first, second)  # the network changed while it trained
