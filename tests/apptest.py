@@ -22,10 +22,18 @@ def open_app(query: dict | None = None, timeout: float = 90) -> AppTest:
 
 
 def set_widgets(at: AppTest, **values) -> None:
-    """Config widgets are keyed by RunConfig field name."""
+    """Config widgets are keyed by RunConfig field name. The task and the cell come first (and
+    a rerun): the form shows only the fields that apply to them."""
+    def widget(key):
+        return next(w for kind in ("slider", "number_input", "selectbox") for w in at.get(kind)
+                    if w.key == key)
+    choosers = {k: values.pop(k) for k in ("task", "cell") if k in values}
+    for key, value in choosers.items():
+        widget(key).set_value(value)
+    if choosers:
+        at.run()
     for key, value in values.items():
-        next(w for kind in ("slider", "number_input", "selectbox") for w in at.get(kind)
-             if w.key == key).set_value(value)
+        widget(key).set_value(value)
 
 
 def press(at: AppTest, label: str) -> None:

@@ -105,13 +105,15 @@ def rewind(run: Run, container=st) -> Run:
              "many training steps (the snapshots taken every "
              f"{run.config.probe_every} steps), on the same example.")
     playing = bool(st.session_state.get(PLAYING))
-    right.button("Pause" if playing else "Play", icon=":material/pause:" if playing else
+    right.button("Pause" if playing else "Replay", icon=":material/pause:" if playing else
                  ":material/play_arrow:", key="train_step_play", width="stretch",
                  on_click=_toggle_play, args=(choices,),
-                 help="Walk through training, one snapshot at a time.")
+                 help="Replay training: walk through the snapshots, one every "
+                      f"{PLAY_INTERVAL_S:g} s.")
     if playing:
         st.fragment(lambda: _advance(choices), run_every=PLAY_INTERVAL_S)()
-    _page.label = _label(run, step)
+    # at the run's end the charts are the run's as always; anywhere else they say when they are
+    _page.label = "" if step == choices[-1] else _label(run, step)
     return run_at(run, step)
 
 

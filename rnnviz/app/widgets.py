@@ -22,6 +22,14 @@ _FORMAT = {"lr": "%.5f", "weight_decay": "%.5f", "clip": "%.2f", "recurrent_scal
 # which task each task-specific knob belongs to (hidden for the other tasks)
 _TASK_ONLY = {"lag": "copy", "noise": "sine", "marked_bits": "parity"}
 _CELL_ONLY = {"nonlinearity": "rnn", "forget_bias": "lstm"}
+# drawn above the form, so that choosing them redraws it with the fields that apply
+_CHOOSERS = ("task", "cell")
+
+
+def applies(name: str, task: str, cell: str) -> bool:
+    """Whether a field means anything for this task and cell (the copy lag only for the copy
+    task, the nonlinearity only for a vanilla RNN, ...)."""
+    return _TASK_ONLY.get(name, task) == task and _CELL_ONLY.get(name, cell) == cell
 
 
 def read_link() -> None:
@@ -93,12 +101,17 @@ def config_form(key: str = "config_form") -> RunConfig | None:
     """The grouped configuration form; returns the validated config when Train is pressed, or
     None (showing the error in plain words when the values do not fit together)."""
     defaults = RunConfig()
+    choosers = st.columns(3, gap="medium")
+    for name, column in zip(_CHOOSERS, choosers):
+        _widget(name, getattr(defaults, name), column)
+    task = st.session_state.get("task", defaults.task)
+    cell = st.session_state.get("cell", defaults.cell)
     with st.form(key, border=True):
         columns = st.columns(3, gap="medium")
         for group, column in zip(GROUPS, columns):
             column.markdown(f"**{group}**")
             for name, spec in FIELDS.items():
-                if spec.group == group:
+                if spec.group == group and name not in _CHOOSERS and applies(name, task, cell):
                     _widget(name, getattr(defaults, name), column)
         submitted = st.form_submit_button("Train", icon=":material/play_arrow:", type="primary",
                                           width="stretch")
