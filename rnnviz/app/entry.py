@@ -26,8 +26,18 @@ _run = threading.local()  # each script run happens in one thread
 _SEEN = "_ran_through_app"
 
 
+# KaTeX makes a displayed equation a scroll box, and the glyphs' rounding overflows it by a
+# pixel or two: a scrollable region that keyboard users cannot reach (axe-core's
+# scrollable-region-focusable). On a screen wide enough for every equation of the app nothing
+# needs to scroll; on a phone a long equation still scrolls sideways.
+_STYLE = ("<style>.katex-display { overflow-y: hidden; padding: 0.2em 0; }"
+          "@media (min-width: 700px) { .katex-display { overflow: visible !important; } }"
+          "</style>")
+
+
 def frame() -> None:
     """What surrounds every page."""
+    st.html(_STYLE)
     pool.warm_up()  # the server's training workers start (in the background) with its
     read_link()        # first page view, not with its first Train press
     sidebar_summary()

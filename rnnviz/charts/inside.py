@@ -112,7 +112,13 @@ def hidden_brush_chart(states: np.ndarray, units: list[int]) -> alt.VConcatChart
                  alt.Tooltip("h:Q", title="h_t", format=".3f")],
     ).properties(width=BRUSH_WIDTH_PX, height=240)
     return alt.vconcat(top, bottom).properties(
-        title="Hidden state over time: overview and detail")
+        title="Hidden state over time: overview and detail",
+        description=f"Mean |h_t| over time above the values of units "
+                    f"{', '.join(str(u) for u in chosen)} in the brushed time range",
+        # drawn on a canvas: vega-lite gives the SVG of an interval brush's rectangles no text
+        # alternative (axe-core's svg-img-alt), and the description above says what it shows
+        usermeta={"embedOptions": {"renderer": "canvas"}},
+    )
 
 
 def pca_trajectory(projected: np.ndarray, explained: np.ndarray, dims: int = 2) -> go.Figure:

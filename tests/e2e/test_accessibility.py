@@ -1,0 +1,43 @@
+"""axe-core (bundled by axe-playwright-python) on every page of the app, before and after a run
+is trained: zero WCAG 2.1 A and AA violations."""
+
+from __future__ import annotations
+
+from .harness import nav_titles, open_page, settle, train_tiny
+
+WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def _violations(page) -> list[str]:
+    from axe_playwright_python.sync_playwright import Axe
+    results = Axe().run(page, options={"runOnly": {"type": "tag", "values": WCAG}})
+    found = []
+    for violation in results.response["violations"]:
+        for node in violation["nodes"]:
+            summary = node.get("failureSummary", "")[:160]
+            found.append(f"{violation['id']}: {node['target']} ({summary})")
+    return found
+
+
+def _every_page(page) -> dict[str, list[str]]:
+    report = {}
+    for title in nav_titles(page):
+        open_page(page, title)
+        page.wait_for_timeout(600)  # charts finish drawing
+        report[title] = _violations(page)
+    return report
+
+
+def test_no_wcag_violations_before_training(page, server_url):
+    page.goto(server_url)
+    settle(page)
+    report = _every_page(page)
+    assert not any(report.values()), {k: v for k, v in report.items() if v}
+
+
+def test_no_wcag_violations_after_training(page, server_url):
+    page.goto(f"{server_url}/playground?seq_len=8&hidden_size=6")
+    settle(page)
+    train_tiny(page, steps=40)
+    report = _every_page(page)
+    assert not any(report.values()), {k: v for k, v in report.items() if v}
