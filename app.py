@@ -24,6 +24,7 @@ PAGES = [
     st.Page("pages/step_through.py", title="Step through", icon=":material/footprint:"),
     st.Page("pages/forecast.py", title="Forecasting", icon=":material/show_chart:"),
     st.Page("pages/text.py", title="Text", icon=":material/text_fields:"),
+    st.Page("pages/sentiment.py", title="Sentiment", icon=":material/sentiment_satisfied:"),
 ]
 
 page = st.navigation(PAGES)

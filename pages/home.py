@@ -9,6 +9,7 @@ import streamlit as st
 
 from rnnviz import charts
 from rnnviz.app import views, widgets
+from rnnviz.studies.lessons import LESSONS
 from rnnviz.studies.recipes import EXPLODE, LONG_LSTM, LONG_RNN, RESCUE
 
 st.title("rnnviz: look inside a recurrent network while it learns")
@@ -41,7 +42,7 @@ with left:
         "or explodes.\n"
         "5. **Compare** and **Step through**: the three cells side by side, and one time step "
         "at a time with the equations' numbers.\n"
-        "6. **Lessons**: seven ready-made experiments for a class, one click each.")
+        f"6. **Lessons**: {len(LESSONS)} ready-made experiments for a class, one click each.")
     st.page_link("pages/playground.py", label="Open the Playground", icon=":material/play_arrow:")
 with right:
     st.subheader("Things to try")

@@ -11,6 +11,7 @@ from rnnviz import charts
 from rnnviz.app import classroom, views
 from rnnviz.core.models import GATE_NAMES
 from rnnviz.studies.lessons import LESSONS, Lesson
+from rnnviz.studies.sentiment import DISTANCE_BIN
 
 
 def _start(lesson: Lesson) -> None:
@@ -138,6 +139,15 @@ def outcome_charts(lesson: Lesson, runs, outcome) -> None:
                 _history_pairs(runs, ("identity", "orthogonal", "default")), chance),
                 "Training loss from each start"),
                 "Training loss from each start.", key="lesson_chart_2")
+    elif key == "negation":
+        curves = {label: {"start": outcome.arrays[f"{label} start"],
+                          "accuracy": outcome.arrays[label],
+                          "count": outcome.arrays[f"{label} count"]}
+                  for label in ("vanilla RNN", "LSTM")}
+        views.chart(charts.distance_accuracy_chart(curves, DISTANCE_BIN),
+                    "Each point: the fresh validation sentences whose deciding negation has that "
+                    "many words after it, and the share each model got right.",
+                    key="lesson_chart_1")
     elif key == "overfitting":
         left, right = st.columns(2)
         for column, label in zip((left, right), ("16 examples", "weight decay")):
@@ -220,7 +230,7 @@ if selected is None and starting is not None:
     selected = starting
 if selected is None:
     st.markdown(
-        "Seven short experiments, each one click away: the button sets the configuration, "
+        "Eight short experiments, each one click away: the button sets the configuration, "
         "trains the models (a few seconds, or at once if this server has already trained them) "
         "and opens the page that shows the effect, with what to look at and a question for the "
         "class. **Notes and results** shows what the runs measured and the explanation.")

@@ -11,7 +11,7 @@ from tests.apptest import TINY, open_app, press, set_widgets, wait_for_run
 
 PAGES = ["pages/home.py", "pages/playground.py", "pages/hidden_states.py", "pages/gates.py",
          "pages/gradients.py", "pages/lessons.py", "pages/compare.py", "pages/step_through.py",
-         "pages/forecast.py", "pages/text.py"]
+         "pages/forecast.py", "pages/text.py", "pages/sentiment.py"]
 INSPECTION = ["pages/hidden_states.py", "pages/gates.py", "pages/gradients.py"]
 _app = functools.partial(open_app, timeout=60)
 _set, _press, _wait_for_run = set_widgets, press, wait_for_run

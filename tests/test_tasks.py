@@ -12,7 +12,7 @@ SHAPES = {  # task -> (input_size, y shape for batch 3 and seq_len 10)
 }
 
 
-@pytest.mark.parametrize("name", sorted(TASKS))
+@pytest.mark.parametrize("name", sorted(SHAPES))  # sentiment's token ids: test_sentiment.py
 def test_shapes_and_determinism(name):
     task = TASKS[name]
     x, y = task.sample(3, 10, seeded_generator(5), lag=4)

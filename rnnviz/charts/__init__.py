@@ -51,6 +51,11 @@ from rnnviz.charts.inside import (
     unit_lines,
 )
 from rnnviz.charts.live import LIVE_HEIGHT, LIVE_MARGIN, live_figures
+from rnnviz.charts.sentiment import (
+    distance_accuracy_chart,
+    sentence_decision_chart,
+    unit_meaning_chart,
+)
 from rnnviz.charts.sequences import sequence_panel
 from rnnviz.charts.style import (
     BRUSH_WIDTH_PX,

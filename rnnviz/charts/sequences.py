@@ -22,6 +22,7 @@ from rnnviz.charts.style import (
     _softmax,
     _time_window,
 )
+from rnnviz.core import sentiment
 from rnnviz.core.csvdata import CsvTask
 
 
@@ -201,8 +202,42 @@ def _csv_panel(task: CsvTask, x, y, prediction, t):
     return traces, f"Forecast of one window (MSE {mse:.3g} in z units{more})", "value", {}
 
 
+def _sentiment_panel(task, x: np.ndarray, y: np.ndarray, prediction: np.ndarray,
+                    t: np.ndarray):
+    """The Hidden states page's panel for one sentence (``charts.sequence_panel``'s contract:
+    ``x [T, 1]`` token ids as floats, ``y [1]`` the label, ``prediction [2]`` logits): the
+    words along the time axis (the front padding left blank), and at the last step the label
+    and the model's P(positive)."""
+    ids = np.asarray(x, dtype=np.float64).reshape(len(t), -1)[:, 0].round().astype(np.int64)
+    words = np.array([task.vocab[i] for i in ids])
+    real = ids != sentiment.PAD_ID
+    label = int(round(float(np.asarray(y).reshape(-1)[0])))
+    logits = np.asarray(prediction, dtype=np.float64).reshape(-1)
+    p = float(np.exp(logits[1] - np.logaddexp(logits[0], logits[1])))
+    last = len(t) - 1
+    traces = [
+        go.Scatter(x=t[real], y=np.full(int(real.sum()), 0.5), mode="text", text=words[real],
+                   name="words read (front padding blank)", textfont=dict(size=13),
+                   hovertemplate=f"{TIME_AXIS} = %{{x}}: %{{text}}<extra></extra>"),
+        go.Scatter(x=[last], y=[label], mode="markers", name=f"label: {sentiment.LABELS[label]}",
+                   marker=dict(symbol="square-open", size=22, color=TARGET_COLOR,
+                               line=dict(width=3, color=TARGET_COLOR)),
+                   hovertemplate=f"label {label} ({sentiment.LABELS[label]})<extra></extra>"),
+        go.Scatter(x=[last], y=[p], mode="markers", name=f"prediction: P(positive) = {p:.2f}",
+                   marker=dict(symbol="x", size=12,
+                               color=CORRECT_COLOR if (p >= 0.5) == bool(label) else WRONG_COLOR),
+                   hovertemplate="P(positive) %{y:.3f} (read at the last step)<extra></extra>"),
+    ]
+    sentence = " ".join(words[real])
+    shown = sentence if len(sentence) <= 60 else sentence[:57] + "…"
+    title = f"Sentiment: “{shown}” ({sentiment.LABELS[label]}), P(positive) = {p:.2f}"
+    # the whole time axis, padding included, so the panel lines up with the heatmaps below it
+    return traces, title, "P(positive) / label", dict(yaxis=dict(range=[-0.15, 1.15]),
+                                                      xaxis=dict(range=[-0.5, last + 0.5]))
+
+
 _SEQUENCE_PANELS = {"sine": _sine_panel, "adding": _adding_panel, "copy": _copy_panel,
-                    "parity": _parity_panel, "text": _text_panel}
+                    "parity": _parity_panel, "text": _text_panel, "sentiment": _sentiment_panel}
 
 
 def sequence_panel(task, x: np.ndarray, y: np.ndarray, prediction: np.ndarray) -> go.Figure:

@@ -51,7 +51,7 @@ class Field:
 FIELDS: dict[str, Field] = {
     # Task
     "task": Field("Task", "Task", "Which toy sequence problem to learn.",
-                  choices=("sine", "adding", "copy", "parity", "text")),
+                  choices=("sine", "adding", "copy", "parity", "text", "sentiment")),
     "seq_len": Field("Task", "Sequence length", "Time steps per example: the distance gradients "
                      "must travel back through time.", low=2, high=400),
     "lag": Field("Task", "Copy lag", "Copy task: the target at step t is the symbol seen "
@@ -154,6 +154,10 @@ class RunConfig:
         if self.task == "copy" and self.lag >= self.seq_len:
             raise ValueError(f"lag: {self.lag} must be smaller than seq_len ({self.seq_len}) "
                              "for the copy task")
+        if self.task == "sentiment":
+            # imported here: the grammar module imports torch, which this table does not need
+            from rnnviz.core.sentiment import check_seq_len
+            check_seq_len(self.seq_len)
 
     def replace(self, **changes: Any) -> RunConfig:
         """A copy with some fields changed (validated)."""

@@ -3,12 +3,21 @@
 Shapes (batch first throughout)::
 
     x:      [batch, time, input_size]
+            or token ids [batch, time] (int64) when the task has a vocabulary (sentiment)
+    .embed  token ids -> word vectors [batch, time, input_size] (``nn.Embedding``; the rows
+            of ``<pad>`` and ``<unk>`` are zero vectors); float inputs pass through unchanged
     .rnn    -> out [batch, time, hidden]   (top layer's h_t for every t)
     .head   many-to-many: pred [batch, time, output_size]
             many-to-one:  pred [batch, output_size]   (read from the last step only)
 
 Recurrent weights follow PyTorch's layout: ``weight_hh_l{k}`` is ``[gates * hidden, hidden]``
 with the gate blocks stacked in PyTorch's order (LSTM ``i, f, g, o``; GRU ``r, z, n``).
+
+The embedding exists only for a task with a vocabulary (``Task.vocab_size``): every other task
+builds exactly the modules it always did, in the same order from the same seed, so its runs
+train bit for bit as before. For the sentiment task ``input_size`` is the word-vector width
+(``rnnviz.core.sentiment.EMBEDDING_SIZE``), the embedding is a parameter like any other
+(trained, saved in run files, rebuilt from the config) and is created first, before ``.rnn``.
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ import torch
 from torch import nn
 
 from rnnviz.core.config import RunConfig
+from rnnviz.core.sentiment import PAD_ID, UNK_ID
 from rnnviz.core.tasks import TASKS
 
 # torch's global RNG is shared by every thread of the app's server: seeding and initialising
@@ -34,9 +44,19 @@ class RecurrentModel(nn.Module):
 
     def __init__(self, cell: str, input_size: int, hidden_size: int, output_size: int,
                  num_layers: int = 1, nonlinearity: str = "tanh", dropout: float = 0.0,
-                 many_to_one: bool = False, task: str = ""):
+                 many_to_one: bool = False, task: str = "", vocab_size: int | None = None):
         super().__init__()
         self.task = task  # key of TASKS: tells trace() which loss to back-propagate
+        # token ids -> input_size-wide word vectors; <pad> stays the zero vector and gets no
+        # gradient, so padding in front of a sentence only lets the biases act
+        self.embedding = (nn.Embedding(vocab_size, input_size, padding_idx=PAD_ID)
+                          if vocab_size is not None else None)
+        if self.embedding is not None:
+            with torch.no_grad():
+                # <unk> never occurs in training, so its gradient is always zero and no
+                # optimizer moves it: zeroed here it stays zero, and a word the model does not
+                # know reads as no word at all instead of a random, never-trained vector
+                self.embedding.weight[UNK_ID].zero_()
         self.cell = cell
         self.nonlinearity = nonlinearity if cell == "rnn" else "tanh"
         self.many_to_one = many_to_one
@@ -51,6 +71,12 @@ class RecurrentModel(nn.Module):
     def gate_count(self) -> int:
         return max(len(GATE_NAMES[self.cell]), 1)
 
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """What the first layer reads, ``[batch, time, input_size]``: the word vectors of token
+        ids ``[batch, time]``, or ``x`` itself (the same tensor) for a task without a
+        vocabulary."""
+        return x if self.embedding is None else self.embedding(x)
+
     def readout(self, top_hidden: torch.Tensor) -> torch.Tensor:
         """Prediction from the top layer's hidden states ``[batch, time, hidden]``."""
         if self.many_to_one:
@@ -58,7 +84,7 @@ class RecurrentModel(nn.Module):
         return self.head(top_hidden)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out, _ = self.rnn(x)
+        out, _ = self.rnn(self.embed(x))
         return self.readout(out)
 
 
@@ -108,7 +134,7 @@ def build_model(cfg: RunConfig) -> RecurrentModel:
         model = RecurrentModel(cfg.cell, task.input_size(), cfg.hidden_size, task.output_size(),
                                num_layers=cfg.num_layers, nonlinearity=cfg.nonlinearity,
                                dropout=cfg.dropout, many_to_one=task.many_to_one,
-                               task=cfg.task)
+                               task=cfg.task, vocab_size=task.vocab_size())
         _initialize(model, cfg)
     return model
 

@@ -11,7 +11,11 @@ adding      many-to-one       ``[B, 1]`` sum of marked values  MSE (predict 1.0:
 copy        many-to-many      ``[B, T]`` symbol at t - lag     accuracy (1 / symbols)
 parity      many-to-one       ``[B]`` XOR of marked bits       accuracy (1/2)
 text        many-to-many      ``[B, T]`` next character        accuracy (most common char)
+sentiment   many-to-one       ``[B, 1]`` 1 positive, 0 neg.    accuracy (1/2)
 ==========  ================  ===============================  ===========================
+
+The sentiment task's ``x`` is token ids ``[B, T]`` (int64) instead: ``Task.vocab_size`` says so,
+and the model embeds them (``rnnviz.core.models``); its grammar is ``rnnviz.core.sentiment``.
 
 Classification targets are class indices stored as floats; ``-1`` marks a step with no target
 (the first ``lag`` steps of the copy task).
@@ -34,6 +38,8 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+
+from rnnviz.core import sentiment
 
 
 def _assets_dir() -> Path:
@@ -85,6 +91,11 @@ class Task:
 
     def output_size(self) -> int:
         raise NotImplementedError
+
+    def vocab_size(self) -> int | None:
+        """None: ``x`` is float vectors. A number: ``x`` is token ids below it, which the model
+        embeds into ``input_size()`` dimensions before the cell."""
+        return None
 
     def sample(self, batch: int, seq_len: int, generator: torch.Generator, *,
                split: str = "train", **params) -> tuple[torch.Tensor, torch.Tensor]:
@@ -374,8 +385,38 @@ class TextTask(Task):
                 f"{population.metric:.1%} on the training text")
 
 
-TASKS: dict[str, Task] = {t.name: t for t in
-                          (SineTask(), AddingTask(), CopyTask(), ParityTask(), TextTask())}
+class SentimentTask(Task):
+    """Positive or negative, after the last word of a sentence of ``rnnviz.core.sentiment``'s
+    grammar; ``x`` is front-padded token ids ``[B, T]``, ``y`` ``[B, 1]`` (1 positive)."""
+
+    name, title, description = "sentiment", sentiment.TITLE, sentiment.DESCRIPTION
+    many_to_one, classification, metric_name = True, True, "accuracy"
+    vocab = sentiment.VOCAB
+    encode, decode = staticmethod(sentiment.encode), staticmethod(sentiment.decode)
+
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+    def input_size(self) -> int:
+        return sentiment.EMBEDDING_SIZE
+
+    def output_size(self) -> int:
+        return 2
+
+    def sample(self, batch, seq_len, generator, *, split="train", **_):
+        return sentiment.sample(batch, seq_len, generator, split=split)
+
+    def chance(self, seq_len, **params):
+        return Chance(loss=math.log(2), metric=0.5, how="guessing positive or negative")
+
+    def chance_words(self, constant, metric, population):
+        return (f"a fixed guess from the validation set's label frequencies, always "
+                f"{sentiment.LABELS[int(constant)]}, right {metric:.1%} of the time; over all "
+                "sentences 50%")
+
+
+TASKS: dict[str, Task] = {t.name: t for t in (SineTask(), AddingTask(), CopyTask(), ParityTask(),
+                                              TextTask(), SentimentTask())}
 
 
 def task_params(cfg) -> dict:

@@ -24,6 +24,11 @@ GRU (blocks r, z, n; the reset gate multiplies ``W_hn h + b_hn``, as torch does)
     n_t = tanh(W_in x_t + b_in + r_t * (W_hn h_{t-1} + b_hn))
     h_t = (1 - z_t) * n_t + z_t * h_{t-1}
 
+A task with a vocabulary (sentiment) feeds token ids ``[batch, time]``: the replay first looks
+them up in the model's own embedding (``model.embed``) and runs the cell on those word vectors
+``x_t = E[token_t]``, exactly as the fused module's forward does, so ``x_t`` in the equations
+above is the embedded word and ``grad_x`` is taken with respect to it.
+
 Given targets ``y`` it also back-propagates the task loss through the replayed graph, so
 ``grad_h[l][b, t] = ||dL_b / dh_t||`` is the *total* BPTT gradient reaching step t of layer l
 (through the readout, the layer above and every later step), where ``L_b`` is example b's own
@@ -55,7 +60,8 @@ class Trace:
     gates[l][name]    [batch, time, hidden]   LSTM i f g o / GRU r z n (empty dicts for RNN)
     prediction        [batch, time, out] or [batch, out]
     grad_h[l]         [batch, time]           ||dL_b/dh_t|| (needs y)
-    grad_x            [batch, time]           ||dL_b/dx_t||, input saliency (needs y)
+    grad_x            [batch, time]           ||dL_b/dx_t||, input saliency (needs y); for
+                                              token ids, x_t is the embedded word vector
     jacobian_norm[l]  [batch, time]           spectral norm of the step Jacobian
     loss              [batch]                 each example's training loss (needs y)
     """
@@ -109,7 +115,8 @@ class Replay:
     """Torch tensors of a replayed forward pass (with autograd graph when gradients are on).
 
     ``hidden[l][t]`` is h_t of layer l, ``[batch, hidden]``; ``cell`` likewise for the LSTM;
-    ``gates[l][name][t]``; ``inputs[l]`` is the input sequence of layer l ``[batch, time, in]``.
+    ``gates[l][name][t]``; ``inputs[l]`` is the input sequence of layer l ``[batch, time, in]``
+    (for layer 0 of an embedding model, the word vectors, not the token ids).
     """
 
     hidden: list[list[torch.Tensor]]
@@ -122,8 +129,16 @@ class Replay:
 def replay(model: RecurrentModel, x: torch.Tensor, keep_grad: bool = False) -> Replay:
     """Run the model step by step with its own weights (inter-layer dropout off, as in eval).
 
-    ``keep_grad`` calls ``retain_grad`` on every h_t so a backward pass fills ``h_t.grad``.
+    ``x`` is ``[batch, time, input_size]``, or token ids ``[batch, time]`` for an embedding
+    model (embedded here with ``model.embed``). ``keep_grad`` calls ``retain_grad`` on every
+    h_t so a backward pass fills ``h_t.grad``.
     """
+    return replay_vectors(model, model.embed(x), keep_grad)
+
+
+def replay_vectors(model: RecurrentModel, x: torch.Tensor, keep_grad: bool = False) -> Replay:
+    """``replay`` from the first layer's input vectors ``[batch, time, input_size]`` (already
+    embedded), so a caller can hold them as a leaf and take gradients with respect to them."""
     cell, hidden_size = model.cell, model.rnn.hidden_size
     batch, steps = x.shape[0], x.shape[1]
     layer_input = x
@@ -204,9 +219,11 @@ def trace(model: RecurrentModel, x: torch.Tensor, y: torch.Tensor | None = None,
     Args:
         model: a model from ``build_model`` (any device; it is put in eval mode for the replay
             and its previous mode is restored).
-        x: ``[batch, time, input_size]``.
+        x: ``[batch, time, input_size]``, or token ids ``[batch, time]`` for an embedding
+            model (the sentiment task).
         y: the task's targets for ``x``; when given, ``grad_h``, ``grad_x`` and ``loss`` are
-            filled.
+            filled (``grad_x`` with respect to the embedded word vectors for token ids: an id
+            has no gradient).
         jacobians: compute ``jacobian_norm`` (the costliest part for big hidden sizes).
     """
     device = next(model.parameters()).device
@@ -215,8 +232,9 @@ def trace(model: RecurrentModel, x: torch.Tensor, y: torch.Tensor | None = None,
     model.eval()
     try:
         with torch.enable_grad() if y is not None else torch.no_grad():
-            x_leaf = x.detach().clone().requires_grad_(y is not None)
-            rep = replay(model, x_leaf, keep_grad=y is not None)
+            # the cell's input as a leaf: x itself, or the word vectors of token ids
+            x_leaf = model.embed(x).detach().clone().requires_grad_(y is not None)
+            rep = replay_vectors(model, x_leaf, keep_grad=y is not None)
             result = Trace(
                 cell_type=model.cell,
                 hidden=[_to_numpy(hs) for hs in rep.hidden],

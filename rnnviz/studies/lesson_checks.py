@@ -19,6 +19,12 @@ from rnnviz.core.tasks import probe_batch, validation_set
 from rnnviz.core.trace import trace
 from rnnviz.core.train import Run
 from rnnviz.studies.run_notes import explosion
+from rnnviz.studies.sentiment import (
+    accuracy_by_distance,
+    accuracy_where,
+    distance_accuracy,
+    signal_at_decision,
+)
 
 
 @dataclass
@@ -397,3 +403,60 @@ def check_overfitting(runs: dict[str, Run]) -> Outcome:
                                   "chance": chance})
 
 
+
+
+FAR_WORDS = 10  # lesson 8: a negation this many words or more before the end is "far"
+NEAR_WORDS = 3  # ... and at most this many, "near"
+
+
+def check_sentence_memory(runs: dict[str, Run]) -> Outcome:
+    """Lesson 8: accuracy on negated sentences by how far the negation is from the end, and how
+    much of the learning signal reaches the deciding word."""
+    numbers: dict[str, float] = {}
+    arrays: dict[str, np.ndarray] = {}
+    for label, name in (("vanilla RNN", "rnn"), ("LSTM", "lstm")):
+        run = runs[label]
+        scored = distance_accuracy(run)
+        negated = scored["negated"]
+        far, far_count = accuracy_where(scored, negated & (scored["distance"] >= FAR_WORDS))
+        near, near_count = accuracy_where(scored, negated & (scored["distance"] <= NEAR_WORDS))
+        kept = run.history.kept_validation()
+        signal = signal_at_decision(run)
+        numbers.update({f"{name}_far": far, f"{name}_near": near, f"{name}_far_count": far_count,
+                        f"{name}_near_count": near_count,
+                        f"{name}_val": math.nan if kept is None else kept[1],
+                        f"{name}_signal": float(np.nanmedian(signal))})
+        curve = accuracy_by_distance(scored)
+        arrays[label] = curve["accuracy"]
+        arrays[f"{label} start"] = curve["start"]
+        arrays[f"{label} count"] = curve["count"]
+    n = numbers
+    holds = (n["lstm_far"] >= 0.95 and n["rnn_far"] <= 0.75
+             and n["lstm_signal"] > 100 * n["rnn_signal"])
+    seq_len = runs["LSTM"].config.seq_len
+
+    def reads(value: float) -> str:
+        return ("close to a coin flip" if abs(value - 0.5) < 0.15 else
+                "mostly right" if value >= 0.85 else "mostly wrong" if value <= 0.15 else
+                "often wrong")
+
+    def share(value: float) -> str:
+        return "0 (smaller than float32 can hold)" if value == 0 else f"{value:.1e}"
+
+    facts = [
+        f"On sentences of up to {seq_len} words, validation accuracy after the last word: "
+        f"LSTM **{n['lstm_val']:.1%}**, vanilla RNN **{n['rnn_val']:.1%}** (chance 50%).",
+        f"Where the deciding negation is **{FAR_WORDS} or more words** before the end "
+        f"({n['lstm_far_count']:.0f} fresh validation sentences), the LSTM is right on "
+        f"**{n['lstm_far']:.1%}**, the vanilla RNN on **{n['rnn_far']:.1%}**: "
+        f"{reads(n['rnn_far'])}.",
+        f"Where it is at most {NEAR_WORDS} words before the end ({n['lstm_near_count']:.0f} "
+        f"sentences): LSTM {n['lstm_near']:.1%}, vanilla RNN {n['rnn_near']:.1%} "
+        f"({reads(n['rnn_near'])}).",
+        f"Why: of the gradient ‖∂L/∂h_t‖ at the last word, the deciding word receives (median "
+        f"over the validation sentences) **{share(n['lstm_signal'])}** in the LSTM and "
+        f"**{share(n['rnn_signal'])}** in the vanilla RNN. Most sentences decide far from the "
+        "end, and through the RNN's tanh steps their learning signal fades before it reaches "
+        "the words that matter; the LSTM's cell carries it along c_t.",
+    ]
+    return Outcome(holds, facts, numbers, arrays)

@@ -127,12 +127,16 @@ def _check(name: str, ours: np.ndarray, theirs: np.ndarray) -> None:
 def forward_terms(model: RecurrentModel, x: torch.Tensor, tr: Trace, layer: int,
                   example: int) -> StepTerms:
     """The terms of every equation of layer ``layer`` for example ``example`` of the batch
-    ``x`` (``[batch, time, in]``) that produced ``tr``; checked against ``tr`` (TraceMismatch
-    if they disagree)."""
+    ``x`` (``[batch, time, in]``, or token ids ``[batch, time]``, whose word vectors are then
+    the layer-0 input ``StepTerms.x``) that produced ``tr``; checked against ``tr``
+    (TraceMismatch if they disagree)."""
     cell, hidden_size = model.cell, model.rnn.hidden_size
     w_ih, w_hh, b_ih, b_hh = (p.detach().cpu() for p in _layer_weights(model, layer))
-    layer_input = (x[example].detach().cpu().float() if layer == 0
-                   else torch.from_numpy(tr.hidden[layer - 1][example]))
+    if layer == 0:  # what the cell reads: x itself, or the word vectors of token ids
+        device = next(model.parameters()).device
+        layer_input = model.embed(x[example:example + 1].to(device))[0].detach().cpu().float()
+    else:
+        layer_input = torch.from_numpy(tr.hidden[layer - 1][example])
     h = torch.from_numpy(tr.hidden[layer][example])
     h_prev = torch.cat([h.new_zeros(1, hidden_size), h[:-1]])
     c = c_prev = None
