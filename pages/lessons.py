@@ -117,7 +117,7 @@ def outcome_charts(lesson: Lesson, runs, outcome) -> None:
                 "f_t averaged over the steps after the first marker. 1 keeps the cell's value "
                 "exactly.", key="lesson_chart_2")
     elif key == "gru":
-        from rnnviz.studies.lesson_checks import parameter_breakdown
+        from rnnviz.studies.lesson_measures import parameter_breakdown
         left, right = st.columns(2)
         with left:
             views.chart(charts.parameter_count_chart(

@@ -11,6 +11,7 @@ from rnnviz import RunConfig, trace, train
 from rnnviz.core.tasks import probe_batch
 from rnnviz.studies.explain import TOPICS
 from rnnviz.studies.lessons import ADDING_LSTM, LESSONS
+from tests.oracles import forget_gates_by_hand, gru_gates_by_hand, rnn_profile_by_hand
 
 
 def _text(topic: str) -> str:
@@ -76,24 +77,10 @@ def lstm_run():
     return train(ADDING_LSTM)
 
 
-def _forget_gates_by_hand(run, x: torch.Tensor) -> np.ndarray:
-    """f_t = σ(W_if x_t + b_if + W_hf h_{t−1} + b_hf) with h from PyTorch's fused LSTM (one
-    layer), ``[B, T, H]``: PyTorch's gate order in weight_ih_l0 is i, f, g, o."""
-    lstm = run.model.rnn
-    hidden = lstm.hidden_size
-    with torch.no_grad():
-        h, _ = lstm(x)
-        h_prev = torch.cat([torch.zeros_like(h[:, :1]), h[:, :-1]], dim=1)
-        rows = slice(hidden, 2 * hidden)
-        pre = (x @ lstm.weight_ih_l0[rows].T + lstm.bias_ih_l0[rows]
-               + h_prev @ lstm.weight_hh_l0[rows].T + lstm.bias_hh_l0[rows])
-    return torch.sigmoid(pre).numpy()
-
-
 def test_lesson_4_counts_the_rows_of_f_that_stay_open(lstm_run):
     lesson = LESSONS["lstm"]
     x, _ = probe_batch(ADDING_LSTM)
-    forget = _forget_gates_by_hand(lstm_run, x)[0]  # example 0, the Gates page's first
+    forget = forget_gates_by_hand(lstm_run.model, x)[0]  # example 0, the Gates page's first
     open_units = np.flatnonzero((forget > 0.9).all(axis=0))
     text = lesson.look_at_for({"LSTM": lstm_run})
     if len(open_units) == 1:
@@ -131,18 +118,6 @@ def test_lesson_1_predicts_well_two_steps_in():
     assert "Two steps later it predicts well" in LESSONS["recurrence"].question
 
 
-def _gru_gates_by_hand(gru: torch.nn.GRU, x: torch.Tensor) -> np.ndarray:
-    """z_t = σ(W_iz x_t + b_iz + W_hz h_{t−1} + b_hz), h from the fused GRU; gate order r, z, n."""
-    hidden = gru.hidden_size
-    with torch.no_grad():
-        h, _ = gru(x)
-        h_prev = torch.cat([torch.zeros_like(h[:, :1]), h[:, :-1]], dim=1)
-        rows = slice(hidden, 2 * hidden)
-        pre = (x @ gru.weight_ih_l0[rows].T + gru.bias_ih_l0[rows]
-               + h_prev @ gru.weight_hh_l0[rows].T + gru.bias_hh_l0[rows])
-    return torch.sigmoid(pre).numpy()
-
-
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_the_gates_page_box_states_the_batchs_gate_numbers(cell):
     from tests.apptest import TINY, open_app, press, set_widgets, wait_for_run
@@ -156,29 +131,12 @@ def test_the_gates_page_box_states_the_batchs_gate_numbers(cell):
     x, _ = probe_batch(run.config)  # the page opens on the probe batch
     box = " ".join(s.value for s in at.success)
     if cell == "lstm":
-        forget = _forget_gates_by_hand(run, x)
+        forget = forget_gates_by_hand(run.model, x)
         assert f"mean is **{forget.mean():.2f}**" in box
         assert f"above 0.9 on **{(forget > 0.9).mean():.0%}** of unit-steps" in box
     else:
-        z = _gru_gates_by_hand(run.model.rnn, x)
+        z = gru_gates_by_hand(run.model.rnn, x)
         assert f"Mean z_t over this batch is **{z.mean():.2f}**" in box
-
-
-def _rnn_profile_by_hand(model, x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
-    """‖∂L/∂h_t‖ averaged over the batch for a one-layer tanh RNN on the adding task, from an
-    unrolled loop written here (h_t = tanh(W_ih x_t + b_ih + W_hh h_{t−1} + b_hh)), with the
-    task's MSE on the readout of the last step."""
-    rnn = model.rnn
-    h = torch.zeros(x.shape[0], rnn.hidden_size, dtype=x.dtype)
-    states = []
-    for t in range(x.shape[1]):
-        h = torch.tanh(x[:, t] @ rnn.weight_ih_l0.T + rnn.bias_ih_l0
-                       + h @ rnn.weight_hh_l0.T + rnn.bias_hh_l0)
-        h.retain_grad()
-        states.append(h)
-    loss = ((model.head(h) - y) ** 2).mean()
-    loss.backward()
-    return np.stack([s.grad.norm(dim=1).numpy() for s in states], axis=1).mean(axis=0)
 
 
 def test_lesson_2_says_how_far_this_runs_gradient_falls():
@@ -189,7 +147,7 @@ def test_lesson_2_says_how_far_this_runs_gradient_falls():
     import copy
     x, y = probe_batch(ADDING_RNN_50)
     model64 = copy.deepcopy(runs["T = 50"].model).double()
-    profile = _rnn_profile_by_hand(model64, x.double(), y.double())  # float64: no underflow
+    profile = rnn_profile_by_hand(model64, x.double(), y.double())  # float64: no underflow
     orders = math.log10(profile[-1] / profile[0])
     text = LESSONS["vanishing"].look_at_for(runs)
     assert f"falls {orders:.0f} orders of magnitude from the last step back to the first" \

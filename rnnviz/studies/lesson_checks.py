@@ -7,7 +7,6 @@ Each check takes ``{label: Run}`` with the labels of its lesson in ``rnnviz.stud
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass, field
 
@@ -15,9 +14,21 @@ import numpy as np
 import torch
 
 from rnnviz.core.models import parameter_count, recurrent_blocks, spectral_radius
-from rnnviz.core.tasks import probe_batch, validation_set
+from rnnviz.core.tasks import probe_batch
 from rnnviz.core.trace import trace
 from rnnviz.core.train import Run
+from rnnviz.studies.lesson_measures import (
+    always_open_forget_units,
+    best_val_loss,
+    carrying_units,
+    final_val_loss,
+    gradient_ratio,
+    memory_ablation,
+    profile_drop,
+    run_at,
+    snapshot_shares,
+    trained_profile,
+)
 from rnnviz.studies.run_notes import explosion
 from rnnviz.studies.sentiment import (
     accuracy_by_distance,
@@ -39,112 +50,8 @@ class Outcome:
 
 
 
-# ---------------------------------------------------------------- measurements
-
-
-def _ratio(a: float, b: float) -> float:
-    return a / b if b > 0 else math.inf
-
-
 def _fmt(value: float) -> str:
     return f"{value:.3g}"
-
-
-def final_val_loss(run: Run) -> float:
-    values = run.history.val_loss
-    return float(values[-1]) if len(values) else math.nan
-
-
-def best_val_loss(run: Run) -> float:
-    values = run.history.val_loss[np.isfinite(run.history.val_loss)]
-    return float(values.min()) if len(values) else math.nan
-
-
-@torch.no_grad()
-def memory_ablation(run: Run) -> dict[str, np.ndarray]:
-    """Per-step validation MSE of a many-to-many regression model, as trained and with its
-    memory wiped: the same weights reading every step as a sequence of length one (h_{t-1} = 0),
-    so the prediction at t can use only x_t. Also the "persistence" forecast (predict x_t)."""
-    x, y = validation_set(run.config)
-    model = run.model.eval()
-    batch, steps, _ = x.shape
-    with_memory = ((model(x) - y) ** 2).mean(dim=(0, 2))
-    alone = model(x.reshape(batch * steps, 1, -1)).reshape(y.shape)
-    without_memory = ((alone - y) ** 2).mean(dim=(0, 2))
-    persistence = ((x[..., :1] - y) ** 2).mean(dim=(0, 2))
-    return {"with_memory": with_memory.numpy(), "without_memory": without_memory.numpy(),
-            "persistence": persistence.numpy()}
-
-
-def gradient_ratio(profile: np.ndarray) -> float:
-    """||dL/dh_0|| / ||dL/dh_{T-1}||: how much of the last step's gradient reaches the first."""
-    return _ratio(float(profile[0]), float(profile[-1]))
-
-
-def trained_profile(run: Run, dtype: torch.dtype = torch.float32) -> np.ndarray:
-    """Mean ||dL/dh_t|| over the probe batch for the trained model (the top layer). In float64
-    a profile that falls by dozens of orders of magnitude does not underflow to 0 as it does in
-    float32, the precision the network trains in."""
-    x, y = probe_batch(run.config)
-    model = run.model if dtype == torch.float32 else copy.deepcopy(run.model).to(dtype)
-    return trace(model, x.to(dtype), y.to(dtype), jacobians=False).grad_h[-1].mean(axis=0)
-
-
-def carrying_units(run: Run, top: int = 3) -> dict[str, np.ndarray]:
-    """Adding problem, LSTM: which cell units carry the first marked value, and their forget gate.
-
-    On the validation set, correlate each unit's cell state c_t at the last step of the first
-    half (the first marker has been read, the second not yet) with the first marked value; the
-    ``top`` units by |r| carry the number. For every unit, the mean forget gate f_t over the
-    steps from just after the first marker to the end of the sequence: the steps across which
-    the number must be kept.
-    """
-    x, _ = validation_set(run.config)
-    tr = trace(run.model, x, jacobians=False)
-    cell = tr.cell[-1]  # [batch, time, hidden]
-    forget = tr.gates[-1]["f"]
-    markers = x[..., 1].numpy()
-    values = x[..., 0].numpy()
-    half = max(x.shape[1] // 2, 1)
-    first = markers[:, :half].argmax(axis=1)
-    first_value = values[np.arange(len(first)), first]
-    held = cell[:, half - 1]
-    centred = held - held.mean(axis=0)
-    target = first_value - first_value.mean()
-    denominator = np.sqrt((centred ** 2).sum(axis=0) * (target ** 2).sum())
-    r = np.where(denominator > 0, (centred * target[:, None]).sum(axis=0) /
-                 np.maximum(denominator, 1e-12), 0.0)
-    steps = np.arange(x.shape[1])
-    after = steps[None, :] > first[:, None]  # [batch, time]
-    mean_forget = (forget * after[..., None]).sum(axis=(0, 1)) / after.sum()
-    order = np.argsort(-np.abs(r))
-    return {"correlation": r, "forget": mean_forget, "carriers": order[:top]}
-
-
-def always_open_forget_units(run: Run, example: int = 0, threshold: float = 0.9) -> np.ndarray:
-    """LSTM: the units whose forget gate stays above ``threshold`` at every step of probe
-    example ``example`` (the example the Gates page opens on): the rows of its f heatmap that
-    stay dark red all the way."""
-    x, y = probe_batch(run.config)
-    forget = trace(run.model, x[example:example + 1], jacobians=False).gates[-1]["f"][0]
-    return np.flatnonzero((forget > threshold).all(axis=0))
-
-
-def parameter_breakdown(run: Run) -> dict[str, int]:
-    """Parameters of a model by kind, for a side-by-side bar chart."""
-    kinds = {"input weights W_ih": 0, "recurrent weights W_hh": 0, "biases": 0,
-             "readout": 0}
-    for name, p in run.model.named_parameters():
-        if name.startswith("head"):
-            kinds["readout"] += p.numel()
-        elif "weight_ih" in name:
-            kinds["input weights W_ih"] += p.numel()
-        elif "weight_hh" in name:
-            kinds["recurrent weights W_hh"] += p.numel()
-        else:
-            kinds["biases"] += p.numel()
-    return kinds
-
 
 
 # ---------------------------------------------------------------- the checks
@@ -180,8 +87,13 @@ def check_vanishing(runs: dict[str, Run]) -> Outcome:
     radius = spectral_radius(recurrent_blocks(long.model, 0)[0])
     x, _ = probe_batch(long.config)
     slope = float((1 - trace(long.model, x, jacobians=False).hidden[0] ** 2).mean())
+    # sliding through training: the 50-step run's early steps stay dark at every snapshot,
+    # the 20-step run's light up as it learns
+    short_shares, long_shares = snapshot_shares(short), snapshot_shares(long)
     holds = (short_val < 0.25 * chance and long_val > 0.75 * chance
-             and long_ratio < 1e-4 and short_ratio > 100 * long_ratio)
+             and long_ratio < 1e-4 and short_ratio > 100 * long_ratio
+             and long_shares.max() < 1e-3 and short_shares[-1] > 1e3 * short_shares[0]
+             and short_shares[-1] > 1e-2)
     drop = profile_drop(trained_profile(long, torch.float64), long_profile)
     facts = [
         f"At **20 steps** the vanilla RNN learns: validation MSE **{_fmt(short_val)}**, "
@@ -193,6 +105,10 @@ def check_vanishing(runs: dict[str, Run]) -> Outcome:
         f"Why: in the trained 50-step network the gradient {drop}; at 20 "
         f"steps the first step still receives {short_ratio:.1e} of the last step's. The first "
         "marker sits in the first half, where almost no learning signal arrives.",
+        f"Over training (the Training step slider): at 20 steps the share of the last step's "
+        f"gradient reaching step 0 grows from **{short_shares[0]:.1e}** at the start to "
+        f"**{short_shares[-1]:.1e}** at the end; at 50 steps it never rises above "
+        f"**{long_shares.max():.1e}** at any of the {len(long_shares)} snapshots.",
         f"Not because W_hh is small: its spectral radius ended at **{radius:.2f}**, so by ρ "
         f"alone the gradient would grow. The units are saturated — the average tanh slope "
         f"1 − h² is **{slope:.2f}** — and every step back multiplies the gradient by these "
@@ -202,24 +118,11 @@ def check_vanishing(runs: dict[str, Run]) -> Outcome:
     return Outcome(holds, facts, {"short_val": short_val, "long_val": long_val,
                                   "short_ratio": short_ratio, "long_ratio": long_ratio,
                                   "radius": radius, "sigma_max": sigma_max, "slope": slope,
-                                  "chance": chance, "drop": drop},
+                                  "chance": chance, "drop": drop,
+                                  "short_share_first": float(short_shares[0]),
+                                  "short_share_last": float(short_shares[-1]),
+                                  "long_share_max": float(long_shares.max())},
                    {"T = 20": short_profile, "T = 50": long_profile})
-
-
-def profile_drop(profile64: np.ndarray, profile32: np.ndarray) -> str:
-    """How far a gradient profile ``[T]`` falls from its last step back to its first, in words:
-    orders of magnitude measured in float64, and how many of the first steps float32, the
-    precision training uses, rounds to exactly 0."""
-    last, first = float(profile64[-1]), float(profile64[0])
-    if last <= 0 or first <= 0:
-        return "is 0 at the last step already" if last <= 0 else "reaches exactly 0"
-    words = f"falls {math.log10(last / first):.0f} orders of magnitude from the last step back " \
-            "to the first"
-    zeros = int(np.argmax(profile32 > 0)) if (profile32 > 0).any() else len(profile32)
-    if zeros:
-        words += (f" (measured in float64: float32, in which the network trains, rounds the "
-                  f"first {zeros} steps' gradient to exactly 0)")
-    return words
 
 
 def vanishing_look_at_note(outcome: Outcome) -> str:
@@ -227,7 +130,11 @@ def vanishing_look_at_note(outcome: Outcome) -> str:
     n = outcome.numbers
     grows = "both lines point up while the gradient falls" if n["radius"] > 1 else \
         "the measured curve falls below both"
-    return (f"In the 50-step run the gradient {n['drop']}. Its ρ "
+    sliding = (f"While you slide the Training step from 0 to the end: at 20 steps the share "
+               f"reaching step 0 grows from {n['short_share_first']:.1e} to "
+               f"{n['short_share_last']:.1e}; at 50 steps it never rises above "
+               f"{n['long_share_max']:.1e}.")
+    return sliding + (f" In the 50-step run the gradient {n['drop']}. Its ρ "
             f"is {n['radius']:.2f} and σ_max {n['sigma_max']:.2f}, so {grows}; the mean tanh "
             f"slope is {n['slope']:.2f}.")
 
@@ -279,8 +186,16 @@ def check_lstm(runs: dict[str, Run]) -> Outcome:
     forget, correlation = units["forget"], units["correlation"]
     carrier = int(units["carriers"][0])
     median_forget = float(np.median(forget))
+    # over training: the carrier's forget gate opens as the loss leaves its plateau
+    steps = run.snapshot_steps
+    opening = [float(carrying_units(run_at(run, step))["forget"][carrier]) for step in steps]
+    val_at = dict(zip(run.history.val_step.tolist(), run.history.val_loss.tolist()))
+    opens = next((k for k, f in enumerate(opening) if f > 0.9), None)
+    drops = next((k for k, step in enumerate(steps) if val_at.get(step, math.inf) < chance / 2),
+                 None)
+    together = opens is not None and drops is not None and abs(opens - drops) <= 2
     holds = (val < 0.05 * chance and abs(correlation[carrier]) > 0.9
-             and forget[carrier] > 0.95 and forget[carrier] > median_forget + 0.2)
+             and forget[carrier] > 0.95 and forget[carrier] > median_forget + 0.2 and together)
     open_units = always_open_forget_units(run)
     hidden = run.config.hidden_size
     facts = [
@@ -294,12 +209,20 @@ def check_lstm(runs: dict[str, Run]) -> Outcome:
         f"In example 0, the one the Gates page opens on, {_units_phrase(open_units, hidden)} "
         f"{'keeps' if len(open_units) == 1 else 'keep'} f above 0.9 at every step.",
     ]
+    if opens is not None and drops is not None:
+        facts.append(
+            f"Over training (the Training step slider): unit {carrier}'s forget gate first "
+            f"averages above 0.9 at step **{steps[opens]}** ({opening[opens - 1]:.2f} one "
+            f"snapshot before); the validation loss first falls below half of chance at step "
+            f"**{steps[drops]}**: the gate opens as the loss leaves its plateau.")
     return Outcome(holds, facts, {"val": val, "carrier": carrier,
                                   "open_units": float(len(open_units)),
+                                  "opens_step": steps[opens] if opens is not None else -1,
+                                  "drops_step": steps[drops] if drops is not None else -1,
                                   "carrier_forget": float(forget[carrier]),
                                   "median_forget": median_forget,
                                   "correlation": float(correlation[carrier]), "chance": chance},
-                   {**units, "open_units": open_units})
+                   {**units, "open_units": open_units, "opening": np.array(opening)})
 
 
 def _units_phrase(units: np.ndarray, hidden: int) -> str:
@@ -310,8 +233,16 @@ def _units_phrase(units: np.ndarray, hidden: int) -> str:
 
 
 def lstm_look_at_note(outcome: Outcome) -> str:
-    """Lesson 4's look-at, completed with this run's count of always-open forget gates."""
-    units = outcome.arrays["open_units"]
+    """Lesson 4's look-at, completed with this run's count of always-open forget gates and
+    what to watch while sliding through training."""
+    n = outcome.numbers
+    sliding = (f" Slide the Training step: unit {n['carrier']:.0f}'s row turns dark red at step "
+               f"{n['opens_step']:.0f}, the snapshot where the validation loss first falls below "
+               f"half of chance (step {n['drops_step']:.0f})." if n["opens_step"] >= 0 else "")
+    return _open_rows(outcome.arrays["open_units"]) + sliding
+
+
+def _open_rows(units: np.ndarray) -> str:
     count = len(units)
     if not count:
         return "In this run no row stays above 0.9 at every step of example 0."
@@ -350,9 +281,11 @@ def check_init(runs: dict[str, Run]) -> Outcome:
     best = {label: best_val_loss(run) for label, run in runs.items()}
     # "learns": under a third of chance (the validation set's best constant, 0.152 at 50
     # steps), an MSE bar of 0.051; 0.3 x the population's 1/6 put the same bar at 0.050
+    shares = {label: snapshot_shares(run) for label, run in runs.items()}
     holds = (ratios["identity"] > 0.1 and ratios["default"] < 1e-10
              and ratios["default"] < ratios["orthogonal"] < ratios["identity"]
-             and best["identity"] < chance / 3 and best["default"] > 0.75 * chance)
+             and best["identity"] < chance / 3 and best["default"] > 0.75 * chance
+             and shares["identity"].min() > 0.1 and shares["default"].max() < 1e-6)
     facts = [
         "Before any training, the share of the last step's gradient that reaches step 0: "
         + ", ".join(f"{label} **{ratios[label]:.1e}**" for label in runs) + ".",
@@ -362,11 +295,26 @@ def check_init(runs: dict[str, Run]) -> Outcome:
         f"Orthogonal keeps more than default but relu zeroes half of the state at each step: "
         f"best **{_fmt(best['orthogonal'])}**. Default stays near chance: best "
         f"**{_fmt(best['default'])}** ({best['default'] / chance:.0%}).",
+        f"Over training (the Training step slider): the identity run never passes less than "
+        f"**{shares['identity'].min():.2f}** of the gradient back to step 0, at any of its "
+        f"{len(shares['identity'])} snapshots; the default run never more than "
+        f"**{shares['default'].max():.1e}**.",
     ]
     numbers = {f"ratio_{k}": v for k, v in ratios.items()}
+    numbers.update({f"share_min_{k}": float(v.min()) for k, v in shares.items()})
+    numbers.update({f"share_max_{k}": float(v.max()) for k, v in shares.items()})
     numbers.update({f"best_{k}": v for k, v in best.items()})
     numbers["chance"] = chance
     return Outcome(holds, facts, numbers, at_init)
+
+
+def init_look_at_note(outcome: Outcome) -> str:
+    """Lesson 6's look-at, completed with what to watch while sliding through training."""
+    n = outcome.numbers
+    return (f"Slide the Training step on each run: the identity run's profile stays lit back "
+            f"to step 0 at every snapshot (never below {n['share_min_identity']:.2f} of the "
+            f"last step's gradient), the default run's stays dark (never above "
+            f"{n['share_max_default']:.1e}).")
 
 
 def check_overfitting(runs: dict[str, Run]) -> Outcome:

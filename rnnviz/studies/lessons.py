@@ -34,6 +34,7 @@ from rnnviz.studies.lesson_checks import (
     check_sentence_memory,
     check_vanishing,
     exploding_look_at_note,
+    init_look_at_note,
     lstm_look_at_note,
     vanishing_look_at_note,
 )
@@ -229,7 +230,7 @@ LESSONS: dict[str, Lesson] = {lesson.key: lesson for lesson in (
         "Before training the identity start passes the gradient back almost intact and the "
         "default start loses it; the identity run learns the task while the default run stays "
         "near chance.",
-        ("initialization", "vanishing"), check_init),
+        ("initialization", "vanishing"), check_init, look_at_note=init_look_at_note),
     Lesson(
         "overfitting", 7, "Overfitting",
         "An LSTM memorises 16 text snippets; weight decay and early stopping keep it honest.",
