@@ -57,27 +57,48 @@ def test_example_files_are_reproducible_and_parse():
      "'x', line 42: 'oops' is not a number"),
     (csv_bytes(["a;b"] + [f"{i};{i % 5}" for i in range(40)] + ["1.000,5;2"]),
      "without thousands separators"),
-    (csv_bytes(["t,x"] + [f"{i},{i % 5}" for i in range(40)] + ["41,"]),
-     "line 42: the value is missing"),
-    (csv_bytes(["t,x"] + [f"{i},{i % 5}" for i in range(40)] + ["41,NaN"]), "missing ('NaN')"),
     (csv_bytes(["t,x"] + [f"{i},{i % 5}" for i in range(40)] + ["41,-inf"]), "not a finite number"),
     (csv_bytes(["t,x"] + [f"{i},{i % 5}" for i in range(40)] + ["41,1e999"]),
      "not a finite number"),
     (csv_bytes(["t,x"] + [f"{i},{i % 5}" for i in range(40)] + ["41,1,2"]),
      "Line 42 has 3 field(s)"),
-    (csv_bytes(["t,x,flat"] + [f"{i},{i % 5},7" for i in range(40)]), "'flat' does not change"),
+    (csv_bytes(["t,flat"] + [f"{i},7" for i in range(40)]), "'flat' does not change"),
     (csv_bytes(["t,x"] + [f"{i},{(i % 5) * 1e300}" for i in range(40)]), "too large"),
-    (csv_bytes([",".join(f"c{j}" for j in range(10))] +
-               [",".join(str((i * j) % 7) for j in range(10)) for i in range(40)]),
-     "10 numeric columns; at most 8"),
-    (csv_bytes(["date,x"] + [f"2024-02-{d:02d},{d % 3}" for d in range(1, 29)] +
-               ["2024-01-05,1", "2024-03-01,2", "2024-03-02,2"]), "not in time order"),
     (b'x\n"unclosed\n1\n', "not well-formed CSV"),
+    (b'x\n"' + b"a" * 200_000 + b'"\n', "not well-formed CSV (field larger than field limit"),
+    (csv_bytes(["a,b"] + [f"{i},{i % 7},{i % 3}" for i in range(40)]),
+     "The data lines have more fields than the first line (2"),
     (csv_bytes([",".join(["a"] * 5000)] * 40), "5,000 fields; at most 64"),
 ])
 def test_bad_csvs_say_what_to_fix(data, words):
     with pytest.raises(csvdata.CsvError, match=words.replace("(", r"\(").replace(")", r"\)")):
         csvdata.parse_csv(data)
+
+
+def test_cases_once_refused_are_now_read_and_said():
+    """Files the first reader refused (a missing value, more than 8 numeric columns, rows out of
+    time order) are read with a default that a note states."""
+    ramp = [f"{i},{i % 5}" for i in range(40)]
+    for last in ("41,", "41,NaN"):  # a gap at the end takes the last value before it
+        filled = csvdata.parse_csv(csv_bytes(["t,x"] + ramp + [last]))
+        assert filled.rows == 41 and filled.values[-1, 0] == 39 % 5
+        assert "Filled 1 missing cell by linear interpolation in time." in filled.notes
+    wide = csvdata.parse_csv(csv_bytes([",".join(f"c{j}" for j in range(10))] +
+                                       [",".join(str((i * (j + 1) + j) % 11) for j in range(10))
+                                        for i in range(40)]))
+    assert wide.columns == tuple(f"c{j}" for j in range(8))
+    assert wide.column_options == tuple(f"c{j}" for j in range(10))
+    assert "Took the first 8 of 10 numeric columns (at most 8 train together)." in wide.notes
+    # a column that does not change is left out, not a reason to refuse the file
+    flat = csvdata.parse_csv(csv_bytes(["t,x,flat"] + [f"{i},{i % 5},7" for i in range(40)]))
+    assert flat.columns == ("x",) and "Left out column(s) that do not change in the training " \
+        "part (the first 80% of rows): flat." in flat.notes
+    days = [f"2024-02-{d:02d},{d % 3}" for d in range(1, 29)]
+    shuffled = csvdata.parse_csv(csv_bytes(["date,x"] + days + ["2024-01-05,1", "2024-03-01,2",
+                                                                "2024-03-02,2"]))
+    assert shuffled.values[0, 0] == 1 and shuffled.values[1:29, 0].tolist() == [
+        d % 3 for d in range(1, 29)]
+    assert "Sorted the rows by 'date': they were not in time order." in shuffled.notes
 
 
 def test_accepted_variants():

@@ -1,12 +1,16 @@
-"""Your own data in the Playground: upload a CSV time series (or take an example), see it with
-its training / validation split, and train on it with the form's model and training settings.
+"""Your own data in the Playground: upload a CSV time series (or take an example), see what the
+reader chose and the series with its training / validation split, pick another series (a
+long-format file) or other columns, and train on it with the form's model and training settings.
 
 The Playground calls ``own_data_section()`` to draw the section and passes the form's config
-through ``apply(cfg)``, which swaps in the data task when "Train on this data" is on.
+through ``apply(cfg)``, which swaps in the data task when "Train on this data" is on. The file's
+bytes stay in the session (one file, at most ``csvdata.MAX_CSV_BYTES``) so that a pick re-reads
+the same upload.
 """
 
 from __future__ import annotations
 
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
@@ -18,7 +22,9 @@ from rnnviz.core.tasks import ASSETS
 from rnnviz.serve import uploads
 
 DATASET, USE, UPLOAD = "own_dataset", "use_own_data", "csv_upload"
+SERIES, COLUMNS = "own_data_series", "own_data_columns"  # the pickers' widget keys
 _ERROR, _SEEN, _PINS = "own_data_error", "own_data_file", "own_data_pins"
+_FILE = "own_data_bytes"  # (file name, bytes) of the file the data set was read from
 EXAMPLES = {"daily_temperature.csv": "Daily temperature (1 column)",
             "predator_prey.csv": "Hares and lynx (2 columns)"}
 MAX_PINS = 4  # data sets one session keeps alive at once
@@ -33,33 +39,107 @@ def keep(dataset: csvdata.Dataset) -> None:
         pins.pop(next(iter(pins)))
 
 
-def _use(dataset: csvdata.Dataset | None, error: str | None = None) -> None:
-    st.session_state.pop(DATASET, None)
-    st.session_state.pop(_ERROR, None)
-    if dataset is not None:
-        st.session_state[DATASET] = dataset
-    if error:
-        st.session_state[_ERROR] = error
+def _md(text: str) -> str:
+    """A file's words (names, notes) inside markdown: a "$" would start LaTeX."""
+    return text.replace("$", "\\$")
+
+
+def _read_file(source: str, data: bytes, failed: str) -> None:
+    """Read a new file with the default choices; it becomes the section's data set (and its
+    bytes are kept for the pickers), or ``failed`` + the reason is shown."""
+    for key in (DATASET, _ERROR, _FILE, SERIES, COLUMNS):  # the pickers start afresh
+        st.session_state.pop(key, None)
+    try:
+        st.session_state[DATASET] = csvdata.read_series(data, source)
+    except csvdata.CsvError as err:
+        st.session_state[_ERROR] = f"{failed}: {err}"
+        return
+    st.session_state[_FILE] = (source, data)
 
 
 def _read_upload() -> None:
-    """Parse a newly uploaded file once (not on every rerun)."""
+    """Read a newly uploaded file once (not on every rerun)."""
     uploaded = st.session_state.get(UPLOAD)
     file_id = getattr(uploaded, "file_id", None)
     if file_id is None or file_id == st.session_state.get(_SEEN):
         return
     st.session_state[_SEEN] = file_id
-    try:
-        _use(csvdata.parse_csv(uploaded.getvalue(), source=uploaded.name))
-    except csvdata.CsvError as err:
-        _use(None, f"**{uploaded.name}** can't be used: {err}")
+    _read_file(uploaded.name, uploaded.getvalue(), f"**{_md(uploaded.name)}** can't be used")
 
 
 def _load_example(file_name: str) -> None:
+    path = ASSETS / file_name
+    data = path.read_bytes() if path.is_file() else b""
+    # a failure is a damaged installation, not the user's fault
+    _read_file(file_name, data, "The example could not be read")
+
+
+def _reread(**choice) -> bool:
+    """Read the kept file again with the learner's pick (``series=`` or ``columns=``); False
+    (with the reason shown, the data set unchanged) when that pick cannot be used."""
+    dataset: csvdata.Dataset | None = st.session_state.get(DATASET)
+    kept = st.session_state.get(_FILE)
+    if dataset is None or kept is None:
+        return False
+    source, data = kept
     try:
-        _use(csvdata.load_csv_file(ASSETS / file_name))
-    except csvdata.CsvError as err:  # a damaged installation, not the user's fault
-        _use(None, f"The example could not be read: {err}")
+        st.session_state[DATASET] = csvdata.read_series(data, source, **choice)
+    except csvdata.CsvError as err:
+        st.session_state[_ERROR] = f"That choice can't be used: {err}"
+        return False
+    st.session_state.pop(_ERROR, None)
+    return True
+
+
+def _pick_series() -> None:
+    """The series picker's callback: the new series starts from its own first columns."""
+    dataset: csvdata.Dataset | None = st.session_state.get(DATASET)
+    if dataset is None:
+        return
+    if _reread(series=st.session_state.get(SERIES)):
+        st.session_state.pop(COLUMNS, None)
+    else:
+        st.session_state[SERIES] = dataset.series
+
+
+def _pick_columns() -> None:
+    """The column picker's callback; the columns keep the file's order (the same pick is the
+    same data set, and so the same runs, whatever order they were clicked in)."""
+    dataset: csvdata.Dataset | None = st.session_state.get(DATASET)
+    if dataset is None:
+        return
+    picked = set(st.session_state.get(COLUMNS) or ())
+    columns = [c for c in dataset.column_options if c in picked]
+    if not columns:
+        st.session_state[_ERROR] = "Keep at least one column to forecast."
+    elif _reread(series=dataset.series, columns=columns):
+        st.session_state[COLUMNS] = columns
+        return
+    st.session_state[COLUMNS] = list(dataset.columns)
+
+
+def _pickers(dataset: csvdata.Dataset) -> None:
+    """Which series (a long-format file) and which columns to train on. The widgets' state is
+    set from the data set before they are drawn, never passed as a default as well."""
+    many_series = len(dataset.series_options) > 1
+    many_columns = len(dataset.column_options) > 1
+    if not (many_series or many_columns):
+        return
+    left, right = st.columns([1, 2]) if many_series and many_columns else (st, st)
+    if many_series:
+        st.session_state.setdefault(SERIES, dataset.series)
+        left.selectbox(
+            f"Series ({dataset.series_column})", dataset.series_options, key=SERIES,
+            on_change=_pick_series,
+            help=f"The file holds several series in long format, named in column "
+                 f"**{_md(dataset.series_column)}**; the network trains on one of them.")
+    if many_columns:
+        st.session_state.setdefault(COLUMNS, list(dataset.columns))
+        right.multiselect(
+            "Columns to forecast", dataset.column_options, key=COLUMNS,
+            on_change=_pick_columns, max_selections=csvdata.MAX_COLUMNS,
+            help=f"1 to {csvdata.MAX_COLUMNS} numeric columns. The network reads all of them "
+                 "at every step and predicts the next value of each.")
 
 
 def split_figure(dataset: csvdata.Dataset) -> go.Figure:
@@ -77,9 +157,12 @@ def split_figure(dataset: csvdata.Dataset) -> go.Figure:
             row=j + 1, col=1)
         fig.update_yaxes(title_text=dataset.columns[j], row=j + 1, col=1)
     split = dataset.split
-    fig.add_vrect(x0=x[split], x1=x[-1], fillcolor=charts.VALIDATION_COLOR, opacity=0.15,
+    # a shape's numpy datetime64[ns] would reach plotly.js as an integer of nanoseconds
+    start, end = ((pd.Timestamp(x[split]), pd.Timestamp(x[-1])) if x.dtype.kind == "M"
+                  else (x[split], x[-1]))
+    fig.add_vrect(x0=start, x1=end, fillcolor=charts.VALIDATION_COLOR, opacity=0.15,
                   line_width=0, row="all", col=1)
-    fig.add_vline(x=x[split], line=dict(color=charts.REFERENCE_COLOR, dash="dash", width=1),
+    fig.add_vline(x=start, line=dict(color=charts.REFERENCE_COLOR, dash="dash", width=1),
                   row="all", col=1)
     more = f"; showing {shown} of {len(dataset.columns)} columns" if shown < len(dataset.columns) \
         else ""
@@ -99,14 +182,18 @@ def own_data_section() -> None:
     with st.expander("Your own data", icon=":material/upload_file:",
                      expanded=dataset is not None or _ERROR in st.session_state):
         st.markdown(
-            "Forecast your own time series: a CSV file with a header line, one row per time step "
-            "and one or more columns of numbers (an optional date or time column labels the "
-            f"rows). At most {csvdata.MAX_ROWS:,} rows, {csvdata.MAX_COLUMNS} numeric columns and "
-            f"{csvdata.MAX_CSV_BYTES // 2**20} MB; at least {csvdata.MIN_ROWS} rows. The network "
-            "reads the series one row at a time and predicts the next row.")
+            "Forecast your own time series: a CSV file with one row per time step and one or "
+            "more columns of numbers; a date or time column orders and labels the rows. A file "
+            "with several series in long format (e.g. symbol, date, price) trains on one of "
+            f"them, at most {csvdata.MAX_COLUMNS} columns train together, and gaps are filled: "
+            "what the reader chose is listed below the file. At most "
+            f"{csvdata.MAX_ROWS:,} rows and {csvdata.MAX_CSV_BYTES // 2**20} MB; at least "
+            f"{csvdata.MIN_ROWS} rows. The network reads the series one row at a time and "
+            "predicts the next row.")
         st.file_uploader("CSV file", key=UPLOAD,  # no type filter: the content is checked
                          max_upload_size=csvdata.MAX_CSV_BYTES // 2**20,
-                         help="Comma, semicolon or tab separated; UTF-8 text.")
+                         help="Comma, semicolon, tab or | separated; UTF-8 or Latin-1 text; "
+                              "decimal commas (3,5) are read in files not separated by commas.")
         columns = st.columns(len(EXAMPLES) + 1, vertical_alignment="center")
         columns[0].caption("Or try an example:")
         for column, (file_name, label) in zip(columns[1:], EXAMPLES.items()):
@@ -118,12 +205,16 @@ def own_data_section() -> None:
             st.error(error, icon=":material/error:")
         if dataset is None:
             return
-        time_words = (f"time column **{dataset.time_name}**" if dataset.time_name
+        time_words = (f"time column **{_md(dataset.time_name)}**" if dataset.time_name
                       else "no time column (the row number is the time)")
-        st.markdown(f"**{dataset.source}**: {dataset.rows:,} rows × {len(dataset.columns)} "
-                    f"numeric column(s) ({', '.join(dataset.columns)}); {time_words}.")
-        for note in dataset.notes:
-            st.caption(note)
+        series_words = (f" of series **{_md(dataset.series)}**" if dataset.series is not None
+                        else "")
+        st.markdown(f"**{_md(dataset.source)}**: {dataset.rows:,} rows{series_words} × "
+                    f"{len(dataset.columns)} numeric column(s) "
+                    f"({_md(', '.join(dataset.columns))}); {time_words}.")
+        _pickers(dataset)
+        st.caption("How the file was read:\n" + "".join(f"\n- {_md(note)}"
+                                                        for note in dataset.notes))
         st.plotly_chart(split_figure(dataset), width="stretch", key="own_data_split")
         st.caption("Each column is z-scored with the mean and standard deviation of the training "
                    "part only, so nothing about the future leaks into training. Validation "

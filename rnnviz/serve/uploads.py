@@ -52,6 +52,13 @@ def register(dataset: Dataset) -> CsvTask:
     return task
 
 
+def register_series(dataset: Dataset) -> str:
+    """The task name to train ``dataset`` on, ``RunConfig(task=register_series(dataset))``: the
+    data set joins the registry like an upload (unpinned: it stays while it is among the
+    ``max_datasets()`` most recently used). Public as ``rnnviz.register_series``."""
+    return register(dataset).name
+
+
 def pin(dataset: Dataset) -> Pin:
     """Register ``dataset`` and return a Pin: while the Pin lives, the data set stays."""
     task = register(dataset)
