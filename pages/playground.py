@@ -8,8 +8,9 @@ via_app()
 import streamlit as st
 
 from rnnviz import charts
-from rnnviz.app import classroom, data_ui, live_ui, runs_ui, state, views, widgets
+from rnnviz.app import classroom, data_ui, live_ui, own_model_ui, runs_ui, state, views, widgets
 from rnnviz.core.config import is_data_task
+from rnnviz.core.inspect import OWN_TASK
 from rnnviz.core.tasks import TASKS
 from rnnviz.studies import run_notes
 
@@ -71,7 +72,9 @@ if job is not None:
     st.fragment(live_view, run_every=0.5)()
 else:
     run = state.current_run()
-    if run is not None:
+    if own_model_ui.is_own_model(run):
+        own_model_ui.current_model_summary(run)
+    elif run is not None:
         task = TASKS[run.config.task]
         summary = run.summary()
         chance = run.chance
@@ -112,8 +115,12 @@ else:
 
 if not classroom.controls_hidden():  # a projector shows results, not set-up
     data_ui.own_data_section()
-    runs_ui.save_and_open_section(state.current_run() if job is None else None)
+    own_model_ui.own_model_section()
+    current = state.current_run() if job is None else None
+    # a model from outside was not trained here: it has no run file to save
+    runs_ui.save_and_open_section(None if own_model_ui.is_own_model(current) else current)
     with st.expander("About the tasks"):
-        for task in (t for t in TASKS.values() if not is_data_task(t.name)):  # not uploads
+        for task in (t for t in TASKS.values()  # not uploads, not a model from outside
+                     if not is_data_task(t.name) and t.name != OWN_TASK):
             st.markdown(f"**{task.title}** (`{task.name}`, {task.metric_name}). "
                         f"{task.description}")

@@ -7,7 +7,8 @@ import streamlit as st
 import torch
 
 from rnnviz.core.config import RunConfig
-from rnnviz.core.tasks import TASKS, probe_batch, seeded_generator, task_params
+from rnnviz.core.own_model import OwnModelRun
+from rnnviz.core.tasks import PROBE_SIZE, TASKS, probe_batch, seeded_generator, task_params
 from rnnviz.core.trace import Trace, trace
 from rnnviz.core.train import Run
 from rnnviz.serve import limits
@@ -102,11 +103,20 @@ def new_example_batch() -> None:
 
 
 def batch(run: Run, batch_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    if isinstance(run, OwnModelRun):  # a model from outside brings its inputs and targets
+        return run.example_batch(batch_id)
     cfg = run.config
     if batch_id == 0:
         return probe_batch(cfg)
     generator = seeded_generator(cfg.seed * 7919 + batch_id)
     return TASKS[cfg.task].sample(16, cfg.seq_len, generator, split="val", **task_params(cfg))
+
+
+def batch_shape(run: Run | None) -> tuple[int, bool]:
+    """``(examples per batch, whether "New examples" can give others)`` for ``run``."""
+    if isinstance(run, OwnModelRun):
+        return run.examples, run.batches is None or run.batches > 1
+    return PROBE_SIZE, True
 
 
 def run_trace(run: Run, batch_id: int | None = None) -> tuple[Trace, torch.Tensor, torch.Tensor]:

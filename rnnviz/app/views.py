@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+# the Hidden states panel of a model from outside (task "own"): registered on import
+from rnnviz.core.own_model import LOSSES, OwnModelRun
 from rnnviz.core.tasks import TASKS
 from rnnviz.core.train import Run
 from rnnviz.studies import run_notes
@@ -18,7 +20,7 @@ CELL_NAMES = {"rnn": "Vanilla RNN", "lstm": "LSTM", "gru": "GRU"}
 
 def describe_run(run: Run) -> str:
     cfg = run.config
-    return f"{CELL_NAMES[cfg.cell]} · {TASKS[cfg.task].title} · T={cfg.seq_len}"
+    return f"{CELL_NAMES[cfg.cell]} · {run.task.title} · T={cfg.seq_len}"
 
 
 def _format(value: float | None, name: str) -> str:
@@ -40,6 +42,9 @@ def sidebar_summary() -> None:
             else:
                 st.caption(f"Training {CELL_NAMES[job.cfg.cell]} on {TASKS[job.cfg.task].title}")
                 st.progress(p.step / max(p.total, 1), text=f"step {p.step} / {p.total}")
+        elif isinstance(run, OwnModelRun):  # nothing trained here: no scores, no chance
+            st.markdown(f"**Current model**  \n{describe_run(run)}")
+            st.caption(f"Uploaded, not trained here · loss: {LOSSES[run.loss].phrase}")
         elif run is not None:
             summary = run.summary()
             name = summary["metric_name"]
@@ -71,7 +76,13 @@ def require_run() -> Run | None:
                     icon=":material/waving_hand:")
         st.page_link(PLAYGROUND, label="Go to the Playground", icon=":material/play_arrow:")
         return None
-    if run.history.steps_done == 0:
+    if isinstance(run, OwnModelRun):
+        loss = LOSSES[run.loss]
+        st.info(f"**{run.task.title}**: {run.task.inputs}. It was not trained here, so there "
+                "is no training history (charts over training stay empty) and no chance "
+                "level. Every gradient is that of the loss chosen on the Playground, "
+                f"{loss.phrase}: {loss.words}", icon=":material/upload_file:")
+    elif run.history.steps_done == 0:
         st.warning("This run stopped before its first training step, so the model is still "
                    "at its initial weights.")
     return run
@@ -86,16 +97,32 @@ def pick_layer(run: Run, container=st) -> int:
 
 
 def pick_example(container=st, button_container=None) -> int:
-    """Which of the 16 examples of the current batch to show, and a button for new ones (in
-    ``button_container``, else beside the slider in ``container``)."""
+    """Which example of the current batch to show (16 of them, or fewer for a model from
+    outside with fewer sequences), and a button for new ones (in ``button_container``, else
+    beside the slider in ``container``)."""
     if button_container is None:
         left, right = container.columns([3, 1], vertical_alignment="bottom")
     else:
         left, right = container, button_container
-    index = left.slider("Example", 0, 15, 0, key="example",
-                        help="One of the 16 examples of the batch being inspected.")
+    run = state.current_run()
+    count, more = state.batch_shape(run)
+    if st.session_state.get("example", 0) >= count:  # a smaller batch than the last run's
+        st.session_state["example"] = count - 1
+    index = 0
+    if count > 1:
+        index = left.slider("Example", 0, count - 1, 0, key="example",
+                            help=f"One of the {count} examples of the batch being inspected.")
+    else:
+        left.caption("One example: the only sequence there is.")
+    if not isinstance(run, OwnModelRun):
+        new_help = "Draw a fresh batch of 16 examples from the validation distribution."
+    elif run.input_task is not None:
+        new_help = "Draw 16 fresh inputs from the task."
+    else:
+        new_help = ("The next 16 of your sequences (after the last, the first again)." if more
+                    else "Every one of your sequences is shown already.")
     if right.button("New examples", icon=":material/casino:", key="new_examples", width="stretch",
-                    help="Draw a fresh batch of 16 examples from the validation distribution."):
+                    disabled=not more, help=new_help):
         state.new_example_batch()
     return index
 

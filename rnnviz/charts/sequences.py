@@ -24,6 +24,7 @@ from rnnviz.charts.style import (
 )
 from rnnviz.core import sentiment
 from rnnviz.core.csvdata import CsvTask
+from rnnviz.core.inspect import OWN_TASK
 
 
 def _display_char(char: str) -> str:
@@ -236,8 +237,46 @@ def _sentiment_panel(task, x: np.ndarray, y: np.ndarray, prediction: np.ndarray,
                                                       xaxis=dict(range=[-0.5, last + 0.5]))
 
 
+OWN_MAX_FEATURES = 4  # more lines than this on one axis no longer read
+
+
+def _own_model_panel(task, x: np.ndarray, y: np.ndarray, prediction: np.ndarray, t: np.ndarray):
+    """Panel parts (traces, title, y title, layout) for one example of a model from outside.
+
+    ``x [T, C]``; with the next-input loss ``y`` and ``prediction`` are ``[T, C]`` (the next
+    input and the readout's forecast of it), with the last-state loss ``y [H]`` is zero and
+    ``prediction [H]`` is the last hidden state, whose mean square is the loss.
+    """
+    features = x.shape[1]
+    shown = min(features, OWN_MAX_FEATURES)
+    forecasting = prediction.ndim == 2 and prediction.shape == x.shape
+    traces = []
+    for k in range(shown):
+        color = UNIT_COLORS[k % len(UNIT_COLORS)]
+        name = f"x_t[{k}]" if features > 1 else "x_t"
+        series = [(f"input {name}", x[:, k], "dot" if forecasting else "solid")]
+        if forecasting:
+            series += [(f"target: next input {name.replace('_t', '_(t+1)')}", y[:, k], "solid"),
+                       (f"readout ŷ_t[{k}]" if features > 1 else "readout ŷ_t",
+                        prediction[:, k], "dash")]
+        for label, values, dash in series:
+            traces.append(go.Scatter(
+                x=t, y=values, name=label, mode="lines", line=dict(color=color, dash=dash, width=2),
+                hovertemplate=f"{TIME_AXIS} = %{{x}}<br>{label} %{{y:.4g}}<extra></extra>"))
+    more = f" (first {shown} of {features} features)" if shown < features else ""
+    if forecasting:
+        mse = float(np.nanmean((prediction - y) ** 2))
+        title = f"Your model's readout against the next input: MSE {mse:.3g}{more}"
+    else:
+        loss = float(np.nanmean(np.asarray(prediction, dtype=np.float64) ** 2))
+        title = (f"The input{more}; the loss reads only the last hidden state: "
+                 f"(1/H)‖h_T−1‖² = {loss:.3g}")
+    return traces, title, "value", {}
+
+
 _SEQUENCE_PANELS = {"sine": _sine_panel, "adding": _adding_panel, "copy": _copy_panel,
-                    "parity": _parity_panel, "text": _text_panel, "sentiment": _sentiment_panel}
+                    "parity": _parity_panel, "text": _text_panel, "sentiment": _sentiment_panel,
+                    OWN_TASK: _own_model_panel}
 
 
 def sequence_panel(task, x: np.ndarray, y: np.ndarray, prediction: np.ndarray) -> go.Figure:
