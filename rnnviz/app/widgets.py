@@ -24,6 +24,8 @@ _TASK_ONLY = {"lag": "copy", "noise": "sine", "marked_bits": "parity"}
 _CELL_ONLY = {"nonlinearity": "rnn", "forget_bias": "lstm"}
 # drawn above the form, so that choosing them redraws it with the fields that apply
 _CHOOSERS = ("task", "cell")
+# the few settings that matter most, in the form's first row; the rest under "Advanced"
+_LEADING = ("seq_len", "hidden_size", "steps")
 
 
 def applies(name: str, task: str, cell: str) -> bool:
@@ -107,12 +109,21 @@ def config_form(key: str = "config_form") -> RunConfig | None:
     task = st.session_state.get("task", defaults.task)
     cell = st.session_state.get("cell", defaults.cell)
     with st.form(key, border=True):
-        columns = st.columns(3, gap="medium")
-        for group, column in zip(GROUPS, columns):
-            column.markdown(f"**{group}**")
-            for name, spec in FIELDS.items():
-                if spec.group == group and name not in _CHOOSERS and applies(name, task, cell):
-                    _widget(name, getattr(defaults, name), column)
+        leading = st.columns(3, gap="medium")
+        for name, column in zip(_LEADING, leading):
+            _widget(name, getattr(defaults, name), column)
+        for name in (*_TASK_ONLY, *_CELL_ONLY):  # this task's or cell's own knob, right here
+            if applies(name, task, cell) and name != "forget_bias":
+                _widget(name, getattr(defaults, name), leading[0 if name in _TASK_ONLY else 1])
+        with st.expander("Advanced settings", icon=":material/tune:"):
+            columns = st.columns(3, gap="medium")
+            for group, column in zip(GROUPS, columns):
+                column.markdown(f"**{group}**")
+                for name, spec in FIELDS.items():
+                    if (spec.group == group and name not in (*_CHOOSERS, *_LEADING)
+                            and (name not in _TASK_ONLY and name not in _CELL_ONLY
+                                 or name == "forget_bias") and applies(name, task, cell)):
+                        _widget(name, getattr(defaults, name), column)
         submitted = st.form_submit_button("Train", icon=":material/play_arrow:", type="primary",
                                           width="stretch")
     if not submitted:

@@ -74,8 +74,12 @@ def selectbox_value(page, label: str) -> str:
 
 
 def set_number(page, label: str, value) -> None:
-    """Type into a number input found by its label (the form applies it on Train)."""
+    """Type into a number input found by its label (the form applies it on Train), opening the
+    form's "Advanced settings" when the field is in there."""
     box = page.get_by_label(label, exact=True)
+    if not box.is_visible():
+        page.get_by_text("Advanced settings").first.click()
+        box.wait_for(state="visible", timeout=10_000)
     box.fill(str(value))
     box.press("Tab")
 

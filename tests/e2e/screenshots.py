@@ -40,7 +40,9 @@ def full_page_shot(page, path: Path) -> None:
 
 # buttons pressed on a page before its picture, so that it shows results rather than a form
 PRESS_FIRST = {"Compare": ("Train the set", "Run the sweep"),
-               "Forecasting": ("Train a forecaster",), "Text": ("Train a text model",)}
+               "Forecasting": ("Train a forecaster",), "Text": ("Train a text model",),
+               "Sentiment": ("Train a sentiment model",)}
+LIVE_QUERY = "seq_len=10&hidden_size=8&steps=20000&probe_every=50"  # long enough to watch
 TRAINING_NOTICE = "this page fills in when it is done"  # a page waiting for its own run
 
 
@@ -77,6 +79,15 @@ def main(argv: list[str] | None = None) -> int:
         train_button(page).click()
         wait_for_run(page, timeout=300)
         titles = nav_titles(page)
+        rewound = out / "gates_rewound.png"  # the inside at an earlier moment of training
+        open_page(page, "Gates")
+        slider = page.get_by_role("slider", name="Training step")
+        slider.focus()
+        for _ in range(12):  # a dozen snapshots back from the end
+            slider.press("ArrowLeft")
+        settle(page)
+        full_page_shot(page, rewound)
+        print(rewound)
         for title in titles:
             open_page(page, title)
             for label in PRESS_FIRST.get(title, ()):
@@ -87,6 +98,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{path}  ({errors} exception boxes)")
             if errors:
                 problems.append(f"{title}: {errors} exception boxes")
+        live = out / "playground_live.png"  # a long run, pictured while it trains
+        page.goto(f"{url}/playground?{LIVE_QUERY}")
+        settle(page)
+        train_button(page).click()
+        page.get_by_text("Gradient over training, so far").first.wait_for(timeout=120_000)
+        page.wait_for_timeout(4000)
+        full_page_shot(page, live)
+        print(live)
+        page.locator(".st-key-stop [data-testid^='stBaseButton']").first.click()
         browser.close()
     for problem in problems:
         print("PROBLEM:", problem)
