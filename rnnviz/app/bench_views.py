@@ -3,8 +3,9 @@
     python -m rnnviz.app.bench_views [--repeats 5]
 
 Trains the default configuration once (through the Train button), then on every inspection page
-times the first draw (which computes the trace) and each view change (another example, unit,
-projection): the script's server time, median of the repeats. A benchmark that prints a table,
+times the first draw (which computes the trace) and each view change (another training step on
+the rewind slider, another example, unit, projection): the script's server time, median of the
+repeats. A benchmark that prints a table,
 not a test.
 """
 
@@ -57,9 +58,21 @@ def main(argv: list[str] | None = None) -> int:
             assert not at.exception, at.exception
         rows.append((page, label, statistics.median(times), max(times)))
 
-    for page in ("hidden_states", "gates", "gradients"):
+    steps = run.snapshot_steps
+    for page in ("hidden_states", "gates", "gradients", "step_through"):
         at.switch_page(f"pages/{page}.py")
+        if "train_step" in at.session_state:  # every page opens at the run's end
+            at.session_state["train_step"] = steps[-1]
         rows.append((page, "first draw (computes the trace)", _timed(at.run), float("nan")))
+        # a snapshot not seen before each time: model_at, its trace and every chart
+        measure(page, "another training step (rewind)", lambda i: _widget(
+            at, "select_slider", "train_step").set_value(steps[(7 * i + 3) % (len(steps) - 1)]))
+        measure(page, "back to a step seen before", lambda i: _widget(
+            at, "select_slider", "train_step").set_value(steps[3]))
+        _widget(at, "select_slider", "train_step").set_value(steps[-1])
+        at.run()
+        if page == "step_through":
+            continue
         measure(page, "same view again (rerun)", lambda i: None)
         measure(page, "another example", lambda i: _widget(at, "slider", "example")
                 .set_value((i + 1) % 16))
