@@ -1,10 +1,12 @@
 """rnnviz: train small recurrent networks and record exactly what happens inside them.
 
-The public names below come from the engine, ``rnnviz.core``; docs/ARCHITECTURE.md maps the rest.
+The public names below come from the engine, ``rnnviz.core``, except ``register_series``, which
+puts a data set into the server's registry (``rnnviz.serve.uploads``); docs/ARCHITECTURE.md maps
+the rest. ``read_series`` and ``register_series`` are imported on first use: they need pandas,
+which the training worker processes (which import this package) have no use for.
 """
 
 from rnnviz.core.config import FIELDS, RunConfig
-from rnnviz.core.csvread import read_series
 from rnnviz.core.history import History
 from rnnviz.core.inspect import inspect
 from rnnviz.core.models import build_model
@@ -12,7 +14,15 @@ from rnnviz.core.runs import load_run, save_run
 from rnnviz.core.tasks import TASKS
 from rnnviz.core.trace import Trace, trace
 from rnnviz.core.train import Run, train
-from rnnviz.serve.uploads import register_series
+
+_LAZY = {"read_series": "rnnviz.core.csvread", "register_series": "rnnviz.serve.uploads"}
 
 __all__ = ["FIELDS", "History", "Run", "RunConfig", "TASKS", "Trace", "build_model",
            "inspect", "load_run", "read_series", "register_series", "save_run", "trace", "train"]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'rnnviz' has no attribute {name!r}")

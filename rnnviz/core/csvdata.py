@@ -6,7 +6,9 @@ returns a ``Dataset`` (``rnnviz.core.dataset``); anything it cannot use raises `
 ``"csv:" + 12 hex digits of a hash of the data`` (see ``rnnviz.core.config.DATA_TASK``); the
 server's registry (``rnnviz.serve.uploads``) adds it to ``TASKS``, so every other part of the
 engine (training, traces, run files) handles it like a built-in task. This module also
-re-exports the names of those two, the one place the rest of rnnviz imports them from.
+re-exports the names of those two, the one place the rest of rnnviz imports them from; the
+readers (which need pandas) are imported on first use, so that importing the run store, as
+every server and worker does, does not load pandas.
 
 The task (many-to-many regression, like the sine task)::
 
@@ -25,7 +27,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from rnnviz.core.csvread import load_csv_file, parse_csv, read_series
 from rnnviz.core.dataset import (
     MAX_COLUMNS,
     MAX_CSV_BYTES,
@@ -43,7 +44,17 @@ from rnnviz.core.tasks import Chance, Task
 
 __all__ = ["MAX_COLUMNS", "MAX_CSV_BYTES", "MAX_FIELDS", "MAX_ROWS", "MIN_ROWS",
            "VALIDATION_SHARE", "CsvError", "CsvTask", "Dataset", "data_hash", "dataset_from_meta",
-           "load_csv_file", "make_dataset", "parse_csv", "read_series"]
+           "make_dataset"]  # and, on first use, load_csv_file, parse_csv, read_series
+
+
+_READERS = ("load_csv_file", "parse_csv", "read_series")
+
+
+def __getattr__(name: str):
+    if name in _READERS:
+        from rnnviz.core import csvread
+        return getattr(csvread, name)
+    raise AttributeError(f"module 'rnnviz.core.csvdata' has no attribute {name!r}")
 
 
 # ---------------------------------------------------------------- the task
