@@ -83,7 +83,7 @@ def test_the_slider_labels_say_the_step_and_the_loss_there():
     slider.set_value(40).run()
     label = f"step 40, training loss {float(run.history.loss[39]):.3g}"
     titles = [f["layout"]["title"]["text"] for f in _figures(at).values()]
-    assert titles and all(title.endswith(label) for title in titles)
+    assert titles and all(label in title for title in titles)
 
 
 def test_play_starts_from_the_first_snapshot_and_pause_stops():
@@ -93,7 +93,7 @@ def test_play_starts_from_the_first_snapshot_and_pause_stops():
     assert not at.exception
     assert at.session_state[rewind.PLAYING] and at.session_state[rewind.STEP] == 0
     titles = [f["layout"]["title"]["text"] for f in _figures(at).values()]
-    assert any(title.endswith("step 0, before training") for title in titles)
+    assert any("step 0, before training" in title for title in titles)
     pause = next(b for b in at.button if b.key == "train_step_play")
     assert pause.label == "Pause"
     pause.click().run()

@@ -148,7 +148,8 @@ def chart(figure, how_to_read: str = "", key: str | None = None, of_step: bool =
     label = rewind.step_label()
     if label and of_step and hasattr(figure, "to_plotly_json"):
         title = figure.layout.title.text or ""
-        figure.update_layout(title_text=f"{title} · {label}" if title else label)
+        # on a line of its own: appended, it overflowed the titles of half-width charts
+        figure.update_layout(title_text=f"{title}<br><sup>{label}</sup>" if title else label)
     if hasattr(figure, "to_plotly_json"):
         st.plotly_chart(figure, width="stretch", key=key)
     else:
