@@ -25,6 +25,7 @@ if cfg is not None:
     cfg = data_ui.apply(cfg)  # "Your own data" below can swap in the user's series
 if cfg is not None:
     state.start_training(cfg)
+    st.rerun()  # the sidebar, drawn before this, must show the run or job just started
 
 notice = state.take_notice()
 if notice:

@@ -29,19 +29,33 @@ def _format(value: float | None, name: str) -> str:
     return f"{value:.1%}" if name == "accuracy" else f"{value:.4g}"
 
 
+SIDEBAR_REFRESH_S = 1.0
+
+
+def _job_progress() -> None:
+    """The sidebar's line about the session's training job; when the job is over, the whole page
+    is redrawn so that the sidebar shows the run it produced."""
+    job = state.current_job()
+    if job is None:
+        st.rerun()
+    p = job.progress
+    if p.state == "queued":
+        st.info(":material/hourglass_top: Queued: the server is busy; your run starts "
+                "when a slot frees up.")
+    else:
+        st.caption(f"Training {CELL_NAMES[job.cfg.cell]} on {TASKS[job.cfg.task].title}")
+        st.progress(p.step / max(p.total, 1), text=f"step {p.step} / {p.total}")
+
+
 def sidebar_summary() -> None:
     """Every page: what is trained (or training) now, or an invitation to train."""
     with st.sidebar:
         job = state.current_job()
         run = state.current_run()
         if job is not None:
-            p = job.progress
-            if p.state == "queued":
-                st.info(":material/hourglass_top: Queued: the server is busy; your run starts "
-                        "when a slot frees up.")
-            else:
-                st.caption(f"Training {CELL_NAMES[job.cfg.cell]} on {TASKS[job.cfg.task].title}")
-                st.progress(p.step / max(p.total, 1), text=f"step {p.step} / {p.total}")
+            # redrawn on its own while the job trains, whatever the page: the page's own live
+            # view updates only the main area, and the sidebar must say the same step
+            st.fragment(_job_progress, run_every=SIDEBAR_REFRESH_S)()
         elif isinstance(run, OwnModelRun):  # nothing trained here: no scores, no chance
             st.markdown(f"**Current model**  \n{describe_run(run)}")
             st.caption(f"Uploaded, not trained here · loss: {LOSSES[run.loss].phrase}")

@@ -59,3 +59,32 @@ def test_every_inside_page_rewinds_to_the_start(page, server_url):
         assert sorted(first.values()) != sorted(last.values()), title
         assert page.locator(EXCEPTION).count() == 0
     assert page.problems == []
+
+
+def test_the_sidebar_follows_the_live_run_and_a_reused_run(page, server_url):
+    page.goto(f"{server_url}/playground?seq_len=10&hidden_size=8&steps=20000&seed=31")
+    settle(page)
+    train_button(page).click()
+    page.get_by_text(re.compile(r"Training: step \d+ of 20000")).wait_for(timeout=60_000)
+    page.wait_for_timeout(3000)
+    sidebar = page.locator("[data-testid='stSidebar']")
+    main = page.locator("[data-testid='stMain']")
+    in_sidebar = int(re.search(r"step (\d+) / 20000", sidebar.inner_text()).group(1))
+    on_page = int(re.search(r"Training: step (\d+) of 20000", main.inner_text()).group(1))
+    assert in_sidebar > 0 and abs(in_sidebar - on_page) < 2000  # a second of training apart
+    page.locator(".st-key-stop [data-testid^='stBaseButton']").first.click()
+    # a run this server already trained is reused at once: the sidebar says so too
+    page.goto(f"{server_url}/playground?seq_len=10&hidden_size=8")
+    settle(page)
+    train_tiny(page, steps=30)
+    other = page.context.browser.new_page()
+    try:
+        other.goto(f"{server_url}/playground?seq_len=10&hidden_size=8&steps=30&eval_every=10"
+                   "&probe_every=10")
+        settle(other)
+        train_button(other).click()
+        settle(other)
+        assert "reused" in other.locator("[data-testid='stMain']").inner_text()
+        assert "Current run" in other.locator("[data-testid='stSidebar']").inner_text()
+    finally:
+        other.close()
