@@ -76,6 +76,12 @@ def live_view() -> None:
         live_ui.live_inside(job)
 
 
+def _try(cfg) -> None:
+    """A next step's button: its settings into the form, and train them."""
+    classroom.apply_config(cfg)
+    state.start_training(cfg)
+
+
 if job is not None:
     st.fragment(live_view, run_every=LIVE_REFRESH_S)()
 else:
@@ -95,15 +101,30 @@ else:
         columns = st.columns(4)
         name = task.metric_name
         fmt = (lambda v: f"{v:.1%}") if name == "accuracy" else (lambda v: f"{v:.4f}")
+        verdict = run_notes.verdict(summary["val_metric"], chance.metric, task.higher_is_better,
+                                    run.config.task, is_data_task(run.config.task))
         if summary["val_metric"] is not None:
             delta = summary["val_metric"] - chance.metric
+            # percentage points next to a percentage; a run that learned nothing is not green
             columns[0].metric(f"Validation {name}", fmt(summary["val_metric"]),
-                              delta=f"{delta:+.3g} vs chance",
-                              delta_color="normal" if task.higher_is_better else "inverse")
+                              delta=(f"{100 * delta:+.1f} pp vs chance" if name == "accuracy"
+                                     else f"{delta:+.3g} vs chance"),
+                              delta_color="off" if verdict is None or verdict.level ==
+                              "no better than guessing" else
+                              "normal" if task.higher_is_better else "inverse")
         columns[1].metric(f"Chance {name}", fmt(chance.metric), help=chance.how)
         columns[2].metric("Steps", f"{summary['steps']}")
         columns[3].metric("Speed", f"{summary['steps_per_s']:.0f} steps/s",
                           help=f"{summary['elapsed_s']:.1f} s on {summary['device']}")
+        if verdict is not None:
+            show = {"learned": st.success, "partly": st.warning}.get(verdict.level, st.error)
+            show(verdict.words, icon=":material/fact_check:")
+            if verdict.level != "learned":
+                tries = run_notes.next_steps(run.config, reason)
+                for index, (label, suggestion) in enumerate(tries):
+                    # a callback: it runs before the widgets are drawn, so it may set them
+                    st.button(f"Try: {label}", key=f"next_step_{index}",
+                              icon=":material/arrow_forward:", on_click=_try, args=(suggestion,))
         views.chart(charts.loss_curves(run.history, chance, name, task.higher_is_better),
                     "Left: the training loss at every step (thin) and on the fixed validation set "
                     "(dots); right: the task's score. The dashed line is chance: "
