@@ -117,8 +117,11 @@ else:
         columns[3].metric("Speed", f"{summary['steps_per_s']:.0f} steps/s",
                           help=f"{summary['elapsed_s']:.1f} s on {summary['device']}")
         if verdict is not None:
-            show = {"learned": st.success, "partly": st.warning}.get(verdict.level, st.error)
-            show(verdict.words, icon=":material/fact_check:")
+            # st.error stays for what went wrong with the app; a run that learned nothing is a
+            # result, told plainly, not a failure of the page
+            show = st.success if verdict.level == "learned" else st.warning
+            show(verdict.words, icon=":material/fact_check:" if verdict.level != "no better than "
+                 "guessing" else ":material/do_not_disturb_on:")
             if verdict.level != "learned":
                 tries = run_notes.next_steps(run.config, reason)
                 for index, (label, suggestion) in enumerate(tries):

@@ -33,7 +33,7 @@ def test_a_vanilla_rnn_on_the_long_adding_problem_is_told_it_is_guessing_and_wha
     at, run = _trained(cell="rnn", seq_len=50, steps=300)
     progress = _progress(run)
     assert progress < 0.3  # independently: it did not learn
-    errors = " ".join(e.value for e in at.error)
+    errors = " ".join(w.value for w in at.warning)
     assert "no better than guessing" in errors
     assert (f"{progress:.0%} of the way" in errors or "no closer to perfect than chance"
             in errors)
