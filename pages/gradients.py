@@ -13,6 +13,16 @@ from rnnviz.core.analysis import recurrent_spectra
 from rnnviz.core.trace import last_loss_gradient_profile, parameter_gradient_norms
 from rnnviz.studies import gradient_notes as notes
 
+# what to look for in the saliency of each task (nothing is said where there is no rule of thumb)
+SALIENCY_HINTS = {
+    "adding": "For the adding problem, the two marked steps stand out once the network has "
+              "learned.",
+    "copy": "For the copy task, the input the target copies (lag steps back) matters most.",
+    "parity": "For parity, only the marked bits should matter once the network has learned.",
+    "sentiment": "For a sentence, the words that decide it (an adjective, a negator, 'but') "
+                 "stand out once the network has learned.",
+}
+
 st.title("Gradients through time")
 st.markdown(
     "Training moves each weight by the gradient of the loss. To reach step t, that gradient "
@@ -79,5 +89,5 @@ if run is not None:
                                                   cfg.nonlinearity, layer), key="singular")
     views.chart(charts.saliency_chart(tr.grad_x[example]),
                 f"Input saliency ‖∂L/∂x_t‖ of example {example}: how much its loss would change "
-                "if the input at step t changed. For the adding problem, the two marked steps "
-                "stand out once the network has learned.", key="saliency")
+                "if the input at step t changed. " + SALIENCY_HINTS.get(cfg.task, ""),
+                key="saliency")

@@ -134,9 +134,11 @@ else:
                     f"{chance.how}. A model that learned something sits well below it "
                     f"({'above it for accuracy' if task.higher_is_better else 'lower is better'}).",
                     key="loss_curves")
+        gates = ("**Gates** why a vanilla RNN has none to keep anything with"
+                 if run.config.cell == "rnn" else
+                 f"**Gates** how the {views.CELL_NAMES[run.config.cell]} decides what to keep")
         st.markdown("Now look inside: **Hidden states** shows what the network remembers, "
-                    "**Gates** how LSTM/GRU decide what to keep, **Gradients** how far back the "
-                    "learning signal reaches.")
+                    f"{gates}, **Gradients** how far back the learning signal reaches.")
     elif classroom.controls_hidden():
         st.info("No model yet. Classroom mode hides the settings: start a lesson from the "
                 "Lessons page, or switch classroom mode off in the sidebar to train your own.",
