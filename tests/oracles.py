@@ -7,30 +7,27 @@ import numpy as np
 import torch
 
 
-def forget_gates_by_hand(model, x: torch.Tensor) -> np.ndarray:
-    """f_t = σ(W_if x_t + b_if + W_hf h_{t−1} + b_hf) with h from PyTorch's fused LSTM (one
-    layer), ``[B, T, H]``: PyTorch's gate order in weight_ih_l0 is i, f, g, o."""
-    lstm = model.rnn
-    hidden = lstm.hidden_size
+def _gate_by_hand(module, x: torch.Tensor, block: int) -> np.ndarray:
+    """σ(W_i· x_t + b_i· + W_h· h_{t−1} + b_h·) for gate block ``block`` of a one-layer fused
+    LSTM or GRU, with h from the module itself, ``[B, T, H]``."""
+    hidden = module.hidden_size
     with torch.no_grad():
-        h, _ = lstm(x)
+        h, _ = module(x)
         h_prev = torch.cat([torch.zeros_like(h[:, :1]), h[:, :-1]], dim=1)
-        rows = slice(hidden, 2 * hidden)
-        pre = (x @ lstm.weight_ih_l0[rows].T + lstm.bias_ih_l0[rows]
-               + h_prev @ lstm.weight_hh_l0[rows].T + lstm.bias_hh_l0[rows])
+        rows = slice(block * hidden, (block + 1) * hidden)
+        pre = (x @ module.weight_ih_l0[rows].T + module.bias_ih_l0[rows]
+               + h_prev @ module.weight_hh_l0[rows].T + module.bias_hh_l0[rows])
     return torch.sigmoid(pre).numpy()
+
+
+def forget_gates_by_hand(model, x: torch.Tensor) -> np.ndarray:
+    """The LSTM's f_t (PyTorch's gate order in weight_ih_l0 is i, f, g, o)."""
+    return _gate_by_hand(model.rnn, x, 1)
 
 
 def gru_gates_by_hand(gru: torch.nn.GRU, x: torch.Tensor) -> np.ndarray:
-    """z_t = σ(W_iz x_t + b_iz + W_hz h_{t−1} + b_hz), h from the fused GRU; gate order r, z, n."""
-    hidden = gru.hidden_size
-    with torch.no_grad():
-        h, _ = gru(x)
-        h_prev = torch.cat([torch.zeros_like(h[:, :1]), h[:, :-1]], dim=1)
-        rows = slice(hidden, 2 * hidden)
-        pre = (x @ gru.weight_ih_l0[rows].T + gru.bias_ih_l0[rows]
-               + h_prev @ gru.weight_hh_l0[rows].T + gru.bias_hh_l0[rows])
-    return torch.sigmoid(pre).numpy()
+    """The GRU's z_t (gate order r, z, n)."""
+    return _gate_by_hand(gru, x, 1)
 
 
 def rnn_profile_by_hand(model, x: torch.Tensor, y: torch.Tensor) -> np.ndarray:

@@ -46,7 +46,13 @@ from torch import nn
 
 from rnnviz.core.config import FIELDS
 from rnnviz.core.models import _INIT_LOCK, RecurrentModel
-from rnnviz.core.trace import Trace, _grad_norm, _to_numpy, replay, step_jacobian_norms
+from rnnviz.core.trace import (
+    Trace,
+    _grad_norm,
+    replay,
+    step_jacobian_norms,
+    trace_of_replay,
+)
 
 CELL_OF_GATES = {1: "rnn", 3: "gru", 4: "lstm"}  # gate blocks stacked in W_ih / W_hh
 GATES_OF_CELL = {cell: gates for gates, cell in CELL_OF_GATES.items()}
@@ -428,13 +434,7 @@ def inspect(module: nn.Module, x, loss_fn: Callable[[torch.Tensor], torch.Tensor
     with torch.enable_grad() if wants_grad else torch.no_grad():
         x_leaf = x.clone().requires_grad_(wants_grad)
         rep = replay(model, x_leaf, keep_grad=wants_grad)
-        result = Trace(
-            cell_type=model.cell,
-            hidden=[_to_numpy(hs) for hs in rep.hidden],
-            cell=[_to_numpy(cs) for cs in rep.cell if cs],
-            gates=[{name: _to_numpy(v) for name, v in g.items()} for g in rep.gates],
-            prediction=rep.prediction.detach().cpu().numpy(),
-        )
+        result = trace_of_replay(model.cell, rep)
         if wants_grad:
             output = rep.prediction  # [B, T, H]
             output = output[0] if unbatched else (

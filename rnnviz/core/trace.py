@@ -212,6 +212,17 @@ def step_jacobian_norms(model: RecurrentModel, rep: Replay, layer: int) -> np.nd
     return torch.cat(norms).reshape(batch, steps).cpu().numpy()
 
 
+def trace_of_replay(cell: str, rep: Replay) -> Trace:
+    """The states, gates and prediction of a replay as numpy arrays (no gradients yet)."""
+    return Trace(
+        cell_type=cell,
+        hidden=[_to_numpy(hs) for hs in rep.hidden],
+        cell=[_to_numpy(cs) for cs in rep.cell if cs],
+        gates=[{name: _to_numpy(v) for name, v in g.items()} for g in rep.gates],
+        prediction=rep.prediction.detach().cpu().numpy(),
+    )
+
+
 def trace(model: RecurrentModel, x: torch.Tensor, y: torch.Tensor | None = None,
           jacobians: bool = True) -> Trace:
     """Record the internals of ``model`` on the batch ``x`` (and gradients when ``y`` is given).
@@ -235,13 +246,7 @@ def trace(model: RecurrentModel, x: torch.Tensor, y: torch.Tensor | None = None,
             # the cell's input as a leaf: x itself, or the word vectors of token ids
             x_leaf = model.embed(x).detach().clone().requires_grad_(y is not None)
             rep = replay_vectors(model, x_leaf, keep_grad=y is not None)
-            result = Trace(
-                cell_type=model.cell,
-                hidden=[_to_numpy(hs) for hs in rep.hidden],
-                cell=[_to_numpy(cs) for cs in rep.cell if cs],
-                gates=[{name: _to_numpy(v) for name, v in g.items()} for g in rep.gates],
-                prediction=rep.prediction.detach().cpu().numpy(),
-            )
+            result = trace_of_replay(model.cell, rep)
             if y is not None:
                 per_example = TASKS[model.task].loss_per_example(rep.prediction, y.to(device))
                 per_example.sum().backward()
