@@ -43,10 +43,9 @@ if buttons[1].button("Reset", icon=":material/restart_alt:", width="stretch", ke
     state.reset()
     st.rerun()
 with buttons[2].popover("Link for students", icon=":material/link:", width="stretch"):
-    st.caption("This link opens the Playground with the current configuration:")
-    st.code(widgets.link_for(state.config()), language=None)
-    if caveat := widgets.link_caveat(state.config()):
-        st.caption(caveat)
+    widgets.share_link(widgets.link_for(state.config()),
+                       "This link opens the Playground with the current configuration:",
+                       widgets.link_caveat(state.config()))
 
 
 # how often the live view redraws: the run trains in a worker process, but on a small server the

@@ -159,14 +159,11 @@ def current_link() -> str:
 def student_link() -> None:
     lesson = _lesson_for_link()
     with st.popover("Link for students", icon=":material/share:", width="stretch"):
-        if lesson is not None:
-            st.caption(f"Opens lesson {lesson.number}, “{lesson.title}”; one click on "
-                       "**Start lesson** trains it or reuses this server's runs.")
-        else:
-            st.caption("Opens this page with the current configuration.")
-        st.code(current_link(), language=None)
-        if lesson is None and (caveat := widgets.link_caveat(state.config())):
-            st.caption(caveat)
+        what = (f"Opens lesson {lesson.number}, “{lesson.title}”; one click on **Start "
+                "lesson** trains it or reuses this server's runs." if lesson is not None else
+                "Opens this page with the current configuration.")
+        widgets.share_link(current_link(), what,
+                           None if lesson is not None else widgets.link_caveat(state.config()))
 
 
 # ---------------------------------------------------------------- lessons in a session

@@ -4,8 +4,11 @@ configuration."""
 
 from __future__ import annotations
 
+import io
+import os
 import urllib.parse
 
+import segno
 import streamlit as st
 
 from rnnviz.core.config import FIELDS, RunConfig, check_field, clamp, coerce, is_data_task
@@ -138,13 +141,55 @@ def config_form(key: str = "config_form") -> RunConfig | None:
     return cfg
 
 
+PUBLIC_URL_ENV = "RNNVIZ_PUBLIC_URL"  # e.g. https://rnnviz.example.org: what students reach
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0", ""}
+
+
 def app_url(path: str) -> str:
-    """Absolute URL of a page of this app as the browser reaches it (relative if unknown)."""
+    """Absolute URL of a page of this app for someone else to open: ``RNNVIZ_PUBLIC_URL`` when
+    the server sets it, else Streamlit's ``browser.serverAddress`` when it is configured, else
+    the address this browser used (relative if unknown)."""
+    public = os.environ.get(PUBLIC_URL_ENV, "").strip().rstrip("/")
+    if public:
+        return f"{public}/{path.lstrip('/')}"
     base = st.get_option("server.baseUrlPath").strip("/")
     prefix = "/" + base if base else ""
+    address = st.get_option("browser.serverAddress")
+    if address and address not in LOCAL_HOSTS and st.config.is_manually_set(
+            "browser.serverAddress"):
+        port = st.get_option("browser.serverPort")
+        scheme = "https" if port == 443 else "http"
+        netloc = address if port in (80, 443) else f"{address}:{port}"
+        return f"{scheme}://{netloc}{prefix}/{path.lstrip('/')}"
     here = urllib.parse.urlsplit(st.context.url or "")
     origin = f"{here.scheme}://{here.netloc}" if here.scheme and here.netloc else ""
     return f"{origin}{prefix}/{path.lstrip('/')}"
+
+
+def is_local_link(url: str) -> bool:
+    """Whether a link names this computer (localhost), so that it opens for nobody else."""
+    host = urllib.parse.urlsplit(url).hostname or ""
+    return host in LOCAL_HOSTS or host.endswith(".localhost")
+
+
+def share_link(url: str, what: str, caveat: str | None = None) -> None:
+    """A link for a class: large enough to read from the back, a QR code for phones, and a
+    warning when it names this computer."""
+    st.caption(what)
+    st.markdown(f"#### {url}")
+    st.code(url, language=None)  # the copy button
+    if is_local_link(url):
+        st.warning("This link names this computer (localhost): it opens for nobody else. Open "
+                   "the app by the address students use, or have the server set "
+                   f"`{PUBLIC_URL_ENV}` (or Streamlit's `browser.serverAddress`).",
+                   icon=":material/wifi_off:")
+    elif url.startswith("http"):
+        qr = segno.make(url, error="m")
+        buffer = io.BytesIO()
+        qr.save(buffer, kind="png", scale=6, border=2)
+        st.image(buffer.getvalue(), caption="Scan to open the same link", width=220)
+    if caveat:
+        st.caption(caveat)
 
 
 def link_caveat(cfg: RunConfig) -> str | None:
