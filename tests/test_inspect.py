@@ -316,12 +316,16 @@ def test_hostile_model_files_get_a_plain_message_and_nothing_runs(what):
 
 
 def test_the_refused_pickles_would_really_run():
-    """The payloads above are live: unpickled, they call a function (so a loader that opened
-    them would have run code)."""
+    """The payloads above are live: the bare pickle, unpickled, calls a function (so a loader
+    that opened it would have run code), and torch's own safe loader refuses the torch.save
+    file as more than tensors. Nothing here opens that file the unsafe way."""
     try:
         pickle.loads(HOSTILE["a pickle renamed .safetensors"][0])
-        torch.load(io.BytesIO(HOSTILE["torch.save renamed .safetensors"][0]), weights_only=False)
-        assert len(_EXECUTED) == 2
+        assert len(_EXECUTED) == 1
+        with pytest.raises(pickle.UnpicklingError):
+            torch.load(io.BytesIO(HOSTILE["torch.save renamed .safetensors"][0]),
+                       weights_only=True)
+        assert len(_EXECUTED) == 1
     finally:
         _EXECUTED.clear()
 

@@ -13,6 +13,8 @@ import streamlit as st
 from rnnviz import charts
 from rnnviz.serve.jobs import Job
 
+from . import state
+
 _FIGURES: OrderedDict[tuple[int, int, int], list] = OrderedDict()  # (job, step, rows) -> figures
 _LOCK = threading.Lock()
 MAX_CACHED = 64  # figure sets kept: a few per job being watched
@@ -22,17 +24,10 @@ def _figures(job: Job) -> list | None:
     view, history = job.inside, job.history
     if view is None or history is None:
         return None
-    key = (id(job), view.step, history.probes_kept)
-    with _LOCK:
-        if key in _FIGURES:
-            _FIGURES.move_to_end(key)
-            return _FIGURES[key]
-    figures = charts.live_figures(view, history.probe_step.copy(), history.probe_grad.copy())
-    with _LOCK:
-        _FIGURES[key] = figures
-        while len(_FIGURES) > MAX_CACHED:
-            _FIGURES.popitem(last=False)
-    return figures
+    return state.bounded(
+        _FIGURES, (id(job), view.step, history.probes_kept),
+        lambda: charts.live_figures(view, history.probe_step.copy(), history.probe_grad.copy()),
+        MAX_CACHED, _LOCK)
 
 
 def live_inside(job: Job) -> None:

@@ -10,7 +10,6 @@ Gates finds the same moment on Gradients.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import threading
 import time
@@ -19,6 +18,8 @@ from collections import OrderedDict
 import streamlit as st
 
 from rnnviz.core.train import Run
+
+from . import state
 
 STEP, PLAYING = "train_step", "train_step_playing"
 NEXT, TICK = "train_step_next", "train_step_tick"  # the play button's next step and last tick
@@ -36,15 +37,7 @@ def run_at(run: Run, step) -> Run:
         return run  # its model is the last snapshot's weights, and it already has the traces
     with _lock:
         views = run.cache.setdefault("rewind", OrderedDict())
-        if step in views:
-            views.move_to_end(step)
-            return views[step]
-    view = dataclasses.replace(run, model=run.model_at(step), cache={})
-    with _lock:
-        views[step] = view
-        while len(views) > MAX_VIEWS:
-            views.popitem(last=False)
-    return view
+    return state.bounded(views, step, lambda: run.at(step), MAX_VIEWS, _lock)
 
 
 def options(run: Run) -> list:

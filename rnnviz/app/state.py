@@ -3,6 +3,9 @@ server-wide job registry shared by every session."""
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+
 import streamlit as st
 import torch
 
@@ -127,6 +130,23 @@ def run_trace(run: Run, batch_id: int | None = None) -> tuple[Trace, torch.Tenso
         x, y = batch(run, batch_id)
         run.cache[key] = (trace(run.model, x, y), x, y)
     return run.cache[key]
+
+
+def bounded(store: OrderedDict, key, compute, limit: int, lock: threading.Lock):
+    """``store[key]``, computed once and kept among the ``limit`` most recently used (the
+    caches every session shares: rewound runs, live figures). ``compute`` runs outside the
+    lock, so a slow one does not hold up other sessions."""
+    with lock:
+        if key in store:
+            store.move_to_end(key)
+            return store[key]
+    value = compute()
+    with lock:
+        store[key] = value
+        store.move_to_end(key)
+        while len(store) > limit:
+            store.popitem(last=False)
+    return value
 
 
 def cached(run: Run, key: str, compute):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import math
 import threading
 import time
@@ -98,6 +99,11 @@ class Run:
         if index:
             load_weights(model, self.history.snapshot_weights(index))
         return model.eval()
+
+    def at(self, step: int) -> Run:
+        """This run as it was after ``step`` training steps: the same config and history with
+        ``model_at(step)`` as its model and a cache of its own (its traces)."""
+        return dataclasses.replace(self, model=self.model_at(step), cache={})
 
     @property
     def steps_per_s(self) -> float:

@@ -112,6 +112,7 @@ class Job:
         self._snapshot: Run | None = None
         self._partial: Run | None = None  # the run being trained here (thread mode)
         self._inside_sent = -math.inf
+        self._probe = None  # the probe batch of the live view (thread mode), made once
         self.result: Run | None = None
         self.thread = threading.Thread(target=self._work, name=f"rnnviz-train-{id(self)}",
                                        daemon=True)
@@ -239,7 +240,9 @@ class Job:
         if history.probes_kept and history.probe_step[-1] == step and \
                 now - self._inside_sent >= pool.INSIDE_INTERVAL_S:  # as a worker does
             self._inside_sent = now
-            self.inside = inside_view(self._partial.model, *probe_batch(self.cfg), step)
+            if self._probe is None:
+                self._probe = probe_batch(self.cfg)
+            self.inside = inside_view(self._partial.model, *self._probe, step)
         if self._snapshot_wanted.is_set():  # between two steps the model is consistent
             self._snapshot = stopped_copy(self._partial, step)
             self._snapshot_wanted.clear()

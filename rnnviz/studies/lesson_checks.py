@@ -25,7 +25,6 @@ from rnnviz.studies.lesson_measures import (
     gradient_ratio,
     memory_ablation,
     profile_drop,
-    run_at,
     snapshot_shares,
     trained_profile,
 )
@@ -41,13 +40,14 @@ from rnnviz.studies.sentiment import (
 @dataclass
 class Outcome:
     """What a lesson's runs measured. ``facts`` are markdown sentences with the numbers;
-    ``numbers`` the same numbers by name; ``arrays`` what the lesson's charts draw."""
+    ``numbers`` the same numbers by name; ``arrays`` what the lesson's charts draw;
+    ``phrases`` measured wording that a look-at note reuses."""
 
     holds: bool
     facts: list[str]
     numbers: dict[str, float] = field(default_factory=dict)
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
-
+    phrases: dict[str, str] = field(default_factory=dict)
 
 
 def _fmt(value: float) -> str:
@@ -118,11 +118,11 @@ def check_vanishing(runs: dict[str, Run]) -> Outcome:
     return Outcome(holds, facts, {"short_val": short_val, "long_val": long_val,
                                   "short_ratio": short_ratio, "long_ratio": long_ratio,
                                   "radius": radius, "sigma_max": sigma_max, "slope": slope,
-                                  "chance": chance, "drop": drop,
+                                  "chance": chance,
                                   "short_share_first": float(short_shares[0]),
                                   "short_share_last": float(short_shares[-1]),
                                   "long_share_max": float(long_shares.max())},
-                   {"T = 20": short_profile, "T = 50": long_profile})
+                   {"T = 20": short_profile, "T = 50": long_profile}, {"drop": drop})
 
 
 def vanishing_look_at_note(outcome: Outcome) -> str:
@@ -134,7 +134,7 @@ def vanishing_look_at_note(outcome: Outcome) -> str:
                f"reaching step 0 grows from {n['short_share_first']:.1e} to "
                f"{n['short_share_last']:.1e}; at 50 steps it never rises above "
                f"{n['long_share_max']:.1e}.")
-    return sliding + (f" In the 50-step run the gradient {n['drop']}. Its ρ "
+    return sliding + (f" In the 50-step run the gradient {outcome.phrases['drop']}. Its ρ "
             f"is {n['radius']:.2f} and σ_max {n['sigma_max']:.2f}, so {grows}; the mean tanh "
             f"slope is {n['slope']:.2f}.")
 
@@ -188,7 +188,7 @@ def check_lstm(runs: dict[str, Run]) -> Outcome:
     median_forget = float(np.median(forget))
     # over training: the carrier's forget gate opens as the loss leaves its plateau
     steps = run.snapshot_steps
-    opening = [float(carrying_units(run_at(run, step))["forget"][carrier]) for step in steps]
+    opening = [float(carrying_units(run.at(step))["forget"][carrier]) for step in steps]
     val_at = dict(zip(run.history.val_step.tolist(), run.history.val_loss.tolist()))
     opens = next((k for k, f in enumerate(opening) if f > 0.9), None)
     drops = next((k for k, step in enumerate(steps) if val_at.get(step, math.inf) < chance / 2),
@@ -349,8 +349,6 @@ def check_overfitting(runs: dict[str, Run]) -> Outcome:
                                   "plain_train": plain_train, "decay_val": decay_val,
                                   "decay_train": decay_train, "early_steps": early_steps,
                                   "chance": chance})
-
-
 
 
 FAR_WORDS = 10  # lesson 8: a negation this many words or more before the end is "far"

@@ -7,7 +7,6 @@ turn these into each lesson's facts; the Lessons page draws some of them.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 
 import numpy as np
@@ -68,11 +67,6 @@ def snapshot_shares(run: Run) -> np.ndarray:
     grads = np.asarray(run.history.probe_grad, dtype=np.float64)
     last = grads[:, -1]
     return np.where(last > 0, grads[:, 0] / np.where(last > 0, last, 1.0), 0.0)
-
-
-def run_at(run: Run, step: int) -> Run:
-    """``run`` with the weights of its snapshot at ``step`` (a view for measuring)."""
-    return dataclasses.replace(run, model=run.model_at(step), cache={})
 
 
 def carrying_units(run: Run, top: int = 3) -> dict[str, np.ndarray]:
