@@ -17,7 +17,6 @@ from rnnviz.studies import gradient_notes as notes
 SALIENCY_HINTS = {
     "adding": "For the adding problem, the two marked steps stand out once the network has "
               "learned.",
-    "copy": "For the copy task, the input the target copies (lag steps back) matters most.",
     "parity": "For parity, only the marked bits should matter once the network has learned.",
     "sentiment": "For a sentence, the words that decide it (an adjective, a negator, 'but') "
                  "stand out once the network has learned.",
