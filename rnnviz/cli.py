@@ -1,7 +1,7 @@
 """rnnviz: train small recurrent networks and look inside them.
 
-The command line: ``rnnviz train ...``, ``bench``, ``pretrain`` and ``lessons`` (the same as
-``python -m rnnviz ...``).
+The command line: ``rnnviz train ...``, ``bench``, ``pretrain``, ``lessons`` and ``worker`` (a
+training worker of shared mode, ``rnnviz.serve.worker``); the same as ``python -m rnnviz ...``.
 
 Flags of ``train`` are generated from the config table (``--seq-len``, ``--cell`` ...), so the
 command line accepts exactly what the app accepts. Bad arguments exit with status 2 and one line.
@@ -26,6 +26,7 @@ from rnnviz.core.train import BatchStream, Run, make_optimizer, single_thread, t
 from rnnviz.serve.jobs import JobRegistry
 from rnnviz.serve.pretrain import add_pretrain_arguments, command_pretrain
 from rnnviz.serve.store import RunStore
+from rnnviz.serve.worker import add_worker_arguments, command_worker
 from rnnviz.studies.lessons import LESSONS, train_lesson
 
 
@@ -66,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     lessons_cmd.add_argument("--through-jobs", action="store_true",
                              help="time each lesson as the Lessons page trains it (all its runs "
                                   "at once in a job registry's worker processes)")
+    add_worker_arguments(commands.add_parser(
+        "worker", help="train the jobs of shared mode (needs RNNVIZ_REDIS_URL) until SIGTERM"))
     return parser
 
 
@@ -257,7 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         commands = {"train": command_train, "bench": command_bench,
-                    "pretrain": command_pretrain, "lessons": command_lessons}
+                    "pretrain": command_pretrain, "lessons": command_lessons,
+                    "worker": command_worker}
         return commands[args.command](args)
     except ValueError as err:  # a bad value that passed argparse: the config says what is wrong
         sys.stderr.write(f"rnnviz: error: {err}\n")

@@ -18,7 +18,7 @@ from streamlit.runtime.pages_manager import PagesManager
 
 from rnnviz.serve import pool
 
-from . import classroom, rewind
+from . import classroom, rewind, state
 from .views import sidebar_summary
 from .widgets import read_link
 
@@ -38,6 +38,10 @@ _STYLE = ("<style>.katex-display { overflow-y: hidden; padding: 0.2em 0; }"
 def frame() -> None:
     """What surrounds every page."""
     st.html(_STYLE)
+    paused = state.paused_banner()  # shared mode with Redis away: said on every page
+    if paused:
+        st.warning(paused[0].upper() + paused[1:] + ". It resumes by itself when the store "
+                   "is back.", icon=":material/cloud_off:")
     pool.warm_up()  # the server's training workers start (in the background) with its
     read_link()        # first page view, not with its first Train press
     sidebar_summary()

@@ -31,7 +31,13 @@ def _figures(job: Job) -> list | None:
 
 
 def live_inside(job: Job) -> None:
-    """Two columns of live figures, or a line saying the first snapshot is on its way."""
+    """Two columns of live figures, or a line saying the first snapshot is on its way (or, in
+    shared mode, why training has not started)."""
+    if job.progress.state == "waiting":
+        st.warning(f"Training has not started: {job.progress.error or 'waiting'}. It starts by "
+                   "itself as soon as it can; you may leave this page meanwhile.",
+                   icon=":material/hourglass_top:")
+        return
     figures = _figures(job)
     if figures is None:
         st.caption("The inside view appears with the first snapshot of the weights "

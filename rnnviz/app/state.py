@@ -14,19 +14,30 @@ from rnnviz.core.own_model import OwnModelRun
 from rnnviz.core.tasks import PROBE_SIZE, TASKS, probe_batch, seeded_generator, task_params
 from rnnviz.core.trace import Trace, trace
 from rnnviz.core.train import Run
-from rnnviz.serve import limits
+from rnnviz.serve import limits, shared
 from rnnviz.serve.jobs import Job, JobRegistry
+from rnnviz.serve.shared_jobs import SharedJobRegistry
 
 CONFIG, RUN, JOB, NOTICE = "config", "run", "job", "notice"
 
 
 @st.cache_resource(show_spinner=False)
-def registry() -> JobRegistry:
-    """One per server process: the limit on simultaneous jobs and the cache of finished runs."""
+def registry() -> JobRegistry | SharedJobRegistry:
+    """One per server process: the limit on simultaneous jobs and the cache of finished runs;
+    with ``RNNVIZ_REDIS_URL`` set, the shared registry of every server and worker (shared
+    mode, ``rnnviz.serve.shared_jobs``)."""
     # The first optimizer ever built imports torch._dynamo (~1.3 s, holding the import lock):
     # pay it here, once, rather than inside the first training jobs of a class.
     torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])
-    return JobRegistry()
+    url = shared.redis_url()
+    return SharedJobRegistry.from_url(url) if url else JobRegistry()
+
+
+def paused_banner() -> str | None:
+    """The page's banner while training cannot go on ("training is paused: the shared store
+    is unreachable"), or None; always None in embedded mode."""
+    paused = getattr(registry(), "paused_message", None)
+    return paused() if paused is not None else None
 
 
 def config() -> RunConfig:
@@ -67,8 +78,9 @@ def start_training(cfg: RunConfig) -> None:
     result = registry().submit(cfg)
     if isinstance(result, Run):
         st.session_state[RUN] = result
-        where = ("was trained ahead of time (runs folder)" if result.meta.get("source") ==
-                 "runs folder" else "was already trained on this server")
+        where = {"runs folder": "was trained ahead of time (runs folder)",
+                 "shared store": "was already trained (shared store)"}.get(
+            result.meta.get("source"), "was already trained on this server")
         st.session_state[NOTICE] = ("info", f"This exact configuration {where}: its run was "
                                     "reused instantly.")
     else:

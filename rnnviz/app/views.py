@@ -42,6 +42,9 @@ def _job_progress() -> None:
     if p.state == "queued":
         st.info(":material/hourglass_top: Queued: the server is busy; your run starts "
                 "when a slot frees up.")
+    elif p.state == "waiting":  # shared mode: no worker yet, or the shared store is away
+        st.warning(f":material/hourglass_top: Not started: {p.error or 'waiting'}. Your run "
+                   "starts by itself as soon as it can.")
     else:
         st.caption(f"Training {CELL_NAMES[job.cfg.cell]} on {TASKS[job.cfg.task].title}")
         st.progress(p.step / max(p.total, 1), text=f"step {p.step} / {p.total}")

@@ -1,6 +1,8 @@
 """``rnnviz pretrain``: train runs into the runs folder before a class, so that its lessons open
 instantly. Runs come from built-in presets (``PRESETS``) and JSON config files; every entry is
-checked before anything trains, and bad input is a ValueError that says what to fix.
+checked before anything trains, and bad input is a ValueError that says what to fix. In shared
+mode (``RNNVIZ_REDIS_URL`` set) every run is written to the shared store too, so every server
+opens it, and a run already there is not trained again.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from rnnviz.core import csvdata
 from rnnviz.core.config import RunConfig, is_data_task
 from rnnviz.core.tasks import ASSETS, TASKS
 from rnnviz.core.train import train
-from rnnviz.serve import uploads
+from rnnviz.serve import redis_store, shared, uploads
 from rnnviz.serve.store import DEFAULT_RUNS_DIR, RUNS_DIR_ENV, RunStore
 from rnnviz.studies.lessons import lesson_configs
 
@@ -118,12 +120,14 @@ def command_pretrain(args: argparse.Namespace) -> int:
     for path in args.config_file:
         configs += read_config_file(path)
     unique = list({cfg.key: cfg for cfg in configs}.values())
-    print(f"{len(unique)} run(s) for {store.root}")
+    shared_runs = redis_store.from_env()
+    also = f" and the shared store at {shared.where(shared_runs.client)}" if shared_runs else ""
+    print(f"{len(unique)} run(s) for {store.root}{also}")
     trained = skipped = 0
     for index, cfg in enumerate(unique, 1):
         path = store.path_for(cfg)
         prefix = f"[{index}/{len(unique)}] {_describe(cfg)}"
-        if path.is_file() and not args.force and store.load(cfg) is not None:
+        if not args.force and _already_there(store, shared_runs, cfg):
             print(f"{prefix}: already there ({path.name})")
             skipped += 1
             continue
@@ -135,6 +139,7 @@ def command_pretrain(args: argparse.Namespace) -> int:
         except OSError as err:
             raise ValueError(f"cannot write to the runs folder {store.root}: "
                              f"{err.strerror or err}") from None
+        _save_shared(shared_runs, run)
         trained += 1
         score = summary["val_metric"]
         score = "–" if score is None else f"{score:.4g}"
@@ -142,3 +147,26 @@ def command_pretrain(args: argparse.Namespace) -> int:
               f"{summary['metric_name']} {score}, {summary['stop_reason']} -> {path.name}")
     print(f"trained {trained}, already there {skipped}")
     return 0
+
+
+def _already_there(store: RunStore, shared_runs, cfg: RunConfig) -> bool:
+    """In the folder, and in the shared store when there is one (a run missing from either is
+    trained, or copied from the folder into the shared store)."""
+    in_folder = store.path_for(cfg).is_file() and store.load(cfg) is not None
+    if shared_runs is None or not in_folder:
+        return in_folder
+    try:
+        if not shared_runs.has(cfg):
+            shared_runs.save(store.load(cfg))
+    except shared.UNREACHABLE as err:
+        raise ValueError(f"cannot reach the shared store ({err})") from None
+    return True
+
+
+def _save_shared(shared_runs, run) -> None:
+    if shared_runs is None:
+        return
+    try:
+        shared_runs.save(run)
+    except shared.UNREACHABLE as err:
+        raise ValueError(f"cannot write to the shared store ({err})") from None

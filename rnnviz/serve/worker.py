@@ -1,0 +1,391 @@
+"""``rnnviz worker``: a training worker of shared mode. It takes jobs from the Redis stream
+``rnnviz:jobs`` as a member of the consumer group ``rnnviz-workers``, trains each one with
+``core.train.train``, writes its progress, history deltas and newest inside view into Redis for
+every server watching, and writes the finished run through to the durable store.
+
+Why Redis Streams with a consumer group, and not RQ or Celery. Measured on this 2-core machine
+(``redis-server`` 7.0, local; 20 trivial jobs each; then a job holding its worker for 20 s, the
+worker SIGKILLed as a whole, a fresh worker started at once)::
+
+    engine                         enqueue->start   killed worker's job runs again
+                                   median    p90
+    Redis Streams (XREADGROUP,       0.3 ms  0.4 ms   after  7.2 s (XAUTOCLAIM, idle > 8 s)
+      XAUTOCLAIM, 2 s heartbeat)
+    RQ 3.0 (forking Worker)         QUEUE_RQ
+    RQ 3.0 (SimpleWorker)           QUEUE_RQS
+    Celery 5.7 (prefork, acks_late) QUEUE_CELERY
+    Celery 5.7, visibility 10 s     QUEUE_CELERY10
+
+Live progress needs the same few Redis writes with every engine (RQ's ``job.meta``, Celery's
+``update_state``, or plain keys), so it does not separate them. What does is the killed worker:
+a stream entry stays pending for its consumer until it is acknowledged, and ``XAUTOCLAIM`` with
+a minimum idle time hands it to another worker as soon as its owner stops renewing it (the owner
+renews it with ``XCLAIM ... JUSTID`` every heartbeat), which keeps the issue's 30 s bound with
+room to spare; RQ finds abandoned jobs only in its periodic registry maintenance, and Celery's
+Redis transport redelivers an unacknowledged task only after its visibility timeout (an hour by
+default). Streams also need no extra package, no pickle (RQ and Celery serialise call
+arguments; here an entry is a config's JSON) and no import of the app's code by name.
+
+Protocol, all of it Streams' own plus two keys (``rnnviz.serve.shared`` names them): the server
+that claims a config (``SET NX EX``) writes the job's hash and ``XADD``s an entry carrying the
+config's JSON and a token; a worker reads it with ``XREADGROUP``, checks in a ``WATCH``/``MULTI``
+transaction that the job still wants training (same token, not stopped), and trains; every
+``HEARTBEAT_S`` it renews the claim, its entry's idle time and its presence in
+``rnnviz:workers``; at the end it ``XACK``s and ``XDEL``s the entry. An entry whose worker went
+silent is taken over by ``XAUTOCLAIM``; a job started ``MAX_ATTEMPTS`` times ends failed with a
+plain message. SIGTERM or SIGINT: the worker stops taking jobs, hands the running one back to the
+queue (a new entry with the same token, so another worker starts it at once) and leaves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+import redis
+import torch
+
+from rnnviz.core.config import RunConfig
+from rnnviz.core.tasks import probe_batch
+from rnnviz.core.train import Run, stopped_copy, train
+from rnnviz.serve import shared
+from rnnviz.serve.pool import INSIDE_INTERVAL_S, PROGRESS_INTERVAL_S, can_use_worker
+from rnnviz.serve.redis_store import RedisRunStore
+from rnnviz.serve.shared import UNREACHABLE, decoded, text
+from rnnviz.serve.store import run_file_bytes
+from rnnviz.studies.inside import inside_view
+
+log = logging.getLogger("rnnviz.worker")
+FAILED_TWICE = ("the training worker stopped unexpectedly twice while training this run; press "
+                "Train to try again")
+READ_BLOCK_MS = 1000  # how long one read of the queue waits (SIGTERM is noticed after it)
+
+
+@dataclass
+class _Current:
+    """The job being trained: what the heartbeat renews."""
+
+    job_id: str
+    entry_id: str
+
+
+def describe(cfg: RunConfig) -> str:
+    return f"{cfg.cell} {cfg.task} T={cfg.seq_len} {cfg.steps} steps seed {cfg.seed}"
+
+
+class Worker:
+    """One training worker: ``run()`` until SIGTERM/SIGINT (or ``leave()``)."""
+
+    def __init__(self, client: redis.Redis, store: RedisRunStore | None = None,
+                 name: str | None = None):
+        self.client = client
+        self.store = store or RedisRunStore(client)
+        self.id = name or f"{socket.gethostname()}-{os.getpid()}"
+        self.health = shared.Health(client)
+        self.leaving = threading.Event()
+        self.current: _Current | None = None
+        self.trained = 0
+
+    def leave(self, *_) -> None:
+        if not self.leaving.is_set():
+            log.info("worker %s leaving: takes no more jobs", self.id)
+        self.leaving.set()
+
+    # ---- the loop ----
+    def run(self) -> int:
+        torch.set_num_threads(1)  # a worker trains tiny networks: one thread is fastest
+        torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])  # pay torch._dynamo's import now
+        beating = threading.Thread(target=self._heartbeat, name="rnnviz-heartbeat", daemon=True)
+        joined = False
+        while not self.leaving.is_set():
+            try:
+                if not joined:
+                    self._join()
+                    joined = True
+                    beating.start()
+                entry = self._next()
+                if entry is not None:
+                    self._handle(*entry)
+                self.health.ok()
+            except UNREACHABLE as err:
+                self.health.failed(err)
+                self.leaving.wait(1.0)
+        if joined:
+            try:
+                self.client.zrem(shared.WORKERS, self.id)
+            except UNREACHABLE:
+                pass
+        log.info("worker %s left after %d training(s)", self.id, self.trained)
+        return 0
+
+    def _join(self) -> None:
+        try:
+            self.client.xgroup_create(shared.STREAM, shared.GROUP, id="0", mkstream=True)
+        except redis.ResponseError as err:
+            if "BUSYGROUP" not in str(err):
+                raise
+        self.client.zadd(shared.WORKERS, {self.id: shared.server_time(self.client)})
+        log.info("worker %s joined %s", self.id, shared.where(self.client))
+
+    def _next(self):
+        """``(entry_id, fields, retried)``: first an entry a silent worker left behind, else the
+        next new one (waiting up to ``READ_BLOCK_MS``); None when there is none."""
+        _, claimed, _ = self.client.xautoclaim(shared.STREAM, shared.GROUP, self.id,
+                                               shared.RETRY_IDLE_MS, "0-0", count=1)
+        if claimed:
+            return text(claimed[0][0]), claimed[0][1], True
+        answer = self.client.xreadgroup(shared.GROUP, self.id, {shared.STREAM: ">"}, count=1,
+                                        block=READ_BLOCK_MS)
+        for _, entries in answer or ():
+            for entry_id, fields in entries:
+                return text(entry_id), fields, False
+        return None
+
+    def _heartbeat(self) -> None:
+        while not self.leaving.wait(shared.HEARTBEAT_S):
+            self.beat()
+
+    def beat(self) -> None:
+        """Renew this worker's presence and, while it trains, its claim and its entry."""
+        try:
+            self.client.zadd(shared.WORKERS, {self.id: shared.server_time(self.client)})
+            current = self.current
+            if current is not None:
+                with self.client.pipeline() as pipe:
+                    pipe.set(shared.claim_key(current.job_id), self.id, ex=shared.CLAIM_TTL_S)
+                    pipe.xclaim(shared.STREAM, shared.GROUP, self.id, 0, [current.entry_id],
+                                justid=True)
+                    pipe.expire(shared.job_key(current.job_id), shared.JOB_TTL_S)
+                    pipe.execute()
+            self.health.ok()
+        except UNREACHABLE as err:
+            self.health.failed(err)
+
+    # ---- one job ----
+    def _handle(self, entry_id: str, fields: dict, retried: bool) -> None:
+        fields = decoded(fields)
+        job_id, token = fields.get("id", ""), fields.get("token", "")
+        try:
+            cfg = RunConfig.from_dict(json.loads(fields.get("config", "")))
+            if shared.config_id(cfg.key) != job_id or not can_use_worker(cfg):
+                raise ValueError("it is not a config this worker can train")
+        except (ValueError, TypeError, json.JSONDecodeError) as err:
+            log.warning("refusing queue entry %s: %s", entry_id, err)
+            self._ack(entry_id)
+            return
+        decision = self._take(job_id, entry_id, token, cfg)
+        if decision != "take":
+            self._ack(entry_id)
+            if decision == "failed":
+                log.warning("job %s failed: %s", describe(cfg), FAILED_TWICE)
+            return
+        if retried:
+            log.info("job %s taken over from a worker that went silent", describe(cfg))
+        self.current = _Current(job_id, entry_id)
+        try:
+            self._train(cfg, job_id, entry_id, token)
+        finally:
+            self.current = None
+
+    def _take(self, job_id: str, entry_id: str, token: str, cfg: RunConfig) -> str:
+        """In one transaction: whether the job still wants training and, if so, this worker's
+        name on it. ``take``, ``stale`` (another entry or an ended job), ``left`` (its last
+        watcher left before it started), ``stored`` (the run is in the store already) or
+        ``failed`` (started too often)."""
+        job, claim = shared.job_key(job_id), shared.claim_key(job_id)
+        stored = self.store.has(cfg)
+
+        def decide(pipe) -> str:
+            state = decoded(pipe.hgetall(job))
+            if state.get("token") != token or state.get("state") not in (
+                    "queued", "starting", "running"):
+                return "stale"
+            pipe.multi()
+            if stored:
+                pipe.hset(job, mapping={"state": "done", "outcome": "stored"})
+                pipe.delete(claim)
+                return "stored"
+            if state.get("stop") == "1":
+                pipe.hset(job, mapping={"state": "done", "outcome": "left"})
+                pipe.delete(claim)
+                return "left"
+            attempts = int(state.get("attempts") or 0) + 1
+            if attempts > shared.MAX_ATTEMPTS:
+                pipe.hset(job, mapping={"state": "failed", "error": FAILED_TWICE})
+                pipe.delete(claim)
+                return "failed"
+            pipe.hset(job, mapping={"state": "starting", "worker": self.id,
+                                    "attempts": attempts, "step": 0, "entry": entry_id})
+            pipe.set(claim, self.id, ex=shared.CLAIM_TTL_S)
+            return "take"
+
+        return self.client.transaction(decide, job, value_from_callable=True)
+
+    def _train(self, cfg: RunConfig, job_id: str, entry_id: str, token: str) -> None:
+        live = _LiveReport(self, cfg, job_id)
+        started = time.perf_counter()
+        log.info("job %s started on worker %s", describe(cfg), self.id)
+        try:
+            run = train(cfg, on_step=live.on_step, on_start=live.on_start)
+        except Exception as err:  # a failing job must never take the worker down
+            message = f"{type(err).__name__}: {err}"
+            log.warning("job %s failed: %s", describe(cfg), message)
+            self._until_written(lambda: self._end(job_id, entry_id, {
+                "state": "failed", "error": message}))
+            return
+        if self.leaving.is_set() and not live.stop_asked:
+            self._until_written(lambda: self._hand_back(cfg, job_id, entry_id, token))
+            log.info("job %s handed back to the queue at step %d", describe(cfg),
+                     run.history.steps_done)
+            return
+        complete = not run.history.stop_reason.startswith("stopped")
+        data = run_file_bytes(run)
+
+        def finish() -> None:
+            if complete:
+                self.store.save(run)
+                self.client.hincrby(shared.TRAINED, cfg.key, 1)
+            self.client.set(shared.result_key(job_id), data, ex=shared.JOB_TTL_S)
+            self._end(job_id, entry_id, {"state": "done", "step": run.history.steps_done,
+                                         "outcome": "stored" if complete else "stopped"})
+
+        self._until_written(finish)
+        if complete:
+            self.trained += 1
+        log.info("job %s %s in %.1f s", describe(cfg), "finished" if complete else
+                 f"stopped by its watchers at step {run.history.steps_done}",
+                 time.perf_counter() - started)
+
+    def _end(self, job_id: str, entry_id: str, fields: dict) -> None:
+        with self.client.pipeline() as pipe:
+            pipe.hset(shared.job_key(job_id), mapping=fields)
+            pipe.delete(shared.claim_key(job_id))
+            pipe.expire(shared.job_key(job_id), shared.JOB_TTL_S)
+            pipe.expire(shared.events_key(job_id), shared.JOB_TTL_S)
+            pipe.xack(shared.STREAM, shared.GROUP, entry_id)
+            pipe.xdel(shared.STREAM, entry_id)
+            pipe.execute()
+
+    def _hand_back(self, cfg: RunConfig, job_id: str, entry_id: str, token: str) -> None:
+        """Leave the job to another worker at once: its state goes back to queued (this start
+        does not count as an attempt), a new entry with the same token joins the queue, and
+        this worker's entry is acknowledged."""
+        with self.client.pipeline() as pipe:
+            pipe.hset(shared.job_key(job_id), mapping={"state": "queued", "step": 0})
+            pipe.hincrby(shared.job_key(job_id), "attempts", -1)
+            pipe.xadd(shared.STREAM, {"id": job_id, "config": cfg.to_json(), "token": token})
+            pipe.xack(shared.STREAM, shared.GROUP, entry_id)
+            pipe.xdel(shared.STREAM, entry_id)
+            pipe.execute()
+
+    def _ack(self, entry_id: str) -> None:
+        self.client.xack(shared.STREAM, shared.GROUP, entry_id)
+        self.client.xdel(shared.STREAM, entry_id)
+
+    def _until_written(self, write) -> None:
+        """Retry a job's last write until Redis takes it (the run is worth waiting for); give up
+        only when the worker is asked to leave."""
+        while True:
+            try:
+                write()
+                self.health.ok()
+                return
+            except UNREACHABLE as err:
+                self.health.failed(err)
+                if self.leaving.wait(1.0):
+                    return
+
+
+class _LiveReport:
+    """What one training sends while it runs: progress and history deltas every
+    ``PROGRESS_INTERVAL_S``, the inside of the newest snapshot every ``INSIDE_INTERVAL_S``, a
+    copy of the run so far when a leaving watcher asks; it reads the stop flag at the same
+    moments."""
+
+    def __init__(self, worker: Worker, cfg: RunConfig, job_id: str):
+        self.worker, self.cfg, self.job_id = worker, cfg, job_id
+        self.client = worker.client
+        self.job = shared.job_key(job_id)
+        self.run: Run | None = None
+        self.sent = [0, 0, -1]  # steps, validations and probes seen already sent
+        self.last_progress, self.last_inside = 0.0, -math.inf
+        self.snapshots_served = 0
+        self.stop_asked = False
+        self.probe = probe_batch(cfg)
+
+    def on_start(self, run: Run) -> None:
+        self.run = run
+        with self.client.pipeline() as pipe:
+            pipe.delete(shared.snapshot_key(self.job_id))
+            pipe.xadd(shared.events_key(self.job_id), {"kind": "started"})
+            pipe.hset(self.job, mapping={"state": "running", "total": self.cfg.steps,
+                                         "started": shared.server_time(self.client)})
+            pipe.execute()
+
+    def on_step(self, step: int, metrics: dict) -> bool:
+        now = time.monotonic()
+        history = self.run.history
+        try:
+            if history.probes_kept and history.probe_step[-1] == step and \
+                    now - self.last_inside >= INSIDE_INTERVAL_S:  # a snapshot was just taken
+                self.last_inside = now
+                view = inside_view(self.run.model, *self.probe, step)
+                self.client.hset(self.job, "inside", shared.encode_inside(view))
+            if now - self.last_progress >= PROGRESS_INTERVAL_S or step == self.cfg.steps:
+                self.last_progress = now
+                self._progress(step, metrics)
+        except UNREACHABLE as err:  # training goes on; the next report catches up
+            self.worker.health.failed(err)
+        return not (self.stop_asked or self.worker.leaving.is_set())
+
+    def _progress(self, step: int, metrics: dict) -> None:
+        history = self.run.history
+        delta = shared.encode_delta(history.delta(*self.sent))
+        with self.client.pipeline() as pipe:
+            pipe.xadd(shared.events_key(self.job_id), {"kind": "delta", "data": delta})
+            pipe.hset(self.job, mapping={"step": step, "metrics": json.dumps(metrics)})
+            pipe.hmget(self.job, ["stop", "snapshot_req"])
+            *_, (stop, wanted) = pipe.execute()
+        self.sent[:] = history.steps_done, history.evals_done, history.probes_seen
+        self.worker.health.ok()
+        self.stop_asked = text(stop) == "1"
+        wanted = int(text(wanted) or 0)
+        if wanted > self.snapshots_served and not self.stop_asked:
+            data = run_file_bytes(stopped_copy(self.run, step))
+            with self.client.pipeline() as pipe:
+                pipe.set(shared.snapshot_key(self.job_id), data, ex=60)
+                pipe.hset(self.job, "snapshot_served", wanted)
+                pipe.execute()
+            self.snapshots_served = wanted
+
+
+# ---------------------------------------------------------------- the command
+
+
+def add_worker_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("--name", default=None,
+                        help="this worker's name in Redis (default: host name and process id)")
+    return parser
+
+
+def command_worker(args: argparse.Namespace) -> int:
+    """Run one worker until SIGTERM or SIGINT; logs one line per event to stderr."""
+    url = shared.redis_url()
+    if not url:
+        raise ValueError(f"worker: set {shared.REDIS_URL_ENV} (e.g. redis://localhost:6379/0); "
+                         "a worker trains the jobs of shared mode")
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    worker = Worker(shared.connect(url), name=args.name)
+    signal.signal(signal.SIGTERM, worker.leave)
+    signal.signal(signal.SIGINT, worker.leave)
+    return worker.run()
