@@ -1,0 +1,143 @@
+"""What the shared-mode tests share: a real ``redis-server`` of their own (on a free port, in a
+temporary folder, no persistence), ``rnnviz worker`` processes started as an operator would, and
+a second app server process (``tests.registry_process``) whose JSON lines say what its page
+would draw."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+
+from rnnviz.app.server import free_port
+from rnnviz.serve import shared
+from tests.conftest import ROOT
+
+REDIS_SERVER = shutil.which("redis-server")
+needs_redis = pytest.mark.skipif(
+    REDIS_SERVER is None, reason="redis-server is not installed (apt-get install redis-server)")
+
+
+class RedisServer:
+    """``redis-server --port N --save '' --appendonly no`` in ``folder``; stop and start again
+    on the same port (an outage, and a Redis that comes back empty)."""
+
+    def __init__(self, folder: Path):
+        self.folder, self.port = folder, free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> RedisServer:
+        self.process = subprocess.Popen(
+            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.folder)],
+            stdout=open(self.folder / "redis.log", "a"), stderr=subprocess.STDOUT)
+        client = redis.Redis(port=self.port)
+        deadline = time.time() + 10
+        while True:
+            try:
+                client.ping()
+                return self
+            except redis.ConnectionError:
+                assert time.time() < deadline, "redis-server did not start"
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(port=self.port)
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    server = RedisServer(tmp_path).start()
+    yield server
+    server.stop()
+
+
+def env_for(url: str) -> dict:
+    return {**os.environ, shared.REDIS_URL_ENV: url, "PYTHONPATH": str(ROOT)}
+
+
+class Workers:
+    """``python -m rnnviz worker`` processes; ``logs[name]`` is each one's stderr file."""
+
+    def __init__(self, url: str, folder: Path):
+        self.url, self.folder = url, folder
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    def start(self, name: str, wait: bool = True) -> subprocess.Popen:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "rnnviz", "worker", "--name", name], cwd=ROOT,
+            env=env_for(self.url), stdout=subprocess.DEVNULL,
+            stderr=open(self.log(name), "a"))
+        self.processes[name] = process
+        if wait:
+            client = redis.Redis.from_url(self.url)
+            deadline = time.time() + 60
+            while client.zscore(shared.WORKERS, name) is None:
+                assert process.poll() is None, self.log(name).read_text()
+                assert time.time() < deadline, "the worker did not join"
+                time.sleep(0.1)
+        return process
+
+    def log(self, name: str) -> Path:
+        return self.folder / f"worker-{name}.log"
+
+    def stop_all(self) -> None:
+        for process in self.processes.values():
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGKILL)
+            process.wait(10)
+
+
+@pytest.fixture
+def workers(redis_server, tmp_path):
+    pool = Workers(redis_server.url, tmp_path)
+    yield pool
+    pool.stop_all()
+
+
+class ServerProcess:
+    """A second app server: ``tests.registry_process`` submitting ``cfg``; ``lines()`` yields
+    what it prints, one dict a line."""
+
+    def __init__(self, url: str, cfg, folder: Path):
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.registry_process", url, cfg.to_json(), str(folder)],
+            cwd=ROOT, env=env_for(url), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True)
+
+    def lines(self, timeout: float = 120):
+        deadline = time.time() + timeout
+        for line in self.process.stdout:
+            assert time.time() < deadline, "the server process took too long"
+            yield json.loads(line)
+        self.process.wait(10)
+        assert self.process.returncode in (0, -signal.SIGKILL), self.process.stderr.read()
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+
+def wait_until(predicate, timeout: float = 60, message: str = "timed out") -> float:
+    """Seconds it took for ``predicate()`` to hold."""
+    started = time.time()
+    while not predicate():
+        assert time.time() - started < timeout, message
+        time.sleep(0.05)
+    return time.time() - started
