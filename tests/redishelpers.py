@@ -60,9 +60,9 @@ class RedisServer:
         return redis.Redis(port=self.port)
 
 
-@pytest.fixture
-def redis_server(tmp_path):
-    server = RedisServer(tmp_path).start()
+def running_redis(folder: Path):
+    """The body of a ``redis_server`` fixture: a fresh Redis per test, stopped after it."""
+    server = RedisServer(folder).start()
     yield server
     server.stop()
 
@@ -103,9 +103,9 @@ class Workers:
             process.wait(10)
 
 
-@pytest.fixture
-def workers(redis_server, tmp_path):
-    pool = Workers(redis_server.url, tmp_path)
+def running_workers(server: RedisServer, folder: Path):
+    """The body of a ``workers`` fixture: every worker a test started is killed after it."""
+    pool = Workers(server.url, folder)
     yield pool
     pool.stop_all()
 

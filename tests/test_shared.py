@@ -21,11 +21,26 @@ from rnnviz.core.train import Run, train
 from rnnviz.serve import redis_store, shared
 from rnnviz.serve.shared_jobs import SharedJob, SharedJobRegistry
 from rnnviz.serve.store import RunStore
-from tests.redishelpers import ServerProcess, needs_redis, wait_until
-from tests.redishelpers import redis_server, workers  # noqa: F401  (fixtures)
+from tests.redishelpers import (
+    ServerProcess,
+    needs_redis,
+    running_redis,
+    running_workers,
+    wait_until,
+)
 
 pytestmark = [needs_redis, pytest.mark.timeout(180)]
 TINY = dict(seq_len=10, hidden_size=8, eval_every=10, probe_every=10, device="cpu")
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    yield from running_redis(tmp_path)
+
+
+@pytest.fixture
+def workers(redis_server, tmp_path):
+    yield from running_workers(redis_server, tmp_path)
 
 
 def tiny(steps: int = 40, seed: int = 1) -> RunConfig:
