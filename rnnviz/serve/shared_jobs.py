@@ -99,6 +99,19 @@ class SharedJob(Job):
         """No session of this server watches it any more (its relay thread is ending)."""
         return self._gone.is_set()
 
+    def start(self) -> SharedJob:
+        """Claim or join at once, so that the first page drawn already says the right state
+        (queued, waiting for a worker, paused); the thread then follows the job."""
+        try:
+            self._enter()
+            if self._entered:
+                self._poll()
+            self.health.ok()
+        except UNREACHABLE as err:
+            self.health.failed(err)
+            self._show("waiting", shared.PAUSED)
+        return super().start()
+
     # ---- the sessions' side ----
     def watch(self) -> SharedJob:
         with self._lock:
@@ -401,3 +414,12 @@ class SharedJobRegistry:
         with self._lock:
             return sum(1 for j in self._active.values()
                        if j.progress.state in ("queued", "waiting"))
+
+    def close(self) -> None:
+        """Stop following the shared jobs (their relay threads end; the jobs go on for the
+        other servers), as when this server shuts down."""
+        with self._lock:
+            jobs = list(self._active.values())
+        for job in jobs:
+            if isinstance(job, SharedJob):
+                job._gone.set()

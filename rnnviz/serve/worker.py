@@ -94,6 +94,7 @@ class Worker:
         self.leaving = threading.Event()
         self.current: _Current | None = None
         self.trained = 0
+        self._announced = False
 
     def leave(self, *_) -> None:
         if not self.leaving.is_set():
@@ -104,14 +105,13 @@ class Worker:
     def run(self) -> int:
         torch.set_num_threads(1)  # a worker trains tiny networks: one thread is fastest
         torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])  # pay torch._dynamo's import now
-        beating = threading.Thread(target=self._heartbeat, name="rnnviz-heartbeat", daemon=True)
+        threading.Thread(target=self._heartbeat, name="rnnviz-heartbeat", daemon=True).start()
         joined = False
         while not self.leaving.is_set():
             try:
                 if not joined:
                     self._join()
                     joined = True
-                    beating.start()
                 entry = self._next()
                 if entry is not None:
                     self._handle(*entry)
@@ -119,11 +119,14 @@ class Worker:
             except UNREACHABLE as err:
                 self.health.failed(err)
                 self.leaving.wait(1.0)
-        if joined:
-            try:
-                self.client.zrem(shared.WORKERS, self.id)
-            except UNREACHABLE:
-                pass
+            except redis.ResponseError as err:
+                if "NOGROUP" not in str(err):
+                    raise
+                joined = False  # Redis came back empty (no persistence): join it again
+        try:
+            self.client.zrem(shared.WORKERS, self.id)
+        except UNREACHABLE:
+            pass
         log.info("worker %s left after %d training(s)", self.id, self.trained)
         return 0
 
@@ -134,7 +137,9 @@ class Worker:
             if "BUSYGROUP" not in str(err):
                 raise
         self.client.zadd(shared.WORKERS, {self.id: shared.server_time(self.client)})
-        log.info("worker %s joined %s", self.id, shared.where(self.client))
+        if not self._announced:
+            self._announced = True
+            log.info("worker %s joined %s", self.id, shared.where(self.client))
 
     def _next(self):
         """``(entry_id, fields, retried)``: first an entry a silent worker left behind, else the

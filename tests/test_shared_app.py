@@ -1,0 +1,81 @@
+"""The app in shared mode, through Streamlit's AppTest with ``RNNVIZ_REDIS_URL`` set: a Train
+press with no worker says "waiting for a training worker", the worker process trains it, a
+second server process opens the same run from the shared store, and a Redis outage shows the
+page's banner and clears by itself. Nothing here reaches a page as a traceback."""
+
+from __future__ import annotations
+
+import pytest
+
+from rnnviz.app import state
+from rnnviz.serve import shared
+from tests.apptest import TINY, open_app, press, set_widgets, wait_for_run, wait_until
+from tests.redishelpers import ServerProcess, needs_redis, running_redis, running_workers
+
+pytestmark = [needs_redis, pytest.mark.timeout(240)]
+BANNER = "Training is paused: the shared store is unreachable"
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    yield from running_redis(tmp_path)
+
+
+@pytest.fixture
+def workers(redis_server, tmp_path):
+    yield from running_workers(redis_server, tmp_path)
+
+
+@pytest.fixture
+def shared_mode(redis_server, monkeypatch, tmp_path):
+    """This process's app in shared mode, with a registry of its own (and embedded mode back
+    for every other test afterwards)."""
+    monkeypatch.setenv(shared.REDIS_URL_ENV, redis_server.url)
+    monkeypatch.setenv("RNNVIZ_RUNS_DIR", str(tmp_path / "runs"))
+    state.registry.clear()
+    yield redis_server
+    state.registry().close()  # its jobs' threads stop following a Redis that is going away
+    state.registry.clear()
+
+
+def texts(elements) -> str:
+    return " ".join(e.value for e in elements)
+
+
+def test_a_train_press_waits_for_a_worker_then_every_server_shares_the_run(
+        shared_mode, workers, tmp_path):
+    at = open_app(timeout=60)
+    at.switch_page("pages/playground.py").run()
+    set_widgets(at, **{**TINY, "seed": 41})
+    press(at, "Train")
+    assert not at.exception
+    wait_until(at, lambda a: "waiting for a training worker" in texts(a.warning), 20,
+               "the page did not say it waits for a worker")
+    assert "Queued" not in texts(at.info)
+
+    workers.start("w1")
+    run = wait_for_run(at, timeout=90)
+    assert run.history.steps_done == TINY["steps"]
+    assert not at.exception and "waiting" not in texts(at.warning)
+    cfg = run.config
+    assert int(shared_mode.client().hget(shared.TRAINED, cfg.key)) == 1
+
+    opened = list(ServerProcess(shared_mode.url, cfg, tmp_path / "runs-b").lines())
+    assert opened[0]["kind"] == "run" and opened[0]["source"] == "shared store"
+    assert int(shared_mode.client().hget(shared.TRAINED, cfg.key)) == 1  # not trained again
+
+
+def test_a_redis_outage_shows_the_banner_and_it_clears_by_itself(shared_mode):
+    at = open_app(timeout=60)
+    assert BANNER not in texts(at.warning)
+    shared_mode.stop()
+    at.switch_page("pages/playground.py").run()
+    set_widgets(at, **{**TINY, "seed": 42})
+    press(at, "Train")  # a press during the outage: accepted, paused, no traceback
+    wait_until(at, lambda a: BANNER in texts(a.warning), 20, "no banner")
+    assert not at.exception
+    assert "the shared store is unreachable" in texts(at.warning).replace(BANNER, "")
+
+    shared_mode.start()
+    wait_until(at, lambda a: BANNER not in texts(a.warning), 20, "the banner stayed")
+    assert not at.exception
