@@ -34,7 +34,7 @@ def live_inside(job: Job) -> None:
     """Two columns of live figures, or a line saying the first snapshot is on its way (or, in
     shared mode, why training has not started)."""
     if job.progress.state == "waiting":
-        st.warning(f"Training has not started: {job.progress.error or 'waiting'}. It starts by "
+        st.warning(f"{(job.progress.error or 'waiting').capitalize()}. Training starts by "
                    "itself as soon as it can; you may leave this page meanwhile.",
                    icon=":material/hourglass_top:")
         return

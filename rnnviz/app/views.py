@@ -43,8 +43,8 @@ def _job_progress() -> None:
         st.info(":material/hourglass_top: Queued: the server is busy; your run starts "
                 "when a slot frees up.")
     elif p.state == "waiting":  # shared mode: no worker yet, or the shared store is away
-        st.warning(f":material/hourglass_top: Not started: {p.error or 'waiting'}. Your run "
-                   "starts by itself as soon as it can.")
+        st.warning(f":material/hourglass_top: {(p.error or 'waiting').capitalize()}. Your "
+                   "run starts by itself as soon as it can.")
     else:
         st.caption(f"Training {CELL_NAMES[job.cfg.cell]} on {TASKS[job.cfg.task].title}")
         st.progress(p.step / max(p.total, 1), text=f"step {p.step} / {p.total}")

@@ -173,10 +173,10 @@ class SharedJob(Job):
         try:
             while not self.done and not self._gone.is_set():
                 try:
-                    if self._entered:
-                        self._poll()
-                    else:
+                    if not self._entered:
                         self._enter()
+                    if self._entered:  # at once: a page never sees a state between the two
+                        self._poll()
                     self.health.ok()
                 except UNREACHABLE as err:
                     self.health.failed(err)
@@ -227,7 +227,6 @@ class SharedJob(Job):
                 if token is None:
                     return
             self._token, self._entered, self._last_event = token, True, "0-0"
-        self._show("queued")
 
     def _poll(self) -> None:
         with self.client.pipeline(transaction=False) as pipe:

@@ -247,12 +247,12 @@ class Worker:
             self._until_written(lambda: self._end(job_id, entry_id, {
                 "state": "failed", "error": message}))
             return
-        if self.leaving.is_set() and not live.stop_asked:
+        complete = not run.history.stop_reason.startswith("stopped")
+        if self.leaving.is_set() and not live.stop_asked and not complete:
             self._until_written(lambda: self._hand_back(cfg, job_id, entry_id, token))
             log.info("job %s handed back to the queue at step %d", describe(cfg),
                      run.history.steps_done)
             return
-        complete = not run.history.stop_reason.startswith("stopped")
         data = run_file_bytes(run)
 
         def finish() -> None:
@@ -329,12 +329,15 @@ class _LiveReport:
 
     def on_start(self, run: Run) -> None:
         self.run = run
-        with self.client.pipeline() as pipe:
-            pipe.delete(shared.snapshot_key(self.job_id))
-            pipe.xadd(shared.events_key(self.job_id), {"kind": "started"})
-            pipe.hset(self.job, mapping={"state": "running", "total": self.cfg.steps,
-                                         "started": shared.server_time(self.client)})
-            pipe.execute()
+        try:
+            with self.client.pipeline() as pipe:
+                pipe.delete(shared.snapshot_key(self.job_id))
+                pipe.xadd(shared.events_key(self.job_id), {"kind": "started"})
+                pipe.hset(self.job, mapping={"state": "running", "total": self.cfg.steps,
+                                             "started": shared.server_time(self.client)})
+                pipe.execute()
+        except UNREACHABLE as err:  # training goes on; the watchers catch up when Redis is back
+            self.worker.health.failed(err)
 
     def on_step(self, step: int, metrics: dict) -> bool:
         now = time.monotonic()
