@@ -7,8 +7,11 @@ The second server is a process of its own (``tests.registry_process``); the work
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -21,8 +24,10 @@ from rnnviz.core.train import Run, train
 from rnnviz.serve import redis_store, shared
 from rnnviz.serve.shared_jobs import SharedJob, SharedJobRegistry
 from rnnviz.serve.store import RunStore
+from tests.conftest import ROOT
 from tests.redishelpers import (
     ServerProcess,
+    env_for,
     needs_redis,
     running_redis,
     running_workers,
@@ -250,3 +255,25 @@ def test_the_store_keeps_its_byte_budget_evicting_the_least_recently_used(
     kept = store.load(runs[0].config)
     assert kept is not None and same_run(kept, runs[0])
     assert store.load(runs[2].config) is not None
+
+
+def test_pretrain_writes_its_runs_to_the_shared_store_too(redis_server, tmp_path):
+    cfg = tiny(steps=30, seed=18)
+    configs = tmp_path / "runs.json"
+    configs.write_text(json.dumps([cfg.to_dict()]))
+    command = [sys.executable, "-m", "rnnviz", "pretrain", "--config-file", str(configs),
+               "--runs-dir", str(tmp_path / "folder")]
+    first = subprocess.run(command, cwd=ROOT, env=env_for(redis_server.url),
+                           capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    assert "trained 1, already there 0" in first.stdout
+    assert "the shared store at 127.0.0.1" in first.stdout
+    run = registry_for(redis_server, tmp_path).lookup(cfg)  # an empty folder of its own
+    assert run is not None and run.meta["source"] == "shared store"
+    assert same_run(run, train(cfg))
+
+    redis_server.client().flushdb()  # Redis lost it: the folder's copy goes back in
+    again = subprocess.run(command, cwd=ROOT, env=env_for(redis_server.url),
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and "trained 0, already there 1" in again.stdout
+    assert redis_store.RedisRunStore(redis_server.client()).has(cfg)
