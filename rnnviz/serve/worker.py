@@ -5,28 +5,34 @@ every server watching, and writes the finished run through to the durable store.
 
 Why Redis Streams with a consumer group, and not RQ or Celery. Measured on this 2-core machine
 (``redis-server`` 7.0, local; 20 trivial jobs each; then a job holding its worker for 20 s, the
-worker SIGKILLed as a whole, a fresh worker started at once)::
+whole worker SIGKILLed, a fresh worker started at once; scripts in docs/queue_measurement)::
 
-    engine                         enqueue->start   killed worker's job runs again
-                                   median    p90
-    Redis Streams (XREADGROUP,       0.3 ms  0.4 ms   after  7.2 s (XAUTOCLAIM, idle > 8 s)
-      XAUTOCLAIM, 2 s heartbeat)
-    RQ 3.0 (forking Worker)         QUEUE_RQ
-    RQ 3.0 (SimpleWorker)           QUEUE_RQS
-    Celery 5.7 (prefork, acks_late) QUEUE_CELERY
-    Celery 5.7, visibility 10 s     QUEUE_CELERY10
+    engine                                  enqueue->start       killed worker's job
+                                            median     p90       runs again after
+    Redis Streams: XREADGROUP, XAUTOCLAIM     0.3 ms    0.4 ms    7.2 s
+      (idle > 8 s), XCLAIM heartbeat 2 s
+    RQ 3.0, Worker (forks per job), Retry    43.1 ms   43.6 ms    not within 90 s
+    RQ 3.0, SimpleWorker, Retry               1.4 ms    3.0 ms    not within 90 s
+    RQ 3.0, --maintenance-interval 10       207.8 ms  320.0 ms    not within 200 s
+    Celery 5.7 prefork, acks_late,            1.9 ms    2.4 ms    not within 90 s
+      reject_on_worker_lost
+    Celery 5.7, visibility_timeout 10 s       1.9 ms    3.5 ms    90.4 s
 
 Live progress needs the same few Redis writes with every engine (RQ's ``job.meta``, Celery's
 ``update_state``, or plain keys), so it does not separate them. What does is the killed worker:
 a stream entry stays pending for its consumer until it is acknowledged, and ``XAUTOCLAIM`` with
 a minimum idle time hands it to another worker as soon as its owner stops renewing it (the owner
 renews it with ``XCLAIM ... JUSTID`` every heartbeat), which keeps the issue's 30 s bound with
-room to spare; RQ finds abandoned jobs only in its periodic registry maintenance, and Celery's
-Redis transport redelivers an unacknowledged task only after its visibility timeout (an hour by
-default). Streams also need no extra package, no pickle (RQ and Celery serialise call
-arguments; here an entry is a config's JSON) and no import of the app's code by name.
+room to spare. RQ retries an abandoned job only from its periodic registry cleanup (every 10 min by
+default), and even every 10 s the job had not run again 200 s after its worker died;
+Celery's Redis transport redelivers an unacknowledged task only after its visibility timeout
+(an hour by default) and, even at 10 s, when it next restores unacknowledged messages (90 s
+here). Streams also need no extra package and no pickle
+(RQ and Celery serialise call arguments, and workers import the task's code by name; here an
+entry is a config's JSON), and enqueueing is fastest.
 
-Protocol, all of it Streams' own plus two keys (``rnnviz.serve.shared`` names them): the server
+Protocol: Streams' own commands for the queue, plain keys for the rest (``rnnviz.serve.shared``
+names them all). The server
 that claims a config (``SET NX EX``) writes the job's hash and ``XADD``s an entry carrying the
 config's JSON and a token; a worker reads it with ``XREADGROUP``, checks in a ``WATCH``/``MULTI``
 transaction that the job still wants training (same token, not stopped), and trains; every
