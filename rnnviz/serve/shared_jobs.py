@@ -244,8 +244,11 @@ class SharedJob(Job):
                 self._apply(decoded(fields))
         self._progress_from(state)
         kind = state.get("state", "queued")
-        if kind == "queued":
-            self.client.expire(shared.claim_key(self.job_id), shared.CLAIM_TTL_S)
+        if kind == "queued":  # nobody else renews a waiting job: its watchers do
+            with self.client.pipeline(transaction=False) as pipe:
+                pipe.expire(shared.claim_key(self.job_id), shared.CLAIM_TTL_S)
+                pipe.expire(self._job, shared.JOB_TTL_S)
+                pipe.execute()
             if shared.workers_alive(self.client):
                 self._show("queued")
             else:
@@ -307,6 +310,7 @@ class SharedJob(Job):
                 return
             pipe.multi()
             pipe.hset(self._job, mapping={"state": "failed", "error": LOST})
+            pipe.expire(shared.events_key(self.job_id), shared.JOB_TTL_S)
             if entry:
                 pipe.xack(shared.STREAM, shared.GROUP, entry)
                 pipe.xdel(shared.STREAM, entry)

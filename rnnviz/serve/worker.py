@@ -73,6 +73,7 @@ from rnnviz.studies.inside import inside_view
 log = logging.getLogger("rnnviz.worker")
 FAILED_TWICE = ("the training worker stopped unexpectedly twice while training this run; press "
                 "Train to try again")
+DEPARTED_IDLE_MS = 3600_000  # a consumer silent this long, holding nothing, is forgotten
 READ_BLOCK_MS = 1000  # how long one read of the queue waits (SIGTERM is noticed after it)
 
 
@@ -143,9 +144,21 @@ class Worker:
             if "BUSYGROUP" not in str(err):
                 raise
         self.client.zadd(shared.WORKERS, {self.id: shared.server_time(self.client)})
+        self._forget_departed()
         if not self._announced:
             self._announced = True
             log.info("worker %s joined %s", self.id, shared.where(self.client))
+
+    def _forget_departed(self) -> None:
+        """Drop the group's consumers that are long gone and hold nothing (every worker that
+        ever ran is one; a dead one's pending entries are left for XAUTOCLAIM)."""
+        for consumer in self.client.xinfo_consumers(shared.STREAM, shared.GROUP):
+            name = text(consumer.get("name"))
+            if name != self.id and not consumer.get("pending") and \
+                    int(consumer.get("idle") or 0) > DEPARTED_IDLE_MS:
+                self.client.xgroup_delconsumer(shared.STREAM, shared.GROUP, name)
+        self.client.zremrangebyscore(shared.WORKERS, "-inf",
+                                     shared.server_time(self.client) - DEPARTED_IDLE_MS / 1000)
 
     def _next(self):
         """``(entry_id, fields, retried)``: first an entry a silent worker left behind, else the
