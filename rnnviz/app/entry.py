@@ -42,8 +42,9 @@ def frame() -> None:
     if paused:
         st.warning(paused[0].upper() + paused[1:] + ". It resumes by itself when the store "
                    "is back.", icon=":material/cloud_off:")
-    pool.warm_up()  # the server's training workers start (in the background) with its
-    read_link()        # first page view, not with its first Train press
+    if not state.shared_mode():  # in shared mode `rnnviz worker`s train; the pool starts on
+        pool.warm_up()           # its first use (the Compare page), not on every replica
+    read_link()  # (embedded: the workers start in the background with the first page view)
     sidebar_summary()
     classroom.apply()
     rewind.reset()

@@ -33,6 +33,11 @@ def registry() -> JobRegistry | SharedJobRegistry:
     return SharedJobRegistry.from_url(url) if url else JobRegistry()
 
 
+def shared_mode() -> bool:
+    """Whether this server shares jobs and runs with others through Redis."""
+    return shared.redis_url() is not None
+
+
 def paused_banner() -> str | None:
     """The page's banner while training cannot go on ("training is paused: the shared store
     is unreachable"), or None; always None in embedded mode."""
