@@ -200,9 +200,10 @@ def test_redis_stopped_pauses_training_and_it_recovers_by_itself(
     workers.start("w1")
     here = registry_for(redis_server, tmp_path)
     assert here.paused_message() is None
-    redis_server.stop()
     cfg = tiny(steps=40, seed=15)
     with caplog.at_level(logging.INFO, logger="rnnviz.shared"):
+        redis_server.stop()  # with nothing going on, the banner's own check notices
+        wait_until(lambda: here.paused_message() == shared.PAUSED, 8, "no banner")
         assert here.lookup(cfg) is None  # no exception reaches a page
         job = here.submit(cfg)
         wait_until(lambda: job.progress.error == shared.PAUSED, 10)

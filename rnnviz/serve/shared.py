@@ -203,13 +203,14 @@ def decode_inside(payload: str | bytes) -> InsideView:
 class Health:
     """Whether Redis answered lately. A process logs one line when Redis goes away and one when it
     comes back, however many calls fail in between; ``down`` tells a page to show its banner.
-    While down, ``check`` pings at most every ``retry_s`` seconds, so recovery needs no
-    traffic."""
+    ``check`` pings at most every ``retry_s`` seconds while Redis is down (so recovery needs no
+    traffic) and every ``idle_s`` seconds while it is up (so an outage shows on the pages even
+    when no job is running)."""
 
-    def __init__(self, client: redis.Redis, retry_s: float = 2.0):
-        self.client, self.retry_s = client, retry_s
+    def __init__(self, client: redis.Redis, retry_s: float = 2.0, idle_s: float = 5.0):
+        self.client, self.retry_s, self.idle_s = client, retry_s, idle_s
         self.down = False
-        self._checked = 0.0
+        self._checked = time.monotonic()
         self._lock = threading.Lock()
 
     def failed(self, err: Exception) -> None:
@@ -222,14 +223,19 @@ class Health:
 
     def ok(self) -> None:
         with self._lock:
+            self._checked = time.monotonic()
             if self.down:
                 self.down = False
                 log.warning("shared store at %s reachable again; training resumes",
                             where(self.client))
 
     def check(self) -> bool:
-        """True when Redis answers (pinging it again when it was down a while ago)."""
-        if self.down and time.monotonic() - self._checked >= self.retry_s:
+        """True when Redis answers (pinging it when it has not been heard from for a while)."""
+        with self._lock:
+            due = time.monotonic() - self._checked >= (self.retry_s if self.down else self.idle_s)
+            if due:
+                self._checked = time.monotonic()  # one ping per interval, however many pages
+        if due:
             try:
                 self.client.ping()
                 self.ok()
