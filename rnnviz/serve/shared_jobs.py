@@ -110,6 +110,8 @@ class SharedJob(Job):
         except UNREACHABLE as err:
             self.health.failed(err)
             self._show("waiting", shared.PAUSED)
+        except redis.RedisError as err:  # the thread tries again, and fails the job plainly
+            log.warning("job %s: %s: %s", self.job_id, type(err).__name__, err)
         return super().start()
 
     # ---- the sessions' side ----
