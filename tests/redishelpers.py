@@ -29,17 +29,18 @@ needs_redis = pytest.mark.skipif(
 
 class RedisServer:
     """``redis-server --port N --save '' --appendonly no`` in ``folder``; stop and start again
-    on the same port (an outage, and a Redis that comes back empty)."""
+    on the same port (an outage, and a Redis that comes back empty; with ``persistent`` its
+    append-only file brings the data back, as an operator's Redis does)."""
 
-    def __init__(self, folder: Path):
-        self.folder, self.port = folder, free_port()
+    def __init__(self, folder: Path, persistent: bool = False):
+        self.folder, self.port, self.persistent = folder, free_port(), persistent
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen | None = None
 
     def start(self) -> RedisServer:
         self.process = subprocess.Popen(
             [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.folder)],
+             "--appendonly", "yes" if self.persistent else "no", "--dir", str(self.folder)],
             stdout=open(self.folder / "redis.log", "a"), stderr=subprocess.STDOUT)
         client = redis.Redis(port=self.port)
         deadline = time.time() + 10

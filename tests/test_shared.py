@@ -26,6 +26,7 @@ from rnnviz.serve.shared_jobs import SharedJob, SharedJobRegistry
 from rnnviz.serve.store import RunStore
 from tests.conftest import ROOT
 from tests.redishelpers import (
+    RedisServer,
     ServerProcess,
     env_for,
     needs_redis,
@@ -278,3 +279,18 @@ def test_pretrain_writes_its_runs_to_the_shared_store_too(redis_server, tmp_path
                            capture_output=True, text=True, timeout=120)
     assert again.returncode == 0 and "trained 0, already there 1" in again.stdout
     assert redis_store.RedisRunStore(redis_server.client()).has(cfg)
+
+
+def test_runs_outlive_a_restart_of_a_persistent_redis(tmp_path):
+    server = RedisServer(tmp_path, persistent=True).start()
+    try:
+        cfg = tiny(steps=30, seed=19)
+        run = train(cfg)
+        redis_store.RedisRunStore(server.client()).save(run)
+        server.stop()  # SIGTERM: Redis writes its append-only file and exits
+        server.start()
+        found = registry_for(server, tmp_path).lookup(cfg)
+        assert found is not None and found.meta["source"] == "shared store"
+        assert same_run(found, run)
+    finally:
+        server.stop()
