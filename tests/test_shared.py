@@ -24,6 +24,7 @@ from rnnviz.core.train import Run, train
 from rnnviz.serve import redis_store, shared
 from rnnviz.serve.shared_jobs import SharedJob, SharedJobRegistry
 from rnnviz.serve.store import RunStore
+from rnnviz.studies.inside import InsideView
 from tests.conftest import ROOT
 from tests.redishelpers import (
     RedisServer,
@@ -294,3 +295,32 @@ def test_runs_outlive_a_restart_of_a_persistent_redis(tmp_path):
         assert same_run(found, run)
     finally:
         server.stop()
+
+
+def test_live_payloads_that_do_not_fit_are_ignored_with_a_log_line(redis_server, tmp_path,
+                                                                   caplog):
+    cfg = tiny(steps=40, seed=20)
+    source = train(cfg).history  # what a worker would have sent
+    job = registry_for(redis_server, tmp_path).submit(cfg)
+    wait_until(lambda: job.progress.state == "waiting", 10)
+    client, job_id = redis_server.client(), shared.config_id(cfg.key)
+    events = shared.events_key(job_id)
+    wrong_view = shared.encode_inside(InsideView(step=10, cell=cfg.cell,
+                                                 hidden=np.zeros((3, 3), np.float32),
+                                                 grad_h=np.zeros(3, np.float32), loss=0.0))
+    with caplog.at_level(logging.WARNING, logger="rnnviz.shared"):
+        client.xadd(events, {"kind": "started"})
+        client.xadd(events, {"kind": "delta", "data": "{not json"})
+        client.xadd(events, {"kind": "delta", "data": shared.encode_delta(
+            {**source.delta(0, 0), "steps": (35, *source.delta(0, 0)["steps"][1:])})})  # too long
+        client.xadd(events, {"kind": "delta", "data": shared.encode_delta(source.delta(0, 0))})
+        client.hset(shared.job_key(job_id), mapping={"inside": wrong_view, "metrics": "[1, 2]"})
+        wait_until(lambda: job.history is not None and job.history.steps_done == 40, 10)
+        time.sleep(3 * 0.25)
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("ignoring a history delta" in m for m in messages) == 2
+    assert any("ignoring an inside view" in m and "do not fit" in m for m in messages)
+    assert job.inside is None and job.progress.metrics == {}
+    np.testing.assert_array_equal(job.history.loss, source.loss)  # the good delta applied
+    assert not job.done  # a bad payload costs a log line, never the job
+    job.detach()

@@ -144,8 +144,8 @@ def decode_array(value) -> np.ndarray:
 
 
 def _integer(value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError("expected an integer")
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError("expected a counter")
     return value
 
 

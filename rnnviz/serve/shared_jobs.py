@@ -34,6 +34,7 @@ import redis
 
 from rnnviz.core.config import RunConfig
 from rnnviz.core.history import History
+from rnnviz.core.models import GATE_NAMES
 from rnnviz.core.train import Run
 from rnnviz.serve import shared
 from rnnviz.serve.jobs import Job, RunCache
@@ -42,6 +43,7 @@ from rnnviz.serve.pool import can_use_worker
 from rnnviz.serve.redis_store import RedisRunStore
 from rnnviz.serve.shared import UNREACHABLE, decoded, text
 from rnnviz.serve.store import RunStore, load_run_bytes
+from rnnviz.studies.inside import InsideView
 
 RELAY_POLL_S = 0.25  # how often a watching server reads a job's state from Redis
 LOST = ("the training worker stopped unexpectedly and no other worker took the run over; "
@@ -278,8 +280,9 @@ class SharedJob(Job):
         try:
             self.progress.step = int(state.get("step") or 0)
             self.progress.total = int(state.get("total") or self.cfg.steps)
-            if state.get("metrics"):
-                self.progress.metrics = json.loads(state["metrics"])
+            metrics = json.loads(state["metrics"]) if state.get("metrics") else {}
+            if isinstance(metrics, dict):
+                self.progress.metrics = metrics
             if state.get("started"):
                 self.progress.started = float(state["started"])
         except ValueError as err:
@@ -288,9 +291,21 @@ class SharedJob(Job):
         if raw and raw != self._inside_raw:
             self._inside_raw = raw
             try:
-                self.inside = shared.decode_inside(raw)
+                self.inside = self._fitting(shared.decode_inside(raw))
             except ValueError as err:
                 log.warning("job %s: ignoring an inside view: %s", self.job_id, err)
+
+    def _fitting(self, view: InsideView) -> InsideView:
+        """The view, when its arrays have the shapes this config's live charts draw."""
+        cfg = self.cfg
+        shape = (cfg.seq_len, cfg.hidden_size)
+        if view.cell != cfg.cell or view.hidden.shape != shape or \
+                view.grad_h.shape != (cfg.seq_len,) or \
+                set(view.gates) != set(GATE_NAMES[cfg.cell] or ()) or \
+                any(g.shape != shape for g in view.gates.values()) or \
+                not 0 <= view.step <= cfg.steps:
+            raise ValueError("its arrays do not fit the job's config")
+        return view
 
     def _orphan_check(self, claimed: bool, state: dict) -> None:
         """A job training without a live claim lost its worker: another one takes it over
