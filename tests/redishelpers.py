@@ -32,17 +32,19 @@ class RedisServer:
     on the same port (an outage, and a Redis that comes back empty; with ``persistent`` its
     append-only file brings the data back, as an operator's Redis does)."""
 
-    def __init__(self, folder: Path, persistent: bool = False):
+    def __init__(self, folder: Path, persistent: bool = False, password: str = ""):
         self.folder, self.port, self.persistent = folder, free_port(), persistent
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.password = password
+        self.url = f"redis://{':' + password + '@' if password else ''}127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen | None = None
 
     def start(self) -> RedisServer:
         self.process = subprocess.Popen(
             [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "yes" if self.persistent else "no", "--dir", str(self.folder)],
+             "--appendonly", "yes" if self.persistent else "no", "--dir", str(self.folder),
+             *(["--requirepass", self.password] if self.password else [])],
             stdout=open(self.folder / "redis.log", "a"), stderr=subprocess.STDOUT)
-        client = redis.Redis(port=self.port)
+        client = self.client()
         deadline = time.time() + 10
         while True:
             try:
@@ -58,7 +60,7 @@ class RedisServer:
             self.process.wait(10)
 
     def client(self) -> redis.Redis:
-        return redis.Redis(port=self.port)
+        return redis.Redis(port=self.port, password=self.password or None)
 
 
 def running_redis(folder: Path):

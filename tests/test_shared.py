@@ -324,3 +324,24 @@ def test_live_payloads_that_do_not_fit_are_ignored_with_a_log_line(redis_server,
     np.testing.assert_array_equal(job.history.loss, source.loss)  # the good delta applied
     assert not job.done  # a bad payload costs a log line, never the job
     job.detach()
+
+
+def test_a_password_in_the_url_is_used_and_a_wrong_one_pauses_plainly(tmp_path, caplog):
+    server = RedisServer(tmp_path, password="s3cret").start()
+    try:
+        cfg = tiny(steps=30, seed=24)
+        redis_store.RedisRunStore(server.client()).save(train(cfg))
+        right = SharedJobRegistry.from_url(server.url, store=RunStore(tmp_path / "none"))
+        assert right.paused_message() is None
+        assert right.lookup(cfg) is not None
+        wrong = SharedJobRegistry.from_url(server.url.replace("s3cret", "guess"),
+                                           store=RunStore(tmp_path / "none"))
+        with caplog.at_level(logging.ERROR, logger="rnnviz.shared"):
+            assert wrong.lookup(cfg) is None
+            assert wrong.paused_message() == shared.PAUSED
+        line = next(r.getMessage() for r in caplog.records if "unreachable" in r.getMessage())
+        assert "AuthenticationError" in line and "s3cret" not in line and "guess" not in line
+    finally:
+        server.stop()
+    with pytest.raises(ValueError, match="RNNVIZ_REDIS_URL is not a Redis URL"):
+        shared.connect("http://localhost:6379")

@@ -63,8 +63,13 @@ def redis_url() -> str | None:
 
 def connect(url: str) -> redis.Redis:
     """A client for ``url`` that fails fast when Redis is gone (a page must not hang on it)."""
-    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=3,
-                                health_check_interval=15)
+    try:
+        return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=3,
+                                    health_check_interval=15)
+    except ValueError as err:
+        raise ValueError(f"{REDIS_URL_ENV} is not a Redis URL ({err}); use e.g. "
+                         "redis://host:6379/0, rediss://host:6380/0 or "
+                         "redis://:password@host:6379/0") from None
 
 
 def where(client: redis.Redis) -> str:
