@@ -14,7 +14,9 @@ needs Redis already (the queue, the claims, live progress), so durable runs add 
 system to operate; many clusters have no RWX storage class at all, and where there is one
 (NFS, EFS, CephFS) renames, locks and access times, which an LRU budget across servers needs,
 are weak or slow on it. Runs are small (10 kB to 7 MB) and bounded by the budget, which must fit
-under the Redis's ``maxmemory``. Durability is Redis's: run it with ``appendonly yes`` (or RDB
+under the Redis's ``maxmemory`` with room for the queue and the live jobs; use
+``maxmemory-policy noeviction`` (an evicting Redis could drop a job's keys, not just old runs:
+the budget here does the evicting). Durability is Redis's: run it with ``appendonly yes`` (or RDB
 snapshots) on a persistent volume, as deploy/ does; without persistence a Redis restart loses
 the runs, not their correctness.
 """

@@ -102,6 +102,7 @@ class Worker:
         self.current: _Current | None = None
         self.trained = 0
         self._announced = False
+        self._refused = ""  # the last refusal logged
 
     def leave(self, *_) -> None:
         if not self.leaving.is_set():
@@ -127,9 +128,13 @@ class Worker:
                 self.health.failed(err)
                 self.leaving.wait(1.0)
             except redis.ResponseError as err:
-                if "NOGROUP" not in str(err):
-                    raise
-                joined = False  # Redis came back empty (no persistence): join it again
+                if "NOGROUP" in str(err):
+                    joined = False  # Redis came back empty (no persistence): join it again
+                    continue
+                if str(err) != self._refused:  # e.g. out of memory: said once, not per retry
+                    self._refused = str(err)
+                    log.warning("Redis refused a command (%s); retrying", err)
+                self.leaving.wait(1.0)
         try:
             self.client.zrem(shared.WORKERS, self.id)
         except UNREACHABLE:
