@@ -77,6 +77,13 @@ def job_state(server, cfg: RunConfig) -> dict:
     return shared.decoded(server.client().hgetall(shared.job_key(shared.config_id(cfg.key))))
 
 
+def watching(server, cfg: RunConfig) -> int:
+    """Servers in the job's watcher set with a fresh entry."""
+    client = server.client()
+    return int(shared.fresh_watchers(client, shared.config_id(cfg.key),
+                                     shared.server_time(client)))
+
+
 def test_a_claim_is_exclusive_and_frees_itself_when_its_owner_dies(redis_server, tmp_path):
     cfg = tiny(seed=11)
     claim = shared.claim_key(shared.config_id(cfg.key))
@@ -93,10 +100,10 @@ def test_a_claim_is_exclusive_and_frees_itself_when_its_owner_dies(redis_server,
     assert isinstance(joined, SharedJob)
     wait_until(lambda: joined._entered, 10)
     assert joined._token == first_token  # joined the owner's job, queued nothing new
-    assert job_state(redis_server, cfg)["watchers"] == "2"
+    assert watching(redis_server, cfg) == 2
     assert client.xlen(shared.STREAM) == 1
     joined.detach()
-    assert job_state(redis_server, cfg)["watchers"] == "1"
+    assert watching(redis_server, cfg) == 1
 
     owner.kill()  # dies without a word: nobody renews its claim any more
     freed_after = wait_until(lambda: not client.exists(claim), shared.CLAIM_TTL_S + 5)

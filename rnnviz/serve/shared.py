@@ -12,6 +12,9 @@ key starts with ``rnnviz:``:
     rnnviz:claim:<id>           the claim on a config: SET NX with an expiry, renewed by whoever
                                 is working on it (the waiting servers, then the worker)
     rnnviz:job:<id>             hash: the job's state, step, metrics, error, watchers, ...
+    rnnviz:job:<id>:watchers    sorted set: server id -> last time that server's sessions
+                                were seen watching (an entry not renewed for WATCHER_TTL_S,
+                                e.g. of a server that died, no longer counts)
     rnnviz:job:<id>:events      stream: "started" and history deltas, in order
     rnnviz:job:<id>:result      the finished or stopped run's file (a short while)
     rnnviz:job:<id>:snapshot    the run so far, for a watcher who leaves while others stay
@@ -47,6 +50,7 @@ HEARTBEAT_S = 2.0  # how often a worker renews its heartbeat, its claim and its 
 CLAIM_TTL_S = 10  # a claim nobody renews frees itself after this
 WORKER_ALIVE_S = 3 * HEARTBEAT_S  # a worker silent for longer counts as gone
 RETRY_IDLE_MS = 8000  # a queue entry its worker has not touched for this long is taken over
+WATCHER_TTL_S = 10.0  # a server's watcher entry counts this long after its last renewal
 ORPHAN_GRACE_S = 12.0  # claim gone, nobody took the job over: its watchers give up after this
 JOB_TTL_S = 600  # a job's keys outlive its end by this much (late joiners read the outcome)
 MAX_ATTEMPTS = 2  # a job is retried once after its worker died
@@ -94,6 +98,10 @@ def events_key(job_id: str) -> str:
     return f"rnnviz:job:{job_id}:events"
 
 
+def watchers_key(job_id: str) -> str:
+    return f"rnnviz:job:{job_id}:watchers"
+
+
 def result_key(job_id: str) -> str:
     return f"rnnviz:job:{job_id}:result"
 
@@ -110,6 +118,12 @@ def server_time(client: redis.Redis) -> float:
 
 def workers_alive(client: redis.Redis) -> int:
     return int(client.zcount(WORKERS, server_time(client) - WORKER_ALIVE_S, "+inf"))
+
+
+def fresh_watchers(client, job_id: str, now: float) -> int:
+    """Servers whose sessions watched the job within ``WATCHER_TTL_S`` of ``now`` (Redis's
+    clock); ``client`` may be a pipeline (then the count comes with its results)."""
+    return client.zcount(watchers_key(job_id), now - WATCHER_TTL_S, "+inf")
 
 
 def text(value) -> str:
@@ -215,7 +229,7 @@ class Health:
     def __init__(self, client: redis.Redis, retry_s: float = 2.0, idle_s: float = 5.0):
         self.client, self.retry_s, self.idle_s = client, retry_s, idle_s
         self.down = False
-        self._checked = time.monotonic()
+        self.up_since = self._checked = time.monotonic()  # since when Redis answers
         self._lock = threading.Lock()
 
     def failed(self, err: Exception) -> None:
@@ -231,6 +245,7 @@ class Health:
             self._checked = time.monotonic()
             if self.down:
                 self.down = False
+                self.up_since = self._checked
                 log.warning("shared store at %s reachable again; training resumes",
                             where(self.client))
 

@@ -10,7 +10,10 @@ whose owner died frees itself. A ``SharedJob`` is a ``jobs.Job`` whose thread, i
 relaying a local worker process, reads the job's state, its history deltas and its newest inside
 view from Redis a few times a second, so a session on any server draws the live view of a job
 any other server started. Stop and leave behave as in embedded mode: the last watcher anywhere
-leaving raises the job's stop flag, which the worker reads between two steps.
+leaving raises the job's stop flag, which the worker reads between two steps. Each server that
+watches a job keeps an entry in the job's watcher set, renewed every ``HEARTBEAT_S`` while its
+sessions watch; an entry not renewed for ``WATCHER_TTL_S`` (its server died) stops counting, and
+a worker whose job nobody watches any more stops it as if the last watcher had left.
 
 Faults end plainly: with no worker the job says "waiting for a training worker"; when its
 worker dies and no other takes it over within ``ORPHAN_GRACE_S`` after the claim expired, it
@@ -94,6 +97,8 @@ class SharedJob(Job):
         self._last_event = "0-0"
         self._inside_raw = ""
         self._orphan_since: float | None = None
+        self._marked = -float("inf")  # when this server last renewed its watcher entry
+        self._left_here = False
         self._gone = threading.Event()  # no session of this server watches any more
 
     @property
@@ -120,9 +125,28 @@ class SharedJob(Job):
     def watch(self) -> SharedJob:
         with self._lock:
             self._watchers += 1
+            self._left_here = False
             if self._entered:
-                self.registry.shared_call(lambda: self.client.hincrby(self._job, "watchers", 1))
+                self.registry.shared_call(self._mark_watching)
         return self
+
+    def _mark_watching(self) -> None:
+        """Renew this server's entry in the job's watcher set (see the module docstring)."""
+        key = shared.watchers_key(self.job_id)
+        now = shared.server_time(self.client)
+        with self.client.pipeline() as pipe:
+            pipe.zadd(key, {self.registry.server_id: now})
+            pipe.expire(key, shared.JOB_TTL_S)
+            pipe.execute()
+        self._marked = time.monotonic()
+
+    def _unwatch(self) -> int:
+        """Take this server's entry out; the servers that still watch (fresh entries)."""
+        now = shared.server_time(self.client)
+        with self.client.pipeline() as pipe:  # MULTI: of two servers leaving at once, the
+            pipe.zrem(shared.watchers_key(self.job_id), self.registry.server_id)  # later
+            shared.fresh_watchers(pipe, self.job_id, now)  # one sees nobody left
+            return int(pipe.execute()[-1])
 
     def detach(self, timeout: float = 5.0) -> Run | None:
         """Leave the job with the model trained so far; the last watcher on any server stops
@@ -130,11 +154,14 @@ class SharedJob(Job):
         with self._lock:
             self._watchers -= 1
             nobody_here = self._watchers <= 0
+            self._left_here = nobody_here  # the relay thread renews this server's entry no more
             entered = self._entered
         if self.done:
             return self.result
         try:
-            left = self.client.hincrby(self._job, "watchers", -1) if entered else 0
+            if not nobody_here:  # another session of this server still watches
+                return self._snapshot_so_far(timeout)
+            left = self._unwatch() if entered else 0
             if left <= 0:
                 if self._stop_job():
                     self._gone.set()
@@ -203,18 +230,20 @@ class SharedJob(Job):
     def _enter(self) -> None:
         """Claim the config and queue the job, or join the job that holds the claim."""
         claim = shared.claim_key(self.job_id)
+        watchers, me = shared.watchers_key(self.job_id), self.registry.server_id
+        now = shared.server_time(self.client)
         with self._lock:
-            watchers = max(self._watchers, 1)
             if self.client.set(claim, self.registry.server_id, nx=True, ex=shared.CLAIM_TTL_S):
                 token = uuid.uuid4().hex
                 with self.client.pipeline() as pipe:  # MULTI: joiners see all of it or nothing
-                    pipe.delete(self._job, shared.events_key(self.job_id),
+                    pipe.delete(self._job, shared.events_key(self.job_id), watchers,
                                 shared.result_key(self.job_id), shared.snapshot_key(self.job_id))
                     pipe.hset(self._job, mapping={
                         "config": self.cfg.to_json(), "state": "queued", "token": token,
-                        "total": self.cfg.steps, "step": 0, "attempts": 0,
-                        "watchers": watchers})
+                        "total": self.cfg.steps, "step": 0, "attempts": 0})
                     pipe.expire(self._job, shared.JOB_TTL_S)
+                    pipe.zadd(watchers, {me: now})
+                    pipe.expire(watchers, shared.JOB_TTL_S)
                     pipe.xadd(shared.STREAM, {"id": self.job_id, "config": self.cfg.to_json(),
                                               "token": token})
                     entry = pipe.execute()[-1]
@@ -225,12 +254,14 @@ class SharedJob(Job):
                     if found is None:  # the owner is between its claim and its job
                         return None
                     pipe.multi()
-                    pipe.hincrby(self._job, "watchers", watchers)
+                    pipe.zadd(watchers, {me: now})
+                    pipe.expire(watchers, shared.JOB_TTL_S)
                     return text(found)
                 token = self.client.transaction(join, self._job, value_from_callable=True)
                 if token is None:
                     return
             self._token, self._entered, self._last_event = token, True, "0-0"
+            self._marked = time.monotonic()
 
     def _poll(self) -> None:
         with self.client.pipeline(transaction=False) as pipe:
@@ -248,6 +279,11 @@ class SharedJob(Job):
                 self._apply(decoded(fields))
         self._progress_from(state)
         kind = state.get("state", "queued")
+        if kind in ("queued", "starting", "running") and \
+                time.monotonic() - self._marked >= shared.HEARTBEAT_S:
+            with self._lock:
+                if not self._left_here:
+                    self._mark_watching()
         if kind == "queued":  # nobody else renews a waiting job: its watchers do
             with self.client.pipeline(transaction=False) as pipe:
                 pipe.expire(shared.claim_key(self.job_id), shared.CLAIM_TTL_S)
@@ -436,10 +472,13 @@ class SharedJobRegistry:
                        if j.progress.state in ("queued", "waiting"))
 
     def close(self) -> None:
-        """Stop following the shared jobs (their relay threads end; the jobs go on for the
-        other servers), as when this server shuts down."""
+        """Stop following the shared jobs, as when this server shuts down: their relay threads
+        end and this server's watcher entries go (a job other servers watch goes on for them;
+        one nobody else watches is stopped by its worker)."""
         with self._lock:
             jobs = list(self._active.values())
         for job in jobs:
             if isinstance(job, SharedJob):
                 job._gone.set()
+                self.shared_call(lambda job=job: self.client.zrem(
+                    shared.watchers_key(job.job_id), self.server_id))

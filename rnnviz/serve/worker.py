@@ -41,6 +41,16 @@ transaction that the job still wants training (same token, not stopped), and tra
 silent is taken over by ``XAUTOCLAIM``; a job started ``MAX_ATTEMPTS`` times ends failed with a
 plain message. SIGTERM or SIGINT: the worker stops taking jobs, hands the running one back to the
 queue (a new entry with the same token, so another worker starts it at once) and leaves.
+
+Each start of a job writes a fresh ``lease`` into its hash, and everything the worker writes
+about the job afterwards is conditional on still holding it (a Lua script for the progress, a
+``WATCH`` transaction for the heartbeat and the end). So a worker cut off from Redis for longer
+than ``RETRY_IDLE_MS`` while another took its job over learns it has lost the job at its next
+write, stops training, and writes nothing: only the holder counts the training in
+``rnnviz:trained``, saves the run and acknowledges the entry. A job whose watcher set has no
+fresh entry (every server watching it died) is stopped as if its last watcher had left, or not
+started at all; the worker judges that only once it has reached Redis for ``WATCHER_TTL_S`` (after
+an outage the servers need a moment to renew their entries).
 """
 
 from __future__ import annotations
@@ -55,6 +65,7 @@ import socket
 import sys
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 
 import redis
@@ -75,6 +86,19 @@ FAILED_TWICE = ("the training worker stopped unexpectedly twice while training t
                 "Train to try again")
 DEPARTED_IDLE_MS = 3600_000  # a consumer silent this long, holding nothing, is forgotten
 READ_BLOCK_MS = 1000  # how long one read of the queue waits (SIGTERM is noticed after it)
+LOST_LEASE = ("another worker took it over while this one could not reach Redis; this one "
+              "stops at step %d and writes nothing")
+# the progress write, only while the lease is this worker's: KEYS job, events, watchers;
+# ARGV lease, delta, step, metrics, WATCHER_TTL_S -> nil (lease lost) or [stop, wanted, watched]
+PROGRESS_SCRIPT = """
+if redis.call('HGET', KEYS[1], 'lease') ~= ARGV[1] then return false end
+redis.call('XADD', KEYS[2], '*', 'kind', 'delta', 'data', ARGV[2])
+redis.call('HSET', KEYS[1], 'step', ARGV[3], 'metrics', ARGV[4])
+local now = redis.call('TIME')
+local since = tonumber(now[1]) + tonumber(now[2]) / 1e6 - tonumber(ARGV[5])
+local asked = redis.call('HMGET', KEYS[1], 'stop', 'snapshot_req')
+return {asked[1] or '', asked[2] or '0', redis.call('ZCOUNT', KEYS[3], since, '+inf')}
+"""
 
 
 @dataclass
@@ -83,6 +107,8 @@ class _Current:
 
     job_id: str
     entry_id: str
+    lease: str  # this start's mark in the job's hash; another start replaces it
+    lost: bool = False  # another worker holds the job now
 
 
 def describe(cfg: RunConfig) -> str:
@@ -103,6 +129,7 @@ class Worker:
         self.trained = 0
         self._announced = False
         self._refused = ""  # the last refusal logged
+        self.progress_script = client.register_script(PROGRESS_SCRIPT)
 
     def leave(self, *_) -> None:
         if not self.leaving.is_set():
@@ -188,13 +215,14 @@ class Worker:
         try:
             self.client.zadd(shared.WORKERS, {self.id: shared.server_time(self.client)})
             current = self.current
-            if current is not None:
-                with self.client.pipeline() as pipe:
-                    pipe.set(shared.claim_key(current.job_id), self.id, ex=shared.CLAIM_TTL_S)
-                    pipe.xclaim(shared.STREAM, shared.GROUP, self.id, 0, [current.entry_id],
-                                justid=True)
-                    pipe.expire(shared.job_key(current.job_id), shared.JOB_TTL_S)
-                    pipe.execute()
+            if current is not None and not current.lost and not self._guarded(
+                    current, lambda pipe: (
+                        pipe.set(shared.claim_key(current.job_id), self.id,
+                                 ex=shared.CLAIM_TTL_S),
+                        pipe.xclaim(shared.STREAM, shared.GROUP, self.id, 0,
+                                    [current.entry_id], justid=True),
+                        pipe.expire(shared.job_key(current.job_id), shared.JOB_TTL_S))):
+                current.lost = True
             self.health.ok()
         except UNREACHABLE as err:
             self.health.failed(err)
@@ -211,7 +239,7 @@ class Worker:
             log.warning("refusing queue entry %s: %s", entry_id, err)
             self._ack(entry_id)
             return
-        decision = self._take(job_id, entry_id, token, cfg)
+        decision, lease = self._take(job_id, entry_id, token, cfg)
         if decision != "take":
             self._ack(entry_id)
             if decision == "failed":
@@ -219,31 +247,35 @@ class Worker:
             return
         if retried:
             log.info("job %s taken over from a worker that went silent", describe(cfg))
-        self.current = _Current(job_id, entry_id)
+        self.current = _Current(job_id, entry_id, lease)
         try:
-            self._train(cfg, job_id, entry_id, token)
+            self._train(cfg, self.current, token)
         finally:
             self.current = None
 
-    def _take(self, job_id: str, entry_id: str, token: str, cfg: RunConfig) -> str:
+    def _take(self, job_id: str, entry_id: str, token: str,
+              cfg: RunConfig) -> tuple[str, str]:
         """In one transaction: whether the job still wants training and, if so, this worker's
-        name on it. ``take``, ``stale`` (another entry or an ended job), ``left`` (its last
-        watcher left before it started), ``stored`` (the run is in the store already) or
-        ``failed`` (started too often)."""
+        name and a new lease on it. ``take``, ``stale`` (another entry or an ended job),
+        ``left`` (its last watcher left, or every server watching it died, before it started),
+        ``stored`` (the run is in the store already) or ``failed`` (started too often); with
+        the lease."""
         job, claim = shared.job_key(job_id), shared.claim_key(job_id)
         stored = self.store.has(cfg)
+        now, lease = shared.server_time(self.client), uuid.uuid4().hex
 
         def decide(pipe) -> str:
             state = decoded(pipe.hgetall(job))
             if state.get("token") != token or state.get("state") not in (
                     "queued", "starting", "running"):
                 return "stale"
+            unwatched = not shared.fresh_watchers(pipe, job_id, now) and self.may_judge()
             pipe.multi()
             if stored:
                 pipe.hset(job, mapping={"state": "done", "outcome": "stored"})
                 pipe.delete(claim)
                 return "stored"
-            if state.get("stop") == "1":
+            if state.get("stop") == "1" or unwatched:
                 pipe.hset(job, mapping={"state": "done", "outcome": "left"})
                 pipe.delete(claim)
                 return "left"
@@ -252,15 +284,36 @@ class Worker:
                 pipe.hset(job, mapping={"state": "failed", "error": FAILED_TWICE})
                 pipe.delete(claim)
                 return "failed"
-            pipe.hset(job, mapping={"state": "starting", "worker": self.id,
+            pipe.hset(job, mapping={"state": "starting", "worker": self.id, "lease": lease,
                                     "attempts": attempts, "step": 0, "entry": entry_id})
             pipe.set(claim, self.id, ex=shared.CLAIM_TTL_S)
             return "take"
 
-        return self.client.transaction(decide, job, value_from_callable=True)
+        return self.client.transaction(decide, job, value_from_callable=True), lease
 
-    def _train(self, cfg: RunConfig, job_id: str, entry_id: str, token: str) -> None:
-        live = _LiveReport(self, cfg, job_id)
+    def may_judge(self) -> bool:
+        """Whether an empty watcher set means what it says: Redis has answered this worker
+        for ``WATCHER_TTL_S`` (long enough for every live server to have renewed its entry)."""
+        return not self.health.down and \
+            time.monotonic() - self.health.up_since >= shared.WATCHER_TTL_S
+
+    def _guarded(self, current: _Current, writes) -> bool:
+        """``writes(pipe)`` in one transaction if this worker still holds the job's lease and
+        the job is still training; False (nothing written) when it does not."""
+        job = shared.job_key(current.job_id)
+
+        def check(pipe) -> bool:
+            lease, state = (text(v) for v in pipe.hmget(job, ["lease", "state"]))
+            if lease != current.lease or state not in ("starting", "running"):
+                return False
+            pipe.multi()
+            writes(pipe)
+            return True
+
+        return self.client.transaction(check, job, value_from_callable=True)
+
+    def _train(self, cfg: RunConfig, current: _Current, token: str) -> None:
+        live = _LiveReport(self, cfg, current)
         started = time.perf_counter()
         log.info("job %s started on worker %s", describe(cfg), self.id)
         try:
@@ -268,87 +321,93 @@ class Worker:
         except Exception as err:  # a failing job must never take the worker down
             message = f"{type(err).__name__}: {err}"
             log.warning("job %s failed: %s", describe(cfg), message)
-            self._until_written(lambda: self._end(job_id, entry_id, {
-                "state": "failed", "error": message}))
+            self._until_written(lambda: self._guarded(current, lambda pipe: self._end(
+                pipe, current, {"state": "failed", "error": message})))
             return
+        steps = run.history.steps_done
         complete = not run.history.stop_reason.startswith("stopped")
+        if current.lost:
+            log.info("job %s: " + LOST_LEASE, describe(cfg), steps)
+            return
         if self.leaving.is_set() and not live.stop_asked and not complete:
-            self._until_written(lambda: self._hand_back(cfg, job_id, entry_id, token))
-            log.info("job %s handed back to the queue at step %d", describe(cfg),
-                     run.history.steps_done)
+            if self._until_written(lambda: self._guarded(
+                    current, lambda pipe: self._hand_back(pipe, cfg, current, token))):
+                log.info("job %s handed back to the queue at step %d", describe(cfg), steps)
             return
         data = run_file_bytes(run)
 
-        def finish() -> None:
+        def finish(pipe) -> None:
             if complete:
-                self.store.save(run)
-                self.client.hincrby(shared.TRAINED, cfg.key, 1)
-            self.client.set(shared.result_key(job_id), data, ex=shared.JOB_TTL_S)
-            self._end(job_id, entry_id, {"state": "done", "step": run.history.steps_done,
-                                         "outcome": "stored" if complete else "stopped"})
+                pipe.hincrby(shared.TRAINED, cfg.key, 1)
+            pipe.set(shared.result_key(current.job_id), data, ex=shared.JOB_TTL_S)
+            self._end(pipe, current, {"state": "done", "step": steps,
+                                      "outcome": "stored" if complete else "stopped"})
 
-        self._until_written(finish)
-        if complete:
+        if not self._until_written(lambda: self._guarded(current, finish)):
+            log.info("job %s: " + LOST_LEASE, describe(cfg), steps)
+            return
+        if complete:  # the job is over: nobody else can start it while this is written
+            self._until_written(lambda: self.store.save(run) >= 0)
             self.trained += 1
         log.info("job %s %s in %.1f s", describe(cfg), "finished" if complete else
-                 f"stopped by its watchers at step {run.history.steps_done}",
-                 time.perf_counter() - started)
+                 f"stopped {live.stop_why} at step {steps}", time.perf_counter() - started)
 
-    def _end(self, job_id: str, entry_id: str, fields: dict) -> None:
-        with self.client.pipeline() as pipe:
-            pipe.hset(shared.job_key(job_id), mapping=fields)
-            pipe.delete(shared.claim_key(job_id))
-            pipe.expire(shared.job_key(job_id), shared.JOB_TTL_S)
-            pipe.expire(shared.events_key(job_id), shared.JOB_TTL_S)
-            pipe.xack(shared.STREAM, shared.GROUP, entry_id)
-            pipe.xdel(shared.STREAM, entry_id)
-            pipe.execute()
+    @staticmethod
+    def _end(pipe, current: _Current, fields: dict) -> None:
+        job_id, entry_id = current.job_id, current.entry_id
+        pipe.hset(shared.job_key(job_id), mapping=fields)
+        pipe.delete(shared.claim_key(job_id))
+        pipe.expire(shared.job_key(job_id), shared.JOB_TTL_S)
+        pipe.expire(shared.events_key(job_id), shared.JOB_TTL_S)
+        pipe.xack(shared.STREAM, shared.GROUP, entry_id)
+        pipe.xdel(shared.STREAM, entry_id)
 
-    def _hand_back(self, cfg: RunConfig, job_id: str, entry_id: str, token: str) -> None:
+    @staticmethod
+    def _hand_back(pipe, cfg: RunConfig, current: _Current, token: str) -> None:
         """Leave the job to another worker at once: its state goes back to queued (this start
         does not count as an attempt), a new entry with the same token joins the queue, and
         this worker's entry is acknowledged."""
-        with self.client.pipeline() as pipe:
-            pipe.hset(shared.job_key(job_id), mapping={"state": "queued", "step": 0})
-            pipe.hincrby(shared.job_key(job_id), "attempts", -1)
-            pipe.xadd(shared.STREAM, {"id": job_id, "config": cfg.to_json(), "token": token})
-            pipe.xack(shared.STREAM, shared.GROUP, entry_id)
-            pipe.xdel(shared.STREAM, entry_id)
-            pipe.execute()
+        job_id = current.job_id
+        pipe.hset(shared.job_key(job_id), mapping={"state": "queued", "step": 0})
+        pipe.hincrby(shared.job_key(job_id), "attempts", -1)
+        pipe.xadd(shared.STREAM, {"id": job_id, "config": cfg.to_json(), "token": token})
+        pipe.xack(shared.STREAM, shared.GROUP, current.entry_id)
+        pipe.xdel(shared.STREAM, current.entry_id)
 
     def _ack(self, entry_id: str) -> None:
         self.client.xack(shared.STREAM, shared.GROUP, entry_id)
         self.client.xdel(shared.STREAM, entry_id)
 
-    def _until_written(self, write) -> None:
+    def _until_written(self, write) -> bool:
         """Retry a job's last write until Redis takes it (the run is worth waiting for); give up
-        only when the worker is asked to leave."""
+        only when the worker is asked to leave. ``write()``'s answer, False when given up."""
         while True:
             try:
-                write()
+                done = write()
                 self.health.ok()
-                return
+                return bool(done)
             except UNREACHABLE as err:
                 self.health.failed(err)
                 if self.leaving.wait(1.0):
-                    return
+                    return False
 
 
 class _LiveReport:
     """What one training sends while it runs: progress and history deltas every
     ``PROGRESS_INTERVAL_S``, the inside of the newest snapshot every ``INSIDE_INTERVAL_S``, a
-    copy of the run so far when a leaving watcher asks; it reads the stop flag at the same
-    moments."""
+    copy of the run so far when a leaving watcher asks; it reads the stop flag, the watcher set
+    and the lease at the same moments."""
 
-    def __init__(self, worker: Worker, cfg: RunConfig, job_id: str):
-        self.worker, self.cfg, self.job_id = worker, cfg, job_id
+    def __init__(self, worker: Worker, cfg: RunConfig, current: _Current):
+        self.worker, self.cfg, self.current = worker, cfg, current
+        self.job_id = current.job_id
         self.client = worker.client
-        self.job = shared.job_key(job_id)
+        self.job = shared.job_key(self.job_id)
         self.run: Run | None = None
         self.sent = [0, 0, -1]  # steps, validations and probes seen already sent
         self.last_progress, self.last_inside = 0.0, -math.inf
         self.snapshots_served = 0
-        self.stop_asked = False
+        self.stop_asked, self.stop_why = False, ""
         self.probe = probe_batch(cfg)
 
     def on_start(self, run: Run) -> None:
@@ -368,7 +427,8 @@ class _LiveReport:
         history = self.run.history
         try:
             if history.probes_kept and history.probe_step[-1] == step and \
-                    now - self.last_inside >= INSIDE_INTERVAL_S:  # a snapshot was just taken
+                    now - self.last_inside >= INSIDE_INTERVAL_S and \
+                    not self.current.lost:  # a snapshot was just taken
                 self.last_inside = now
                 view = inside_view(self.run.model, *self.probe, step)
                 self.client.hset(self.job, "inside", shared.encode_inside(view))
@@ -377,19 +437,26 @@ class _LiveReport:
                 self._progress(step, metrics)
         except UNREACHABLE as err:  # training goes on; the next report catches up
             self.worker.health.failed(err)
-        return not (self.stop_asked or self.worker.leaving.is_set())
+        return not (self.stop_asked or self.current.lost or self.worker.leaving.is_set())
 
     def _progress(self, step: int, metrics: dict) -> None:
+        if self.current.lost:
+            return
         history = self.run.history
         delta = shared.encode_delta(history.delta(*self.sent))
-        with self.client.pipeline() as pipe:
-            pipe.xadd(shared.events_key(self.job_id), {"kind": "delta", "data": delta})
-            pipe.hset(self.job, mapping={"step": step, "metrics": json.dumps(metrics)})
-            pipe.hmget(self.job, ["stop", "snapshot_req"])
-            *_, (stop, wanted) = pipe.execute()
-        self.sent[:] = history.steps_done, history.evals_done, history.probes_seen
+        answer = self.worker.progress_script(
+            keys=[self.job, shared.events_key(self.job_id), shared.watchers_key(self.job_id)],
+            args=[self.current.lease, delta, step, json.dumps(metrics), shared.WATCHER_TTL_S])
         self.worker.health.ok()
-        self.stop_asked = text(stop) == "1"
+        if answer is None:  # another worker holds the job now
+            self.current.lost = True
+            return
+        stop, wanted, watched = answer
+        self.sent[:] = history.steps_done, history.evals_done, history.probes_seen
+        if text(stop) == "1":
+            self.stop_asked, self.stop_why = True, "by its watchers"
+        elif not int(watched) and self.worker.may_judge():
+            self.stop_asked, self.stop_why = True, "as no server watches it any more"
         wanted = int(text(wanted) or 0)
         if wanted > self.snapshots_served and not self.stop_asked:
             data = run_file_bytes(stopped_copy(self.run, step))
