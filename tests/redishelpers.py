@@ -10,8 +10,10 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -74,6 +76,63 @@ def env_for(url: str) -> dict:
     return {**os.environ, shared.REDIS_URL_ENV: url, "PYTHONPATH": str(ROOT)}
 
 
+class Link:
+    """A TCP path to a Redis that a test can cut: the processes connected through it (``url``)
+    lose Redis, as in a network outage, while the others still reach it. ``cut()`` closes every
+    connection and refuses new ones until ``mend()``."""
+
+    def __init__(self, server: RedisServer):
+        self.upstream = ("127.0.0.1", server.port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"redis://127.0.0.1:{self.listener.getsockname()[1]}/0"
+        self.open = True
+        self.pairs: list[tuple[socket.socket, socket.socket]] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                near, _ = self.listener.accept()
+            except OSError:  # closed
+                return
+            with self.lock:
+                if not self.open:
+                    near.close()
+                    continue
+                far = socket.create_connection(self.upstream)
+                self.pairs.append((near, far))
+            for a, b in ((near, far), (far, near)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        for end in (source, sink):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        with self.lock:
+            self.open = False
+            for pair in self.pairs:
+                for end in pair:
+                    with contextlib.suppress(OSError):
+                        end.shutdown(socket.SHUT_RDWR)
+                    end.close()
+            self.pairs.clear()
+
+    def mend(self) -> None:
+        with self.lock:
+            self.open = True
+
+    def close(self) -> None:
+        self.cut()
+        self.listener.close()
+
+
 class Workers:
     """``python -m rnnviz worker`` processes; ``logs[name]`` is each one's stderr file."""
 
@@ -81,10 +140,11 @@ class Workers:
         self.url, self.folder = url, folder
         self.processes: dict[str, subprocess.Popen] = {}
 
-    def start(self, name: str, wait: bool = True) -> subprocess.Popen:
+    def start(self, name: str, wait: bool = True, url: str | None = None) -> subprocess.Popen:
+        """Start a worker (reaching Redis at ``url``, the test's Redis by default)."""
         process = subprocess.Popen(
             [sys.executable, "-m", "rnnviz", "worker", "--name", name], cwd=ROOT,
-            env=env_for(self.url), stdout=subprocess.DEVNULL,
+            env=env_for(url or self.url), stdout=subprocess.DEVNULL,
             stderr=open(self.log(name), "a"))
         self.processes[name] = process
         if wait:
