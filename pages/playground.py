@@ -63,7 +63,10 @@ def live_view() -> None:
         return
     p = job.progress
     if p.state == "queued":
-        st.info(":material/hourglass_top: Queued: other training jobs are using this "
+        st.info(":material/hourglass_top: Queued for the shared training workers: they are "
+                "all busy with other runs. Yours starts as soon as one is free."
+                if state.shared_mode() else
+                ":material/hourglass_top: Queued: other training jobs are using this "
                 "server's slots. Your run starts as soon as one frees up.")
         return
     st.progress(p.step / max(p.total, 1), text=f"Training: step {p.step} of {p.total}")

@@ -5,12 +5,19 @@ page's banner and clears by itself. Nothing here reaches a page as a traceback."
 
 from __future__ import annotations
 
+import logging
+import re
+
 import pytest
 
 from rnnviz.app import state
+from rnnviz.core.config import RunConfig
 from rnnviz.serve import shared
+from rnnviz.serve.shared_jobs import SharedJobRegistry
+from rnnviz.serve.store import RunStore
 from tests.apptest import TINY, open_app, press, set_widgets, wait_for_run, wait_until
 from tests.redishelpers import ServerProcess, needs_redis, running_redis, running_workers
+from tests.redishelpers import wait_until as wait_until_state
 
 pytestmark = [needs_redis, pytest.mark.timeout(240)]
 BANNER = "Training is paused: the shared store is unreachable"
@@ -83,3 +90,47 @@ def test_a_redis_outage_shows_the_banner_and_it_clears_by_itself(shared_mode):
     assert not at.exception
     assert "Waiting for a training worker." in texts(at.warning)  # no worker in this test
     assert "Queued" not in texts(at.info)
+
+
+def test_a_press_while_every_worker_is_busy_says_it_is_queued_for_the_shared_workers(
+        shared_mode, workers, tmp_path):
+    workers.start("w1")
+    other = SharedJobRegistry.from_url(shared_mode.url, store=RunStore(tmp_path / "none"))
+    busy = other.submit(RunConfig(**{**TINY, "steps": 100_000}, seed=43))  # the only worker's
+    wait_until_state(lambda: busy.progress.state == "running", 60)
+    try:
+        at = open_app(timeout=60)
+        at.switch_page("pages/playground.py").run()
+        set_widgets(at, **{**TINY, "seed": 44})
+        press(at, "Train")
+        wait_until(at, lambda a: "Queued for the shared training workers" in texts(a.info), 20,
+                   "the page did not say it is queued for the shared workers")
+        assert "this server's slots" not in texts(at.info)
+        assert "every training worker is busy" in texts(at.info)  # the sidebar's line
+        assert not at.exception
+    finally:
+        busy.detach()
+        other.close()
+
+
+def test_the_server_logs_rnnviz_lines_once_with_a_timestamp(capsys):
+    logger = logging.getLogger("rnnviz")
+    ours = [h for h in logger.handlers if getattr(h, "rnnviz_server", False)]
+    for handler in ours:  # an earlier test's registry() configured it: start afresh
+        logger.removeHandler(handler)
+    before = list(logger.handlers)
+    try:
+        state.configure_logging()
+        state.configure_logging()  # a rerun, a registry made again: still one handler
+        added = [h for h in logger.handlers if h not in before]
+        assert len(added) == 1 and logger.getEffectiveLevel() == logging.INFO
+        logging.getLogger("rnnviz.shared").info("shared store at x reachable again")
+        line = capsys.readouterr().err.strip().splitlines()[-1]
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO rnnviz\.shared: "
+                            r"shared store at x reachable again", line), line
+    finally:
+        for handler in logger.handlers[:]:
+            if handler not in before:
+                logger.removeHandler(handler)
+        for handler in ours:
+            logger.addHandler(handler)

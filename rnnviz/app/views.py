@@ -40,7 +40,9 @@ def _job_progress() -> None:
         st.rerun()
     p = job.progress
     if p.state == "queued":
-        st.info(":material/hourglass_top: Queued: the server is busy; your run starts "
+        st.info(":material/hourglass_top: Queued: every training worker is busy; your run "
+                "starts when one is free." if state.shared_mode() else
+                ":material/hourglass_top: Queued: the server is busy; your run starts "
                 "when a slot frees up.")
     elif p.state == "waiting":  # shared mode: no worker yet, or the shared store is away
         st.warning(f":material/hourglass_top: {(p.error or 'waiting').capitalize()}. Your "

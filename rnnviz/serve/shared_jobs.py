@@ -411,7 +411,10 @@ class SharedJobRegistry:
 
     @classmethod
     def from_url(cls, url: str, **kwargs) -> SharedJobRegistry:
-        return cls(shared.connect(url), **kwargs)
+        registry = cls(shared.connect(url), **kwargs)
+        log.info("server %s in shared mode: jobs and runs through Redis at %s",
+                 registry.server_id, shared.where(registry.client))
+        return registry
 
     def shared_call(self, call, default=None):
         """``call()`` against Redis, or ``default`` while Redis is unreachable (logged once)."""
