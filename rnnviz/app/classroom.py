@@ -198,8 +198,7 @@ def lesson_runs(lesson: Lesson) -> dict[str, Run] | None:
 
 def apply_config(cfg: RunConfig) -> None:
     """Make ``cfg`` the session's configuration, the Playground's widgets included."""
-    for name in FIELDS:
-        st.session_state[name] = getattr(cfg, name)
+    widgets.set_values({name: getattr(cfg, name) for name in FIELDS})
     st.session_state.pop(widgets.LINK_WARNINGS, None)
 
 

@@ -17,6 +17,8 @@ from rnnviz.serve.limits import device_summary
 GROUPS = ("Task", "Model", "Training")
 LINK_WARNINGS = "link_warnings"
 _LINK_READ = "link_read"
+# config widgets whose value code put into Session State since they were last drawn
+_SET_BY_CODE = "config_set_by_code"
 _SLIDERS = {"seq_len", "lag", "marked_bits", "hidden_size", "num_layers", "dropout", "noise",
             "forget_bias"}
 _STEP = {"dropout": 0.05, "noise": 0.01, "forget_bias": 0.5, "lr": 0.001,
@@ -61,8 +63,7 @@ def read_link() -> None:
             warnings.append(f"The link's `{name}={raw}` was not usable ({err}); "
                             f"using **{shown}** instead.")
         values[name] = value
-    for name, value in values.items():
-        st.session_state[name] = value
+    set_values(values)
     if values:
         try:
             st.session_state["config"] = RunConfig(**{**defaults.to_dict(), **values})
@@ -73,31 +74,57 @@ def read_link() -> None:
         st.session_state[LINK_WARNINGS] = warnings
 
 
+def set_values(values: dict) -> None:
+    """Give config widgets their values through Session State (a link, a lesson, a suggested
+    next step), before they are drawn.
+
+    Streamlit takes a keyed widget's value from Session State when code set one, and logs a
+    warning with a full stack when that widget is also given a default (``value=``, ``index=``):
+    on every deep link such as ``/playground?seed=1``. So each widget set here is drawn once
+    without a default (``_widget``): one source for its value, Session State. (A widget not
+    drawn in that run is drawn so once later, when its value is already the widget's own: its
+    URL may then carry a value equal to the default for a rerun, which changes nothing.)"""
+    marks = st.session_state.setdefault(_SET_BY_CODE, set())
+    for name, value in values.items():
+        st.session_state[name] = value
+        marks.add(name)
+
+
 def show_link_warnings() -> None:
     for text in st.session_state.get(LINK_WARNINGS, []):
         st.warning(text, icon=":material/link:")
 
 
 def _widget(name: str, default, container) -> None:
+    """One config widget, keyed by its field name and bound to the URL. ``default`` is what
+    Streamlit shows until the user changes it, and what it leaves out of the URL; a value that
+    code set (``set_values``) replaces it, as the only value given (see there)."""
     spec = FIELDS[name]
+    marks = st.session_state.get(_SET_BY_CODE, set())
+    from_code = name in marks and name in st.session_state
+    marks.discard(name)
     # the device's help says what this server has, right where the choice is made
     help_text = f"{spec.help} {device_summary()}" if name == "device" else spec.help
     common = dict(key=name, help=help_text, bind="query-params")
     if spec.choices is not None:
-        container.selectbox(spec.label, spec.choices, index=spec.choices.index(default), **common)
+        index = None if from_code else spec.choices.index(default)
+        container.selectbox(spec.label, spec.choices, index=index, **common)
     elif name in _SLIDERS:
         if isinstance(default, int):
-            container.slider(spec.label, int(spec.low), int(spec.high), default, **common)
+            container.slider(spec.label, int(spec.low), int(spec.high),
+                             None if from_code else default, **common)
         else:
-            container.slider(spec.label, float(spec.low), float(spec.high), float(default),
-                             step=_STEP.get(name), **common)
+            container.slider(spec.label, float(spec.low), float(spec.high),
+                             None if from_code else float(default), step=_STEP.get(name),
+                             **common)
     elif isinstance(default, int) or (default is None and name in ("train_size",
                                                                     "early_stopping")):
-        container.number_input(spec.label, int(spec.low), int(spec.high), default, step=1,
+        container.number_input(spec.label, int(spec.low), int(spec.high),
+                               None if from_code else default, step=1,
                                placeholder="off" if spec.optional else None, **common)
     else:
         container.number_input(spec.label, float(spec.low), float(spec.high),
-                               None if default is None else float(default),
+                               None if from_code or default is None else float(default),
                                step=_STEP.get(name), format=_FORMAT.get(name),
                                placeholder="off" if spec.optional else None, **common)
 
