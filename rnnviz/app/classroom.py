@@ -198,7 +198,8 @@ def lesson_runs(lesson: Lesson) -> dict[str, Run] | None:
 
 def apply_config(cfg: RunConfig) -> None:
     """Make ``cfg`` the session's configuration, the Playground's widgets included."""
-    widgets.set_values({name: getattr(cfg, name) for name in FIELDS})
+    for name in FIELDS:
+        st.session_state[name] = getattr(cfg, name)
     st.session_state.pop(widgets.LINK_WARNINGS, None)
 
 

@@ -10,6 +10,7 @@ import urllib.parse
 
 import segno
 import streamlit as st
+from streamlit.runtime.state import get_session_state
 
 from rnnviz.core.config import FIELDS, RunConfig, check_field, clamp, coerce, is_data_task
 from rnnviz.serve.limits import device_summary
@@ -17,8 +18,6 @@ from rnnviz.serve.limits import device_summary
 GROUPS = ("Task", "Model", "Training")
 LINK_WARNINGS = "link_warnings"
 _LINK_READ = "link_read"
-# config widgets whose value code put into Session State since they were last drawn
-_SET_BY_CODE = "config_set_by_code"
 _SLIDERS = {"seq_len", "lag", "marked_bits", "hidden_size", "num_layers", "dropout", "noise",
             "forget_bias"}
 _STEP = {"dropout": 0.05, "noise": 0.01, "forget_bias": 0.5, "lr": 0.001,
@@ -63,7 +62,8 @@ def read_link() -> None:
             warnings.append(f"The link's `{name}={raw}` was not usable ({err}); "
                             f"using **{shown}** instead.")
         values[name] = value
-    set_values(values)
+    for name, value in values.items():
+        st.session_state[name] = value
     if values:
         try:
             st.session_state["config"] = RunConfig(**{**defaults.to_dict(), **values})
@@ -74,35 +74,27 @@ def read_link() -> None:
         st.session_state[LINK_WARNINGS] = warnings
 
 
-def set_values(values: dict) -> None:
-    """Give config widgets their values through Session State (a link, a lesson, a suggested
-    next step), before they are drawn.
-
-    Streamlit takes a keyed widget's value from Session State when code set one, and logs a
-    warning with a full stack when that widget is also given a default (``value=``, ``index=``):
-    on every deep link such as ``/playground?seed=1``. So each widget set here is drawn once
-    without a default (``_widget``): one source for its value, Session State. (A widget not
-    drawn in that run is drawn so once later, when its value is already the widget's own: its
-    URL may then carry a value equal to the default for a rerun, which changes nothing.)"""
-    marks = st.session_state.setdefault(_SET_BY_CODE, set())
-    for name, value in values.items():
-        st.session_state[name] = value
-        marks.add(name)
-
-
 def show_link_warnings() -> None:
     for text in st.session_state.get(LINK_WARNINGS, []):
         st.warning(text, icon=":material/link:")
 
 
+def _set_by_code(name: str) -> bool:
+    """Whether code put this widget's value into Session State (a link read by ``read_link``, a
+    lesson's or a suggested next step's ``classroom.apply_config``) and Streamlit has not yet
+    taken it in as the widget's own (it does when the browser next sends its widget values,
+    not at every rerun). Then Session State holds the widget's value, and a widget given a
+    default as well makes Streamlit log its widget-policy warning with a full stack (on every
+    deep link such as ``/playground?seed=1``). This is the very test behind that warning."""
+    return get_session_state().is_new_state_value(name)
+
+
 def _widget(name: str, default, container) -> None:
     """One config widget, keyed by its field name and bound to the URL. ``default`` is what
-    Streamlit shows until the user changes it, and what it leaves out of the URL; a value that
-    code set (``set_values``) replaces it, as the only value given (see there)."""
+    Streamlit shows until the user changes it, and what it leaves out of the URL, except when
+    code has just set the widget's value (``_set_by_code``): then that is its only value."""
     spec = FIELDS[name]
-    marks = st.session_state.get(_SET_BY_CODE, set())
-    from_code = name in marks and name in st.session_state
-    marks.discard(name)
+    from_code = _set_by_code(name)
     # the device's help says what this server has, right where the choice is made
     help_text = f"{spec.help} {device_summary()}" if name == "device" else spec.help
     common = dict(key=name, help=help_text, bind="query-params")
