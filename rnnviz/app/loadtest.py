@@ -223,10 +223,22 @@ def _raise_on_exception(element) -> None:
         raise RuntimeError(f"exception on the page: {element.exception.message}")
 
 
+def session_seed(index: int, wave: int) -> int:
+    """The seed in session ``index``'s link: its own, or the wave's shared one."""
+    shared = index % SHARED_EVERY == SHARED_EVERY - 1
+    return 100_000 * (wave + 1) + (0 if shared else index + 1)
+
+
+def session_config_keys(sessions: int, wave: int, steps: int) -> set[str]:
+    """The distinct configs a wave's sessions train (what shared mode must train once each)."""
+    from rnnviz.core.config import RunConfig
+    return {RunConfig(seed=session_seed(i, wave), steps=steps).key for i in range(sessions)}
+
+
 async def run_session(url: str, index: int, wave: int, steps: int, timeout: float,
                       start: asyncio.Event) -> Outcome:
     shared = index % SHARED_EVERY == SHARED_EVERY - 1
-    seed = 100_000 * (wave + 1) + (0 if shared else index + 1)
+    seed = session_seed(index, wave)
     outcome = Outcome(index, shared)
     await start.wait()
     try:
@@ -239,16 +251,19 @@ async def run_session(url: str, index: int, wave: int, steps: int, timeout: floa
     return outcome
 
 
-async def run_wave(url: str, pid: int, sessions: int, wave: int, steps: int,
+async def run_wave(urls: list[str], memory, sessions: int, wave: int, steps: int,
                    timeout: float, settle: float) -> Wave:
-    result = Wave(sessions, wave, memory_before_mb=memory_mb(pid))
+    """One wave; session i talks to ``urls[i % len(urls)]`` (a load balancer's spread);
+    ``memory()`` gives the memory of the processes under test, by name, in MB."""
+    result = Wave(sessions, wave, memory_before_mb=sum(memory().values()))
     start = asyncio.Event()
-    tasks = [asyncio.create_task(run_session(url, i, wave, steps, timeout, start))
+    tasks = [asyncio.create_task(run_session(urls[i % len(urls)], i, wave, steps, timeout,
+                                             start))
              for i in range(sessions)]
     start.set()  # everyone at once, like a class told "press Train now"
     result.outcomes = list(await asyncio.gather(*tasks))
     await asyncio.sleep(settle)  # let closed sessions and finished jobs be released
-    parts = memory_parts_mb(pid)
+    parts = memory()
     result.memory_after_mb = sum(parts.values())
     result.memory_parts_mb = parts
     return result
@@ -266,7 +281,8 @@ async def warm_up(url: str) -> None:
                 break
 
 
-def print_table(waves: list[Wave], steps: int) -> None:
+def print_table(waves: list[Wave], steps: int, memory_note: str = "Memory: PSS of the "
+                "server and its training worker processes together.") -> None:
     print()
     print(f"{'sessions':>8} {'wave':>4} {'jobs':>5} {'done':>5} {'queued':>6} {'errors':>6} "
           f"{'median s':>9} {'worst s':>8} {'mem before MB':>14} {'mem after MB':>13}")
@@ -279,7 +295,7 @@ def print_table(waves: list[Wave], steps: int) -> None:
               f"{worst:>8} {w.memory_before_mb:>14.0f} {w.memory_after_mb:>13.0f}")
     print(f"\njobs = configs actually trained (every {SHARED_EVERY}th session shares one); "
           f"each run: the default config, {steps} steps. Times: Train pressed -> result shown. "
-          "Memory: PSS of the server and its training worker processes together.")
+          + memory_note)
     for w in waves:
         for error in w.errors:
             print(f"  error, {w.sessions} sessions wave {w.wave}: {error}")
@@ -297,17 +313,27 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds between a wave's end and the memory reading")
     parser.add_argument("--app-dir", type=Path, default=ROOT,
                         help="folder holding app.py (default: this checkout)")
+    parser.add_argument("--servers", type=int, default=1,
+                        help="app servers; more than one (or --workers) runs shared mode: a "
+                             "redis-server of its own, sessions spread over the servers")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="training workers (python -m rnnviz worker) of shared mode")
     args = parser.parse_args(argv)
     # `timeout` or a CI runner stops us with SIGTERM: treat it like Ctrl-C (asyncio cancels the
     # sessions), so that the finally blocks stop the server under test too
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    if min(args.sessions) < 1 or args.waves < 1 or args.steps < 1:
-        parser.error("--sessions, --waves and --steps must be positive")
+    if min(args.sessions) < 1 or args.waves < 1 or args.steps < 1 or args.servers < 1:
+        parser.error("--sessions, --waves, --steps and --servers must be positive")
+    if args.workers < 0:
+        parser.error("--workers must be 0 or more")
     if not (args.app_dir / "app.py").is_file():
         parser.error(f"{args.app_dir}/app.py not found")
     print(f"rnnviz load test: {os.cpu_count()} CPU core(s), "
           f"RNNVIZ_MAX_CONCURRENT_JOBS={os.environ.get('RNNVIZ_MAX_CONCURRENT_JOBS', '2')}, "
           f"app {args.app_dir}")
+    if args.servers > 1 or args.workers > 0:
+        from rnnviz.app.loadtest_cluster import main_shared
+        return main_shared(args)
     waves = []
     for count in args.sessions:
         with tempfile.TemporaryDirectory(prefix="rnnviz-load-runs-") as runs_dir, \
@@ -318,8 +344,9 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(args.settle)
             for wave in range(1, args.waves + 1):
                 print(f"{count} sessions, wave {wave} ...", flush=True)
-                result = asyncio.run(run_wave(url, process.pid, count, wave, args.steps,
-                                              args.timeout, args.settle))
+                result = asyncio.run(run_wave([url], lambda: memory_parts_mb(process.pid),
+                                              count, wave, args.steps, args.timeout,
+                                              args.settle))
                 waves.append(result)
                 print(f"  done in {max(result.times, default=0):.1f} s, "
                       f"{len(result.errors)} error(s), memory {result.memory_after_mb:.0f} MB "
