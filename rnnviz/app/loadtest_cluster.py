@@ -79,11 +79,18 @@ class Cluster:
                 parts[f"{name} pool"] = pool
         return parts
 
-    def log_alarms(self) -> dict[str, int]:
-        """Per process, the lines of its log so far that carry a stack or a warning."""
-        return {name: sum(bool(_ALARM.search(line)) for line in
-                          path.read_text(errors="replace").splitlines())
-                for name, path in self.logs.items() if path.exists()}
+    def log_alarms(self) -> dict[str, list[str]]:
+        """Per rnnviz process (servers and workers; Redis's own log speaks of the host), the
+        lines of its log that carry a stack or a warning, each with the line before it (a
+        stack's message)."""
+        alarms = {}
+        for name, path in self.logs.items():
+            if name == "redis" or not path.exists():
+                continue
+            lines = path.read_text(errors="replace").splitlines()
+            alarms[name] = [f"{lines[i - 1]}\n    {line}" if i else line
+                            for i, line in enumerate(lines) if _ALARM.search(line)]
+        return alarms
 
 
 def _client(url: str):
@@ -253,14 +260,13 @@ def main_shared(args) -> int:
                 ok &= print_trained(expected, trained_counts(running.redis_url))
                 print_memory(list(readings[-1][1]), readings)
             # every process has stopped now: its whole log, the stop included
-            alarms = {name: n for name, n in running.log_alarms().items() if n}
+            alarms = {name: lines for name, lines in running.log_alarms().items() if lines}
             print("log lines with a stack or a warning, start to stop: " + (", ".join(
-                f"{name} {n}" for name, n in alarms.items()) if alarms else "none"))
+                f"{name} {len(lines)}" for name, lines in alarms.items()) if alarms else "none"))
             ok &= not alarms
-            for name in alarms:
-                for line in running.logs[name].read_text(errors="replace").splitlines():
-                    if _ALARM.search(line):
-                        print(f"  {name}: {line}")
+            for name, lines in alarms.items():
+                for line in lines:
+                    print(f"  {name}: {line}")
     print_table(waves, args.steps, "Memory: RSS of every process (Redis, the servers with "
                 "their local pools, the workers) added up.")
     return 1 if any(w.errors for w in waves) or not ok else 0
