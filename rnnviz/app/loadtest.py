@@ -19,6 +19,12 @@ sends): a browser per student would cost more CPU than the server under test on 
 machine. Like the frontend, a client re-runs the live-progress fragment every 0.5 s while the
 server asks for it (``auto_rerun``), so the server does the same work as with real browsers,
 minus serving static files.
+
+Shared mode: ``--servers N --workers M`` (N above 1, or M above 0) starts a ``redis-server`` of
+its own, M training workers and N servers (``rnnviz.app.loadtest_cluster``), spreads each
+wave's sessions over the servers, and adds how many times each distinct config was trained
+(Redis's ``rnnviz:trained``: once each is the point), every process's RSS per wave, and every
+warning or stack trace in the servers' and workers' logs.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rnnviz.app.loadtest_cluster import cluster, print_memory, print_trained, trained_counts
 from rnnviz.app.server import local_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -301,6 +308,49 @@ def print_table(waves: list[Wave], steps: int, memory_note: str = "Memory: PSS o
             print(f"  error, {w.sessions} sessions wave {w.wave}: {error}")
 
 
+def main_shared(args) -> int:
+    """The load test in shared mode (``rnnviz.app.loadtest_cluster`` starts the processes):
+    per session count, a fresh cluster; the waves spread their
+    sessions over its servers; then the trainings per config from Redis, the memory of every
+    process per wave, and the log lines that would alarm an operator. Exit status 1 on an
+    error, a config not trained exactly once, or such a log line."""
+    print(f"shared mode: {args.servers} server(s), {args.workers} worker(s), a redis-server "
+          "of its own", flush=True)
+    waves, ok = [], True
+    for count in args.sessions:
+        with tempfile.TemporaryDirectory(prefix="rnnviz-load-cluster-") as folder:
+            with cluster(args.app_dir, args.servers, args.workers, Path(folder)) as running:
+                for url in running.urls:
+                    asyncio.run(warm_up(url))
+                time.sleep(args.settle)
+                readings = [("before", running.memory_mb())]
+                expected: set[str] = set()
+                for wave in range(1, args.waves + 1):
+                    print(f"{count} sessions over {args.servers} server(s), wave {wave} ...",
+                          flush=True)
+                    result = asyncio.run(run_wave(running.urls, running.memory_mb, count, wave,
+                                                  args.steps, args.timeout, args.settle))
+                    waves.append(result)
+                    expected |= session_config_keys(count, wave, args.steps)
+                    readings.append((f"wave {wave}", result.memory_parts_mb))
+                    print(f"  done in {max(result.times, default=0):.1f} s, "
+                          f"{len(result.errors)} error(s)", flush=True)
+                print(f"\n{count} sessions:", end="")
+                ok &= print_trained(expected, trained_counts(running.redis_url))
+                print_memory(list(readings[-1][1]), readings)
+            # every process has stopped now: its whole log, the stop included
+            alarms = {name: lines for name, lines in running.log_alarms().items() if lines}
+            print("log lines with a stack or a warning, start to stop: " + (", ".join(
+                f"{name} {len(lines)}" for name, lines in alarms.items()) if alarms else "none"))
+            ok &= not alarms
+            for name, lines in alarms.items():
+                for line in lines:
+                    print(f"  {name}: {line}")
+    print_table(waves, args.steps, "Memory: RSS of every process (Redis, the servers with "
+                "their local pools, the workers) added up.")
+    return 1 if any(w.errors for w in waves) or not ok else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rnnviz.app.loadtest",
                                      description=__doc__.split("\n")[0])
@@ -332,7 +382,6 @@ def main(argv: list[str] | None = None) -> int:
           f"RNNVIZ_MAX_CONCURRENT_JOBS={os.environ.get('RNNVIZ_MAX_CONCURRENT_JOBS', '2')}, "
           f"app {args.app_dir}")
     if args.servers > 1 or args.workers > 0:
-        from rnnviz.app.loadtest_cluster import main_shared
         return main_shared(args)
     waves = []
     for count in args.sessions:
