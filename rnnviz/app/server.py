@@ -30,7 +30,7 @@ def local_server(app_dir: Path = ROOT, env: dict | None = None, timeout: float =
     """Yields ``(url, process)`` once ``/_stcore/health`` answers ``ok``; the server's stdout
     and stderr go to ``log_path`` (default: a temporary file). Stopped as ``docker stop`` or
     Kubernetes stop a container: SIGTERM to the server alone, which stops its training workers
-    itself; whatever of its process group is left after 15 s is killed."""
+    itself; then whatever is left of its process group (all of it, after 15 s) is killed."""
     port = free_port()
     log = (open(log_path, "w+") if log_path is not None else  # closed below
            tempfile.NamedTemporaryFile("w+", prefix="rnnviz-server-", suffix=".log",
