@@ -15,6 +15,7 @@ Nothing here knows about Streamlit; the app's glue (``rnnviz.app.state``) holds 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import queue
@@ -164,7 +165,9 @@ class Job:
         return self.result
 
     def _work(self) -> None:
-        name = f"{self.cfg.cell} on {self.cfg.task}, {self.cfg.steps} steps, {self.cfg.key[:12]}"
+        # the digest is the one in the config's run file name (``store.RunStore.path_for``)
+        digest = hashlib.sha256(self.cfg.key.encode("utf-8")).hexdigest()[:16]
+        name = f"{self.cfg.cell} on {self.cfg.task}, {self.cfg.steps} steps, {digest}"
         started = time.perf_counter()
         try:
             with self._slots:  # wait for a free slot: the job shows as "queued" meanwhile
