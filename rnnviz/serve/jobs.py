@@ -180,8 +180,12 @@ class Job:
                                    else self._train_here())
             self.progress.state = "done"
             if self.result is not None:
+                reason = self.result.history.stop_reason
+                if pool.shutting_down() and reason.startswith("stopped"):  # by us, not a user
+                    reason = (f"stopped at step {self.result.history.steps_done}: the server "
+                              "is shutting down")
                 log.info("job finished: %s in %.1f s (%s)", name, time.perf_counter() - started,
-                         self.result.history.stop_reason)
+                         reason)
         except Exception as err:  # a failing job must never take the server down
             self.progress.error = f"{type(err).__name__}: {err}"
             self.progress.state = "failed"

@@ -323,7 +323,14 @@ class WorkerRun:
     def __init__(self, cfg: RunConfig):
         self._pool = _shared_pool()
         self._call, self.messages = self._pool.open_call()
-        self.future = self._pool.executor.submit(_train_in_worker, self._call, 0, cfg, True)
+        try:
+            self.future = self._pool.executor.submit(_train_in_worker, self._call, 0, cfg, True)
+        except RuntimeError:  # the pool shut down between the two lines: the process exits
+            self._pool.close_call(self._call)
+            if _closing:
+                raise PoolClosed("the server is shutting down; press Train again in a "
+                                 "moment") from None
+            raise
 
     def stop(self) -> None:
         """The worker stops after its current step and returns what was learned."""

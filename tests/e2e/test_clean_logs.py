@@ -7,7 +7,7 @@ Streamlit's widget-policy warning with a stack on every deep link that carries a
 and, in some stops, a ``FileNotFoundError`` traceback from a worker process unpickling a lock of
 its parent that had already exited (a worker still being started when the server stopped).
 
-``RNNVIZ_LOG_CYCLES`` sets how many start/use/stop cycles each test runs (default 3 and 6).
+``RNNVIZ_LOG_CYCLES`` sets how many start/use/stop cycles each test runs (default 3, 2 and 6).
 """
 
 from __future__ import annotations
@@ -95,6 +95,37 @@ def test_a_normal_session_and_a_stop_leave_a_clean_log(chromium, tmp_path):
         # the events are there, one line each: the log is not clean because it is empty
         assert len(re.findall(r"INFO .*job started: ", log)) == 1, log
         assert len(re.findall(r"INFO .*job finished: .* \(finished\)", log)) == 1, log
+        assert "training workers stopped" in log, log
+
+
+@pytest.mark.timeout(600)
+def test_a_stop_during_a_training_leaves_a_clean_log(chromium, tmp_path):
+    """A rollout while a class trains: SIGTERM with a browser connected and its job training
+    in a worker process. The job stops after its step (said in one INFO line), the workers are
+    joined, the server exits 0."""
+    for cycle in range(_cycles(2)):
+        log_path = tmp_path / f"server-{cycle}.log"
+        runs = tmp_path / f"runs-{cycle}"
+        runs.mkdir()
+        context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+        try:
+            with local_server(ROOT, {"RNNVIZ_RUNS_DIR": str(runs)}, log_path=log_path) as (
+                    url, process):
+                page = context.new_page()
+                page.goto(f"{url}/playground?seed={cycle + 50}&steps=20000&seq_len=10"
+                          "&hidden_size=8")
+                settle(page)
+                train_button(page).click()
+                # a step above 0: the worker is training (not still starting)
+                page.get_by_text(re.compile(r"Training: step [1-9]")).first.wait_for(
+                    timeout=120_000)
+                page.wait_for_timeout(1500)  # the live view refreshing meanwhile
+        finally:
+            context.close()
+        log = log_path.read_text()
+        _stopped_cleanly(process, log)
+        assert re.search(r"INFO .*job finished: .*\(stopped at step \d+: the server is "
+                         r"shutting down\)", log), log
         assert "training workers stopped" in log, log
 
 
