@@ -45,6 +45,13 @@ COPY rnnviz/ /app/rnnviz/
 COPY pages/ /app/pages/
 COPY app.py /app/app.py
 
+# The package is not pip-installed: it runs from /app, importable from any working
+# directory. `rnnviz ...` is the same as `python -m rnnviz ...`, so the image also runs
+# the other commands, the training worker of shared mode among them:
+#   docker run rnnviz rnnviz worker        (or: python -m rnnviz worker)
+RUN printf '#!/bin/sh\nexec python -m rnnviz "$@"\n' > /usr/local/bin/rnnviz \
+    && chmod 755 /usr/local/bin/rnnviz
+
 # The networks are tiny (a few thousand weights, short sequences): a training step
 # is dominated by per-op overhead, not arithmetic, so extra BLAS/OpenMP threads only
 # add synchronisation and, with several students training at once, oversubscribe
@@ -53,7 +60,8 @@ COPY app.py /app/app.py
 # read the variables at import time.
 ENV OMP_NUM_THREADS=1 \
     MKL_NUM_THREADS=1 \
-    RNNVIZ_RUNS_DIR=/data/runs
+    RNNVIZ_RUNS_DIR=/data/runs \
+    PYTHONPATH=/app
 
 # Saved runs live outside the container's writable layer.
 VOLUME ["/data/runs"]
@@ -66,6 +74,7 @@ EXPOSE 8501
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; r = urllib.request.urlopen('http://localhost:8501/_stcore/health', timeout=4); sys.exit(0 if r.read().strip() == b'ok' else 1)"]
 
-# Exec form so streamlit is PID 1 and receives SIGTERM directly on `docker stop`.
+# Exec form so streamlit is PID 1 and receives SIGTERM directly on `docker stop`: it
+# stops taking jobs, stops its training worker processes and exits, in that order.
 # This is the one place the start command is written; tests/test_container.py runs it.
 CMD ["streamlit", "run", "app.py", "--server.port=8501", "--server.address=0.0.0.0"]

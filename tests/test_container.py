@@ -1,9 +1,9 @@
 """Checks for the container and self-hosting files.
 
 No Docker engine is needed: the Dockerfile is read as text and its invariants
-checked, the YAML manifests get light structural checks (PyYAML is not a
-dependency), and the Dockerfile's own CMD is started outside Docker to prove
-that the start command, the Streamlit config and the health check work together.
+checked, and the Dockerfile's own CMD is started outside Docker to prove that the
+start command, the Streamlit config and the health check work together. The
+compose and Kubernetes files are checked in tests/test_deploy.py.
 """
 
 from __future__ import annotations
@@ -294,86 +294,6 @@ def test_streamlit_reads_config_without_warnings(tmp_path):
     assert "Unrecognized config option" not in output
     assert re.search(r"^maxUploadSize = 16$", result.stdout, re.M), "config.toml was not applied"
     assert re.search(r'^toolbarMode = "viewer"$', result.stdout, re.M)
-
-
-# ---------------------------------------------------------------- (c) compose and k8s
-
-
-def yaml_lines(path: Path) -> list[str]:
-    text = path.read_text()
-    assert "\t" not in text, f"{path.name}: YAML forbids tabs for indentation"
-    return [line for line in text.splitlines()
-            if line.strip() and not line.lstrip().startswith("#")]
-
-
-def test_compose_file():
-    lines = yaml_lines(ROOT / "compose.yaml")
-    stripped = [line.strip() for line in lines]
-    top_level = [line for line in lines if not line.startswith(" ")]
-    assert "services:" in top_level and "volumes:" in top_level
-    assert any(re.fullmatch(r"- \"?8501:8501\"?", s) for s in stripped), "port 8501:8501"
-    assert "- runs:/data/runs" in stripped
-    assert "restart: unless-stopped" in stripped
-    assert "context: ." in stripped
-    # The named volume is declared at top level, not only used by the service.
-    top_volumes = lines.index("volumes:")
-    assert lines[top_volumes + 1].strip() == "runs:" and lines[top_volumes + 1].startswith("  ")
-    # The health check comes from the Dockerfile; an override here would drift.
-    assert "healthcheck:" not in stripped
-
-
-def k8s_documents() -> dict[str, list[str]]:
-    text = (ROOT / "deploy" / "k8s.yaml").read_text()
-    yaml_lines(ROOT / "deploy" / "k8s.yaml")
-    documents: dict[str, list[str]] = {}
-    for chunk in re.split(r"^---\s*$", text, flags=re.M):
-        lines = [line for line in chunk.splitlines()
-                 if line.strip() and not line.lstrip().startswith("#")]
-        kinds = [line.split(":", 1)[1].strip() for line in lines if line.startswith("kind:")]
-        if kinds:
-            assert len(kinds) == 1, "one kind per document"
-            documents[kinds[0]] = lines
-    return documents
-
-
-def test_k8s_manifest_has_the_three_objects():
-    assert set(k8s_documents()) == {"Deployment", "Service", "Ingress"}
-
-
-def test_k8s_deployment():
-    lines = k8s_documents()["Deployment"]
-    stripped = [line.strip() for line in lines]
-    assert "replicas: 3" in stripped
-    assert "containerPort: 8501" in stripped
-    for probe in ("readinessProbe:", "livenessProbe:"):
-        start = stripped.index(probe)
-        assert f"path: {HEALTH_PATH}" in stripped[start : start + 4], probe
-    for section in ("resources:", "requests:", "limits:"):
-        assert section in stripped
-    name_at = stripped.index("- name: RNNVIZ_MAX_CONCURRENT_JOBS")
-    # Kubernetes rejects env values that are not strings.
-    assert re.fullmatch(r'value: "\d+"', stripped[name_at + 1]), stripped[name_at + 1]
-
-
-def test_k8s_service_has_client_ip_affinity():
-    assert "sessionAffinity: ClientIP" in [line.strip() for line in k8s_documents()["Service"]]
-
-
-def test_k8s_ingress_is_sticky_and_websocket_friendly():
-    lines = k8s_documents()["Ingress"]
-    annotations = {}
-    for line in lines:
-        match = re.match(r"\s+(nginx\.ingress\.kubernetes\.io/[\w-]+):\s*(.*)$", line)
-        if match:
-            value = match.group(2)
-            # Annotation values must be strings; unquoted numbers are rejected.
-            assert re.fullmatch(r'"[^"]*"', value), f"{match.group(1)} value must be quoted"
-            annotations[match.group(1).split("/", 1)[1]] = value.strip('"')
-    assert annotations.get("affinity") == "cookie"
-    assert annotations.get("session-cookie-name")
-    assert int(annotations.get("proxy-read-timeout", "0")) >= 3600
-    assert int(annotations.get("proxy-send-timeout", "0")) >= 3600
-    assert "ingressClassName: nginx" in [line.strip() for line in lines]
 
 
 # ---------------------------------------------------------------- (d) the start command

@@ -11,6 +11,7 @@ it) it draws the frame itself.
 """
 
 import contextlib
+import logging
 import threading
 
 import streamlit as st
@@ -23,6 +24,24 @@ from .views import sidebar_summary
 from .widgets import read_link
 
 _run = threading.local()  # each script run happens in one thread
+
+
+def _log_events() -> None:
+    """rnnviz's own log lines (a job started, finished or failed; the training workers started
+    or stopped), at INFO, on stderr beside Streamlit's and in its format, unless the process
+    already logs somewhere (a test runner, an operator's own logging setup)."""
+    logger = logging.getLogger("rnnviz")
+    if logger.handlers or logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler()
+    formatter = logging.Formatter(st.get_option("logger.messageFormat"))
+    formatter.default_msec_format = "%s.%03d"  # as Streamlit's own lines
+    handler.setFormatter(formatter)
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
+_log_events()
 _SEEN = "_ran_through_app"
 
 

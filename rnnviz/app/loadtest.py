@@ -19,6 +19,12 @@ sends): a browser per student would cost more CPU than the server under test on 
 machine. Like the frontend, a client re-runs the live-progress fragment every 0.5 s while the
 server asks for it (``auto_rerun``), so the server does the same work as with real browsers,
 minus serving static files.
+
+Shared mode: ``--servers N --workers M`` (N above 1, or M above 0) starts a ``redis-server`` of
+its own, M training workers and N servers (``rnnviz.app.loadtest_cluster``), spreads each
+wave's sessions over the servers, and adds how many times each distinct config was trained
+(Redis's ``rnnviz:trained``: once each is the point), every process's RSS per wave, and every
+warning or stack trace in the servers' and workers' logs.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rnnviz.app.loadtest_cluster import cluster, print_memory, print_trained, trained_counts
 from rnnviz.app.server import local_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -223,10 +230,22 @@ def _raise_on_exception(element) -> None:
         raise RuntimeError(f"exception on the page: {element.exception.message}")
 
 
+def session_seed(index: int, wave: int) -> int:
+    """The seed in session ``index``'s link: its own, or the wave's shared one."""
+    shared = index % SHARED_EVERY == SHARED_EVERY - 1
+    return 100_000 * (wave + 1) + (0 if shared else index + 1)
+
+
+def session_config_keys(sessions: int, wave: int, steps: int) -> set[str]:
+    """The distinct configs a wave's sessions train (what shared mode must train once each)."""
+    from rnnviz.core.config import RunConfig
+    return {RunConfig(seed=session_seed(i, wave), steps=steps).key for i in range(sessions)}
+
+
 async def run_session(url: str, index: int, wave: int, steps: int, timeout: float,
                       start: asyncio.Event) -> Outcome:
     shared = index % SHARED_EVERY == SHARED_EVERY - 1
-    seed = 100_000 * (wave + 1) + (0 if shared else index + 1)
+    seed = session_seed(index, wave)
     outcome = Outcome(index, shared)
     await start.wait()
     try:
@@ -239,16 +258,19 @@ async def run_session(url: str, index: int, wave: int, steps: int, timeout: floa
     return outcome
 
 
-async def run_wave(url: str, pid: int, sessions: int, wave: int, steps: int,
+async def run_wave(urls: list[str], memory, sessions: int, wave: int, steps: int,
                    timeout: float, settle: float) -> Wave:
-    result = Wave(sessions, wave, memory_before_mb=memory_mb(pid))
+    """One wave; session i talks to ``urls[i % len(urls)]`` (a load balancer's spread);
+    ``memory()`` gives the memory of the processes under test, by name, in MB."""
+    result = Wave(sessions, wave, memory_before_mb=sum(memory().values()))
     start = asyncio.Event()
-    tasks = [asyncio.create_task(run_session(url, i, wave, steps, timeout, start))
+    tasks = [asyncio.create_task(run_session(urls[i % len(urls)], i, wave, steps, timeout,
+                                             start))
              for i in range(sessions)]
     start.set()  # everyone at once, like a class told "press Train now"
     result.outcomes = list(await asyncio.gather(*tasks))
     await asyncio.sleep(settle)  # let closed sessions and finished jobs be released
-    parts = memory_parts_mb(pid)
+    parts = memory()
     result.memory_after_mb = sum(parts.values())
     result.memory_parts_mb = parts
     return result
@@ -266,7 +288,8 @@ async def warm_up(url: str) -> None:
                 break
 
 
-def print_table(waves: list[Wave], steps: int) -> None:
+def print_table(waves: list[Wave], steps: int, memory_note: str = "Memory: PSS of the "
+                "server and its training worker processes together.") -> None:
     print()
     print(f"{'sessions':>8} {'wave':>4} {'jobs':>5} {'done':>5} {'queued':>6} {'errors':>6} "
           f"{'median s':>9} {'worst s':>8} {'mem before MB':>14} {'mem after MB':>13}")
@@ -279,10 +302,53 @@ def print_table(waves: list[Wave], steps: int) -> None:
               f"{worst:>8} {w.memory_before_mb:>14.0f} {w.memory_after_mb:>13.0f}")
     print(f"\njobs = configs actually trained (every {SHARED_EVERY}th session shares one); "
           f"each run: the default config, {steps} steps. Times: Train pressed -> result shown. "
-          "Memory: PSS of the server and its training worker processes together.")
+          + memory_note)
     for w in waves:
         for error in w.errors:
             print(f"  error, {w.sessions} sessions wave {w.wave}: {error}")
+
+
+def main_shared(args) -> int:
+    """The load test in shared mode (``rnnviz.app.loadtest_cluster`` starts the processes):
+    per session count, a fresh cluster; the waves spread their
+    sessions over its servers; then the trainings per config from Redis, the memory of every
+    process per wave, and the log lines that would alarm an operator. Exit status 1 on an
+    error, a config not trained exactly once, or such a log line."""
+    print(f"shared mode: {args.servers} server(s), {args.workers} worker(s), a redis-server "
+          "of its own", flush=True)
+    waves, ok = [], True
+    for count in args.sessions:
+        with tempfile.TemporaryDirectory(prefix="rnnviz-load-cluster-") as folder:
+            with cluster(args.app_dir, args.servers, args.workers, Path(folder)) as running:
+                for url in running.urls:
+                    asyncio.run(warm_up(url))
+                time.sleep(args.settle)
+                readings = [("before", running.memory_mb())]
+                expected: set[str] = set()
+                for wave in range(1, args.waves + 1):
+                    print(f"{count} sessions over {args.servers} server(s), wave {wave} ...",
+                          flush=True)
+                    result = asyncio.run(run_wave(running.urls, running.memory_mb, count, wave,
+                                                  args.steps, args.timeout, args.settle))
+                    waves.append(result)
+                    expected |= session_config_keys(count, wave, args.steps)
+                    readings.append((f"wave {wave}", result.memory_parts_mb))
+                    print(f"  done in {max(result.times, default=0):.1f} s, "
+                          f"{len(result.errors)} error(s)", flush=True)
+                print(f"\n{count} sessions:", end="")
+                ok &= print_trained(expected, trained_counts(running.redis_url))
+                print_memory(list(readings[-1][1]), readings)
+            # every process has stopped now: its whole log, the stop included
+            alarms = {name: lines for name, lines in running.log_alarms().items() if lines}
+            print("log lines with a stack or a warning, start to stop: " + (", ".join(
+                f"{name} {len(lines)}" for name, lines in alarms.items()) if alarms else "none"))
+            ok &= not alarms
+            for name, lines in alarms.items():
+                for line in lines:
+                    print(f"  {name}: {line}")
+    print_table(waves, args.steps, "Memory: RSS of every process (Redis, the servers with "
+                "their local pools, the workers) added up.")
+    return 1 if any(w.errors for w in waves) or not ok else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -297,17 +363,26 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds between a wave's end and the memory reading")
     parser.add_argument("--app-dir", type=Path, default=ROOT,
                         help="folder holding app.py (default: this checkout)")
+    parser.add_argument("--servers", type=int, default=1,
+                        help="app servers; more than one (or --workers) runs shared mode: a "
+                             "redis-server of its own, sessions spread over the servers")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="training workers (python -m rnnviz worker) of shared mode")
     args = parser.parse_args(argv)
     # `timeout` or a CI runner stops us with SIGTERM: treat it like Ctrl-C (asyncio cancels the
     # sessions), so that the finally blocks stop the server under test too
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    if min(args.sessions) < 1 or args.waves < 1 or args.steps < 1:
-        parser.error("--sessions, --waves and --steps must be positive")
+    if min(args.sessions) < 1 or args.waves < 1 or args.steps < 1 or args.servers < 1:
+        parser.error("--sessions, --waves, --steps and --servers must be positive")
+    if args.workers < 0:
+        parser.error("--workers must be 0 or more")
     if not (args.app_dir / "app.py").is_file():
         parser.error(f"{args.app_dir}/app.py not found")
     print(f"rnnviz load test: {os.cpu_count()} CPU core(s), "
           f"RNNVIZ_MAX_CONCURRENT_JOBS={os.environ.get('RNNVIZ_MAX_CONCURRENT_JOBS', '2')}, "
           f"app {args.app_dir}")
+    if args.servers > 1 or args.workers > 0:
+        return main_shared(args)
     waves = []
     for count in args.sessions:
         with tempfile.TemporaryDirectory(prefix="rnnviz-load-runs-") as runs_dir, \
@@ -318,8 +393,9 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(args.settle)
             for wave in range(1, args.waves + 1):
                 print(f"{count} sessions, wave {wave} ...", flush=True)
-                result = asyncio.run(run_wave(url, process.pid, count, wave, args.steps,
-                                              args.timeout, args.settle))
+                result = asyncio.run(run_wave([url], lambda: memory_parts_mb(process.pid),
+                                              count, wave, args.steps, args.timeout,
+                                              args.settle))
                 waves.append(result)
                 print(f"  done in {max(result.times, default=0):.1f} s, "
                       f"{len(result.errors)} error(s), memory {result.memory_after_mb:.0f} MB "

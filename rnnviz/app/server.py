@@ -25,14 +25,23 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def local_server(app_dir: Path = ROOT, env: dict | None = None, timeout: float = 120):
-    """Yields ``(url, process)`` once ``/_stcore/health`` answers ``ok``."""
+def local_server(app_dir: Path = ROOT, env: dict | None = None, timeout: float = 120,
+                 log_path: Path | None = None):
+    """Yields ``(url, process)`` once ``/_stcore/health`` answers ``ok``; the server's stdout
+    and stderr go to ``log_path`` (default: a temporary file). Stopped as ``docker stop`` or
+    Kubernetes stop a container: SIGTERM to the server alone, which stops its training workers
+    itself; then whatever is left of its process group (all of it, after 15 s) is killed."""
     port = free_port()
-    log = tempfile.NamedTemporaryFile("w+", prefix="rnnviz-server-", suffix=".log", delete=False)
+    log = (open(log_path, "w+") if log_path is not None else  # closed below
+           tempfile.NamedTemporaryFile("w+", prefix="rnnviz-server-", suffix=".log",
+                                       delete=False))
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
          "--server.port", str(port), "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
+         "--server.fileWatcherType", "none",
+         # naming the address keeps Streamlit from asking a service off this machine for its
+         # external IP at start (and from warning where there is no internet)
+         "--browser.serverAddress", "localhost"],
         cwd=app_dir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         env={**os.environ, **(env or {})})
     url = f"http://127.0.0.1:{port}"
@@ -49,12 +58,13 @@ def local_server(app_dir: Path = ROOT, env: dict | None = None, timeout: float =
                 raise RuntimeError(f"the app did not start; see {log.name}")
             time.sleep(0.3)
         yield url, process
-    finally:  # the whole process group: the server and the Compare page's worker processes
+    finally:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
+            os.kill(process.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
+        # anything of the group still there (a server that hung, a worker it did not stop)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
         log.close()

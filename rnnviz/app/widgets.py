@@ -10,6 +10,7 @@ import urllib.parse
 
 import segno
 import streamlit as st
+from streamlit.runtime.state import get_session_state
 
 from rnnviz.core.config import FIELDS, RunConfig, check_field, clamp, coerce, is_data_task
 from rnnviz.serve.limits import device_summary
@@ -78,26 +79,44 @@ def show_link_warnings() -> None:
         st.warning(text, icon=":material/link:")
 
 
+def _set_by_code(name: str) -> bool:
+    """Whether code put this widget's value into Session State (a link read by ``read_link``, a
+    lesson's or a suggested next step's ``classroom.apply_config``) and Streamlit has not yet
+    taken it in as the widget's own (it does when the browser next sends its widget values,
+    not at every rerun). Then Session State holds the widget's value, and a widget given a
+    default as well makes Streamlit log its widget-policy warning with a full stack (on every
+    deep link such as ``/playground?seed=1``). This is the very test behind that warning."""
+    return get_session_state().is_new_state_value(name)
+
+
 def _widget(name: str, default, container) -> None:
+    """One config widget, keyed by its field name and bound to the URL. ``default`` is what
+    Streamlit shows until the user changes it, and what it leaves out of the URL, except when
+    code has just set the widget's value (``_set_by_code``): then that is its only value."""
     spec = FIELDS[name]
+    from_code = _set_by_code(name)
     # the device's help says what this server has, right where the choice is made
     help_text = f"{spec.help} {device_summary()}" if name == "device" else spec.help
     common = dict(key=name, help=help_text, bind="query-params")
     if spec.choices is not None:
-        container.selectbox(spec.label, spec.choices, index=spec.choices.index(default), **common)
+        index = None if from_code else spec.choices.index(default)
+        container.selectbox(spec.label, spec.choices, index=index, **common)
     elif name in _SLIDERS:
         if isinstance(default, int):
-            container.slider(spec.label, int(spec.low), int(spec.high), default, **common)
+            container.slider(spec.label, int(spec.low), int(spec.high),
+                             None if from_code else default, **common)
         else:
-            container.slider(spec.label, float(spec.low), float(spec.high), float(default),
-                             step=_STEP.get(name), **common)
+            container.slider(spec.label, float(spec.low), float(spec.high),
+                             None if from_code else float(default), step=_STEP.get(name),
+                             **common)
     elif isinstance(default, int) or (default is None and name in ("train_size",
                                                                     "early_stopping")):
-        container.number_input(spec.label, int(spec.low), int(spec.high), default, step=1,
+        container.number_input(spec.label, int(spec.low), int(spec.high),
+                               None if from_code else default, step=1,
                                placeholder="off" if spec.optional else None, **common)
     else:
         container.number_input(spec.label, float(spec.low), float(spec.high),
-                               None if default is None else float(default),
+                               None if from_code or default is None else float(default),
                                step=_STEP.get(name), format=_FORMAT.get(name),
                                placeholder="off" if spec.optional else None, **common)
 

@@ -15,6 +15,8 @@ Nothing here knows about Streamlit; the app's glue (``rnnviz.app.state``) holds 
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import math
 import queue
 import threading
@@ -36,6 +38,8 @@ from rnnviz.studies.inside import InsideView, inside_view
 DEFAULT_CACHE_ENTRIES = 32
 DEFAULT_CACHE_BYTES = 256 * 1024 * 1024
 RELAY_POLL_S = 0.1  # how often a job thread looks at its worker's messages and its stop flag
+
+log = logging.getLogger(__name__)
 
 
 def run_nbytes(run: Run) -> int:
@@ -161,16 +165,33 @@ class Job:
         return self.result
 
     def _work(self) -> None:
+        # the digest is the one in the config's run file name (``store.RunStore.path_for``)
+        digest = hashlib.sha256(self.cfg.key.encode("utf-8")).hexdigest()[:16]
+        name = f"{self.cfg.cell} on {self.cfg.task}, {self.cfg.steps} steps, {digest}"
+        started = time.perf_counter()
         try:
             with self._slots:  # wait for a free slot: the job shows as "queued" meanwhile
                 self.progress.state = "starting"  # until the first step's message
                 if not self._stop.is_set():
+                    log.info("job started: %s (%s)", name,
+                             "worker process" if self.in_worker else "server thread")
+                    started = time.perf_counter()
                     self.result = (self._train_in_worker() if self.in_worker
                                    else self._train_here())
             self.progress.state = "done"
+            if self.result is not None:
+                reason = self.result.history.stop_reason
+                if pool.shutting_down() and reason.startswith("stopped"):  # by us, not a user
+                    reason = (f"stopped at step {self.result.history.steps_done}: the server "
+                              "is shutting down")
+                log.info("job finished: %s in %.1f s (%s)", name, time.perf_counter() - started,
+                         reason)
         except Exception as err:  # a failing job must never take the server down
             self.progress.error = f"{type(err).__name__}: {err}"
             self.progress.state = "failed"
+            # one line, no stack: the reason is the message (a worker that died, a shutdown)
+            (log.info if pool.shutting_down() else log.warning)(
+                "job failed: %s: %s", name, self.progress.error)
         finally:
             self._snapshot_ready.set()
             self._on_finish(self)

@@ -19,15 +19,23 @@ shared between processes.
 The configs are started longest first (a rough cost estimate), which packs three runs on two
 workers well. A run whose task lives only in this process's memory (an uploaded data set) or
 that asks for a GPU is trained here, one after another.
+
+Shutdown is in order (``_stop_at_exit``, run when the server process exits, e.g. on SIGTERM):
+no new pool and no new call is taken, running trainings stop after their current step, and the
+workers are joined before the process exits. A worker that is still being started when its
+parent exits would find the parent's locks gone (the queues' named semaphores are unlinked at
+the parent's exit) and die unpickling them with a ``FileNotFoundError`` traceback in the log.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 import multiprocessing
 import os
 import queue as queue_module
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -50,6 +58,8 @@ INSIDE_INTERVAL_S = 0.4  # and the inside of its newest snapshot at most this of
 CELL_COST = {"rnn": 1.0, "lstm": 1.6, "gru": 2.0}
 
 OnProgress = Callable[[int, int, int], "bool | None"]  # (config index, step, total steps)
+
+log = logging.getLogger(__name__)
 
 _METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 _CONTEXT = multiprocessing.get_context(_METHOD)
@@ -97,6 +107,9 @@ _snapshot_flags = None
 def _worker_init(progress_queue, stop_flags, snapshot_flags) -> None:
     global _progress_queue, _stop_flags, _snapshot_flags
     _progress_queue, _stop_flags, _snapshot_flags = progress_queue, stop_flags, snapshot_flags
+    # Ctrl-C in a terminal reaches the whole process group: the server stops its workers in
+    # order (``_stop_at_exit``), so a worker must not die of it with a KeyboardInterrupt trace
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(1)  # a worker only trains; see rnnviz.core.train on one thread per job
 
 
@@ -170,8 +183,9 @@ class _Pool:
         self._lock = threading.Lock()
         self._calls = itertools.count()
         self._closed = False
-        threading.Thread(target=self._dispatch, name="rnnviz-compare-progress",
-                         daemon=True).start()
+        self._dispatcher = threading.Thread(target=self._dispatch, name="rnnviz-compare-progress",
+                                            daemon=True)
+        self._dispatcher.start()
 
     def _dispatch(self) -> None:
         while not self._closed:
@@ -204,21 +218,71 @@ class _Pool:
         return bool(getattr(self.executor, "_broken", False))
 
     def shutdown(self) -> None:
-        self._closed = True
+        """Stop every running training after its current step, cancel the calls not started,
+        and join the workers. The dispatcher drains the queue meanwhile: a worker whose last
+        messages found the pipe full could not exit."""
+        self.stop_flags[:] = [1] * _STOP_SLOTS
         self.executor.shutdown(wait=True, cancel_futures=True)
+        self._closed = True
+        self._dispatcher.join(timeout=5)
         self.progress.close()
+        self.progress.join_thread()
+
+
+class PoolClosed(RuntimeError):
+    """The server is shutting down: no training starts any more."""
 
 
 _pool: _Pool | None = None
 _pool_lock = threading.Lock()
+_closing = False  # set once, when this process exits
 
 
 def _shared_pool() -> _Pool:
     global _pool
     with _pool_lock:
-        if _pool is None or _pool.broken:  # a worker that died (e.g. killed) breaks a pool
+        if _closing:
+            raise PoolClosed("the server is shutting down; press Train again in a moment")
+        if _pool is not None and _pool.broken:  # a worker that died (e.g. killed) breaks a pool
+            log.warning("a training worker process died; starting new worker processes")
+        if _pool is None or _pool.broken:
+            _register_exit_once()
             _pool = _Pool(max_concurrent_jobs())
+            log.info("training workers: starting %d worker processes (%s)", _pool.workers,
+                     _METHOD)
         return _pool
+
+
+_exit_registered = False
+
+
+def _register_exit_once() -> None:
+    """Stop the workers when this process exits, before Python joins its threads: the same
+    hook ``concurrent.futures`` uses for its own pools, registered after it and so run before
+    it (its own would wait for every running training to finish)."""
+    global _exit_registered
+    if not _exit_registered:
+        register = getattr(threading, "_register_atexit", None)
+        if register is None:  # not CPython: at exit, a little later
+            import atexit
+            register = atexit.register
+        try:
+            register(_stop_at_exit)
+        except RuntimeError:  # the interpreter is already shutting down
+            raise PoolClosed("the server is shutting down") from None
+        _exit_registered = True
+
+
+def shutting_down() -> bool:
+    """Whether this process is stopping its workers for good (no training starts any more)."""
+    return _closing
+
+
+def _stop_at_exit() -> None:
+    global _closing
+    with _pool_lock:
+        _closing = True
+    shutdown_workers()
 
 
 def _ping() -> int:
@@ -229,10 +293,12 @@ def warm_up() -> None:
     """Start the shared workers in the background (the first start imports torch: seconds),
     so that a page can call this when it opens and the first comparison starts at once."""
     def start() -> None:
+        started = time.perf_counter()
         try:
             pool = _shared_pool()
             for future in [pool.executor.submit(_ping) for _ in range(pool.workers)]:
                 future.result()
+            log.info("training workers ready in %.1f s", time.perf_counter() - started)
         except Exception:  # a failed warm-up only means the first real call starts them
             pass
     if _pool is None:
@@ -246,6 +312,7 @@ def shutdown_workers() -> None:
         if _pool is not None:
             _pool.shutdown()
             _pool = None
+            log.info("training workers stopped")
 
 
 class WorkerRun:
@@ -256,7 +323,14 @@ class WorkerRun:
     def __init__(self, cfg: RunConfig):
         self._pool = _shared_pool()
         self._call, self.messages = self._pool.open_call()
-        self.future = self._pool.executor.submit(_train_in_worker, self._call, 0, cfg, True)
+        try:
+            self.future = self._pool.executor.submit(_train_in_worker, self._call, 0, cfg, True)
+        except RuntimeError:  # the pool shut down between the two lines: the process exits
+            self._pool.close_call(self._call)
+            if _closing:
+                raise PoolClosed("the server is shutting down; press Train again in a "
+                                 "moment") from None
+            raise
 
     def stop(self) -> None:
         """The worker stops after its current step and returns what was learned."""
