@@ -5,9 +5,6 @@ page's banner and clears by itself. Nothing here reaches a page as a traceback."
 
 from __future__ import annotations
 
-import logging
-import re
-
 import pytest
 
 from rnnviz.app import state
@@ -112,25 +109,3 @@ def test_a_press_while_every_worker_is_busy_says_it_is_queued_for_the_shared_wor
         busy.detach()
         other.close()
 
-
-def test_the_server_logs_rnnviz_lines_once_with_a_timestamp(capsys):
-    logger = logging.getLogger("rnnviz")
-    ours = [h for h in logger.handlers if getattr(h, "rnnviz_server", False)]
-    for handler in ours:  # an earlier test's registry() configured it: start afresh
-        logger.removeHandler(handler)
-    before = list(logger.handlers)
-    try:
-        state.configure_logging()
-        state.configure_logging()  # a rerun, a registry made again: still one handler
-        added = [h for h in logger.handlers if h not in before]
-        assert len(added) == 1 and logger.getEffectiveLevel() == logging.INFO
-        logging.getLogger("rnnviz.shared").info("shared store at x reachable again")
-        line = capsys.readouterr().err.strip().splitlines()[-1]
-        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO rnnviz\.shared: "
-                            r"shared store at x reachable again", line), line
-    finally:
-        for handler in logger.handlers[:]:
-            if handler not in before:
-                logger.removeHandler(handler)
-        for handler in ours:
-            logger.addHandler(handler)

@@ -3,8 +3,6 @@ server-wide job registry shared by every session."""
 
 from __future__ import annotations
 
-import logging
-import sys
 import threading
 from collections import OrderedDict
 
@@ -21,25 +19,6 @@ from rnnviz.serve.jobs import Job, JobRegistry
 from rnnviz.serve.shared_jobs import SharedJobRegistry
 
 CONFIG, RUN, JOB, NOTICE = "config", "run", "job", "notice"
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"  # the worker's too
-
-
-def configure_logging() -> None:
-    """One stderr handler for the ``rnnviz`` loggers of the server, INFO and up, with a
-    timestamp (otherwise their lines, e.g. "shared store unreachable", reach the log through
-    Python's last-resort handler: warnings only, no time). Idempotent: a process gets one
-    handler however often it is called; nothing is added when the root logger already prints
-    (someone configured logging), so no line shows twice."""
-    logger = logging.getLogger("rnnviz")
-    if any(getattr(h, "rnnviz_server", False) for h in logger.handlers) or any(
-            type(h) is logging.StreamHandler for h in logging.getLogger().handlers):
-        return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
-    handler.rnnviz_server = True
-    logger.addHandler(handler)
-    if logger.level == logging.NOTSET:
-        logger.setLevel(logging.INFO)
 
 
 @st.cache_resource(show_spinner=False)
@@ -50,7 +29,6 @@ def registry() -> JobRegistry | SharedJobRegistry:
     # The first optimizer ever built imports torch._dynamo (~1.3 s, holding the import lock):
     # pay it here, once, rather than inside the first training jobs of a class.
     torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])
-    configure_logging()
     url = shared.redis_url()
     return SharedJobRegistry.from_url(url) if url else JobRegistry()
 
