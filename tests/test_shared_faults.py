@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pytest
 
 from rnnviz.core.config import RunConfig
@@ -137,3 +138,28 @@ def test_a_worker_that_lost_its_job_in_an_outage_writes_nothing(redis_server, wo
         assert 8 <= taken_after < 30  # RETRY_IDLE_MS, then w2's next XAUTOCLAIM
     finally:
         link.close()
+
+
+def test_redis_paused_past_the_take_over_time_still_trains_a_job_once(redis_server, workers,
+                                                                     tmp_path):
+    workers.start("w1")
+    cfg = long_run(seed=65, steps=3000)
+    registry = SharedJobRegistry.from_url(redis_server.url, store=RunStore(tmp_path / "x"))
+    job = registry.submit(cfg)
+    wait_until(lambda: job.progress.state == "running" and job.progress.step > 20, 60)
+    workers.start("w2")
+    # Redis itself stops answering everyone for longer than a claim lives and an entry may
+    # stay idle: whichever worker moves first afterwards, one training counts
+    pause_s = max(shared.CLAIM_TTL_S, shared.RETRY_IDLE_MS / 1000) + 2
+    redis_server.client().client_pause(int(pause_s * 1000), all=True)
+    assert job.wait(180) is not None, job.progress.error
+    assert job.result.history.steps_done == cfg.steps
+    np.testing.assert_array_equal(job.history.loss, job.result.history.loss)
+    time.sleep(2 * shared.HEARTBEAT_S)  # a worker that lost the job would write by now
+    client = redis_server.client()
+    assert int(client.hget(shared.TRAINED, cfg.key)) == 1
+    assert client.xlen(shared.STREAM) == 0
+    logs = {name: workers.log(name).read_text() for name in ("w1", "w2")}
+    assert sum(log.count(" finished in ") for log in logs.values()) == 1, logs
+    assert not any("Traceback" in log for log in logs.values())
+    registry.close()
