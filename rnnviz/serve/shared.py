@@ -11,7 +11,7 @@ key starts with ``rnnviz:``:
     rnnviz:trained              hash: config key -> trainings completed (the load test reads it)
     rnnviz:claim:<id>           the claim on a config: SET NX with an expiry, renewed by whoever
                                 is working on it (the waiting servers, then the worker)
-    rnnviz:job:<id>             hash: the job's state, step, metrics, error, watchers, ...
+    rnnviz:job:<id>             hash: the job's state, step, metrics, error, lease, ...
     rnnviz:job:<id>:watchers    sorted set: server id -> last time that server's sessions
                                 were seen watching (an entry not renewed for WATCHER_TTL_S,
                                 e.g. of a server that died, no longer counts)
