@@ -38,12 +38,17 @@ def server_env(redis_server, folder) -> dict:
     return {shared.REDIS_URL_ENV: redis_server.url, "RNNVIZ_RUNS_DIR": str(folder)}
 
 
+def a_job_running(client) -> bool:
+    """Whether a job's hash (not its watcher set or its events) says it is running."""
+    return any(shared.text(client.hget(key, "state")) == "running"
+               for key in client.scan_iter("rnnviz:job:*", _type="HASH"))
+
+
 async def a_then_b(url_a: str, url_b: str, client) -> tuple[PlaygroundTab, PlaygroundTab]:
     tab_a, tab_b = PlaygroundTab(url_a, QUERY), PlaygroundTab(url_b, QUERY)
     on_a = asyncio.create_task(tab_a.train(240))
     deadline = time.time() + 120
-    while not any(shared.text(v) == "running" for v in  # A's job trains on the worker
-                  (client.hget(key, "state") for key in client.scan_iter("rnnviz:job:*"))):
+    while not a_job_running(client):  # A's job trains on the worker
         assert time.time() < deadline, "server A's job never started"
         await asyncio.sleep(0.1)
     on_b = asyncio.create_task(tab_b.train(240))
