@@ -6,6 +6,8 @@ counted and saved once)."""
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 
 import numpy as np
@@ -125,7 +127,7 @@ def test_a_worker_that_lost_its_job_in_an_outage_writes_nothing(redis_server, wo
         assert int(client.hget(shared.TRAINED, cfg.key)) == 1
 
         link.mend()  # w1 reaches Redis again: it must find it lost the job, and stop
-        wait_until(lambda: "another worker took it over" in workers.log("w1").read_text(), 30,
+        wait_until(lambda: "no longer this worker's" in workers.log("w1").read_text(), 30,
                    "w1 did not notice it lost the job")
         time.sleep(2 * shared.HEARTBEAT_S)
         assert int(client.hget(shared.TRAINED, cfg.key)) == 1  # trained and counted once
@@ -163,3 +165,35 @@ def test_redis_paused_past_the_take_over_time_still_trains_a_job_once(redis_serv
     assert sum(log.count(" finished in ") for log in logs.values()) == 1, logs
     assert not any("Traceback" in log for log in logs.values())
     registry.close()
+
+
+def test_a_worker_that_lost_its_job_mid_run_stops_training_and_sends_nothing(
+        redis_server, workers, tmp_path, caplog):
+    link = Link(redis_server)
+    try:
+        workers.start("w1", url=link.url)
+        cfg = long_run(seed=66, steps=100_000)  # neither worker gets near the end
+        registry = SharedJobRegistry.from_url(redis_server.url, store=RunStore(tmp_path / "x"))
+        job = registry.submit(cfg)
+        wait_until(lambda: job.progress.state == "running" and job.progress.step > 20, 60)
+        workers.start("w2")
+        link.cut()
+        wait_until(lambda: job_state(redis_server, cfg).get("worker") == "w2", 30)
+        lease = job_state(redis_server, cfg)["lease"]
+        with caplog.at_level(logging.WARNING, logger="rnnviz.shared"):
+            link.mend()  # w1, still training, learns at its next write that the job is gone
+            wait_until(lambda: "no longer this worker's" in workers.log("w1").read_text(), 30)
+            stopped_at = int(re.search(r"stopped at step (\d+)",
+                                       workers.log("w1").read_text())[1])
+            assert 0 < stopped_at < cfg.steps
+            time.sleep(2 * shared.HEARTBEAT_S)
+            state = job_state(redis_server, cfg)
+            assert state["worker"] == "w2" and state["lease"] == lease  # w2's still
+            assert state["state"] == "running"
+        assert not [r for r in caplog.records if "ignoring" in r.getMessage()]  # no stray delta
+        assert job.detach() is not None  # the last watcher leaves: w2 stops
+        wait_until(lambda: job_state(redis_server, cfg).get("state") == "done", 30)
+        assert not redis_server.client().hexists(shared.TRAINED, cfg.key)
+        assert "Traceback" not in workers.log("w1").read_text()
+    finally:
+        link.close()

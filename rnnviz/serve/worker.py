@@ -86,8 +86,8 @@ FAILED_TWICE = ("the training worker stopped unexpectedly twice while training t
                 "Train to try again")
 DEPARTED_IDLE_MS = 3600_000  # a consumer silent this long, holding nothing, is forgotten
 READ_BLOCK_MS = 1000  # how long one read of the queue waits (SIGTERM is noticed after it)
-LOST_LEASE = ("another worker took it over while this one could not reach Redis; this one "
-              "stops at step %d and writes nothing")
+LOST_LEASE = ("no longer this worker's (another worker took it over, or its watchers ended it, "
+              "while this one could not reach Redis); stopped at step %d, nothing written")
 # the progress write, only while the lease is this worker's: KEYS job, events, watchers;
 # ARGV lease, delta, step, metrics, WATCHER_TTL_S -> nil (lease lost) or [stop, wanted, watched]
 PROGRESS_SCRIPT = """
