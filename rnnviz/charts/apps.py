@@ -25,6 +25,7 @@ from rnnviz.charts.palette import (
     PREDICTION_COLOR,
     REFERENCE_COLOR,
     SERIES_COLORS,
+    SINGLED_OUT_COLOR,
     TARGET_COLOR,
     UNIT_COLORS,
     WRONG_COLOR,
@@ -335,15 +336,17 @@ def measured_bars(values: dict[str, float], title: str, y_title: str,
 
 def unit_bars(values: np.ndarray, highlight: list[int], title: str, y_title: str,
               highlight_name: str, y_range: tuple[float, float] | None = None) -> go.Figure:
-    """One bar per hidden unit; the ``highlight`` units in ink, the rest light grey."""
+    """One bar per hidden unit; the ``highlight`` units marked as with a highlighter, the
+    rest light grey."""
     values = _finite(values).reshape(-1)
     units = np.arange(len(values))
     chosen = np.isin(units, highlight)
     fig = go.Figure()
     for mask, name, color in ((~chosen, "other units", OTHER_COLOR),
-                              (chosen, highlight_name, INK)):
+                              (chosen, highlight_name, SINGLED_OUT_COLOR)):
         if mask.any():
-            fig.add_trace(go.Bar(x=units[mask], y=values[mask], name=name, marker_color=color,
+            fig.add_trace(go.Bar(x=units[mask], y=values[mask], name=name,
+                                 marker=dict(color=color, line=dict(color=INK, width=1)),
                                  hovertemplate="unit %{x}<br>" + y_title + " %{y:.3f}"
                                                "<extra></extra>"))
     if y_range is not None:

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 
 from rnnviz.charts.palette import (
     GATE_COLORS,
-    INK,
+    LAST_LOSS_COLOR,
     MEASURED_COLOR,
     REFERENCE_COLOR,
     SERIES_COLORS,
@@ -79,7 +79,8 @@ def gradient_profile(grad_h: np.ndarray, spectral_radius: float | None = None,
     if last_loss is not None:
         bounded = _finite(last_loss).reshape(-1)
         fig.add_trace(_positive_line(t, bounded, "last step's loss alone ‖∂L_{T−1}/∂h_t‖",
-                                     INK, "‖∂L_{T−1}/∂h_t‖", dash="dashdot", mode="lines"))
+                                     LAST_LOSS_COLOR, "‖∂L_{T−1}/∂h_t‖", dash="dashdot",
+                                     mode="lines"))
     measured = np.concatenate([grad_h, bounded])
     positive = measured[measured > 0]
     of = "the last step's loss" if last_loss is not None else "the gradient"
@@ -198,7 +199,7 @@ def parameter_grad_bars(norms: dict[str, float]) -> go.Figure:
     labels = [f"{v:.3g}" if not z else "0" for v, z in zip(values, floored)]
     fig = go.Figure(go.Bar(
         x=drawn, y=names, orientation="h", marker_color=MEASURED_COLOR, text=labels,
-        textposition="outside", cliponaxis=False, customdata=labels,
+        textposition="outside", cliponaxis=False, customdata=labels, name="‖∂L/∂W‖",
         hovertemplate="%{y}<br>‖∂L/∂W‖ = %{customdata}<extra></extra>"))
     if not names:
         _message(fig, "no parameters")

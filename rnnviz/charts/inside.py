@@ -13,6 +13,7 @@ from rnnviz.charts.palette import (
     CELL_NAMES,
     END_COLOR,
     GATE_COLORS,
+    INK,
     MARKERS,
     MEASURED_COLOR,
     OTHER_COLOR,
@@ -165,7 +166,7 @@ def pca_trajectory(projected: np.ndarray, explained: np.ndarray, dims: int = 2) 
                                      mode="markers", name=name, customdata=t[[index]],
                                      hovertemplate=hover, cliponaxis=False,
                                      marker=dict(color=color, size=13, symbol=symbol,
-                                                 line=dict(color=PAPER, width=1))))
+                                                 line=dict(color=INK, width=1.5))))
         layout = dict(xaxis_title=titles[0], yaxis_title=titles[1])
     else:
         fig = go.Figure(go.Scatter3d(
@@ -177,7 +178,7 @@ def pca_trajectory(projected: np.ndarray, explained: np.ndarray, dims: int = 2) 
                                        z=coords[[index], 2], mode="markers", name=name,
                                        customdata=t[[index]], hovertemplate=hover,
                                        marker=dict(color=color, size=7, symbol=symbol,
-                                                   line=dict(color=PAPER, width=1))))
+                                                   line=dict(color=INK, width=1.5))))
         layout = dict(scene=dict(xaxis_title=titles[0], yaxis_title=titles[1],
                                  zaxis_title=titles[2]))
     shown = 100 * float(explained[:dims].sum())

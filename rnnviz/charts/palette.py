@@ -25,6 +25,8 @@ CELL_COLORS = {"rnn": "#C98300",   # Okabe-Ito orange, darkened for contrast
                "gru": "#CC79A7"}   # Okabe-Ito reddish purple
 TRAIN_COLOR = "#0072B2"            # Okabe-Ito blue: the training split, and the run's own
 MEASURED_COLOR = TRAIN_COLOR       # measured series (a gradient, a norm) drawn alone
+LAST_LOSS_COLOR = "#8C510A"        # the part of a measured gradient due to the last step's
+                                   # loss alone (ColorBrewer BrBG brown)
 VALIDATION_COLOR = "#1A1A1A"       # ink: the held-out split, dots on a line
 # PyTorch's gate names. The gates that keep memory (LSTM f, GRU z) share one colour, and so do
 # the two candidates (LSTM g, GRU n): one role, one colour, never on one chart together.
@@ -39,7 +41,8 @@ GATE_COLORS = {"i": "#2E94D1",  # Okabe-Ito sky blue, darkened
 # ---------------------------------------------------------------- task roles
 
 INPUT_COLOR = "#8C8C8C"        # what the network read (grey: given, not learned)
-INPUT_FAINT_COLOR = "#C8C8C8"  # inputs that do not count (unmarked values and bits)
+INPUT_FAINT_COLOR = "#C8C8C8"  # inputs that do not count (unmarked values and bits), and a
+NO_TARGET_COLOR = INPUT_FAINT_COLOR  # prediction at a step with nothing to predict
 MARKED_COLOR = INPUT_COLOR     # inputs that count (marked values and bits): plain input
 TARGET_COLOR = "#785EF0"       # the right answer (IBM violet)
 PREDICTION_COLOR = "#D55E00"   # what the network answered (Okabe-Ito vermillion)
@@ -51,7 +54,8 @@ CLIPPED_COLOR = ALARM_COLOR    # "positive" on the diverging scale)
 # ---------------------------------------------------------------- neutrals and marks
 
 REFERENCE_COLOR = "#666666"    # chance levels, theory lines, thresholds: always dashed/dotted
-INK = "#1A1A1A"                # outlines, the selected step, start and end of a path
+INK = "#1A1A1A"                # outlines and emphasis (the validation split's colour too:
+                               # an outline is never a data series, so they never meet)
 OTHER_COLOR = "#BBBBBB"        # everything not singled out (the other units)
 TEXT_COLOR = "#2A3F5F"         # plotly_white's own text colour (the diagram's labels)
 NOTE_COLOR = "#777777"         # a grey note in an empty plot
@@ -59,9 +63,11 @@ ARROW_COLOR = "#444444"        # the diagram's arrows and their labels
 HIGHLIGHT = "#222222"          # the outline of the selected step or unit
 PAPER = "#FFFFFF"
 FADE = "rgba(255,255,255,0.6)"  # a veil over what is not reached yet
-# a path's start and end (PCA trajectories): shapes both plotly.js 2D and 3D markers know
+# a path's start and end (PCA trajectories): shapes both plotly.js 2D and 3D markers know, in
+# the colours of the first and last step on the time scale the path is drawn in
 MARKERS = {"start": "diamond", "end": "square"}
-START_COLOR = END_COLOR = INK  # one mark, two shapes
+START_COLOR, END_COLOR = "#440154", "#FDE725"  # Viridis at 0 and at 1
+SINGLED_OUT_COLOR = "#EECC66"  # the unit a lesson names, as with a highlighter (ink outline)
 
 # ---------------------------------------------------------------- the diverging scale's ends
 
@@ -135,12 +141,16 @@ def contrast_on_white(hex_color: str) -> float:
 # every named meaning and its colour: the table docs/ARCHITECTURE.md shows and the tests read
 MEANINGS: dict[str, str] = {
     **{f"cell {CELL_NAMES[c]}": color for c, color in CELL_COLORS.items()},
-    "split training": TRAIN_COLOR, "split validation": VALIDATION_COLOR,
+    "split training (and the run's measured series)": TRAIN_COLOR,
+    "split validation": VALIDATION_COLOR,
+    "gradient of the last step's loss alone": LAST_LOSS_COLOR,
     **{f"gate {name}": color for name, color in GATE_COLORS.items()},
     "input": INPUT_COLOR, "input that does not count": INPUT_FAINT_COLOR,
-    "target": TARGET_COLOR, "start or end of a path (shape says which)": INK,
+    "target": TARGET_COLOR, "singled-out unit": SINGLED_OUT_COLOR,
+    "start of a path (t = 0)": START_COLOR, "end of a path": END_COLOR,
     "prediction": PREDICTION_COLOR, "prediction right": RIGHT_COLOR,
     "alarm (prediction wrong, gradient clipped, out of band)": ALARM_COLOR,
     "reference (chance, theory, threshold)": REFERENCE_COLOR,
-    "other units": OTHER_COLOR,
+    "other units, a path's line": OTHER_COLOR,
+    "outlines and emphasis (never a data series)": INK,
 }

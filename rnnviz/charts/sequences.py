@@ -9,6 +9,7 @@ from rnnviz.charts.palette import (
     INPUT_COLOR,
     INPUT_FAINT_COLOR,
     MARKED_COLOR,
+    NO_TARGET_COLOR,
     PREDICTION_COLOR,
     RIGHT_COLOR,
     TARGET_COLOR,
@@ -42,7 +43,7 @@ def _class_rows(t: np.ndarray, target: np.ndarray, predicted: np.ndarray,
     y_position = np.broadcast_to(np.asarray(y_position), predicted.shape)
     groups = (("prediction ✓ correct", (target >= 0) & (predicted == target), RIGHT_COLOR),
               ("prediction ✗ wrong", (target >= 0) & (predicted != target), WRONG_COLOR),
-              ("prediction (no target)", target < 0, INPUT_COLOR))
+              ("prediction (no target)", target < 0, NO_TARGET_COLOR))
     traces = []
     for name, mask, color in groups:
         if not mask.any():

@@ -176,8 +176,7 @@ def grad_norm_over_training(history, clip: float | None) -> go.Figure:
     if clip is not None:
         data.append(_reference_line(
             0, int(steps[-1]) if len(steps) else 1, clip, f"clipping threshold {clip:g}",
-            f"clipping threshold {clip:g}: larger gradients are rescaled to this norm",
-            color=CLIPPED_COLOR))
+            f"clipping threshold {clip:g}: larger gradients are rescaled to this norm"))
     fig = go.Figure(data)
     if not len(steps):
         _message(fig, "no steps yet")
