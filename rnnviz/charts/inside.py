@@ -40,6 +40,7 @@ from rnnviz.charts.style import (
     _units_heatmap,
     downsample,
     title_height,
+    wrap_lines,
 )
 from rnnviz.core.analysis import SATURATION_HIGH, SATURATION_LOW
 
@@ -102,15 +103,17 @@ def hidden_brush_chart(states: np.ndarray, units: list[int]) -> alt.VConcatChart
     brush = alt.selection_interval(encodings=["x"], name="time_range",
                                    value={"x": [0, max(steps - 1, 1)]})
     time_scale = alt.Scale(domain=[0, max(steps - 1, 1)])
-    top = alt.Chart(overview, title="Overview: mean |h_t| over all units (drag to select "
-                                    "time steps)").mark_area(
+    # vega-lite draws a list of strings as lines: titles wrap as plotly's do
+    top = alt.Chart(overview, title=wrap_lines("Overview: mean |h_t| over all units (drag to "
+                                               "select time steps)")).mark_area(
         line=True, opacity=0.4, color=MEASURED_COLOR).encode(
         x=alt.X("t:Q", title=TIME_AXIS, scale=time_scale),
         y=alt.Y("mean_abs_h:Q", title="mean |h_t|"),
         tooltip=[alt.Tooltip("t:Q", title=TIME_AXIS),
                  alt.Tooltip("mean_abs_h:Q", title="mean |h_t|", format=".3f")],
     ).add_params(brush).properties(width=BRUSH_WIDTH_PX, height=90)
-    bottom = alt.Chart(detail, title="Detail: selected units in the brushed range").mark_line(
+    bottom = alt.Chart(detail, title=wrap_lines("Detail: selected units in the brushed "
+                                                "range")).mark_line(
         clip=True).encode(
         x=alt.X("t:Q", title=TIME_AXIS, scale=alt.Scale(domain=brush)),
         y=alt.Y("h:Q", title="h_t", scale=alt.Scale(zero=False)),
@@ -121,7 +124,7 @@ def hidden_brush_chart(states: np.ndarray, units: list[int]) -> alt.VConcatChart
                  alt.Tooltip("h:Q", title="h_t", format=".3f")],
     ).properties(width=BRUSH_WIDTH_PX, height=240)
     return alt.vconcat(top, bottom).properties(
-        title="Hidden state over time: overview and detail",
+        title=wrap_lines("Hidden state over time: overview and detail"),
         description=f"Mean |h_t| over time above the values of units "
                     f"{', '.join(str(u) for u in chosen)} in the brushed time range",
         # drawn on a canvas: vega-lite gives the SVG of an interval brush's rectangles no text

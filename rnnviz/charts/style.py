@@ -251,9 +251,9 @@ def _base_layout(fig: go.Figure, title: str, *, x_title: str | None = None,
     showlegend = _shown_legend_entries(fig) > 1
     margin = dict(MARGIN)
     margin["t"] = max(title_height(title) + 8, 40)
-    if showlegend and legend == "below":
-        margin["b"] += LEGEND_ROW_PX * _legend_rows(fig) + 8
     margin.update(layout.pop("margin", {}))
+    if showlegend and legend == "below":  # under whatever the x axis needs
+        margin["b"] += LEGEND_ROW_PX * _legend_rows(fig) + 8
     margin["t"] = max(margin["t"], title_height(title) + 8)  # never less than the title needs
     fig.update_layout(
         template=TEMPLATE, height=height, margin=margin,
