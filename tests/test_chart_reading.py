@@ -72,8 +72,9 @@ def test_no_title_line_is_longer_than_a_phone_shows_and_the_top_margin_fits_them
         lay = layout_of(fig)
         title = lay["title"]["text"]
         lines = title_lines(title)
-        for line in lines:
-            assert len(visible(line)) <= LINE_LIMIT, line
+        for line in lines:  # a <sup> line is drawn at 70%: a third more characters fit
+            small = line.startswith(("<sup>", "<sub>"))
+            assert len(visible(line)) <= (LINE_LIMIT * 4 / 3 if small else LINE_LIMIT), line
         needed = sum(SUBTITLE_PX if line.startswith(("<sup>", "<sub>")) else LINE_PX
                      for line in lines)
         assert lay["margin"]["t"] >= needed + 10, (title, lay["margin"]["t"])

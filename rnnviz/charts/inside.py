@@ -279,7 +279,8 @@ def saturation_scatter(saturation: dict[str, tuple[np.ndarray, np.ndarray]]) -> 
              for name, (left, right) in saturation.items() if name not in TANH_GATES]
     columns = max(len(gates), 1)
     fig = make_subplots(rows=1, cols=columns, horizontal_spacing=0.09 if columns > 1 else 0,
-                        subplot_titles=[_gate_label(name) for name, _, _ in gates] or None)
+                        subplot_titles=[f"{name}: {GATE_WORDS.get(name, 'gate').split()[0]}"
+                                        for name, _, _ in gates] or None)
     for col, (name, left, right) in enumerate(gates, start=1):
         fig.add_trace(go.Scatter(
             x=[0, 1], y=[1, 0], mode="lines", name="x + y = 1 (always saturated)",
@@ -305,16 +306,19 @@ def saturation_scatter(saturation: dict[str, tuple[np.ndarray, np.ndarray]]) -> 
                         size=np.minimum(10 + 4 * np.sqrt(np.maximum(counts - 1, 0)), 34),
                         line=dict(width=1, color=PAPER)),
             hovertemplate=f"%{{hovertext}}<extra>{_gate_label(name)}</extra>"), row=1, col=col)
-        fig.update_xaxes(title_text=f"closed (< {SATURATION_LOW:g})", row=1, col=col)
-        fig.update_yaxes(title_text=f"open (> {SATURATION_HIGH:g})", row=1, col=col)
+        fig.update_xaxes(title_text=f"shut (< {SATURATION_LOW:g})", row=1, col=col)
+        fig.update_yaxes(title_text=f"open (> {SATURATION_HIGH:g})" if col == 1 else
+                         f"> {SATURATION_HIGH:g}", row=1, col=col)
     if not gates:
         _message(fig, "no sigmoid gates (a vanilla RNN has none)")
         fig.update_xaxes(title_text=f"share of the time < {SATURATION_LOW:g}")
         fig.update_yaxes(title_text=f"share of the time > {SATURATION_HIGH:g}")
-    fig.update_xaxes(range=[-0.05, 1.05], tickformat=".0%", dtick=0.5)
-    fig.update_yaxes(range=[-0.05, 1.05], tickformat=".0%", dtick=0.5)
+    share = dict(range=[-0.05, 1.05], tickvals=[0, 0.5, 1], ticktext=["0", "50%", "100%"],
+                 tickangle=0, tickfont=dict(size=11))
+    fig.update_xaxes(**share)
+    fig.update_yaxes(**share)
     for annotation in fig.layout.annotations:  # the panels' titles, over their panels
         annotation.update(font=dict(size=13))
-    title = ("Gate saturation: share of the time each unit's gate is shut or open "
-             "(a number: that many units at one spot)")
+    title = ("Gate saturation: how often each unit's gate is shut or open<br>"
+             "<sup>a number on a dot: that many units at one spot</sup>")
     return _base_layout(fig, title, height=400, margin=dict(t=title_height(title) + 30))

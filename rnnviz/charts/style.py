@@ -65,6 +65,7 @@ TITLE_LINE_PX = 21
 SUBTITLE_LINE_PX = 15
 TITLE_PAD_PX = 12
 AXIS_TITLE_CHARS = 40
+LEGEND_CHARS = 40
 # log axes: one format everywhere, labelled powers of ten (10⁻², 10⁻¹, 1, 10) at every decade
 # and no other labels; ``_log_axis`` also spans at least one whole decade so two labels show
 LOG_AXIS = dict(type="log", dtick=1, exponentformat="power", showexponent="all",
@@ -269,6 +270,9 @@ def _base_layout(fig: go.Figure, title: str, *, x_title: str | None = None,
     if y_title is not None:
         fig.update_yaxes(title_text=y_title)
     _wrap_axis_titles(fig)
+    for trace in fig.data:  # plotly never wraps a legend entry either: a long one is cut
+        if trace.name and len(_visible(trace.name)) > LEGEND_CHARS and "<br>" not in trace.name:
+            trace.name = wrap_text(trace.name, LEGEND_CHARS)
     return fig
 
 
