@@ -62,7 +62,7 @@ def final_metric_chart(values: dict[str, float], chance: float, chance_how: str,
         x=[cell_label(c) for c in cells], y=drawn, cliponaxis=False,
         marker_color=[CELL_COLORS.get(c, MEASURED_COLOR) for c in cells],
         text=[fmt(v) if math.isfinite(v) else "–" for v in numbers], textposition="outside",
-        name=f"validation {metric_name}",
+        name=f"validation {metric_name}", showlegend=False,  # each bar is named below it
         hovertemplate=f"%{{x}}<br>validation {metric_name} %{{text}}<extra></extra>"))
     fig.add_trace(go.Scatter(
         x=[cell_label(c) for c in cells], y=[chance] * len(cells), mode="lines",

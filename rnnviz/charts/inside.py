@@ -307,13 +307,15 @@ def saturation_scatter(saturation: dict[str, tuple[np.ndarray, np.ndarray]]) -> 
                         line=dict(width=1, color=PAPER)),
             hovertemplate=f"%{{hovertext}}<extra>{_gate_label(name)}</extra>"), row=1, col=col)
         fig.update_xaxes(title_text=f"shut (< {SATURATION_LOW:g})", row=1, col=col)
+        # the panels share the y scale: numbers on the first only, where there is room
         fig.update_yaxes(title_text=f"open (> {SATURATION_HIGH:g})" if col == 1 else
-                         f"> {SATURATION_HIGH:g}", row=1, col=col)
+                         f"> {SATURATION_HIGH:g}", showticklabels=col == 1, title_standoff=4,
+                         row=1, col=col)
     if not gates:
         _message(fig, "no sigmoid gates (a vanilla RNN has none)")
         fig.update_xaxes(title_text=f"share of the time < {SATURATION_LOW:g}")
         fig.update_yaxes(title_text=f"share of the time > {SATURATION_HIGH:g}")
-    share = dict(range=[-0.05, 1.05], tickvals=[0, 0.5, 1], ticktext=["0", "50%", "100%"],
+    share = dict(range=[-0.12, 1.12], tickvals=[0, 0.5, 1], ticktext=["0", "50%", "100%"],
                  tickangle=0, tickfont=dict(size=11))
     fig.update_xaxes(**share)
     fig.update_yaxes(**share)

@@ -154,13 +154,23 @@ def _fill(text: str, limit: int) -> list[str]:
         else:
             words.append(word)
         open_tags += len(re.findall(r"<(?!/|br)[a-z]+[^>]*>", word)) - word.count("</")
-    lines: list[str] = []
-    for word in words:
-        if lines and len(_visible(lines[-1])) + 1 + len(_visible(word)) <= limit:
-            lines[-1] += " " + word
-        else:
-            lines.append(word)
-    return lines or [""]
+
+    def greedy(width: int) -> list[str]:
+        lines: list[str] = []
+        for word in words:
+            if lines and len(_visible(lines[-1])) + 1 + len(_visible(word)) <= width:
+                lines[-1] += " " + word
+            else:
+                lines.append(word)
+        return lines or [""]
+
+    lines = greedy(limit)
+    # balanced: the narrowest width that needs no more lines, so that a title does not end
+    # on one orphaned word ("Input saliency: ‖∂L/∂x_t‖ / at each time step")
+    for width in range(max(1, len(_visible(text)) // len(lines)), limit):
+        if len(greedy(width)) == len(lines):
+            return greedy(width)
+    return lines
 
 
 def wrap_lines(text: str, limit: int = TITLE_CHARS) -> list[str]:
