@@ -3,16 +3,24 @@
 Pure functions, no Streamlit: a page calls ``st.plotly_chart(charts.state_heatmap(...))``.
 Every figure speaks one visual language (after poloclub/cnn-explainer):
 
+* colours come from ``rnnviz.charts.palette`` only: one colour per meaning (a cell, a gate, a
+  split, a task role), the same on every chart, never two meanings on one page.
 * signed quantities use one diverging scale, ``DIVERGING``, centred on zero; tanh states are
   fixed to [-1, 1]; sigmoid gates use the same scale on [0, 1] with its white midpoint at 0.5
   (the colorbar title says so). Unsigned magnitudes (log gradient norms, the time colouring of
   a trajectory) use the one sequential scale, ``SEQUENTIAL``.
 * the time axis is always ``TIME_AXIS`` ("time step t") and starts at 0; hidden units are on
-  the y axis, titled ``UNIT_AXIS``.
-* gradient magnitudes are drawn on log scales (log10 colour, log y axis); zeros, which a log
-  scale cannot show, are floored to the smallest positive value and the hover says so.
+  the y axis, titled ``UNIT_AXIS``. A sequence panel and the heatmaps drawn under it span the
+  same range (``_time_window``: at most ``TIME_WINDOW`` steps open at once).
+* gradient magnitudes are drawn on log scales (log10 colour, log y axis); every log axis has
+  the one format ``LOG_AXIS`` (labelled powers of ten at each decade, nothing else) over at
+  least one whole decade (``log_axis``); zeros, which a log scale cannot show, are floored to
+  the smallest positive value and the hover says so.
 * every figure has a title, axis titles, hover text with the numbers, a fixed height and
-  ``template="plotly_white"``; a legend whenever more than one trace is named.
+  ``template="plotly_white"``; a legend under the plot whenever more than one trace is named.
+  Plotly wraps neither titles nor legend entries: ``_base_layout`` breaks them at word
+  boundaries (``TITLE_CHARS`` fit a 390 px phone) and fits the top margin to the lines
+  (``set_title`` for a title changed later).
 * long series are strided with ``downsample`` before drawing (true step numbers stay on the
   axis): at most ``MAX_LINE_POINTS`` points per line and ``MAX_HEATMAP_COLUMNS`` x
   ``MAX_HEATMAP_ROWS`` cells per heatmap.
