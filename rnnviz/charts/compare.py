@@ -123,7 +123,7 @@ def hidden_column_heatmap(hidden: np.ndarray, cell: str, bounded: bool) -> go.Fi
     colorbar title is short)."""
     fig = state_heatmap(hidden, f"{cell_label(cell)}: h_t", (-1, 1) if bounded else None)
     fig.update_layout(height=min(fig.layout.height or 360, 380),
-                      margin=dict(l=50, r=10, t=50, b=50))
+                      margin=dict(l=50, r=10, t=max(50, fig.layout.margin.t or 0), b=50))
     return fig
 
 
