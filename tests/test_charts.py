@@ -522,7 +522,11 @@ def test_probe_heatmap_is_log10_of_the_probe_gradients():
     np.testing.assert_allclose(heat["z"], np.log10(floored), rtol=1e-6)
     np.testing.assert_array_equal(heat["y"], history.probe_step)
     assert heat["colorscale"] == colorscale(charts.SEQUENTIAL)
-    assert heat["colorbar"]["title"]["text"] == "log10 ‖∂L/∂h_t‖"
+    assert heat["colorbar"]["title"]["text"] == "‖∂L/∂h_t‖<br>(log scale)"
+    decades = heat["colorbar"]["tickvals"]  # whole decades, labelled as powers of ten
+    assert decades == list(range(heat["zmin"], heat["zmax"] + 1)) and len(decades) >= 2
+    assert heat["colorbar"]["ticktext"][decades.index(-1)] == "10<sup>−1</sup>" \
+        if -1 in decades else True
     lay = layout(fig)
     assert lay["xaxis"]["title"]["text"] == charts.TIME_AXIS
     assert lay["yaxis"]["title"]["text"] == "training step"

@@ -113,8 +113,8 @@ def sweep_chart(result) -> go.Figure:
         fig.update_xaxes(type="category", categoryorder="array", categoryarray=lengths)
     better = "higher" if result.higher_is_better else "lower"
     return _base_layout(
-        fig, f"Where does each cell break? Final validation {result.metric_name} against "
-             f"{result.param_label} ({better} is better)",
+        fig, f"Where does each cell break?<br><sup>final validation {result.metric_name} "
+             f"against {result.param_label} · {better} is better</sup>",
         x_title=result.param_label, y_title=f"validation {result.metric_name}", height=420)
 
 

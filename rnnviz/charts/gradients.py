@@ -157,6 +157,11 @@ def compare_gradient_chart(profiles: dict[str, np.ndarray]) -> go.Figure:
                         y_title="‖∂L/∂h_t‖ ÷ ‖∂L/∂h_T−1‖ (log scale)")
 
 
+def _power_label(k: int) -> str:
+    """10^k as plotly's "power" exponent format writes it on the log axes."""
+    return {0: "1", 1: "10"}.get(k, f"10<sup>{k}</sup>".replace("-", "−"))
+
+
 def probe_heatmap(probe_step: np.ndarray, probe_grad: np.ndarray) -> go.Figure:
     """How the gradient reaching each time step changed during training: x = time step t,
     y = training step of the probe snapshot (true step numbers), colour = log10 ||dL/dh_t||
@@ -176,13 +181,18 @@ def probe_heatmap(probe_step: np.ndarray, probe_grad: np.ndarray) -> go.Figure:
         drawn, _, _ = _log_safe(values)
         z = np.log10(drawn)
         finite = z[np.isfinite(z)]
-        zmin, zmax = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-        fig.add_trace(_heatmap(
-            z, t, probe_step[rows], colorscale=SEQUENTIAL, zmin=zmin,
-            zmax=zmax if zmax > zmin else zmin + 1, zmid=None,
-            colorbar_title="log10 ‖∂L/∂h_t‖", customdata=values,
+        # whole decades, labelled as the log axes are (10⁻³ … 1), not as bare exponents
+        zmin, zmax = ((math.floor(finite.min()), math.ceil(finite.max())) if finite.size
+                      else (0, 1))
+        zmax = max(zmax, zmin + 1)
+        decades = list(range(zmin, zmax + 1))
+        heat = _heatmap(
+            z, t, probe_step[rows], colorscale=SEQUENTIAL, zmin=zmin, zmax=zmax, zmid=None,
+            colorbar_title="‖∂L/∂h_t‖<br>(log scale)", customdata=values,
             hovertemplate=f"training step %{{y}}<br>{TIME_AXIS} = %{{x}}<br>‖∂L/∂h_t‖ = "
-                          "%{customdata:.3g} (log10 %{z:.2f})"))
+                          "%{customdata:.3g} (log10 %{z:.2f})")
+        heat.colorbar.update(tickvals=decades, ticktext=[_power_label(k) for k in decades])
+        fig.add_trace(heat)
         _integer_ticks(fig, len(t))
         # the texts say "the top row is the gradient at initialization": keep step 0 on top
         fig.update_yaxes(autorange="reversed")

@@ -239,7 +239,7 @@ def gate_means(gates: dict[str, np.ndarray], cell: str, band: bool = True) -> go
         _message(fig, f"a {CELL_NAMES.get(cell, cell)} has no gates")
     _integer_ticks(fig, max((len(v) for v in gates.values()), default=0))
     low = -1.05 if TANH_GATES & set(gates) else -0.05
-    subtitle = " (band: 10–90% of units)" if band and gates else ""
+    subtitle = "<br><sup>band: 10–90% of units</sup>" if band and gates else ""
     return _base_layout(fig, f"{CELL_NAMES.get(cell, cell)} gates: mean over units"
                              f"{subtitle}", x_title=TIME_AXIS,
                         y_title="mean activation over units", yaxis_range=[low, 1.05])

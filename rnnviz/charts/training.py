@@ -103,8 +103,8 @@ def loss_curves(history, chance, metric_name: str, higher_is_better: bool) -> go
                      x=0.5, y=0.8)
     fig.update_xaxes(title_text=STEP_AXIS)
     better = "higher" if higher_is_better else "lower"
-    return _base_layout(fig, f"Loss and {metric_name} during training "
-                             f"({metric_name}: {better} is better)", height=HEIGHT)
+    return _base_layout(fig, f"Loss and {metric_name} during training<br>"
+                             f"<sup>{metric_name}: {better} is better</sup>", height=HEIGHT)
 
 
 LIVE_POINTS = 400
