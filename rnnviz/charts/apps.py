@@ -129,8 +129,9 @@ def forecast_chart(fc) -> go.Figure:
     plural = "" if inside == 1 else "s"
     where = (f"stays within ±{fc.tolerance:g} for {inside} step{plural}, leaves it at step {drift}"
              if drift is not None else f"stays within ±{fc.tolerance:g} for all {horizon} steps")
-    return _base_layout(fig, f"Closed-loop forecast: read {prompt} values, then {horizon} steps "
-                             f"on its own predictions ({where})", height=560)
+    return _base_layout(fig, f"Closed-loop forecast after reading {prompt} values<br><sup>"
+                             f"{horizon} steps on its own predictions: {where}</sup>",
+                        height=560)
 
 
 # ---------------------------------------------------------------- text
