@@ -286,5 +286,49 @@ def test_the_text_panel_and_the_heatmap_under_it_share_one_time_range(steps):
     heatmap = charts.state_heatmap(tr.hidden[0][0], "Hidden state h_t")
     ranges = [layout_of(fig)["xaxis"].get("range") for fig in (panel, heatmap)]
     assert ranges[0] == ranges[1] == [-0.5, min(steps, charts.TIME_WINDOW) - 0.5]
+    # the same plot area too: step t sits at the same pixel in both
+    margins = [{side: layout_of(fig)["margin"][side] for side in "lr"} for fig in (panel, heatmap)]
+    assert margins[0] == margins[1]
     if steps <= charts.TIME_WINDOW:  # every character of the sequence is on the panel
         assert ranges[0] == [-0.5, steps - 0.5]
+
+
+def test_in_chromium_step_t_sits_at_the_same_pixel_in_the_panel_and_the_heatmaps_under_it():
+    """What "the same time axis" promises, measured where it is drawn: the plot areas of the
+    sequence panel and of the h_t and c_t heatmaps start and end at the same pixel, at a
+    desktop column's width and a phone's."""
+    import shutil
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("no chromium")
+    from plotly.offline import get_plotlyjs
+    cfg = RunConfig(cell="lstm", task="text", **{**SMALL, "seq_len": 64, "steps": 2})
+    run = train(cfg)
+    x, y = probe_batch(cfg)
+    tr = trace(run.model, x[:2], y[:2])
+    figures = [charts.sequence_panel(TASKS["text"], x[0].numpy(), y[0].numpy(),
+                                     tr.prediction[0]),
+               charts.state_heatmap(tr.hidden[0][0], "Hidden state h_t, layer 0"),
+               charts.state_heatmap(tr.cell[0][0], "LSTM cell state c_t", None,
+                                    colorbar_title="c_t")]
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium,
+                                     args=["--no-sandbox", "--disable-gpu"])
+        for width in (700, 358):
+            divs = "".join(f"<div id='f{i}' style='width:{width}px'></div><script>"
+                           f"var f = {fig.to_json()}; Plotly.newPlot('f{i}', f.data, f.layout);"
+                           "</script>" for i, fig in enumerate(figures))
+            page = browser.new_page(viewport={"width": width + 20, "height": 800})
+            page.set_content(f"<html><head><script>{get_plotlyjs()}</script></head>"
+                             f"<body>{divs}</body></html>")
+            page.wait_for_function("document.querySelectorAll('.nsewdrag').length >= 3")
+            areas = page.evaluate("() => [...document.querySelectorAll('.main-svg')]"
+                                  ".map(svg => svg.querySelector('.nsewdrag'))"
+                                  ".filter(Boolean).map(drag => {"
+                                  "const r = drag.getBoundingClientRect();"
+                                  "return [Math.round(r.left), Math.round(r.right)]})")
+            page.close()
+            assert len(areas) == 3 and len(set(map(tuple, areas))) == 1, (width, areas)
+        browser.close()

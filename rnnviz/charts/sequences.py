@@ -29,7 +29,7 @@ from rnnviz.core import sentiment
 from rnnviz.core.csvdata import CsvTask
 from rnnviz.core.inspect import OWN_TASK
 
-PANEL_TEXT_PX = 600  # the plot width of a full-width panel at 1400 px, sidebar open
+PANEL_TEXT_PX = 500  # the plot width of a full-width panel at 1400 px, sidebar open
 
 
 def _display_char(char: str) -> str:

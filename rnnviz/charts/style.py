@@ -56,6 +56,9 @@ BRUSH_WIDTH_PX = 540  # vega-lite cannot stretch the views of a vconcat; fits a 
 # steps visible at once on a sequence's time axis: a longer sequence opens on its first
 # TIME_WINDOW steps (drag to pan), the sequence panel and the heatmaps under it alike
 TIME_WINDOW = 100
+# ... and the same plot area: margins that hold the heatmap's colour bar on the right and the
+# panel's word ticks on the left, so step t is at the same pixel in both
+TIME_MARGIN = dict(l=100, r=95)
 
 HEIGHT = 380
 MARGIN = dict(l=70, r=30, t=60, b=60)
@@ -381,11 +384,13 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 def _time_window(fig: go.Figure, steps: int) -> None:
     """One time axis for a sequence: every figure drawn over its ``steps`` (the sequence
-    panel, the heatmaps under it) spans the same range, ``-0.5`` to ``steps - 0.5``. A
+    panel, the heatmaps under it) spans the same range, ``-0.5`` to ``steps - 0.5``, in the
+    same plot area (``TIME_MARGIN``). A
     sequence longer than TIME_WINDOW opens on its first TIME_WINDOW steps, and dragging pans
     along time (a range slider would redraw every label in miniature, which reads as noise)."""
     visible = min(int(steps), TIME_WINDOW)
     fig.update_xaxes(range=[-0.5, max(visible, 1) - 0.5])
+    fig.update_layout(margin=TIME_MARGIN)
     if steps > TIME_WINDOW:
         fig.update_xaxes(title_text=wrap_text(f"{TIME_AXIS} (showing 0–{visible - 1} of "
                                               f"{steps}: drag sideways to scroll)",
