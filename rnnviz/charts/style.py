@@ -135,12 +135,16 @@ def _shown_legend_entries(fig: go.Figure) -> int:
 
 
 def _legend_rows(fig: go.Figure) -> int:
-    """Rows a horizontal legend wraps to: plotly lays entries out in columns as wide as the
-    widest entry (about 45 px of symbol and padding + 7 px per character)."""
+    """Text lines a horizontal legend takes: plotly lays entries out in columns as wide as the
+    widest entry (about 45 px of symbol and padding + 7 px per character), each row as tall
+    as its entry of the most lines (a long entry is wrapped)."""
     names = _legend_names(fig)
-    widest = 45 + 7 * max((len(_visible(name)) for name in names), default=0)
+    lines = [_BREAK.split(name) for name in names]
+    widest = 45 + 7 * max((len(_visible(line)) for entry in lines for line in entry),
+                          default=0)
     columns = max(1, LEGEND_WIDTH_PX // widest)
-    return math.ceil(len(names) / columns)
+    return sum(max(len(entry) for entry in lines[start: start + columns])
+               for start in range(0, len(lines), columns))
 
 
 # ---------------------------------------------------------------- titles that wrap
@@ -270,6 +274,9 @@ def _base_layout(fig: go.Figure, title: str, *, x_title: str | None = None,
     """The common look: template, a left-aligned title wrapped to fit a phone (the top margin
     grows with its lines), a legend under the plot (shown only when more than one trace has an
     entry; ``legend="right"`` beside it), axis titles wrapped alike, automatic margins."""
+    for trace in fig.data:  # plotly never wraps a legend entry either: a long one is cut
+        if trace.name and len(_visible(trace.name)) > LEGEND_CHARS and "<br>" not in trace.name:
+            trace.name = wrap_text(trace.name, LEGEND_CHARS)
     showlegend = _shown_legend_entries(fig) > 1
     margin = dict(MARGIN)
     margin["t"] = max(title_height(title) + 8, 40)
@@ -291,9 +298,6 @@ def _base_layout(fig: go.Figure, title: str, *, x_title: str | None = None,
     if y_title is not None:
         fig.update_yaxes(title_text=y_title)
     _wrap_axis_titles(fig)
-    for trace in fig.data:  # plotly never wraps a legend entry either: a long one is cut
-        if trace.name and len(_visible(trace.name)) > LEGEND_CHARS and "<br>" not in trace.name:
-            trace.name = wrap_text(trace.name, LEGEND_CHARS)
     return fig
 
 
