@@ -406,8 +406,31 @@ def test_line_colours_have_contrast_on_white():
     for meaning, color in palette.MEANINGS.items():
         if color not in receding:
             assert palette.contrast_on_white(color) >= 3.0, (meaning, color)
-    for length in (5, 20, 50, 100, 200):
-        assert palette.contrast_on_white(charts.length_color(length)) >= 2.9
+    for length in (5, 20, 50, 100, 200):  # the longest lengths come nearest Viridis' pale end
+        assert palette.contrast_on_white(charts.length_color(length)) >= 2.8
+
+
+def _lab(hex_color: str) -> np.ndarray:
+    """CIELAB (D65) of an sRGB colour: distances in it are differences a reader sees."""
+    rgb = np.array([int(hex_color[i: i + 2], 16) / 255 for i in (1, 3, 5)])
+    rgb = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722],
+                    [0.0193, 0.1192, 0.9505]]) @ rgb / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16 / 116)
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+def test_identity_colours_and_compared_lengths_are_told_apart_at_a_glance():
+    """Not only different hex codes: every two identity colours differ by a CIE76 ΔE of at
+    least 20 (a difference seen at once; 2.3 is the least noticeable), and the two lengths a
+    lesson compares by at least 40."""
+    import itertools
+    identities = {**{f"cell {c}": v for c, v in charts.CELL_COLORS.items()},
+                  "training": charts.TRAIN_COLOR, "validation": charts.VALIDATION_COLOR,
+                  **{f"gate {g}": v for g, v in charts.GATE_COLORS.items() if g not in "zn"}}
+    for (a, first), (b, second) in itertools.combinations(identities.items(), 2):
+        assert np.linalg.norm(_lab(first) - _lab(second)) >= 20, (a, b)
+    assert np.linalg.norm(_lab(charts.length_color(20)) - _lab(charts.length_color(50))) >= 40
 
 
 def test_path_start_and_end_have_the_same_markers_in_2d_and_3d():

@@ -30,7 +30,7 @@ LAST_LOSS_COLOR = "#8C510A"        # the part of a measured gradient due to the 
 VALIDATION_COLOR = "#1A1A1A"       # ink: the held-out split, dots on a line
 # PyTorch's gate names. The gates that keep memory (LSTM f, GRU z) share one colour, and so do
 # the two candidates (LSTM g, GRU n): one role, one colour, never on one chart together.
-GATE_COLORS = {"i": "#2E94D1",  # Okabe-Ito sky blue, darkened
+GATE_COLORS = {"i": "#3A9BB0",  # teal blue: Okabe-Ito's sky darkened, clear of the blue
                "f": "#332288",  # Tol indigo: the memory gate
                "g": "#999933",  # Tol olive: the candidate
                "o": "#882255",  # Tol wine
@@ -87,8 +87,8 @@ SERIES_COLORS = UNIT_COLORS
 # sequence lengths are time: a fixed shade of the sequential (time) scale per length, on a log
 # scale from LENGTH_RANGE[0] to [1] steps, stopping before Viridis' pale yellow end
 LENGTH_SCALE = "Viridis"
-LENGTH_RANGE = (5, 200)
-LENGTH_SPAN = (0.0, 0.6)
+LENGTH_RANGE = (10, 100)  # the lengths lessons compare; shorter and longer take the ends
+LENGTH_SPAN = (0.0, 0.62)
 
 CELL_NAMES = {"rnn": "vanilla RNN", "lstm": "LSTM", "gru": "GRU"}
 

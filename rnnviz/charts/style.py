@@ -81,6 +81,7 @@ LEGEND_CHARS = 40
 # and no other labels; ``_log_axis`` also spans at least one whole decade so two labels show
 LOG_AXIS = dict(type="log", dtick=1, exponentformat="power", showexponent="all",
                 minor=dict(ticks="", showgrid=False))
+MAX_LOG_LABELS = 8
 
 
 # ---------------------------------------------------------------- shared helpers
@@ -256,6 +257,10 @@ def log_axis(*arrays) -> dict:
     span = _log_range(*arrays)
     if span is not None:
         axis["range"] = span
+        # a label at every power of ten, unless that is more than MAX_LOG_LABELS of them (a
+        # vanished gradient spans 12 decades): then every second or third, still 10^k
+        decades = round(span[1] - span[0])
+        axis["dtick"] = max(1, math.ceil(decades / (MAX_LOG_LABELS - 1)))
     return axis
 
 
