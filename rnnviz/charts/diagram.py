@@ -58,10 +58,11 @@ def unrolled_diagram(steps: int = 4, cell: str = "rnn") -> go.Figure:
     x_t and by the previous state through W_hh, each read out as ŷ_t. Drawn with shapes and
     annotations; hover a box for its equation."""
     steps = int(np.clip(steps, 1, 8))
-    # the palette's meanings: the state in its cell's colour, the input grey, ŷ a prediction
+    # the palette's meanings: the state filled with its cell's colour, the input grey, ŷ a
+    # prediction (outlined only: the vanilla RNN's ochre and the vermillion are both warm)
     cell_color = CELL_COLORS.get(cell, INK)
-    state_fill, input_fill, output_fill = (rgba(cell_color, 0.18), rgba(INPUT_COLOR, 0.15),
-                                           rgba(PREDICTION_COLOR, 0.15))
+    state_fill, input_fill, output_fill = (rgba(cell_color, 0.25), rgba(INPUT_COLOR, 0.15),
+                                           PAPER)
     state = "h<sub>{t}</sub>, c<sub>{t}</sub>" if cell == "lstm" else "h<sub>{t}</sub>"
     update = {"rnn": "h_t = tanh(W_ih x_t + b_ih + W_hh h_(t−1) + b_hh)",
               "lstm": "c_t = f_t ⊙ c_(t−1) + i_t ⊙ g_t;  h_t = o_t ⊙ tanh(c_t)",
