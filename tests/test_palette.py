@@ -431,6 +431,14 @@ def test_identity_colours_and_compared_lengths_are_told_apart_at_a_glance():
     for (a, first), (b, second) in itertools.combinations(identities.items(), 2):
         assert np.linalg.norm(_lab(first) - _lab(second)) >= 20, (a, b)
     assert np.linalg.norm(_lab(charts.length_color(20)) - _lab(charts.length_color(50))) >= 40
+    # a lesson's variants share pages with the identities and the task roles
+    from rnnviz.charts import palette
+    roles = [palette.TARGET_COLOR, palette.PREDICTION_COLOR, palette.RIGHT_COLOR,
+             palette.ALARM_COLOR, palette.REFERENCE_COLOR, palette.INPUT_COLOR,
+             palette.POSITIVE_COLOR, palette.NEGATIVE_COLOR]
+    for series in charts.SERIES_COLORS:
+        for other in [*identities.values(), *roles]:
+            assert np.linalg.norm(_lab(series) - _lab(other)) > 23, (series, other)
 
 
 def test_path_start_and_end_have_the_same_markers_in_2d_and_3d():

@@ -25,8 +25,6 @@ CELL_COLORS = {"rnn": "#C98300",   # Okabe-Ito orange, darkened for contrast
                "gru": "#CC79A7"}   # Okabe-Ito reddish purple
 TRAIN_COLOR = "#0072B2"            # Okabe-Ito blue: the training split, and the run's own
 MEASURED_COLOR = TRAIN_COLOR       # measured series (a gradient, a norm) drawn alone
-LAST_LOSS_COLOR = "#8C510A"        # the part of a measured gradient due to the last step's
-                                   # loss alone (ColorBrewer BrBG brown)
 VALIDATION_COLOR = "#1A1A1A"       # ink: the held-out split, dots on a line
 # PyTorch's gate names. The gates that keep memory (LSTM f, GRU z) share one colour, and so do
 # the two candidates (LSTM g, GRU n): one role, one colour, never on one chart together.
@@ -41,15 +39,16 @@ GATE_COLORS = {"i": "#3A9BB0",  # teal blue: Okabe-Ito's sky darkened, clear of 
 # ---------------------------------------------------------------- task roles
 
 INPUT_COLOR = "#8C8C8C"        # what the network read (grey: given, not learned)
-INPUT_FAINT_COLOR = "#C8C8C8"  # inputs that do not count (unmarked values and bits), and a
-NO_TARGET_COLOR = INPUT_FAINT_COLOR  # prediction at a step with nothing to predict
+INPUT_FAINT_COLOR = "#C8C8C8"  # inputs that do not count (unmarked values and bits)
 MARKED_COLOR = INPUT_COLOR     # inputs that count (marked values and bits): plain input
+NO_TARGET_COLOR = INPUT_FAINT_COLOR  # a prediction at a step with nothing to predict
 TARGET_COLOR = "#785EF0"       # the right answer (IBM violet)
 PREDICTION_COLOR = "#D55E00"   # what the network answered (Okabe-Ito vermillion)
 RIGHT_COLOR = "#117733"        # a prediction that matches its target (Tol green)
 ALARM_COLOR = "#DC267F"        # out of bounds: a wrong prediction, a clipped gradient, a
 WRONG_COLOR = ALARM_COLOR      # forecast leaving its band (IBM magenta: not the red of
 CLIPPED_COLOR = ALARM_COLOR    # "positive" on the diverging scale)
+LAST_LOSS_COLOR = "#8C510A"    # the gradient of the last step's loss alone (BrBG brown)
 
 # ---------------------------------------------------------------- neutrals and marks
 
@@ -71,18 +70,20 @@ SINGLED_OUT_COLOR = "#EECC66"  # the unit a lesson names, as with a highlighter 
 
 # ---------------------------------------------------------------- the diverging scale's ends
 
-# RdBu_r's ends, for marks that show the sign of one number (a correlation bar)
+# RdBu_r's ends, for marks that show the sign of one number (a correlation bar), and its
+# softer steps (the step-through's Jacobian bars: above 1 grows, below 1 shrinks)
 POSITIVE_COLOR, NEGATIVE_COLOR = "#B2182B", "#2166AC"
-POSITIVE_TINT, NEGATIVE_TINT = "#FDDBC7", "#D1E5F0"  # the same scale near white
 POSITIVE_SOFT, NEGATIVE_SOFT = "#D6604D", "#4393C3"
 
 # ---------------------------------------------------------------- colours with a local meaning
 
-# nominal series whose meaning the chart's legend gives (hidden units, CSV columns, a lesson's
-# variants): altair's default scheme, so the brushable chart and plotly agree
+# hidden units and CSV columns, whose meaning the chart's legend gives: altair's default
+# scheme, so the brushable chart and plotly agree
 UNIT_COLORS = ("#4C78A8", "#F58518", "#E45756", "#72B7B2", "#54A24B", "#EECA3B", "#B279A2",
                "#FF9DA6", "#9D755D", "#BAB0AC")
-SERIES_COLORS = UNIT_COLORS
+# a lesson's variants ("no clipping", "identity"), the kinds of parameters: the colours
+# farthest (CIE76 ΔE > 23) from every identity and role above, since they share pages with them
+SERIES_COLORS = ("#7F3B08", "#01665E", "#9D755D", "#6A51A3")
 
 # sequence lengths are time: a fixed shade of the sequential (time) scale per length, on a log
 # scale from LENGTH_RANGE[0] to [1] steps, stopping before Viridis' pale yellow end
