@@ -56,8 +56,9 @@ def wait_for_run(at: AppTest, timeout: float = 60):
 
 
 def plain(text: str) -> str:
-    """A chart's title or legend entry as one line: the charts wrap long ones with <br>."""
-    return re.sub(r"\s*<br\s*/?>\s*", " ", text or "")
+    """A chart's title or legend entry as one line of plain words: the charts wrap long ones
+    with <br> (a subtitle's every line in its own <sup>)."""
+    return re.sub(r"<[^>]+>", "", re.sub(r"\s*<br\s*/?>\s*", " ", text or ""))
 
 
 def decode_plotly(value):
