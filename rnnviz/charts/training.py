@@ -62,7 +62,8 @@ def loss_curves(history, chance, metric_name: str, higher_is_better: bool) -> go
     ``history`` is a ``rnnviz.core.train.History``; ``chance`` a ``rnnviz.core.tasks.Chance``.
     An empty history gives empty axes that say "no steps yet"; NaN values are gaps.
     """
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12)
+    # room between the panels for the right one's ticks and title, also at phone width
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.17)
     steps, val_steps = history.step, history.val_step
     last = int(steps[-1]) if len(steps) else 1
     panels = (
