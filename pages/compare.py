@@ -158,15 +158,18 @@ else:
         views.chart(charts.final_metric_chart(
             {r.config.cell: r.summary()["val_metric"] for r in runs}, chance.metric,
             chance.how, metric, task.higher_is_better),
-            "Each cell's score on the fixed validation set after training.", key="cmp_final")
+            "Each cell's score on the fixed validation set after training"
+            + (" (log scale: an error of 0.0003 and one of 0.15 both show)."
+               if metric != "accuracy" else "."), key="cmp_final")
 
     traces = {r.config.cell: state.run_trace(r, 0) for r in runs}
     profiles = {labels[cell]: tr.grad_h[-1].mean(axis=0) for cell, (tr, _, _) in traces.items()}
     views.chart(charts.compare_gradient_chart(profiles),
-                "‖∂L/∂h_t‖ of the top layer, averaged over the same 16 probe examples (log "
-                "scale). A line that drops steeply to the left means the learning signal "
-                "fades on its way back: that cell cannot learn what happened early in the "
-                "sequence.", key="cmp_gradients")
+                "‖∂L/∂h_t‖ of the top layer, averaged over the same 16 probe examples and "
+                "divided by its value at the last step (log scale): every line ends at 1, so "
+                "compare slopes, not heights. A line that drops steeply to the left means the "
+                "learning signal fades on its way back: that cell cannot learn what happened "
+                "early in the sequence. Hover for the absolute values.", key="cmp_gradients")
 
     st.markdown("**Hidden states of the same example**: each column one cell, each row one "
                 "unit, each column of a heatmap one time step.")

@@ -74,7 +74,7 @@ if run is not None:
                       help=(f"No step ahead has |error| > {tolerance:g}: the forecast stays "
                             f"inside the band for all {horizon} steps." if drift is None else
                             f"Steps ahead that stay within ±{tolerance:g} of the truth before "
-                            f"the first one outside it, step {drift} (the red cross)."))
+                            f"the first one outside it, step {drift} (the magenta cross)."))
     metrics[1].metric("RMS error over the horizon", f"{rms:.3f}")
     metrics[2].metric("“It stays where it was”", f"{lazy:.3f}",
                       delta=f"{rms - lazy:+.3f} model vs this", delta_color="inverse",
@@ -82,7 +82,7 @@ if run is not None:
                            "last observed (noisy) prompt value, the last value the model read, "
                            "for every step ahead. A forecast worth having beats it.")
     views.chart(charts.forecast_chart(result),
-                "Blue: the clean wave. Grey dots: the noisy values the model read. Dotted: its "
+                "Violet: the clean wave. Grey dots: the noisy values the model read. Dotted: its "
                 "one-step predictions while it read them. Vermillion: the forecast on "
                 "its own predictions, with the band it should stay in and the error below.",
                 key="forecast_chart")

@@ -85,7 +85,8 @@ elif run is not None:
     saturation = {name: gate_saturation(values) for name, values in tr.gates[layer].items()
                   if name not in ("g", "n")}
     views.chart(charts.saturation_scatter(saturation),
-                "Each dot is a unit: how often its gate is almost closed (< 0.1, right) or "
+                "Each dot is a unit, or a number of units at one spot (the number on it): how "
+                "often its gate is almost closed (< 0.1, right) or "
                 "almost open (> 0.9, up), over every step of the batch (Karpathy, Johnson & "
                 "Fei-Fei 2015). Dots near the top-left axis are units that almost always let "
                 "information through; near the diagonal, gates that act as binary switches.",

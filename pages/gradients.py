@@ -71,7 +71,7 @@ if run is not None:
                 "on the left are steps the learning signal does not reach; read down to see "
                 "whether they brighten as the model learns.", key="probe", of_step=False)
     views.chart(charts.grad_norm_over_training(run.history, cfg.clip),
-                "The total gradient norm of every training step, before clipping. Red marks "
+                "The total gradient norm of every training step, before clipping. Magenta marks "
                 "the steps where clipping rescaled it to the threshold (dashed).",
                 key="grad_norm", of_step=False)
 

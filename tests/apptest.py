@@ -4,6 +4,7 @@ field name, press a button, wait for a run, and read plotly's JSON back as numbe
 from __future__ import annotations
 
 import base64
+import re
 import time
 
 import numpy as np
@@ -52,6 +53,12 @@ def wait_for_run(at: AppTest, timeout: float = 60):
     wait_until(at, lambda a: "run" in a.session_state and a.session_state["run"] is not None,
                timeout, "training did not finish")
     return at.session_state["run"]
+
+
+def plain(text: str) -> str:
+    """A chart's title or legend entry as one line of plain words: the charts wrap long ones
+    with <br> (a subtitle's every line in its own <sup>)."""
+    return re.sub(r"<[^>]+>", "", re.sub(r"\s*<br\s*/?>\s*", " ", text or ""))
 
 
 def decode_plotly(value):

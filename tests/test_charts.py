@@ -295,8 +295,9 @@ def test_sequence_panel_long_text_opens_on_a_readable_window():
     logits = np.random.default_rng(0).normal(size=(400, task.output_size()))
     fig = charts.sequence_panel(task, x[0].numpy(), y[0].numpy(), logits)
     lay = layout(fig)
-    assert lay["xaxis"]["range"] == [-0.5, charts.TEXT_WINDOW - 0.5]
-    assert lay["dragmode"] == "pan" and "of 400" in lay["xaxis"]["title"]["text"]
+    assert lay["xaxis"]["range"] == [-0.5, charts.TIME_WINDOW - 0.5]
+    assert lay["dragmode"] == "pan"
+    assert "of 400" in lay["xaxis"]["title"]["text"].replace("<br>", " ")  # it may wrap
 
 
 # ---------------------------------------------------------------- hidden states
@@ -417,21 +418,27 @@ def test_gate_means_draw_one_mean_line_per_gate_with_bands():
     assert "has no gates" in annotation_texts(charts.gate_means({}, "rnn"))[0]
 
 
-def test_saturation_scatter_has_one_point_per_unit_for_sigmoid_gates():
+def test_saturation_scatter_counts_every_unit_of_every_sigmoid_gate_once():
     *_, tr = tiny("lstm", "parity")
     saturation = {name: gate_saturation(values) for name, values in tr.gates[0].items()}
     fig = charts.saturation_scatter(saturation)
     names = [t["name"] for t in traces(fig)]
     assert not any(name.startswith("g ") for name in names)  # tanh candidate skipped
+    left, right = saturation["f"]
     forget = by_name(fig, "f — forget gate")
-    np.testing.assert_allclose(forget["x"], saturation["f"][0])
-    np.testing.assert_allclose(forget["y"], saturation["f"][1])
-    np.testing.assert_array_equal(forget["customdata"], np.arange(TINY["hidden_size"]))
-    assert "unit %{customdata}" in forget["hovertemplate"]
-    diagonal = by_name(fig, "x + y = 1")
-    assert diagonal["x"] == [0, 1] and diagonal["y"] == [1, 0]
+    counted = {}
+    for x, y, (count, units) in zip(forget["x"], forget["y"], forget["customdata"]):
+        units = [int(u) for u in str(units).split(",")]
+        assert count == len(units)
+        for unit in units:  # each unit sits in the marker of its bin
+            counted[unit] = counted.get(unit, 0) + 1
+            assert abs(left[unit] - x) <= 0.05 + 1e-9 and abs(right[unit] - y) <= 0.05 + 1e-9
+    assert counted == {unit: 1 for unit in range(TINY["hidden_size"])}
+    assert "unit" in forget["hovertemplate"] or "unit" in forget["hovertext"][0]
+    diagonals = [t for t in traces(fig) if t["name"].startswith("x + y = 1")]
+    assert len(diagonals) == 3 and all(d["x"] == [0, 1] and d["y"] == [1, 0] for d in diagonals)
     lay = layout(fig)
-    assert lay["xaxis"]["range"] == [0, 1] and lay["yaxis"]["range"] == [0, 1]
+    assert lay["xaxis"]["range"] == [-0.12, 1.12] and lay["yaxis"]["range"] == [-0.12, 1.12]
 
 
 # ---------------------------------------------------------------- gradients
@@ -491,7 +498,8 @@ def test_gradient_profile_bound_and_rate_start_at_the_last_step_of_the_bounded_p
     assert "relu" in bound["hovertemplate"]
     rate = by_name(fig, "c·ρ^(T−1−t)")
     np.testing.assert_allclose(rate["y"], alone[-1] * rho ** distance)
-    assert "not a bound" in rate["name"] and "linear RNN" in rate["name"]
+    name = rate["name"].replace("<br>", " ")  # a long legend entry wraps
+    assert "not a bound" in name and "linear RNN" in name
     # a last step with no gradient: nothing for a line to start from
     assert len(traces(charts.gradient_profile(np.array([1.0, 0.0]), 0.9, sigma_max=1.2))) == 1
 
@@ -514,7 +522,11 @@ def test_probe_heatmap_is_log10_of_the_probe_gradients():
     np.testing.assert_allclose(heat["z"], np.log10(floored), rtol=1e-6)
     np.testing.assert_array_equal(heat["y"], history.probe_step)
     assert heat["colorscale"] == colorscale(charts.SEQUENTIAL)
-    assert heat["colorbar"]["title"]["text"] == "log10 ‖∂L/∂h_t‖"
+    assert heat["colorbar"]["title"]["text"] == "‖∂L/∂h_t‖<br>(log scale)"
+    decades = heat["colorbar"]["tickvals"]  # whole decades, labelled as powers of ten
+    assert decades == list(range(heat["zmin"], heat["zmax"] + 1)) and len(decades) >= 2
+    assert heat["colorbar"]["ticktext"][decades.index(-1)] == "10<sup>−1</sup>" \
+        if -1 in decades else True
     lay = layout(fig)
     assert lay["xaxis"]["title"]["text"] == charts.TIME_AXIS
     assert lay["yaxis"]["title"]["text"] == "training step"

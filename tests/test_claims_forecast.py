@@ -17,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 from rnnviz.core.config import RunConfig
 from rnnviz.core.train import train
 from rnnviz.studies.generate import Forecast, sine_wave
+from tests.apptest import plain
 from tests.conftest import ROOT
 
 PAGE = (ROOT / "pages" / "forecast.py").read_text()
@@ -169,7 +170,8 @@ def test_forecast_page_metric_and_chart_count_steps_inside_the_band(forecaster, 
         assert not at.exception
         shown = inside[wave]
         metric = next(m for m in at.metric if m.label == "Drifts out of the band after")
-        title = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["title"]["text"]
+        spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+        title = plain(spec["layout"]["title"]["text"])
         if shown < HORIZON:
             assert metric.value == f"{shown} step" + ("" if shown == 1 else "s")
             assert f"for {shown} step" in title and f"leaves it at step {shown + 1}" in title, \

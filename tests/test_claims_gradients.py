@@ -22,7 +22,7 @@ from rnnviz import TASKS, RunConfig, trace, train
 from rnnviz.core.tasks import probe_batch
 from rnnviz.studies.explain import TOPICS
 from rnnviz.studies.lessons import LESSONS, SINE
-from tests.apptest import TINY, decode_plotly
+from tests.apptest import TINY, decode_plotly, plain
 from tests.conftest import ROOT
 
 DEFAULT_LSTM = RunConfig(device="cpu")  # the app's first experiment: LSTM, adding, T = 20
@@ -44,7 +44,7 @@ def _page(cfg: RunConfig):
     figures = {}
     for chart in at.get("plotly_chart"):
         spec = decode_plotly(json.loads(chart.proto.spec))
-        figures[spec["layout"].get("title", {}).get("text", "")] = spec
+        figures[plain(spec["layout"].get("title", {}).get("text", ""))] = spec
     return [c.value for c in at.caption], figures
 
 
@@ -174,8 +174,9 @@ def test_the_bound_line_is_above_the_profile_it_bounds(nonlinearity):
     np.testing.assert_allclose(drawn[shown], bound[shown], rtol=1e-4)
     assert f"{sigma:.2f}" in _line(figure, "upper bound")["name"]
     rate = _line(figure, "c·ρ^(T−1−t)")
-    assert "asymptotic" in rate["name"] and "linear RNN" in rate["name"]
-    assert "not a bound" in rate["name"] and f"{rho:.2f}" in rate["name"]
+    name = plain(rate["name"])
+    assert "asymptotic" in name and "linear RNN" in name
+    assert "not a bound" in name and f"{rho:.2f}" in name
     assert rate["line"]["dash"] == "dash"
 
 

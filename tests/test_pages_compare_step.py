@@ -11,7 +11,7 @@ from rnnviz.core.config import RunConfig
 from rnnviz.core.tasks import probe_batch
 from rnnviz.core.trace import trace
 from rnnviz.core.train import train
-from tests.apptest import TINY, decode_plotly, open_app, press, wait_for_run
+from tests.apptest import TINY, decode_plotly, open_app, plain, press, wait_for_run
 from tests.conftest import ROOT
 
 _app, _press, _decode = open_app, press, decode_plotly
@@ -20,7 +20,7 @@ _app, _press, _decode = open_app, press, decode_plotly
 def _figure(at: AppTest, title_start: str) -> dict:
     for chart in at.get("plotly_chart"):
         spec = _decode(json.loads(chart.proto.spec))
-        if spec["layout"].get("title", {}).get("text", "").startswith(title_start):
+        if plain(spec["layout"].get("title", {}).get("text", "")).startswith(title_start):
             return spec
     raise AssertionError(f"no chart titled {title_start!r}")
 
@@ -72,12 +72,14 @@ def test_compare_trains_the_set_together_and_shows_the_runs():
     np.testing.assert_allclose(bars["y"], [r.history.val_metric[-1] for r in runs], rtol=1e-6)
     chance = next(t for t in final["data"] if t["type"] == "scatter")
     assert chance["y"][0] == pytest.approx(runs[0].chance.metric)
-    # gradient profiles: the trace's ||dL/dh_t|| on the probe batch, averaged
+    # gradient profiles: the trace's ||dL/dh_t|| on the probe batch, averaged, drawn relative
+    # to its last step (the hover keeps the absolute values)
     gradients = _figure(at, "Gradient reaching each time step")
-    profile = {t["name"]: t["y"] for t in gradients["data"]}
+    profile = {t["name"]: t for t in gradients["data"]}
     x, y = probe_batch(runs[2].config)
     expected = trace(runs[2].model, x, y, jacobians=False).grad_h[-1].mean(axis=0)
-    np.testing.assert_allclose(profile["GRU"], expected, rtol=1e-5)
+    np.testing.assert_allclose(profile["GRU"]["y"], expected / expected[-1], rtol=1e-5)
+    np.testing.assert_allclose(profile["GRU"]["customdata"], expected, rtol=1e-5)
     heatmaps = [c for c in at.get("plotly_chart") if "cmp_hidden" in (c.proto.id or "")]
     assert len(heatmaps) == 3
     assert any("LSTM" in c.value.partition("reused")[2] for c in at.caption)

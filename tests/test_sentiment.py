@@ -27,7 +27,7 @@ from rnnviz.studies.sentiment import (
     sentiment_units,
     word_counts,
 )
-from tests.apptest import decode_plotly, open_app
+from tests.apptest import decode_plotly, open_app, plain
 
 TASK = TASKS["sentiment"]
 CELLS = ["rnn", "lstm", "gru"]
@@ -331,8 +331,8 @@ def test_sentiment_page_reads_typed_and_example_sentences(default_run):
                for m in at.metric)
     unit = next(f for f in _figures(at) if f["layout"]["title"]["text"].startswith("Unit "))
     best = sentiment_units(default_run).best
-    assert f"Unit {best.unit}," in unit["layout"]["title"]["text"]
-    assert f"r = {best.correlation:+.2f}" in unit["layout"]["title"]["text"]
+    assert f"Unit {best.unit}," in plain(unit["layout"]["title"]["text"])
+    assert f"r = {best.correlation:+.2f}" in plain(unit["layout"]["title"]["text"])
     # an example button fills the box and the chart follows
     at.button(key="sentiment_example_3").click().run()
     assert at.session_state["sentiment_text"] == EXAMPLES[3]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 # the Hidden states panel of a model from outside (task "own"): registered on import
+from rnnviz.charts.style import set_title
 from rnnviz.core.own_model import LOSSES, OwnModelRun
 from rnnviz.core.tasks import TASKS
 from rnnviz.core.train import Run
@@ -168,7 +169,8 @@ def chart(figure, how_to_read: str = "", key: str | None = None, of_step: bool =
     if label and of_step and hasattr(figure, "to_plotly_json"):
         title = figure.layout.title.text or ""
         # on a line of its own: appended, it overflowed the titles of half-width charts
-        figure.update_layout(title_text=f"{title}<br><sup>{label}</sup>" if title else label)
+        # wrapped, the top margin grown for the added line (plotly would draw it over the plot)
+        set_title(figure, f"{title}<br><sup>{label}</sup>" if title else label)
     if hasattr(figure, "to_plotly_json"):
         st.plotly_chart(figure, width="stretch", key=key)
     else:

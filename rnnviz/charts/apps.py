@@ -14,23 +14,33 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from rnnviz.charts.sequences import _display_char
-from rnnviz.charts.style import (
-    CELL_COLORS,
-    DIVERGING,
+from rnnviz.charts.palette import (
+    INK,
     INPUT_COLOR,
+    MEASURED_COLOR,
+    NEGATIVE_COLOR,
+    OTHER_COLOR,
+    PAPER,
+    POSITIVE_COLOR,
     PREDICTION_COLOR,
     REFERENCE_COLOR,
+    SERIES_COLORS,
+    SINGLED_OUT_COLOR,
     TARGET_COLOR,
-    TIME_AXIS,
-    TRAIN_COLOR,
-    UNIT_AXIS,
-    VALIDATION_COLOR,
+    UNIT_COLORS,
     WRONG_COLOR,
+    rgba,
+    series_color,
+)
+from rnnviz.charts.sequences import _display_char
+from rnnviz.charts.style import (
+    DIVERGING,
+    TIME_AXIS,
+    UNIT_AXIS,
     _base_layout,
     _finite,
+    _log_axis,
     _message,
-    _rgba,
 )
 from rnnviz.studies.generate import steps_inside_band
 
@@ -61,7 +71,7 @@ def forecast_chart(fc) -> go.Figure:
     fig.add_trace(go.Scatter(x=t_ahead, y=band_high, mode="lines", line=dict(width=0),
                              showlegend=False, hoverinfo="skip"), row=1, col=1)
     fig.add_trace(go.Scatter(x=t_ahead, y=band_low, mode="lines", line=dict(width=0),
-                             fill="tonexty", fillcolor=_rgba(TARGET_COLOR, 0.12),
+                             fill="tonexty", fillcolor=rgba(TARGET_COLOR, 0.12),
                              name=f"tolerance ±{fc.tolerance:g}", hoverinfo="skip"),
                   row=1, col=1)
     fig.add_trace(go.Scatter(
@@ -76,7 +86,7 @@ def forecast_chart(fc) -> go.Figure:
     fig.add_trace(go.Scatter(
         x=np.arange(1, prompt + 1), y=_finite(fc.one_step), mode="lines",
         name="one-step predictions while reading",
-        line=dict(color=VALIDATION_COLOR, width=1.5, dash="dot"),
+        line=dict(color=PREDICTION_COLOR, width=1.5, dash="dot"),
         hovertemplate=f"{TIME_AXIS} = %{{x}}<br>predicted from the values read so far %{{y:.3f}}"
                       "<extra></extra>"), row=1, col=1)
     fig.add_trace(go.Scatter(
@@ -119,8 +129,9 @@ def forecast_chart(fc) -> go.Figure:
     plural = "" if inside == 1 else "s"
     where = (f"stays within ±{fc.tolerance:g} for {inside} step{plural}, leaves it at step {drift}"
              if drift is not None else f"stays within ±{fc.tolerance:g} for all {horizon} steps")
-    return _base_layout(fig, f"Closed-loop forecast: read {prompt} values, then {horizon} steps "
-                             f"on its own predictions ({where})", height=560)
+    return _base_layout(fig, f"Closed-loop forecast after reading {prompt} values<br><sup>"
+                             f"{horizon} steps on its own predictions: {where}</sup>",
+                        height=560)
 
 
 # ---------------------------------------------------------------- text
@@ -175,13 +186,13 @@ def text_activation_grid(text: str, activation: np.ndarray, next_probs: np.ndarr
         row = start // columns
         end = min(prompt_length, (row + 1) * columns) - 1
         fig.add_shape(type="rect", x0=start % columns - 0.5, x1=end % columns + 0.5,
-                      y0=row - 0.5, y1=row + 0.5, line=dict(color="#222222", width=2))
+                      y0=row - 0.5, y1=row + 0.5, line=dict(color=INK, width=2))
     if prompt_length:
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name="seed prompt (outlined)",
-                                 line=dict(color="#222222", width=2)))
+                                 line=dict(color=INK, width=2)))
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name="generated text",
-                                 marker=dict(color="#ffffff", line=dict(color="#999999",
-                                                                        width=1))))
+                                 marker=dict(color=PAPER, line=dict(color=INPUT_COLOR,
+                                                                    width=1))))
     if not n:
         _message(fig, "no text")
     fig.update_xaxes(visible=False, range=[-0.5, columns - 0.5])
@@ -189,7 +200,7 @@ def text_activation_grid(text: str, activation: np.ndarray, next_probs: np.ndarr
                      ticktext=[f"{r * columns}" for r in range(rows)], title_text="position",
                      showgrid=False, zeroline=False)
     return _base_layout(fig, title, height=int(np.clip(110 + GRID_ROW_PX * rows, 200, 1200)),
-                        plot_bgcolor="#ffffff", margin=dict(b=16))
+                        plot_bgcolor=PAPER, margin=dict(b=16))
 
 
 def unit_ranking_chart(scores, feature_label: str, chosen: int | None = None) -> go.Figure:
@@ -199,11 +210,11 @@ def unit_ranking_chart(scores, feature_label: str, chosen: int | None = None) ->
     scores = list(scores)
     names = [f"unit {s.unit}" for s in scores]
     values = np.array([s.correlation for s in scores], dtype=np.float64)
-    colors = [_rgba("#B2182B" if v >= 0 else "#2166AC", 0.85) for v in values]
+    colors = [rgba(POSITIVE_COLOR if v >= 0 else NEGATIVE_COLOR, 0.85) for v in values]
     outline = [2.5 if s.unit == chosen else 0 for s in scores]  # the chosen unit is outlined
     fig = go.Figure(go.Bar(
         x=values, y=names, orientation="h",
-        marker=dict(color=colors, line=dict(color="#111111", width=outline)),
+        marker=dict(color=colors, line=dict(color=INK, width=outline)),
         text=[f"{v:+.2f}" for v in values], textposition="outside", cliponaxis=False,
         hovertemplate=f"%{{y}}<br>correlation with {feature_label}: r = %{{x:.3f}}"
                       "<extra></extra>"))
@@ -227,13 +238,13 @@ def feature_and_unit(text: str, feature: np.ndarray, activation: np.ndarray, uni
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     fig.add_trace(go.Scatter(
         x=t, y=_finite(feature[:n]), mode="lines", name=feature_label, line_shape="hv",
-        fill="tozeroy", line=dict(color=INPUT_COLOR, width=1), fillcolor=_rgba(INPUT_COLOR, 0.2),
+        fill="tozeroy", line=dict(color=INPUT_COLOR, width=1), fillcolor=rgba(INPUT_COLOR, 0.2),
         customdata=chars, hovertemplate="position %{x}: %{customdata}<br>"
                                         f"{feature_label} %{{y:.3g}}<extra></extra>"),
         secondary_y=True)
     fig.add_trace(go.Scatter(
         x=t, y=_finite(activation[:n]), mode="lines", name=f"unit {unit} ({value_name})",
-        line=dict(color=PREDICTION_COLOR, width=2), customdata=chars,
+        line=dict(color=UNIT_COLORS[0], width=2), customdata=chars,
         hovertemplate="position %{x}: %{customdata}<br>" + f"unit {unit} {value_name} "
                       "%{y:.3f}<extra></extra>"), secondary_y=False)
     fig.update_yaxes(title_text=f"unit {unit} {value_name}", secondary_y=False)
@@ -262,7 +273,7 @@ def per_step_lines(series: dict[str, np.ndarray], title: str, y_title: str,
         data.append(go.Scatter(
             x=np.arange(len(values)), y=values, mode="lines+markers", name=label,
             marker=dict(size=4), line=dict(width=2, color=palette.get(
-                label, (TRAIN_COLOR, PREDICTION_COLOR, INPUT_COLOR)[index % 3])),
+                label, series_color(label, index))),
             hovertemplate=f"{TIME_AXIS} = %{{x}}<br>{y_title} %{{y:.4g}}<extra>{label}</extra>"))
     if reference is not None:
         name, value = reference
@@ -272,7 +283,7 @@ def per_step_lines(series: dict[str, np.ndarray], title: str, y_title: str,
                                hovertemplate=f"{name} {value:.4g}<extra></extra>"))
     fig = go.Figure(data)
     if log_y:
-        fig.update_yaxes(type="log", exponentformat="power")
+        _log_axis(fig, *(trace.y for trace in data))
     else:
         fig.update_yaxes(rangemode="tozero")
     return _base_layout(fig, title, x_title=TIME_AXIS, y_title=y_title)
@@ -284,10 +295,9 @@ def parameter_count_chart(counts: dict[str, dict[str, int]]) -> go.Figure:
     kinds = []
     for parts in counts.values():
         kinds += [k for k in parts if k not in kinds]
-    palette = (TRAIN_COLOR, VALIDATION_COLOR, "#009E73", "#CC79A7", INPUT_COLOR)
     labels = list(counts)
     data = [go.Bar(x=labels, y=[counts[m].get(kind, 0) for m in labels], name=kind,
-                   marker_color=palette[i % len(palette)],
+                   marker_color=SERIES_COLORS[i % len(SERIES_COLORS)],
                    hovertemplate="%{x}<br>" + kind + ": %{y:,} parameters<extra></extra>")
             for i, kind in enumerate(kinds)]
     fig = go.Figure(data)
@@ -312,7 +322,7 @@ def measured_bars(values: dict[str, float], title: str, y_title: str,
     palette = colors or {}
     fig = go.Figure(go.Bar(
         x=labels, y=numbers, text=[f"{v:.3g}" for v in numbers], textposition="outside",
-        cliponaxis=False, marker_color=[palette.get(k, TRAIN_COLOR) for k in labels],
+        cliponaxis=False, marker_color=[palette.get(k, MEASURED_COLOR) for k in labels],
         hovertemplate="%{x}: %{y:.4g}<extra></extra>", name="measured"))
     if reference is not None:
         name, value = reference
@@ -321,21 +331,23 @@ def measured_bars(values: dict[str, float], title: str, y_title: str,
                                                                        dash="dash"),
                                  hovertemplate=f"{name} {value:.4g}<extra></extra>"))
     if log_y:
-        fig.update_yaxes(type="log", exponentformat="power")
+        _log_axis(fig, numbers, [] if reference is None else [reference[1]])
     return _base_layout(fig, title, y_title=y_title, height=380)
 
 
 def unit_bars(values: np.ndarray, highlight: list[int], title: str, y_title: str,
               highlight_name: str, y_range: tuple[float, float] | None = None) -> go.Figure:
-    """One bar per hidden unit; the ``highlight`` units in the LSTM colour, the rest grey."""
+    """One bar per hidden unit; the ``highlight`` units marked as with a highlighter, the
+    rest light grey."""
     values = _finite(values).reshape(-1)
     units = np.arange(len(values))
     chosen = np.isin(units, highlight)
     fig = go.Figure()
-    for mask, name, color in ((~chosen, "other units", "#BBBBBB"),
-                              (chosen, highlight_name, CELL_COLORS["lstm"])):
+    for mask, name, color in ((~chosen, "other units", OTHER_COLOR),
+                              (chosen, highlight_name, SINGLED_OUT_COLOR)):
         if mask.any():
-            fig.add_trace(go.Bar(x=units[mask], y=values[mask], name=name, marker_color=color,
+            fig.add_trace(go.Bar(x=units[mask], y=values[mask], name=name,
+                                 marker=dict(color=color, line=dict(color=INK, width=1)),
                                  hovertemplate="unit %{x}<br>" + y_title + " %{y:.3f}"
                                                "<extra></extra>"))
     if y_range is not None:

@@ -13,25 +13,29 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from rnnviz.charts.inside import state_heatmap
-from rnnviz.charts.style import (
+from rnnviz.charts.palette import (
     CELL_COLORS,
+    FADE,
+    HIGHLIGHT,
+    MEASURED_COLOR,
+    REFERENCE_COLOR,
+    TRAIN_COLOR,
+)
+from rnnviz.charts.style import (
     DIVERGING,
     LOG_AXIS,
-    REFERENCE_COLOR,
     TIME_AXIS,
-    TRAIN_COLOR,
     UNIT_AXIS,
     _base_layout,
     _finite,
     _integer_ticks,
+    _log_axis,
     _log_axis_ok,
     _log_safe,
     _message,
     _reference_line,
 )
 
-HIGHLIGHT = "#222222"  # outline of the selected step / unit
-FADE = "rgba(255,255,255,0.6)"  # veil over the steps not reached yet
 MAX_STRIP_TEXT = 12  # strips with at most this many cells print their values (half a page)
 STEP_GATE_WORDS = {"i": "input gate", "f": "forget gate", "g": "candidate", "o": "output gate",
               "r": "reset gate", "z": "update gate", "n": "candidate"}
@@ -46,16 +50,19 @@ def cell_label(cell: str) -> str:
 
 def final_metric_chart(values: dict[str, float], chance: float, chance_how: str,
                        metric_name: str, higher_is_better: bool) -> go.Figure:
-    """One bar per cell (``{"rnn": 0.93, ...}``): its final validation metric, with the chance
-    level as a dashed line. Accuracy on [0, 1]; MSE on a linear axis from 0."""
+    """One bar per cell (``{"rnn": 0.93, ...}``) in the cell's colour: its final validation
+    metric, with the chance level as a dashed line. Accuracy on a linear 0-100% axis; an
+    error (MSE) on a log axis, where 0.0003 and 0.15 both show (zeros drawn at the floor)."""
     cells = list(values)
     numbers = [float(values[c]) if values[c] is not None else float("nan") for c in cells]
     fmt = (lambda v: f"{v:.1%}") if metric_name == "accuracy" else (lambda v: f"{v:.4g}")
+    log_y = metric_name != "accuracy" and _log_axis_ok(numbers, [chance])
+    drawn = _log_safe(numbers)[0] if log_y else _finite(numbers)
     fig = go.Figure(go.Bar(
-        x=[cell_label(c) for c in cells], y=_finite(numbers),
-        marker_color=[CELL_COLORS.get(c, TRAIN_COLOR) for c in cells],
+        x=[cell_label(c) for c in cells], y=drawn, cliponaxis=False,
+        marker_color=[CELL_COLORS.get(c, MEASURED_COLOR) for c in cells],
         text=[fmt(v) if math.isfinite(v) else "–" for v in numbers], textposition="outside",
-        name=f"validation {metric_name}",
+        name=f"validation {metric_name}", showlegend=False,  # each bar is named below it
         hovertemplate=f"%{{x}}<br>validation {metric_name} %{{text}}<extra></extra>"))
     fig.add_trace(go.Scatter(
         x=[cell_label(c) for c in cells], y=[chance] * len(cells), mode="lines",
@@ -63,10 +70,15 @@ def final_metric_chart(values: dict[str, float], chance: float, chance_how: str,
         hovertemplate=f"chance {metric_name} {fmt(chance)}: {chance_how}<extra></extra>"))
     top = max([v for v in numbers if math.isfinite(v)] + [chance])
     better = "higher" if higher_is_better else "lower"
-    fig.update_yaxes(range=[0, 1.12] if metric_name == "accuracy" else [0, top * 1.25 or 1],
-                     tickformat=".0%" if metric_name == "accuracy" else None)
+    if metric_name == "accuracy":
+        fig.update_yaxes(range=[0, 1.12], tickformat=".0%")
+    elif log_y:
+        _log_axis(fig, drawn, [chance])
+    else:
+        fig.update_yaxes(range=[0, top * 1.25 or 1])
+    scale = " · log scale" if log_y else ""
     return _base_layout(fig, f"Final validation {metric_name}<br><sup>{better} is better · "
-                             "dashed: chance</sup>",
+                             f"dashed: chance{scale}</sup>",
                         x_title="cell", y_title=f"validation {metric_name}", height=360)
 
 
@@ -82,7 +94,7 @@ def sweep_chart(result) -> go.Figure:
                    for r in result.stop_reasons.get(cell, [""] * len(lengths))]
         fig.add_trace(go.Scatter(
             x=lengths, y=_finite(result.metric[cell]), mode="lines+markers",
-            name=cell_label(cell), line=dict(color=CELL_COLORS.get(cell, TRAIN_COLOR), width=3),
+            name=cell_label(cell), line=dict(color=CELL_COLORS.get(cell, MEASURED_COLOR), width=3),
             marker=dict(size=9), customdata=reasons,
             hovertemplate=f"{result.param_label} = %{{x}}<br>validation {result.metric_name} "
                           f"%{{y:{fmt}}}<br>%{{customdata}}<extra>{cell_label(cell)}</extra>"))
@@ -93,14 +105,16 @@ def sweep_chart(result) -> go.Figure:
     if result.metric_name == "accuracy":
         fig.update_yaxes(range=[-0.02, 1.05], tickformat=".0%")
     elif _log_axis_ok(*result.metric.values(), result.chance):
-        fig.update_yaxes(**LOG_AXIS)
+        _log_axis(fig, *result.metric.values(), result.chance)
     fig.update_xaxes(tickvals=lengths)
     if len(lengths) > 2 and lengths[-1] / max(lengths[0], 1) >= 8:
-        fig.update_xaxes(type="log")  # doubling lengths read evenly spaced
+        # doubling lengths read evenly spaced, each labelled with its own length (a log axis
+        # would label powers of ten, none of which was tried)
+        fig.update_xaxes(type="category", categoryorder="array", categoryarray=lengths)
     better = "higher" if result.higher_is_better else "lower"
     return _base_layout(
-        fig, f"Where does each cell break? Final validation {result.metric_name} against "
-             f"{result.param_label} ({better} is better)",
+        fig, f"Where does each cell break?<br><sup>final validation {result.metric_name} "
+             f"against {result.param_label} · {better} is better</sup>",
         x_title=result.param_label, y_title=f"validation {result.metric_name}", height=420)
 
 
@@ -109,7 +123,7 @@ def hidden_column_heatmap(hidden: np.ndarray, cell: str, bounded: bool) -> go.Fi
     colorbar title is short)."""
     fig = state_heatmap(hidden, f"{cell_label(cell)}: h_t", (-1, 1) if bounded else None)
     fig.update_layout(height=min(fig.layout.height or 360, 380),
-                      margin=dict(l=50, r=10, t=50, b=50))
+                      margin=dict(l=50, r=10, t=max(50, fig.layout.margin.t or 0), b=50))
     return fig
 
 

@@ -8,24 +8,26 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from rnnviz.charts.style import (
+from rnnviz.charts.palette import (
     GATE_COLORS,
+    LAST_LOSS_COLOR,
+    MEASURED_COLOR,
+    REFERENCE_COLOR,
+    SERIES_COLORS,
+    series_color,
+)
+from rnnviz.charts.style import (
     HEIGHT,
-    LOG_AXIS,
     MAX_HEATMAP_COLUMNS,
     MAX_HEATMAP_ROWS,
-    REFERENCE_COLOR,
     SEQUENTIAL,
     STEP_AXIS,
     TIME_AXIS,
-    TRAIN_COLOR,
-    UNIT_COLORS,
-    VALIDATION_COLOR,
     _base_layout,
-    _cell_color,
     _finite,
     _heatmap,
     _integer_ticks,
+    _log_axis,
     _log_safe,
     _message,
     _reference_line,
@@ -35,13 +37,13 @@ from rnnviz.studies.gradient_notes import ACTIVATION_SLOPE, power_line
 
 
 def _positive_line(x: np.ndarray, values, name: str, color: str, value_name: str,
-                   **kwargs) -> go.Scatter:
+                   dash: str = "solid", **kwargs) -> go.Scatter:
     """A line on a log axis: zeros drawn at the floor with a hover that says so."""
     drawn, floored, floor = _log_safe(values)
     notes = [f"0 (drawn at {floor:.2g}: a log axis cannot show 0)" if zero else f"{v:.3g}"
              for v, zero in zip(_finite(values), floored)]
     return go.Scatter(x=x, y=drawn, name=name, hovertext=notes,
-                      line=dict(color=color, width=2),
+                      line=dict(color=color, width=2, dash=dash),
                       hovertemplate=f"{TIME_AXIS} = %{{x}}<br>{value_name} = %{{hovertext}}"
                                     f"<extra>{name}</extra>", **kwargs)
 
@@ -71,13 +73,14 @@ def gradient_profile(grad_h: np.ndarray, spectral_radius: float | None = None,
     grad_h = _finite(grad_h).reshape(-1)
     steps = len(grad_h)
     t = np.arange(steps)
-    fig = go.Figure(_positive_line(t, grad_h, "measured ‖∂L/∂h_t‖", TRAIN_COLOR,
+    fig = go.Figure(_positive_line(t, grad_h, "measured ‖∂L/∂h_t‖", MEASURED_COLOR,
                                    "‖∂L/∂h_t‖", mode="lines+markers", marker=dict(size=4)))
     bounded = grad_h
     if last_loss is not None:
         bounded = _finite(last_loss).reshape(-1)
         fig.add_trace(_positive_line(t, bounded, "last step's loss alone ‖∂L_{T−1}/∂h_t‖",
-                                     VALIDATION_COLOR, "‖∂L_{T−1}/∂h_t‖", mode="lines"))
+                                     LAST_LOSS_COLOR, "‖∂L_{T−1}/∂h_t‖", dash="dashdot",
+                                     mode="lines"))
     measured = np.concatenate([grad_h, bounded])
     positive = measured[measured > 0]
     of = "the last step's loss" if last_loss is not None else "the gradient"
@@ -112,25 +115,51 @@ def gradient_profile(grad_h: np.ndarray, spectral_radius: float | None = None,
     if not steps:
         _message(fig, "no gradient recorded")
     _integer_ticks(fig, steps)
-    fig.update_yaxes(**LOG_AXIS)
+    _log_axis(fig, *(trace.y for trace in fig.data))
     return _base_layout(fig, title, x_title=TIME_AXIS, y_title="‖∂L/∂h_t‖ (log scale)",
                         height=HEIGHT + 20 * max(len(fig.data) - 1, 0))
 
 
+def _relative_to_last(profile: np.ndarray) -> tuple[np.ndarray, int | None]:
+    """``profile`` divided by its value at the last step (the last step with a positive
+    value, when the last is 0 or missing), and that step; ``None`` when no step has one."""
+    positive = np.flatnonzero(np.isfinite(profile) & (profile > 0))
+    if not positive.size:
+        return np.full_like(profile, np.nan), None
+    anchor = int(positive[-1])
+    return profile / profile[anchor], anchor
+
+
 def compare_gradient_chart(profiles: dict[str, np.ndarray]) -> go.Figure:
-    """||dL/dh_t|| against t for several runs, one line per label (cell colours), log y."""
+    """||dL/dh_t|| against t for several runs, one line per label (a cell's label gets its
+    colour), each divided by its own value at the last step, on a log axis: every line ends at
+    1, so what differs is the slope, how fast the gradient fades (or grows) on its way back,
+    not the level, which depends on the loss's size. The hover gives the absolute value too."""
     data = []
     for index, (label, profile) in enumerate(profiles.items()):
         profile = _finite(profile).reshape(-1)
-        data.append(_positive_line(np.arange(len(profile)), profile, label,
-                                     _cell_color(label, index), "‖∂L/∂h_t‖", mode="lines"))
+        relative, anchor = _relative_to_last(profile)
+        drawn, floored, floor = _log_safe(relative)
+        hover = [f"{r:.3g} × its value at t = {anchor} (‖∂L/∂h_t‖ = {v:.3g})" if not zero
+                 else f"0 (drawn at {floor:.2g}: a log axis cannot show 0)"
+                 for r, v, zero in zip(relative, profile, floored)]
+        data.append(go.Scatter(
+            x=np.arange(len(profile)), y=drawn, mode="lines", name=label, hovertext=hover,
+            customdata=profile, line=dict(color=series_color(label, index), width=2),
+            hovertemplate=f"{TIME_AXIS} = %{{x}}<br>%{{hovertext}}<extra>{label}</extra>"))
     fig = go.Figure(data)
     if not profiles:
         _message(fig, "no runs to compare")
     _integer_ticks(fig, max((len(np.ravel(p)) for p in profiles.values()), default=0))
-    fig.update_yaxes(**LOG_AXIS)
-    return _base_layout(fig, "Gradient reaching each time step, by cell",
-                        x_title=TIME_AXIS, y_title="‖∂L/∂h_t‖ (log scale)")
+    _log_axis(fig, *(trace.y for trace in data), [1.0])
+    return _base_layout(fig, "Gradient reaching each time step, relative to the last step",
+                        x_title=TIME_AXIS,
+                        y_title="‖∂L/∂h_t‖ ÷ ‖∂L/∂h_T−1‖ (log scale)")
+
+
+def _power_label(k: int) -> str:
+    """10^k as plotly's "power" exponent format writes it on the log axes."""
+    return {0: "1", 1: "10"}.get(k, f"10<sup>{k}</sup>".replace("-", "−"))
 
 
 def probe_heatmap(probe_step: np.ndarray, probe_grad: np.ndarray) -> go.Figure:
@@ -152,13 +181,18 @@ def probe_heatmap(probe_step: np.ndarray, probe_grad: np.ndarray) -> go.Figure:
         drawn, _, _ = _log_safe(values)
         z = np.log10(drawn)
         finite = z[np.isfinite(z)]
-        zmin, zmax = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-        fig.add_trace(_heatmap(
-            z, t, probe_step[rows], colorscale=SEQUENTIAL, zmin=zmin,
-            zmax=zmax if zmax > zmin else zmin + 1, zmid=None,
-            colorbar_title="log10 ‖∂L/∂h_t‖", customdata=values,
+        # whole decades, labelled as the log axes are (10⁻³ … 1), not as bare exponents
+        zmin, zmax = ((math.floor(finite.min()), math.ceil(finite.max())) if finite.size
+                      else (0, 1))
+        zmax = max(zmax, zmin + 1)
+        decades = list(range(zmin, zmax + 1))
+        heat = _heatmap(
+            z, t, probe_step[rows], colorscale=SEQUENTIAL, zmin=zmin, zmax=zmax, zmid=None,
+            colorbar_title="‖∂L/∂h_t‖<br>(log scale)", customdata=values,
             hovertemplate=f"training step %{{y}}<br>{TIME_AXIS} = %{{x}}<br>‖∂L/∂h_t‖ = "
-                          "%{customdata:.3g} (log10 %{z:.2f})"))
+                          "%{customdata:.3g} (log10 %{z:.2f})")
+        heat.colorbar.update(tickvals=decades, ticktext=[_power_label(k) for k in decades])
+        fig.add_trace(heat)
         _integer_ticks(fig, len(t))
         # the texts say "the top row is the gradient at initialization": keep step 0 on top
         fig.update_yaxes(autorange="reversed")
@@ -174,12 +208,12 @@ def parameter_grad_bars(norms: dict[str, float]) -> go.Figure:
     drawn, floored, floor = _log_safe(values)
     labels = [f"{v:.3g}" if not z else "0" for v, z in zip(values, floored)]
     fig = go.Figure(go.Bar(
-        x=drawn, y=names, orientation="h", marker_color=TRAIN_COLOR, text=labels,
-        textposition="outside", cliponaxis=False, customdata=labels,
+        x=drawn, y=names, orientation="h", marker_color=MEASURED_COLOR, text=labels,
+        textposition="outside", cliponaxis=False, customdata=labels, name="‖∂L/∂W‖",
         hovertemplate="%{y}<br>‖∂L/∂W‖ = %{customdata}<extra></extra>"))
     if not names:
         _message(fig, "no parameters")
-    fig.update_xaxes(**LOG_AXIS)
+    _log_axis(fig, drawn, axis="x")
     fig.update_yaxes(autorange="reversed", type="category")
     return _base_layout(fig, "Gradient norm of each parameter tensor",
                         x_title="‖∂L/∂W‖ (log scale)", y_title="parameter",
@@ -192,12 +226,12 @@ def saliency_chart(grad_x: np.ndarray, log_y: bool = False) -> go.Figure:
     grad_x = _finite(grad_x).reshape(-1)
     drawn = _log_safe(grad_x)[0] if log_y else grad_x
     fig = go.Figure(go.Bar(
-        x=np.arange(len(grad_x)), y=drawn, marker_color=TRAIN_COLOR, customdata=grad_x,
+        x=np.arange(len(grad_x)), y=drawn, marker_color=MEASURED_COLOR, customdata=grad_x,
         name="‖∂L/∂x_t‖",
         hovertemplate=f"{TIME_AXIS} = %{{x}}<br>‖∂L/∂x_t‖ = %{{customdata:.3g}}"
                       "<extra></extra>"))
     if log_y:
-        fig.update_yaxes(**LOG_AXIS)
+        _log_axis(fig, drawn)
     if not len(grad_x):
         _message(fig, "no gradient recorded")
     _integer_ticks(fig, len(grad_x))
@@ -221,7 +255,7 @@ def singular_value_chart(spectra: list) -> go.Figure:
         values = _finite(spectrum.singular_values).reshape(-1)
         longest = max(longest, len(values))
         label = f"layer {spectrum.layer}" + (f" · {spectrum.gate}" if spectrum.gate else "")
-        color = GATE_COLORS.get(spectrum.gate, UNIT_COLORS[index % len(UNIT_COLORS)])
+        color = GATE_COLORS.get(spectrum.gate, SERIES_COLORS[index % len(SERIES_COLORS)])
         data.append(go.Scatter(
             x=np.arange(1, len(values) + 1), y=values, mode="lines+markers",
             name=f"{label} (ρ = {spectrum.spectral_radius:.2f})",
@@ -243,6 +277,6 @@ def singular_value_chart(spectra: list) -> go.Figure:
         _message(fig, "no recurrent weights")
     return _base_layout(fig, title, x_title="index k (largest first)",
                         y_title="singular value σ_k", height=400,
-                        legend="top" if len(spectra) <= 4 else "right")
+                        legend="below" if len(spectra) <= 4 else "right")
 
 

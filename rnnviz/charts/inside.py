@@ -7,30 +7,40 @@ import altair as alt
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
+from rnnviz.charts.palette import (
+    CELL_NAMES,
+    END_COLOR,
+    GATE_COLORS,
+    INK,
+    MARKERS,
+    MEASURED_COLOR,
+    OTHER_COLOR,
+    PAPER,
+    REFERENCE_COLOR,
+    START_COLOR,
+    UNIT_COLORS,
+    rgba,
+)
 from rnnviz.charts.style import (
     BRUSH_WIDTH_PX,
-    CELL_NAMES,
-    GATE_COLORS,
     GATE_WORDS,
     MAX_BRUSH_UNITS,
     MAX_HEATMAP_COLUMNS,
     MAX_LINE_POINTS,
-    PREDICTION_COLOR,
-    REFERENCE_COLOR,
     SEQUENTIAL,
     TANH_GATES,
     TIME_AXIS,
-    TRAIN_COLOR,
     UNIT_AXIS,
-    UNIT_COLORS,
     _base_layout,
     _finite,
     _integer_ticks,
     _message,
-    _rgba,
     _units_heatmap,
     downsample,
+    title_height,
+    wrap_lines,
 )
 from rnnviz.core.analysis import SATURATION_HIGH, SATURATION_LOW
 
@@ -93,15 +103,17 @@ def hidden_brush_chart(states: np.ndarray, units: list[int]) -> alt.VConcatChart
     brush = alt.selection_interval(encodings=["x"], name="time_range",
                                    value={"x": [0, max(steps - 1, 1)]})
     time_scale = alt.Scale(domain=[0, max(steps - 1, 1)])
-    top = alt.Chart(overview, title="Overview: mean |h_t| over all units (drag to select "
-                                    "time steps)").mark_area(
-        line=True, opacity=0.4, color=TRAIN_COLOR).encode(
+    # vega-lite draws a list of strings as lines: titles wrap as plotly's do
+    top = alt.Chart(overview, title=wrap_lines("Overview: mean |h_t| over all units (drag to "
+                                               "select time steps)")).mark_area(
+        line=True, opacity=0.4, color=MEASURED_COLOR).encode(
         x=alt.X("t:Q", title=TIME_AXIS, scale=time_scale),
         y=alt.Y("mean_abs_h:Q", title="mean |h_t|"),
         tooltip=[alt.Tooltip("t:Q", title=TIME_AXIS),
                  alt.Tooltip("mean_abs_h:Q", title="mean |h_t|", format=".3f")],
     ).add_params(brush).properties(width=BRUSH_WIDTH_PX, height=90)
-    bottom = alt.Chart(detail, title="Detail: selected units in the brushed range").mark_line(
+    bottom = alt.Chart(detail, title=wrap_lines("Detail: selected units in the brushed "
+                                                "range")).mark_line(
         clip=True).encode(
         x=alt.X("t:Q", title=TIME_AXIS, scale=alt.Scale(domain=brush)),
         y=alt.Y("h:Q", title="h_t", scale=alt.Scale(zero=False)),
@@ -112,7 +124,7 @@ def hidden_brush_chart(states: np.ndarray, units: list[int]) -> alt.VConcatChart
                  alt.Tooltip("h:Q", title="h_t", format=".3f")],
     ).properties(width=BRUSH_WIDTH_PX, height=240)
     return alt.vconcat(top, bottom).properties(
-        title="Hidden state over time: overview and detail",
+        title=wrap_lines("Hidden state over time: overview and detail"),
         description=f"Mean |h_t| over time above the values of units "
                     f"{', '.join(str(u) for u in chosen)} in the brushed time range",
         # drawn on a canvas: vega-lite gives the SVG of an interval brush's rectangles no text
@@ -146,17 +158,18 @@ def pca_trajectory(projected: np.ndarray, explained: np.ndarray, dims: int = 2) 
     axes_hover = "<br>".join(f"PC{k + 1} %{{{axis}:.3f}}" for k, axis in
                              zip(range(dims), "xyz"))
     hover = f"{TIME_AXIS} = %{{customdata}}<br>{axes_hover}<extra></extra>"
-    ends = [("start (t = 0)", 0, "#222222", "circle-open" if dims == 3 else "star"),
-            (f"end (t = {last})", -1, PREDICTION_COLOR, "square" if dims == 3 else "x")]
+    ends = [("start (t = 0)", 0, START_COLOR, MARKERS["start"]),
+            (f"end (t = {last})", -1, END_COLOR, MARKERS["end"])]
     if dims == 2:
         fig = go.Figure(go.Scatter(x=coords[:, 0], y=coords[:, 1], mode="lines+markers",
                                    name="trajectory", customdata=t, hovertemplate=hover,
-                                   line=dict(color="#BBBBBB", width=1.5), marker=marker))
+                                   line=dict(color=OTHER_COLOR, width=1.5), marker=marker))
         for name, index, color, symbol in ends if len(t) else ():
             fig.add_trace(go.Scatter(x=coords[[index], 0], y=coords[[index], 1],
                                      mode="markers", name=name, customdata=t[[index]],
                                      hovertemplate=hover, cliponaxis=False,
-                                     marker=dict(color=color, size=15, symbol=symbol)))
+                                     marker=dict(color=color, size=13, symbol=symbol,
+                                                 line=dict(color=INK, width=1.5))))
         layout = dict(xaxis_title=titles[0], yaxis_title=titles[1])
     else:
         fig = go.Figure(go.Scatter3d(
@@ -167,7 +180,8 @@ def pca_trajectory(projected: np.ndarray, explained: np.ndarray, dims: int = 2) 
             fig.add_trace(go.Scatter3d(x=coords[[index], 0], y=coords[[index], 1],
                                        z=coords[[index], 2], mode="markers", name=name,
                                        customdata=t[[index]], hovertemplate=hover,
-                                       marker=dict(color=color, size=8, symbol=symbol)))
+                                       marker=dict(color=color, size=7, symbol=symbol,
+                                                   line=dict(color=INK, width=1.5))))
         layout = dict(scene=dict(xaxis_title=titles[0], yaxis_title=titles[1],
                                  zaxis_title=titles[2]))
     shown = 100 * float(explained[:dims].sum())
@@ -213,7 +227,7 @@ def gate_means(gates: dict[str, np.ndarray], cell: str, band: bool = True) -> go
             data.append(go.Scatter(x=t, y=high, mode="lines", line=dict(width=0),
                                      legendgroup=name, showlegend=False, hoverinfo="skip"))
             data.append(go.Scatter(x=t, y=low, mode="lines", line=dict(width=0),
-                                     fill="tonexty", fillcolor=_rgba(color, 0.15),
+                                     fill="tonexty", fillcolor=rgba(color, 0.15),
                                      legendgroup=name, showlegend=False, hoverinfo="skip"))
         data.append(go.Scatter(
             x=t, y=np.nanmean(values, axis=1), mode="lines", name=_gate_label(name),
@@ -225,40 +239,88 @@ def gate_means(gates: dict[str, np.ndarray], cell: str, band: bool = True) -> go
         _message(fig, f"a {CELL_NAMES.get(cell, cell)} has no gates")
     _integer_ticks(fig, max((len(v) for v in gates.values()), default=0))
     low = -1.05 if TANH_GATES & set(gates) else -0.05
-    subtitle = " (band: 10–90% of units)" if band and gates else ""
+    subtitle = "<br><sup>band: 10–90% of units</sup>" if band and gates else ""
     return _base_layout(fig, f"{CELL_NAMES.get(cell, cell)} gates: mean over units"
                              f"{subtitle}", x_title=TIME_AXIS,
                         y_title="mean activation over units", yaxis_range=[low, 1.05])
 
 
+SATURATION_BIN = 0.1  # units closer than this on both axes share one counted marker
+MAX_LISTED_UNITS = 16
+
+
+def _saturation_groups(left: np.ndarray, right: np.ndarray):
+    """Units binned to SATURATION_BIN on both axes: ``(x, y, units)`` per occupied bin, at the
+    bin's centre, units in order; units with a non-finite share are left out."""
+    finite = np.isfinite(left) & np.isfinite(right)
+    keys = {}
+    for unit in np.flatnonzero(finite):
+        key = (int(round(left[unit] / SATURATION_BIN)), int(round(right[unit] / SATURATION_BIN)))
+        keys.setdefault(key, []).append(int(unit))
+    return [(kx * SATURATION_BIN, ky * SATURATION_BIN, units)
+            for (kx, ky), units in sorted(keys.items())]
+
+
+def _share_range(values: np.ndarray) -> str:
+    low, high = float(values.min()), float(values.max())
+    return f"{low:.0%}" if round(low, 2) == round(high, 2) else f"{low:.0%}–{high:.0%}"
+
+
 def saturation_scatter(saturation: dict[str, tuple[np.ndarray, np.ndarray]]) -> go.Figure:
-    """Per sigmoid gate, one point per unit: x = share of (example, step) pairs where the gate
-    is left-saturated (< 0.1), y = right-saturated (> 0.9) (Karpathy, Johnson & Fei-Fei 2015;
-    ``rnnviz.core.analysis.gate_saturation``). Points on the diagonal x + y = 1 are always
-    saturated; near the origin, never. The tanh candidates (g, n) are skipped."""
-    data = [go.Scatter(
-        x=[0, 1], y=[1, 0], mode="lines", name="x + y = 1 (always saturated)",
-        line=dict(color=REFERENCE_COLOR, dash="dash", width=1), hoverinfo="skip")]
-    for name, (left, right) in saturation.items():
-        if name in TANH_GATES:
-            continue
-        left, right = _finite(left).reshape(-1), _finite(right).reshape(-1)
-        data.append(go.Scatter(
-            x=left, y=right, mode="markers", name=_gate_label(name), cliponaxis=False,
-            customdata=np.arange(len(left)),
-            marker=dict(color=GATE_COLORS.get(name, REFERENCE_COLOR), size=9, opacity=0.8,
-                        line=dict(width=0.5, color="white")),
-            hovertemplate=f"unit %{{customdata}}<br>{name} < {SATURATION_LOW:g}: %{{x:.0%}} "
-                          f"of the time<br>{name} > {SATURATION_HIGH:g}: %{{y:.0%}} of the "
-                          f"time<extra>{_gate_label(name)}</extra>"))
-    fig = go.Figure(data)
-    if len(data) == 1:
+    """Per sigmoid gate, a panel of its units: x = share of (example, step) pairs where the
+    gate is left-saturated (< 0.1), y = right-saturated (> 0.9) (Karpathy, Johnson & Fei-Fei
+    2015; ``rnnviz.core.analysis.gate_saturation``). Points on the diagonal x + y = 1 are
+    always saturated; near the origin, never. The tanh candidates (g, n) are skipped.
+
+    Many units sit at the same spot (never saturated, always open), so units within
+    SATURATION_BIN of each other on both axes are one marker, sized by and labelled with its
+    count; the hover names the units and their exact shares. Every unit is counted once."""
+    gates = [(name, _finite(left).reshape(-1), _finite(right).reshape(-1))
+             for name, (left, right) in saturation.items() if name not in TANH_GATES]
+    columns = max(len(gates), 1)
+    fig = make_subplots(rows=1, cols=columns, horizontal_spacing=0.09 if columns > 1 else 0,
+                        subplot_titles=[f"{name}: {GATE_WORDS.get(name, 'gate').split()[0]}"
+                                        for name, _, _ in gates] or None)
+    for col, (name, left, right) in enumerate(gates, start=1):
+        fig.add_trace(go.Scatter(
+            x=[0, 1], y=[1, 0], mode="lines", name="x + y = 1 (always saturated)",
+            legendgroup="diagonal", showlegend=col == 1,
+            line=dict(color=REFERENCE_COLOR, dash="dash", width=1), hoverinfo="skip"),
+            row=1, col=col)
+        groups = _saturation_groups(left, right)
+        counts = np.array([len(units) for _, _, units in groups])
+        listed = [", ".join(str(u) for u in units[:MAX_LISTED_UNITS])
+                  + (f", … ({len(units)} in all)" if len(units) > MAX_LISTED_UNITS else "")
+                  for _, _, units in groups]
+        hover = [f"{len(units)} unit{'s' if len(units) > 1 else ''}: {names}<br>"
+                 f"{name} < {SATURATION_LOW:g}: {_share_range(left[units])} of the time<br>"
+                 f"{name} > {SATURATION_HIGH:g}: {_share_range(right[units])} of the time"
+                 for (_, _, units), names in zip(groups, listed)]
+        fig.add_trace(go.Scatter(
+            x=[x for x, _, _ in groups], y=[y for _, y, _ in groups], mode="markers+text",
+            name=_gate_label(name), cliponaxis=False,
+            customdata=[[len(units), ",".join(map(str, units))] for _, _, units in groups],
+            hovertext=hover, text=[str(c) if c > 1 else "" for c in counts],
+            textfont=dict(color=PAPER, size=11),
+            marker=dict(color=GATE_COLORS.get(name, REFERENCE_COLOR), opacity=0.9,
+                        size=np.minimum(10 + 4 * np.sqrt(np.maximum(counts - 1, 0)), 34),
+                        line=dict(width=1, color=PAPER)),
+            hovertemplate=f"%{{hovertext}}<extra>{_gate_label(name)}</extra>"), row=1, col=col)
+        fig.update_xaxes(title_text=f"shut (< {SATURATION_LOW:g})", row=1, col=col)
+        # the panels share the y scale: numbers on the first only, where there is room
+        fig.update_yaxes(title_text=f"open (> {SATURATION_HIGH:g})" if col == 1 else
+                         f"> {SATURATION_HIGH:g}", showticklabels=col == 1, title_standoff=4,
+                         row=1, col=col)
+    if not gates:
         _message(fig, "no sigmoid gates (a vanilla RNN has none)")
-    fig.update_xaxes(range=[0, 1], tickformat=".0%", constrain="domain")
-    fig.update_yaxes(range=[0, 1], tickformat=".0%", scaleanchor="x", constrain="domain")
-    return _base_layout(fig, "Gate saturation per unit",
-                        x_title=f"fraction left-saturated (< {SATURATION_LOW:g})",
-                        y_title=f"fraction right-saturated (> {SATURATION_HIGH:g})",
-                        height=480)
-
-
+        fig.update_xaxes(title_text=f"share of the time < {SATURATION_LOW:g}")
+        fig.update_yaxes(title_text=f"share of the time > {SATURATION_HIGH:g}")
+    share = dict(range=[-0.12, 1.12], tickvals=[0, 0.5, 1], ticktext=["0", "50%", "100%"],
+                 tickangle=0, tickfont=dict(size=11))
+    fig.update_xaxes(**share)
+    fig.update_yaxes(**share)
+    for annotation in fig.layout.annotations:  # the panels' titles, over their panels
+        annotation.update(font=dict(size=13))
+    title = ("Gate saturation: how often each unit's gate is shut or open<br>"
+             "<sup>a number on a dot: that many units at one spot</sup>")
+    return _base_layout(fig, title, height=400, margin=dict(t=title_height(title) + 30))

@@ -9,7 +9,8 @@ import plotly.graph_objects as go
 
 from rnnviz.charts.gradients import gradient_profile, probe_heatmap
 from rnnviz.charts.inside import gate_heatmap, state_heatmap
-from rnnviz.charts.style import CELL_NAMES
+from rnnviz.charts.palette import CELL_NAMES
+from rnnviz.charts.style import set_title
 from rnnviz.studies.inside import InsideView
 
 LIVE_HEIGHT = 300
@@ -17,8 +18,12 @@ LIVE_MARGIN = dict(l=60, r=20, t=60, b=50)
 
 
 def _compact(fig: go.Figure, title: str) -> go.Figure:
-    fig.update_layout(height=LIVE_HEIGHT, margin=LIVE_MARGIN, title=dict(text=title))
-    return fig
+    """The builder's figure, shorter, with its own title (wrapped, the top margin fitted) and
+    the room its legend needs below."""
+    bottom = max(LIVE_MARGIN["b"], fig.layout.margin.b or 0) if fig.layout.showlegend else \
+        LIVE_MARGIN["b"]
+    fig.update_layout(height=LIVE_HEIGHT, margin=dict(LIVE_MARGIN, b=bottom))
+    return set_title(fig, title)
 
 
 def live_figures(view: InsideView, probe_step, probe_grad) -> list[tuple[str, go.Figure]]:

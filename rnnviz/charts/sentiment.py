@@ -11,14 +11,17 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from rnnviz.charts.style import (
-    DIVERGING,
-    INPUT_COLOR,
+from rnnviz.charts.palette import (
+    INK,
     PREDICTION_COLOR,
     REFERENCE_COLOR,
+    TARGET_COLOR,
     UNIT_COLORS,
+    series_color,
+)
+from rnnviz.charts.style import (
+    DIVERGING,
     _base_layout,
-    _cell_color,
     _finite,
 )
 
@@ -53,7 +56,7 @@ def sentence_decision_chart(words: list[str], p_positive: np.ndarray, known: lis
         x=t, y=p, mode="lines+markers", name="P(positive) after the word",
         line=dict(color=PREDICTION_COLOR, width=2),
         marker=dict(size=9, color=p, colorscale=DIVERGING, cmin=0, cmax=1, cmid=0.5,
-                    line=dict(color="#333333", width=1)),
+                    line=dict(color=INK, width=1)),
         customdata=hover_word,
         hovertemplate="t = %{x}: after “%{customdata}”<br>P(positive) = %{y:.3f}"
                       "<extra></extra>"), row=2, col=1)
@@ -79,8 +82,8 @@ def unit_meaning_chart(words: list[str], activation: np.ndarray, meaning: np.nda
     fig = go.Figure()
     fig.add_trace(go.Scatter(
         x=t, y=_finite(meaning), mode="lines+markers", line_shape="hv",
-        name="sentiment so far (±1)", marker=dict(size=6, symbol="square", color=INPUT_COLOR),
-        line=dict(color=INPUT_COLOR, width=2, dash="dot"), customdata=labels,
+        name="sentiment so far (±1)", marker=dict(size=6, symbol="square", color=TARGET_COLOR),
+        line=dict(color=TARGET_COLOR, width=2, dash="dot"), customdata=labels,
         hovertemplate="after “%{customdata}”: sentiment so far %{y:+.0f}<extra></extra>"))
     fig.add_trace(go.Scatter(
         x=t, y=_finite(activation), mode="lines+markers", name=f"unit {unit} {value_name}",
@@ -106,7 +109,7 @@ def distance_accuracy_chart(curves: dict[str, dict[str, np.ndarray]], width: int
         bins = [f"{s}–{s + width - 1}" for s in start]
         fig.add_trace(go.Scatter(
             x=start + (width - 1) / 2, y=_finite(curve["accuracy"]), mode="lines+markers",
-            name=label, line=dict(color=_cell_color(label, index), width=2.5),
+            name=label, line=dict(color=series_color(label, index), width=2.5),
             customdata=np.stack([bins, np.asarray(curve["count"])], axis=-1),
             hovertemplate=f"{label}<br>%{{customdata[0]}} words after the negation<br>"
                           "accuracy %{y:.1%} of %{customdata[1]} sentences<extra></extra>"))

@@ -5,17 +5,20 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from rnnviz.charts.style import (
-    CORRECT_COLOR,
+from rnnviz.charts.palette import (
     INPUT_COLOR,
+    INPUT_FAINT_COLOR,
+    MARKED_COLOR,
+    NO_TARGET_COLOR,
     PREDICTION_COLOR,
-    SYMBOL_WINDOW,
+    RIGHT_COLOR,
     TARGET_COLOR,
-    TEXT_WINDOW,
-    TIME_AXIS,
     UNIT_COLORS,
-    VALIDATION_COLOR,
     WRONG_COLOR,
+)
+from rnnviz.charts.style import (
+    TIME_AXIS,
+    TIME_WINDOW,
     _base_layout,
     _finite,
     _integer_ticks,
@@ -25,6 +28,8 @@ from rnnviz.charts.style import (
 from rnnviz.core import sentiment
 from rnnviz.core.csvdata import CsvTask
 from rnnviz.core.inspect import OWN_TASK
+
+PANEL_TEXT_PX = 500  # the plot width of a full-width panel at 1400 px, sidebar open
 
 
 def _display_char(char: str) -> str:
@@ -36,9 +41,9 @@ def _class_rows(t: np.ndarray, target: np.ndarray, predicted: np.ndarray,
     """Predicted classes split into correct / wrong / no-target traces (legend + colour),
     drawn at ``y_position`` (a number or an array like ``predicted``)."""
     y_position = np.broadcast_to(np.asarray(y_position), predicted.shape)
-    groups = (("prediction ✓ correct", (target >= 0) & (predicted == target), CORRECT_COLOR),
+    groups = (("prediction ✓ correct", (target >= 0) & (predicted == target), RIGHT_COLOR),
               ("prediction ✗ wrong", (target >= 0) & (predicted != target), WRONG_COLOR),
-              ("prediction (no target)", target < 0, INPUT_COLOR))
+              ("prediction (no target)", target < 0, NO_TARGET_COLOR))
     traces = []
     for name, mask, color in groups:
         if not mask.any():
@@ -71,10 +76,11 @@ def _adding_panel(task, x, y, prediction, t):
     target, predicted = float(y.reshape(-1)[0]), float(prediction.reshape(-1)[0])
     last = len(t) - 1
     traces = [
-        go.Bar(x=t, y=np.where(marked, np.nan, values), name="value", marker_color="#C8C8C8",
+        go.Bar(x=t, y=np.where(marked, np.nan, values), name="value",
+               marker_color=INPUT_FAINT_COLOR,
                hovertemplate=f"{TIME_AXIS} = %{{x}}<br>value %{{y:.3f}}<extra></extra>"),
         go.Bar(x=t, y=np.where(marked, values, np.nan), name="marked value (to add)",
-               marker_color=VALIDATION_COLOR,
+               marker_color=MARKED_COLOR,
                hovertemplate=f"{TIME_AXIS} = %{{x}}<br>marked value %{{y:.3f}}<extra></extra>"),
     ]
     for name, value, color, size, side in (("target sum", target, TARGET_COLOR, 34, "left"),
@@ -127,10 +133,10 @@ def _parity_panel(task, x, y, prediction, t):
     last = len(t) - 1
     traces = [
         go.Scatter(x=t[~marked], y=bits[~marked], name="bit (not marked)", mode="markers",
-                   marker=dict(color="#C8C8C8", size=7),
+                   marker=dict(color=INPUT_FAINT_COLOR, size=7),
                    hovertemplate=f"{TIME_AXIS} = %{{x}}<br>bit %{{y:.0f}}<extra></extra>"),
         go.Scatter(x=t[marked], y=bits[marked], name="marked bit", mode="markers",
-                   marker=dict(color=VALIDATION_COLOR, size=13, symbol="diamond"),
+                   marker=dict(color=MARKED_COLOR, size=13, symbol="diamond"),
                    hovertemplate=f"{TIME_AXIS} = %{{x}}<br>marked bit %{{y:.0f}}"
                                  "<extra></extra>"),
         go.Scatter(x=[last], y=[target], name=f"target parity = {target}", mode="markers",
@@ -150,6 +156,12 @@ def _parity_panel(task, x, y, prediction, t):
     return traces, title, "bit · P(parity = 1)", layout
 
 
+def _character_size(visible: int) -> int:
+    """Font size at which ``visible`` monospace characters (0.6 em wide) fill a plot about
+    PANEL_TEXT_PX wide without touching, between 9 and 14 px."""
+    return int(np.clip(PANEL_TEXT_PX / max(visible, 1) / 0.6, 9, 14))
+
+
 def _text_panel(task, x, y, prediction, t):
     vocab = [_display_char(c) for c in task.vocab]
     inputs = x.argmax(axis=-1)
@@ -158,6 +170,7 @@ def _text_panel(task, x, y, prediction, t):
     predicted = probabilities.argmax(axis=-1)
     confidence = probabilities[np.arange(len(t)), predicted]
     rows = {"input": 2, "target": 1, "prediction": 0}
+    size = _character_size(min(len(t), TIME_WINDOW))
     traces = []
     for name, row, indices, color in (
             ("input x_t", rows["input"], inputs, INPUT_COLOR),
@@ -165,10 +178,10 @@ def _text_panel(task, x, y, prediction, t):
         text = [vocab[i] if i >= 0 else "" for i in indices]
         traces.append(go.Scatter(
             x=t, y=np.full(len(t), row), mode="text", text=text, name=name,
-            textfont=dict(color=color, size=14, family="monospace"), hovertext=text,
+            textfont=dict(color=color, size=size, family="monospace"), hovertext=text,
             hovertemplate=f"{TIME_AXIS} = %{{x}}<br>{name}: %{{hovertext}}<extra></extra>"))
     for trace in _class_rows(t, target, predicted, confidence, rows["prediction"], vocab):
-        trace.update(mode="text", textfont_family="monospace")
+        trace.update(mode="text", textfont_family="monospace", textfont_size=size)
         traces.append(trace)
     has = target >= 0
     accuracy = float((predicted[has] == target[has]).mean()) if has.any() else float("nan")
@@ -226,7 +239,7 @@ def _sentiment_panel(task, x: np.ndarray, y: np.ndarray, prediction: np.ndarray,
                    hovertemplate=f"label {label} ({sentiment.LABELS[label]})<extra></extra>"),
         go.Scatter(x=[last], y=[p], mode="markers", name=f"prediction: P(positive) = {p:.2f}",
                    marker=dict(symbol="x", size=12,
-                               color=CORRECT_COLOR if (p >= 0.5) == bool(label) else WRONG_COLOR),
+                               color=RIGHT_COLOR if (p >= 0.5) == bool(label) else WRONG_COLOR),
                    hovertemplate="P(positive) %{y:.3f} (read at the last step)<extra></extra>"),
     ]
     sentence = " ".join(words[real])
@@ -303,10 +316,7 @@ def sequence_panel(task, x: np.ndarray, y: np.ndarray, prediction: np.ndarray) -
     fig = go.Figure(traces)
     _base_layout(fig, title, x_title=TIME_AXIS, y_title=y_title, height=360, **layout)
     _integer_ticks(fig, len(t))
-    if task.name == "text":
-        _time_window(fig, len(t), TEXT_WINDOW)
-    elif task.name == "copy":
-        _time_window(fig, len(t), SYMBOL_WINDOW)
+    _time_window(fig, len(t))  # the same range as the heatmaps drawn under it
     return fig
 
 

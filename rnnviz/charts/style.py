@@ -3,16 +3,24 @@
 Pure functions, no Streamlit: a page calls ``st.plotly_chart(charts.state_heatmap(...))``.
 Every figure speaks one visual language (after poloclub/cnn-explainer):
 
+* colours come from ``rnnviz.charts.palette`` only: one colour per meaning (a cell, a gate, a
+  split, a task role), the same on every chart, never two meanings on one page.
 * signed quantities use one diverging scale, ``DIVERGING``, centred on zero; tanh states are
   fixed to [-1, 1]; sigmoid gates use the same scale on [0, 1] with its white midpoint at 0.5
   (the colorbar title says so). Unsigned magnitudes (log gradient norms, the time colouring of
   a trajectory) use the one sequential scale, ``SEQUENTIAL``.
 * the time axis is always ``TIME_AXIS`` ("time step t") and starts at 0; hidden units are on
-  the y axis, titled ``UNIT_AXIS``.
-* gradient magnitudes are drawn on log scales (log10 colour, log y axis); zeros, which a log
-  scale cannot show, are floored to the smallest positive value and the hover says so.
+  the y axis, titled ``UNIT_AXIS``. A sequence panel and the heatmaps drawn under it span the
+  same range (``_time_window``: at most ``TIME_WINDOW`` steps open at once).
+* gradient magnitudes are drawn on log scales (log10 colour, log y axis); every log axis has
+  the one format ``LOG_AXIS`` (labelled powers of ten at each decade, nothing else) over at
+  least one whole decade (``log_axis``); zeros, which a log scale cannot show, are floored to
+  the smallest positive value and the hover says so.
 * every figure has a title, axis titles, hover text with the numbers, a fixed height and
-  ``template="plotly_white"``; a legend whenever more than one trace is named.
+  ``template="plotly_white"``; a legend under the plot whenever more than one trace is named.
+  Plotly wraps neither titles nor legend entries: ``_base_layout`` breaks them at word
+  boundaries (``TITLE_CHARS`` fit a 390 px phone) and fits the top margin to the lines
+  (``set_title`` for a title changed later).
 * long series are strided with ``downsample`` before drawing (true step numbers stay on the
   axis): at most ``MAX_LINE_POINTS`` points per line and ``MAX_HEATMAP_COLUMNS`` x
   ``MAX_HEATMAP_ROWS`` cells per heatmap.
@@ -21,9 +29,12 @@ Every figure speaks one visual language (after poloclub/cnn-explainer):
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import plotly.graph_objects as go
+
+from rnnviz.charts.palette import NOTE_COLOR, REFERENCE_COLOR
 
 DIVERGING = "RdBu_r"  # the one scale for signed values: blue < 0 (or 0.5) < red
 SEQUENTIAL = "Viridis"  # the one scale for unsigned magnitudes and for time order
@@ -32,43 +43,45 @@ UNIT_AXIS = "hidden unit"
 STEP_AXIS = "training step"
 TEMPLATE = "plotly_white"
 
-# Okabe-Ito colours: colour-blind safe and clear of the red/blue of the diverging scale.
-CELL_COLORS = {"rnn": "#E69F00", "lstm": "#009E73", "gru": "#CC79A7"}
-GATE_COLORS = {"i": "#0072B2", "f": "#D55E00", "g": "#009E73", "o": "#CC79A7",
-               "r": "#0072B2", "z": "#D55E00", "n": "#009E73"}
-UNIT_COLORS = ("#4C78A8", "#F58518", "#E45756", "#72B7B2", "#54A24B", "#EECA3B", "#B279A2",
-               "#FF9DA6", "#9D755D", "#BAB0AC")  # tableau10, as altair's default scheme
-TRAIN_COLOR = "#0072B2"
-VALIDATION_COLOR = "#E69F00"
-TARGET_COLOR = "#0072B2"
-PREDICTION_COLOR = "#D55E00"
-INPUT_COLOR = "#8C8C8C"
-REFERENCE_COLOR = "#555555"  # chance level, reference lines
-CORRECT_COLOR = "#1A9850"
-WRONG_COLOR = "#D73027"
-CLIPPED_COLOR = "#D62728"
-
 GATE_WORDS = {"i": "input gate", "f": "forget gate", "g": "candidate (cell input)",
               "o": "output gate", "r": "reset gate", "z": "update gate",
               "n": "candidate (new state)"}
 TANH_GATES = frozenset({"g", "n"})  # the candidates; every other gate is a sigmoid
-CELL_NAMES = {"rnn": "vanilla RNN", "lstm": "LSTM", "gru": "GRU"}
 
 MAX_LINE_POINTS = 2000
 MAX_HEATMAP_COLUMNS = 400
 MAX_HEATMAP_ROWS = 256
 MAX_BRUSH_UNITS = 12  # altair's default transformer refuses more than 5,000 rows
 BRUSH_WIDTH_PX = 540  # vega-lite cannot stretch the views of a vconcat; fits a 700 px column
-TEXT_WINDOW = 60  # characters visible at once in the text task's panel (drag to pan)
-SYMBOL_WINDOW = 100  # steps visible at once in the copy task's panel
+# steps visible at once on a sequence's time axis: a longer sequence opens on its first
+# TIME_WINDOW steps (drag to pan), the sequence panel and the heatmaps under it alike
+TIME_WINDOW = 100
+# ... and the same plot area: margins that hold the heatmap's colour bar on the right and the
+# panel's word ticks on the left, so step t is at the same pixel in both
+TIME_MARGIN = dict(l=100, r=95)
 
 HEIGHT = 380
-MARGIN = dict(l=70, r=30, t=90, b=60)
-LEGEND_TOP = dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0)
+MARGIN = dict(l=70, r=30, t=60, b=60)
+# legends sit under the plot, where they never cover a title, however many lines it wraps to
+LEGEND_BELOW = dict(orientation="h", yref="container", yanchor="bottom", y=0.01,
+                    xanchor="left", x=0, xref="container")
 LEGEND_RIGHT = dict(orientation="v", yanchor="top", y=1, xanchor="left", x=1.02)
-LEGEND_WIDTH_PX = 620  # plot width assumed when estimating how many rows a top legend wraps to
-# log axes: powers of ten as 10^k (not SI "µ") and few enough ticks that digits don't crowd
-LOG_AXIS = dict(type="log", exponentformat="power", nticks=4)
+LEGEND_WIDTH_PX = 520  # plot width assumed when estimating how many rows a legend wraps to
+LEGEND_ROW_PX = 22
+# titles: plotly never wraps them, so the layout breaks them at word boundaries; a line of
+# TITLE_CHARS characters at TITLE_SIZE px fits a 390 px phone screen
+TITLE_CHARS = 42
+TITLE_SIZE = 16
+TITLE_LINE_PX = 21
+SUBTITLE_LINE_PX = 15
+TITLE_PAD_PX = 12
+AXIS_TITLE_CHARS = 40
+LEGEND_CHARS = 40
+# log axes: one format everywhere, labelled powers of ten (10⁻², 10⁻¹, 1, 10) at every decade
+# and no other labels; ``_log_axis`` also spans at least one whole decade so two labels show
+LOG_AXIS = dict(type="log", dtick=1, exponentformat="power", showexponent="all",
+                minor=dict(ticks="", showgrid=False))
+MAX_LOG_LABELS = 8
 
 
 # ---------------------------------------------------------------- shared helpers
@@ -123,29 +136,165 @@ def _shown_legend_entries(fig: go.Figure) -> int:
 
 
 def _legend_rows(fig: go.Figure) -> int:
-    """Rows a horizontal legend wraps to: plotly lays entries out in columns as wide as the
-    widest entry (about 45 px of symbol and padding + 7 px per character)."""
+    """Text lines a horizontal legend takes: plotly lays entries out in columns as wide as the
+    widest entry (about 45 px of symbol and padding + 7 px per character), each row as tall
+    as its entry of the most lines (a long entry is wrapped)."""
     names = _legend_names(fig)
-    widest = 45 + 7 * max((len(name) for name in names), default=0)
+    lines = [_BREAK.split(name) for name in names]
+    widest = 45 + 7 * max((len(_visible(line)) for entry in lines for line in entry),
+                          default=0)
     columns = max(1, LEGEND_WIDTH_PX // widest)
-    return math.ceil(len(names) / columns)
+    return sum(max(len(entry) for entry in lines[start: start + columns])
+               for start in range(0, len(lines), columns))
+
+
+# ---------------------------------------------------------------- titles that wrap
+
+_TAG = re.compile(r"<[^>]+>")
+_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
+_WHOLE = re.compile(r"^<(sup|sub|b|i)>(.*)</\1>$", re.DOTALL)
+
+
+def _visible(text: str) -> str:
+    """The characters a reader sees: plotly's pseudo-HTML tags take no room."""
+    return _TAG.sub("", text).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def _fill(text: str, limit: int) -> list[str]:
+    """Greedy word wrap of one line at ``limit`` visible characters; a word inside an open
+    tag (``<b>t = 3</b>``) is never separated from the rest of the tag."""
+    words, open_tags = [], 0
+    for word in text.split(" "):
+        if words and open_tags > 0:
+            words[-1] += " " + word
+        else:
+            words.append(word)
+        open_tags += len(re.findall(r"<(?!/|br)[a-z]+[^>]*>", word)) - word.count("</")
+
+    def greedy(width: int) -> list[str]:
+        lines: list[str] = []
+        for word in words:
+            if lines and len(_visible(lines[-1])) + 1 + len(_visible(word)) <= width:
+                lines[-1] += " " + word
+            else:
+                lines.append(word)
+        return lines or [""]
+
+    lines = greedy(limit)
+    # balanced: the narrowest width that needs no more lines, so that a title does not end
+    # on one orphaned word ("Input saliency: ‖∂L/∂x_t‖ / at each time step")
+    for width in range(max(1, len(_visible(text)) // len(lines)), limit):
+        if len(greedy(width)) == len(lines):
+            return greedy(width)
+    return lines
+
+
+def wrap_lines(text: str, limit: int = TITLE_CHARS) -> list[str]:
+    """``text`` broken into lines of at most ``limit`` visible characters at word boundaries
+    (a longer single word keeps its line), keeping the ``<br>`` already in it. A line that is
+    one ``<sup>``…``</sup>`` (a subtitle, drawn smaller) takes a third more characters and
+    each of its lines keeps the tag."""
+    lines = []
+    for segment in _BREAK.split(text or ""):
+        whole = _WHOLE.match(segment.strip())
+        if whole and "<" not in whole.group(2):
+            tag, inner = whole.group(1), whole.group(2)
+            small = tag in ("sup", "sub")
+            lines += [f"<{tag}>{line}</{tag}>"
+                      for line in _fill(inner, int(limit * 4 / 3) if small else limit)]
+        else:
+            lines += _fill(segment.strip(), limit)
+    return lines
+
+
+def wrap_text(text: str, limit: int = TITLE_CHARS) -> str:
+    return "<br>".join(wrap_lines(text, limit))
+
+
+def _is_subtitle(line: str) -> bool:
+    return bool(re.match(r"^<(sup|sub)>", line))
+
+
+def title_height(text: str) -> int:
+    """Pixels the wrapped title takes from the top of the figure, its padding included."""
+    lines = wrap_lines(text)
+    return TITLE_PAD_PX + sum(SUBTITLE_LINE_PX if _is_subtitle(line) else TITLE_LINE_PX
+                              for line in lines) + 10
+
+
+def set_title(fig: go.Figure, text: str, *, min_top: int = 0) -> go.Figure:
+    """Give ``fig`` the title ``text``, wrapped, and a top margin that fits its lines. Use it
+    for a title changed after a builder made the figure (a lesson's own title)."""
+    fig.update_layout(
+        title=dict(text=wrap_text(text), x=0, xref="container", xanchor="left", y=1,
+                   yref="container", yanchor="top", pad=dict(t=TITLE_PAD_PX, l=8),
+                   font=dict(size=TITLE_SIZE)),
+        margin=dict(t=max(title_height(text) + 8, min_top)))
+    return fig
+
+
+# ---------------------------------------------------------------- log axes
+
+
+def _log_range(*arrays) -> list[float] | None:
+    """``[low, high]`` in log10 units: whole decades around the finite positive values,
+    at least one decade wide, so at least two powers of ten are labelled."""
+    values = np.concatenate([_finite(a).ravel() for a in arrays] or [np.zeros(0)])
+    values = values[np.isfinite(values) & (values > 0)]
+    if not values.size:
+        return None
+    low = math.floor(math.log10(values.min()) + 1e-9)
+    high = math.ceil(math.log10(values.max()) - 1e-9)
+    if high <= low:
+        high = low + 1
+    return [low - 0.04, high + 0.04]  # a marker on a decade is not cut in half
+
+
+def log_axis(*arrays) -> dict:
+    """The one log-axis format (``LOG_AXIS``) with a range of whole decades around the values
+    (plain dict: the live figure uses it too)."""
+    axis = dict(LOG_AXIS)
+    span = _log_range(*arrays)
+    if span is not None:
+        axis["range"] = span
+        # a label at every power of ten, unless that is more than MAX_LOG_LABELS of them (a
+        # vanished gradient spans 12 decades): then every second or third, still 10^k
+        decades = round(span[1] - span[0])
+        axis["dtick"] = max(1, math.ceil(decades / (MAX_LOG_LABELS - 1)))
+    return axis
+
+
+def _log_axis(fig: go.Figure, *arrays, axis: str = "y", **where) -> None:
+    """Put ``fig``'s y (or x) axis on the one log format, spanning the given values."""
+    update = fig.update_yaxes if axis == "y" else fig.update_xaxes
+    update(**log_axis(*arrays), **where)
+
+
+# ---------------------------------------------------------------- the layout
 
 
 def _base_layout(fig: go.Figure, title: str, *, x_title: str | None = None,
-                 y_title: str | None = None, height: int = HEIGHT, legend: str = "top",
+                 y_title: str | None = None, height: int = HEIGHT, legend: str = "below",
                  **layout) -> go.Figure:
-    """The common look: template, left-aligned title, margins, legend (shown only when more
-    than one trace has an entry), axis titles with automatic margins."""
+    """The common look: template, a left-aligned title wrapped to fit a phone (the top margin
+    grows with its lines), a legend under the plot (shown only when more than one trace has an
+    entry; ``legend="right"`` beside it), axis titles wrapped alike, automatic margins."""
+    for trace in fig.data:  # plotly never wraps a legend entry either: a long one is cut
+        if trace.name and len(_visible(trace.name)) > LEGEND_CHARS and "<br>" not in trace.name:
+            trace.name = wrap_text(trace.name, LEGEND_CHARS)
     showlegend = _shown_legend_entries(fig) > 1
     margin = dict(MARGIN)
-    if showlegend and legend == "top":
-        margin["t"] = 56 + 22 * _legend_rows(fig)
+    margin["t"] = max(title_height(title) + 8, 40)
     margin.update(layout.pop("margin", {}))
+    if showlegend and legend == "below":  # under whatever the x axis needs
+        margin["b"] += LEGEND_ROW_PX * _legend_rows(fig) + 8
+    margin["t"] = max(margin["t"], title_height(title) + 8)  # never less than the title needs
     fig.update_layout(
         template=TEMPLATE, height=height, margin=margin,
-        title=dict(text=title, x=0, xref="paper", xanchor="left", y=1, yref="container",
-                   yanchor="top", pad=dict(t=14)),
-        showlegend=showlegend, legend=LEGEND_TOP if legend == "top" else LEGEND_RIGHT,
+        title=dict(text=wrap_text(title), x=0, xref="container", xanchor="left", y=1,
+                   yref="container", yanchor="top", pad=dict(t=TITLE_PAD_PX, l=8),
+                   font=dict(size=TITLE_SIZE)),
+        showlegend=showlegend, legend=LEGEND_BELOW if legend == "below" else LEGEND_RIGHT,
         hoverlabel=dict(namelength=-1), **layout)
     fig.update_xaxes(automargin=True)
     fig.update_yaxes(automargin=True)
@@ -153,7 +302,19 @@ def _base_layout(fig: go.Figure, title: str, *, x_title: str | None = None,
         fig.update_xaxes(title_text=x_title)
     if y_title is not None:
         fig.update_yaxes(title_text=y_title)
+    _wrap_axis_titles(fig)
     return fig
+
+
+def _wrap_axis_titles(fig: go.Figure) -> None:
+    for axis in [*fig.select_xaxes(), *fig.select_yaxes()]:
+        text = axis.title.text
+        if text and len(_visible(text)) > AXIS_TITLE_CHARS:
+            axis.title.text = wrap_text(text, AXIS_TITLE_CHARS)
+    scene = fig.layout.scene
+    for axis in (scene.xaxis, scene.yaxis, scene.zaxis):
+        if axis.title.text and len(_visible(axis.title.text)) > AXIS_TITLE_CHARS:
+            axis.title.text = wrap_text(axis.title.text, AXIS_TITLE_CHARS)
 
 
 def _integer_ticks(fig: go.Figure, count: int, start: int = 0) -> None:
@@ -165,7 +326,7 @@ def _integer_ticks(fig: go.Figure, count: int, start: int = 0) -> None:
 def _message(fig: go.Figure, text: str, **where) -> None:
     """A grey note in the middle of the plot (or of one subplot's axes via xref/yref)."""
     where = where or dict(xref="paper", yref="paper", x=0.5, y=0.5)
-    fig.add_annotation(text=text, showarrow=False, font=dict(size=15, color="#777777"), **where)
+    fig.add_annotation(text=text, showarrow=False, font=dict(size=15, color=NOTE_COLOR), **where)
 
 
 def _reference_line(x0: float, x1: float, y: float, name: str, hover: str,
@@ -174,20 +335,6 @@ def _reference_line(x0: float, x1: float, y: float, name: str, hover: str,
     return go.Scatter(x=[x0, x1], y=[y, y], mode="lines", name=name,
                       line=dict(color=color, dash="dash", width=1.5),
                       hovertemplate=hover + "<extra></extra>", **kwargs)
-
-
-def _rgba(hex_color: str, alpha: float) -> str:
-    r, g, b = (int(hex_color[i: i + 2], 16) for i in (1, 3, 5))
-    return f"rgba({r},{g},{b},{alpha})"
-
-
-def _cell_color(label: str, index: int) -> str:
-    """CELL_COLORS for labels naming a cell ("lstm", "GRU (seed 1)"), else a palette colour."""
-    words = "".join(c if c.isalnum() else " " for c in label.lower()).split()
-    for cell, color in CELL_COLORS.items():
-        if cell in words:
-            return color
-    return UNIT_COLORS[index % len(UNIT_COLORS)]
 
 
 def _heatmap(z: np.ndarray, x: np.ndarray, y: np.ndarray, *, colorscale: str, zmin: float,
@@ -234,6 +381,7 @@ def _units_heatmap(states: np.ndarray, title: str, zrange: tuple[float, float] |
                  height=_heatmap_height(len(units)))
     fig.update_yaxes(autorange="reversed")  # unit 0 on top, as in a matrix
     _integer_ticks(fig, len(t))
+    _time_window(fig, states.shape[0] if np.ndim(states) > 1 else len(states))
     return fig
 
 
@@ -243,12 +391,18 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
-def _time_window(fig: go.Figure, steps: int, visible: int) -> None:
-    """Long sequences: open on the first ``visible`` steps; dragging pans along time (a range
-    slider would redraw every label in miniature, which reads as noise)."""
-    if steps > visible:
-        fig.update_xaxes(range=[-0.5, visible - 0.5],
-                         title_text=f"{TIME_AXIS} (showing 0–{visible - 1} of {steps}: drag "
-                                    "sideways to scroll)")
+def _time_window(fig: go.Figure, steps: int) -> None:
+    """One time axis for a sequence: every figure drawn over its ``steps`` (the sequence
+    panel, the heatmaps under it) spans the same range, ``-0.5`` to ``steps - 0.5``, in the
+    same plot area (``TIME_MARGIN``). A
+    sequence longer than TIME_WINDOW opens on its first TIME_WINDOW steps, and dragging pans
+    along time (a range slider would redraw every label in miniature, which reads as noise)."""
+    visible = min(int(steps), TIME_WINDOW)
+    fig.update_xaxes(range=[-0.5, max(visible, 1) - 0.5])
+    fig.update_layout(margin=TIME_MARGIN)
+    if steps > TIME_WINDOW:
+        fig.update_xaxes(title_text=wrap_text(f"{TIME_AXIS} (showing 0–{visible - 1} of "
+                                              f"{steps}: drag sideways to scroll)",
+                                              AXIS_TITLE_CHARS))
         fig.update_yaxes(fixedrange=True)
         fig.update_layout(dragmode="pan")

@@ -9,23 +9,35 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from rnnviz.charts.style import (
+from rnnviz.charts.palette import (
     CLIPPED_COLOR,
-    HEIGHT,
-    LOG_AXIS,
-    MAX_LINE_POINTS,
+    PAPER,
     REFERENCE_COLOR,
-    STEP_AXIS,
     TRAIN_COLOR,
     VALIDATION_COLOR,
+    rgba,
+    series_color,
+)
+from rnnviz.charts.style import (
+    HEIGHT,
+    LEGEND_BELOW,
+    LEGEND_ROW_PX,
+    MAX_LINE_POINTS,
+    STEP_AXIS,
+    TEMPLATE,
+    TITLE_PAD_PX,
+    TITLE_SIZE,
     _base_layout,
-    _cell_color,
     _finite,
+    _log_axis,
     _log_axis_ok,
     _log_safe,
     _message,
     _reference_line,
     downsample,
+    log_axis,
+    title_height,
+    wrap_text,
 )
 
 
@@ -50,7 +62,8 @@ def loss_curves(history, chance, metric_name: str, higher_is_better: bool) -> go
     ``history`` is a ``rnnviz.core.train.History``; ``chance`` a ``rnnviz.core.tasks.Chance``.
     An empty history gives empty axes that say "no steps yet"; NaN values are gaps.
     """
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12)
+    # room between the panels for the right one's ticks and title, also at phone width
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.17)
     steps, val_steps = history.step, history.val_step
     last = int(steps[-1]) if len(steps) else 1
     panels = (
@@ -74,7 +87,7 @@ def loss_curves(history, chance, metric_name: str, higher_is_better: bool) -> go
         log_y = (not bounded and len(steps) > 0
                  and _log_axis_ok(train_values, val_values, [chance_value]))
         if log_y:
-            fig.update_yaxes(**LOG_AXIS, row=1, col=col)
+            _log_axis(fig, train_values, val_values, [chance_value], row=1, col=col)
         elif bounded:
             fig.update_yaxes(range=[-0.02, 1.02], row=1, col=col)
         axis = "" if col == 1 else "2"
@@ -84,15 +97,15 @@ def loss_curves(history, chance, metric_name: str, higher_is_better: bool) -> go
             x=1, xref=f"x{axis} domain", xanchor="right", yref=f"y{axis}", yanchor="bottom",
             y=math.log10(chance_value) if log_y else chance_value, showarrow=False,
             text=f"chance {chance_value:.3g}", font=dict(size=11, color=REFERENCE_COLOR),
-            bgcolor="rgba(255,255,255,0.8)")
+            bgcolor=rgba(PAPER, 0.8))
         fig.update_yaxes(title_text=name, row=1, col=col)
         if not len(steps):
             _message(fig, "no steps yet", xref=f"x{axis} domain", yref=f"y{axis} domain",
                      x=0.5, y=0.8)
     fig.update_xaxes(title_text=STEP_AXIS)
     better = "higher" if higher_is_better else "lower"
-    return _base_layout(fig, f"Loss and {metric_name} during training "
-                             f"({metric_name}: {better} is better)", height=HEIGHT)
+    return _base_layout(fig, f"Loss and {metric_name} during training<br>"
+                             f"<sup>{metric_name}: {better} is better</sup>", height=HEIGHT)
 
 
 LIVE_POINTS = 400
@@ -110,6 +123,9 @@ def live_loss_figure(history, chance, metric_name: str) -> dict:
     loss = history.loss[keep]
     positive = bool(len(loss)) and bool(np.all(loss[np.isfinite(loss)] > 0))
     last_step = int(steps[-1]) if len(steps) else 1
+    y_axis = ({"title": {"text": "loss"}, **log_axis(loss, history.val_loss, [chance.loss])}
+              if positive else {"title": {"text": "loss"}, "type": "linear"})
+    title = wrap_text(f"Training live ({metric_name} task): loss per step")
     return {
         "data": [
             {"type": "scatter", "mode": "lines", "name": "training loss",
@@ -117,19 +133,22 @@ def live_loss_figure(history, chance, metric_name: str) -> dict:
              "line": {"color": TRAIN_COLOR, "width": 1}},
             {"type": "scatter", "mode": "lines+markers", "name": "validation loss",
              "x": history.val_step.tolist(), "y": history.val_loss.tolist(),
-             "line": {"color": VALIDATION_COLOR}},
+             "line": {"color": VALIDATION_COLOR, "width": 2}, "marker": {"size": 5}},
             {"type": "scatter", "mode": "lines", "name": "chance level",
              "x": [0, last_step], "y": [chance.loss, chance.loss],
              "hovertemplate": f"chance loss %{{y:.4g}}: {chance.how}<extra></extra>",
              "line": {"color": REFERENCE_COLOR, "dash": "dash"}},
         ],
         "layout": {
-            "template": "plotly_white", "height": 320,
-            "title": {"text": f"Training live ({metric_name} task): loss per step"},
+            "template": TEMPLATE, "height": 320,
+            "title": {"text": title, "x": 0, "xref": "container", "xanchor": "left",
+                      "y": 1, "yref": "container", "yanchor": "top",
+                      "pad": {"t": TITLE_PAD_PX, "l": 8}, "font": {"size": TITLE_SIZE}},
             "xaxis": {"title": {"text": STEP_AXIS}},
-            "yaxis": {"title": {"text": "loss"}, "type": "log" if positive else "linear"},
-            "legend": {"orientation": "h", "y": 1.12},
-            "margin": {"l": 60, "r": 20, "t": 70, "b": 50},
+            "yaxis": y_axis,
+            "legend": LEGEND_BELOW,
+            "margin": {"l": 60, "r": 20, "t": title_height(title) + 8,
+                       "b": 60 + LEGEND_ROW_PX + 8},
         },
     }
 
@@ -158,8 +177,7 @@ def grad_norm_over_training(history, clip: float | None) -> go.Figure:
     if clip is not None:
         data.append(_reference_line(
             0, int(steps[-1]) if len(steps) else 1, clip, f"clipping threshold {clip:g}",
-            f"clipping threshold {clip:g}: larger gradients are rescaled to this norm",
-            color=CLIPPED_COLOR))
+            f"clipping threshold {clip:g}: larger gradients are rescaled to this norm"))
     fig = go.Figure(data)
     if not len(steps):
         _message(fig, "no steps yet")
@@ -167,7 +185,7 @@ def grad_norm_over_training(history, clip: float | None) -> go.Figure:
         fig.add_annotation(text=f"{int(floored.sum())} zero norms drawn at {floor:.2g}",
                            xref="paper", yref="paper", x=1, y=0, xanchor="right",
                            yanchor="bottom", showarrow=False, font=dict(size=11))
-    fig.update_yaxes(**LOG_AXIS)
+    _log_axis(fig, drawn, [clip] if clip is not None else [])
     return _base_layout(fig, "Gradient norm during training (before clipping)",
                         x_title=STEP_AXIS, y_title="‖∂L/∂θ‖ (log scale)")
 
@@ -179,15 +197,16 @@ def compare_loss_chart(histories: dict, chance) -> go.Figure:
     last = 1
     for index, (label, history) in enumerate(histories.items()):
         data.append(_history_line(history.step, history.loss, label,
-                                    _cell_color(label, index), f"{label} training loss",
+                                    series_color(label, index), f"{label} training loss",
                                     width=1.5))
         if len(history.step):
             last = max(last, int(history.step[-1]))
     data.append(_reference_line(0, last, chance.loss, "chance level",
                                   f"chance loss {chance.loss:.4g}: {chance.how}"))
     fig = go.Figure(data)
-    if _log_axis_ok(*(h.loss for h in histories.values()), [chance.loss]):
-        fig.update_yaxes(**LOG_AXIS)
+    losses = [h.loss for h in histories.values()]
+    if _log_axis_ok(*losses, [chance.loss]):
+        _log_axis(fig, *losses, [chance.loss])
     if not any(len(h.step) for h in histories.values()):
         _message(fig, "no steps yet")
     return _base_layout(fig, "Training loss by cell", x_title=STEP_AXIS,

@@ -86,7 +86,7 @@ TOPICS: dict[str, Topic] = {
                "direction (Pascanu, Mikolov & Bengio 2013):"),
         ("latex", r"g \leftarrow g \cdot \min\!\left(1, \frac{c}{\|g\|}\right)"),
         ("md", "Most steps pass through untouched; on a spike the step is shortened to length "
-               "c instead of catapulting the weights. On the Gradients page the red dots are "
+               "c instead of catapulting the weights. On the Gradients page the magenta dots are "
                "the steps that were clipped; the line is the raw norm before clipping."),
     )),
     "gating": Topic("Gates: learned switches for memory", (
@@ -149,7 +149,7 @@ TOPICS: dict[str, Topic] = {
         ("latex", r"\hat y_{t+1} = f(\hat y_t, h_t), \qquad \hat y_t \text{ in place of } x_t "
                   r"\text{ for } t \ge T_{\text{prompt}}"),
         ("md", "Errors compound, so a forecast that is excellent one step ahead can drift after "
-               "twenty. The error panel shows how fast; the red cross marks the first step "
+               "twenty. The error panel shows how fast; the magenta cross marks the first step "
                "outside the band."),
     )),
     "text": Topic("Writing text and reading units", (

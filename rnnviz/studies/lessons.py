@@ -175,7 +175,7 @@ LESSONS: dict[str, Lesson] = {lesson.key: lesson for lesson in (
         "The red box explains the explosion; the loss curve (log scale) climbs by orders of "
         "magnitude until it overflows. Then switch to the clipped run: same starting weights, "
         "same data, and it learns. The Gradients page shows its raw gradient norm and the "
-        "clipped steps in red.",
+        "clipped steps in magenta.",
         "Clipping changes only the length of the update, never its direction. Why is that "
         "enough to save the run — and what would a learning rate ten times smaller have done "
         "instead?",
