@@ -136,7 +136,7 @@ def test_the_gates_page_box_states_the_batchs_gate_numbers(cell):
         assert f"above 0.9 on **{(forget > 0.9).mean():.0%}** of unit-steps" in box
     else:
         z = gru_gates_by_hand(run.model.rnn, x)
-        assert f"Mean z_t over this batch is **{z.mean():.2f}**" in box
+        assert f"Mean $z_t$ over this batch is **{z.mean():.2f}**" in box
 
 
 def test_lesson_2_says_how_far_this_runs_gradient_falls():
