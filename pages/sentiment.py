@@ -66,7 +66,8 @@ if run is not None:
     if reading is not None:
         if reading.unknown:
             st.warning(
-                "Not in the model's lexicon: " + ", ".join(f"**{w}**" for w in reading.unknown)
+                "Not in the model's lexicon: "  # a typed "$5" stays text, not the start of LaTeX
+                + ", ".join(f"**{w}**".replace("$", r"\$") for w in reading.unknown)
                 + ". It reads each one as `<unk>`, a word vector of zeros: nothing at all. "
                 "They are marked with ? below.", icon=":material/help:")
         verdict = sentiment.LABELS[int(reading.prediction >= 0.5)]

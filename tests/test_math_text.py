@@ -104,3 +104,18 @@ def test_the_sweep_verdict_says_T_equals(task, param, words):
     assert point == sweep.lengths[0]  # ten steps of training stay below halfway to perfect
     verdict = next(m.value for m in at.markdown if "halfway to perfect" in m.value)
     assert f"falls below halfway to perfect at {words}{point}" in verdict
+
+
+def test_a_typed_dollar_stays_a_dollar():
+    """The sentiment page names the words it does not know: "$5 or $6" would pair its dollar
+    signs into one formula; escaped, they read as typed."""
+    run = train(RunConfig(task="sentiment", cell="lstm", hidden_size=8, steps=10,
+                          eval_every=10, probe_every=10, device="cpu"))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.session_state["run"] = run
+    at.run()
+    at.switch_page("pages/sentiment.py").run()
+    at.text_input(key="sentiment_text").set_value("the film costs $5 or $6").run()
+    assert not at.exception
+    notice = next(w.value for w in at.warning if "lexicon" in w.value)
+    assert r"**\$5**" in notice and r"**\$6**" in notice and not unpaired_dollars(notice)
