@@ -106,7 +106,7 @@ if run is not None:
     backward = mode == BACKWARD
     player = (f"**▶ Play** walks through all {terms.steps} steps in your browser, about "
               f"{PER_SECOND} a second (the numbers of every step came with the picture); the "
-              "slider under it jumps to any step.")
+              "slider beside it jumps to any step.")
 
     def forward_view(t: int) -> None:
         input_name = "x<sub>t</sub>" if layer == 0 else f"h<sub>t</sub> of layer {layer - 1}"
