@@ -135,7 +135,8 @@ def vanishing_look_at_note(outcome: Outcome) -> str:
                f"{n['short_share_last']:.1e}; at 50 steps it never rises above "
                f"{n['long_share_max']:.1e}.")
     return sliding + (f" In the 50-step run the gradient {outcome.phrases['drop']}. Its ρ "
-            f"is {n['radius']:.2f} and σ_max {n['sigma_max']:.2f}, so {grows}; the mean tanh "
+            rf"is {n['radius']:.2f} and $\sigma_{{\max}}$ {n['sigma_max']:.2f}, so {grows}; the "
+            f"mean tanh "
             f"slope is {n['slope']:.2f}.")
 
 
