@@ -140,24 +140,24 @@ def _stack(fig: go.Figure, heights: list[float], x_domain, first: int, plot_px: 
            titles: list[str]) -> tuple[list[str], list[dict]]:
     """Panels stacked from the top in one column, ``heights`` px each with a title above; the
     axis numbers (``"2"`` for xaxis2/yaxis2, ``""`` for the first) and the title annotations."""
-    top, ids, annotations = plot_px, [], []
+    top, ids, annotations, axes = plot_px, [], [], {}
     for number, (height, title) in enumerate(zip(heights, titles), start=first):
         suffix = "" if number == 1 else str(number)
-        fig.update_layout({f"xaxis{suffix}": dict(domain=list(x_domain), anchor=f"y{suffix}"),
-                           f"yaxis{suffix}": dict(domain=[max(top - height, 0) / plot_px,
-                                                          top / plot_px],
-                                                  anchor=f"x{suffix}")})
+        axes[f"xaxis{suffix}"] = dict(domain=list(x_domain), anchor=f"y{suffix}")
+        axes[f"yaxis{suffix}"] = dict(domain=[max(top - height, 0) / plot_px, top / plot_px],
+                                      anchor=f"x{suffix}")
         annotations.append(dict(text=title, xref="paper", yref="paper", x=x_domain[0],
                                 y=top / plot_px, xanchor="left", yanchor="bottom",
                                 showarrow=False, font=dict(size=13)))
         ids.append(suffix)
         top -= height + _TITLE_PX
+    fig.update_layout(axes)
     return ids, annotations
 
 
 def _strip_traces(fig: go.Figure, rows, axes: list[str], unit: int | None) -> list[int]:
     """One heatmap per strip on its axes (values come with each step); their trace indices."""
-    indices = []
+    indices, layout, shapes = [], {}, []
     for position, ((label, values, kind), suffix) in enumerate(zip(rows, axes)):
         size = np.size(values)
         indices.append(len(fig.data))
@@ -167,23 +167,23 @@ def _strip_traces(fig: go.Figure, rows, axes: list[str], unit: int | None) -> li
             yaxis=f"y{suffix}", texttemplate="%{text}" if size <= MAX_STRIP_TEXT else None,
             hovertemplate=f"{label}<br>index %{{x}}<br>value %{{z:.4g}}<extra></extra>"))
         if unit is not None and kind != "input" and 0 <= unit < size:
-            fig.add_shape(type="rect", x0=unit - 0.5, x1=unit + 0.5, y0=-0.5, y1=0.5,
-                          xref=f"x{suffix}", yref=f"y{suffix}",
-                          line=dict(color=HIGHLIGHT, width=2))
+            shapes.append(dict(type="rect", x0=unit - 0.5, x1=unit + 0.5, y0=-0.5, y1=0.5,
+                               xref=f"x{suffix}", yref=f"y{suffix}",
+                               line=dict(color=HIGHLIGHT, width=2)))
         last = position == len(rows) - 1
-        fig.update_layout({f"xaxis{suffix}": dict(
-            showticklabels=last,
-            dtick=1 if size <= 16 else 5, title_text=UNIT_AXIS if last else None),
-            f"yaxis{suffix}": dict(showticklabels=False, fixedrange=True)})
+        layout[f"xaxis{suffix}"] = dict(showticklabels=last, dtick=1 if size <= 16 else 5,
+                                        title_text=UNIT_AXIS if last else None)
+        layout[f"yaxis{suffix}"] = dict(showticklabels=False, fixedrange=True)
+    fig.update_layout(layout, shapes=list(fig.layout.shapes) + shapes)
     return indices
 
 
-def _strip_update(values: np.ndarray, exponent: int = 0) -> go.Heatmap:
+def _strip_update(values: np.ndarray, exponent: int = 0) -> dict:
     values = _finite(values).reshape(-1)
     text = None
     if values.size <= MAX_STRIP_TEXT:
         text = [[f"{v / 10.0 ** exponent:.2f}" if math.isfinite(v) else "–" for v in values]]
-    return go.Heatmap(z=values[None, :], text=text)
+    return dict(type="heatmap", z=values[None, :], text=text)
 
 
 def _color_axes(state_bound: float, kinds: set[str], cell_bound: float = 1.0) -> dict:
@@ -211,15 +211,12 @@ def _animate(fig: go.Figure, steps: int, t: int, at_step, backward: bool) -> Non
     """Frames ``"0"`` … ``"T-1"`` from ``at_step(k) -> (traces, indices, layout)``, the figure
     itself showing step ``t``, and the player under it: Play walks forward (backward: from the
     last step to the first) at FRAME_MS per step from where it stands; the slider jumps."""
-    frames = []
-    for k in range(steps):
-        traces, indices, layout = at_step(k)
-        frames.append(go.Frame(name=str(k), data=traces, traces=indices, layout=layout))
-    fig.frames = frames
-    traces, indices, layout = at_step(t)
+    traces, indices, layout = at_step(t)  # validated here, as the figure's own step t
     for index, trace in zip(indices, traces):
-        fig.data[index].update({k: v for k, v in trace.to_plotly_json().items() if k != "type"})
+        fig.data[index].update({k: v for k, v in trace.items() if k != "type"})
     fig.update_layout(**layout)
+    fig.frames = [dict(name=str(k), data=data, traces=indices, layout=layout)  # made once
+                  for k in range(steps) for data, _, layout in [at_step(k)]]
     still = dict(frame=dict(duration=0, redraw=True), transition=dict(duration=0),
                  mode="immediate")
     play = dict(still, frame=dict(duration=FRAME_MS, redraw=True), fromcurrent=True,
@@ -388,8 +385,9 @@ def backward_animation(terms, t: int | None = None) -> go.Figure:
                                     f"{factor}")
         named = [dict(title, text=label + (f" (values × 10<sup>{e}</sup>)" if e else ""))
                  for title, (label, _, _), e in zip(strip_titles, rows, exponents)]
-        traces = [go.Scatter(x=x[k:], y=drawn[k:]), go.Scatter(x=[k], y=[drawn[k]]),
-                  go.Bar(marker=dict(line=dict(width=[3 if j == k + 1 else 0
+        traces = [dict(type="scatter", x=x[k:], y=drawn[k:]),
+                  dict(type="scatter", x=[k], y=[drawn[k]]),
+                  dict(type="bar", marker=dict(line=dict(width=[3 if j == k + 1 else 0
                                                       for j in range(steps)])))]
         traces += [_strip_update(v, e) for v, e in zip(vectors, exponents)]
         return traces, [walked, walked + 1, bars] + strips, dict(
