@@ -165,11 +165,12 @@ else:
     traces = {r.config.cell: state.run_trace(r, 0) for r in runs}
     profiles = {labels[cell]: tr.grad_h[-1].mean(axis=0) for cell, (tr, _, _) in traces.items()}
     views.chart(charts.compare_gradient_chart(profiles),
-                "‖∂L/∂h_t‖ of the top layer, averaged over the same 16 probe examples and "
-                "divided by its value at the last step (log scale): every line ends at 1, so "
-                "compare slopes, not heights. A line that drops steeply to the left means the "
-                "learning signal fades on its way back: that cell cannot learn what happened "
-                "early in the sequence. Hover for the absolute values.", key="cmp_gradients")
+                r"$\|\partial L/\partial h_t\|$ of the top layer, averaged over the same 16 "
+                "probe examples and divided by its value at the last step (log scale): every "
+                "line ends at 1, so compare slopes, not heights. A line that drops steeply to "
+                "the left means the learning signal fades on its way back: that cell cannot "
+                "learn what happened early in the sequence. Hover for the absolute values.",
+                key="cmp_gradients")
 
     st.markdown("**Hidden states of the same example**: each column one cell, each row one "
                 "unit, each column of a heatmap one time step.")
@@ -260,7 +261,7 @@ if sweep is not None:
         point = sweep.breaking_point(cell)
         name = charts.cell_label(cell)
         words.append(f"**{name}** " + (f"falls below halfway to perfect at {sweep.param_label} "
-                                       f"{point}" if point is not None else
+                                       f"= {point}" if point is not None else
                                        "stays more than halfway to perfect at every length"))
     st.markdown("; ".join(words) + ".")
     table = pd.DataFrame({charts.cell_label(c): sweep.metric[c] for c in sweep.cells},

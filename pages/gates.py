@@ -25,12 +25,12 @@ STATE_UPDATE = {
     "gru": r"h_t = (1 - z_t) \odot n_t + z_t \odot h_{t-1}",
 }
 MEANING = {
-    "i": "how much of the new candidate g_t is written into the cell",
-    "f": "how much of the old cell state c_{t-1} is kept (1 = keep everything)",
+    "i": "how much of the new candidate $g_t$ is written into the cell",
+    "f": "how much of the old cell state $c_{t-1}$ is kept (1 = keep everything)",
     "g": "the candidate value to write (tanh, between -1 and 1)",
-    "o": "how much of the cell is shown as the hidden state h_t",
+    "o": "how much of the cell is shown as the hidden state $h_t$",
     "r": "how much of the old state is used to compute the candidate",
-    "z": "how much of the old state is kept (1 = keep h_{t-1} unchanged)",
+    "z": "how much of the old state is kept (1 = keep $h_{t-1}$ unchanged)",
     "n": "the candidate new state (tanh, between -1 and 1)",
 }
 
@@ -38,8 +38,8 @@ st.title("Gates")
 run = views.require_run()
 if run is not None and run.config.cell == "rnn":
     st.info("A vanilla RNN has no gates: at every step it overwrites its whole state with "
-            "tanh(W_ih x_t + W_hh h_{t-1} + b). Nothing decides what to keep, so old "
-            "information survives only as long as repeated multiplication by W_hh and "
+            r"$\tanh(W_{ih} x_t + W_{hh} h_{t-1} + b)$. Nothing decides what to keep, so old "
+            "information survives only as long as repeated multiplication by $W_{hh}$ and "
             "squashing by tanh leave it intact. LSTM and GRU add gates, learned switches "
             "between 0 and 1, that let a unit keep its value unchanged for many steps. Train an "
             "LSTM or GRU to see them.", icon=":material/info:")
@@ -60,16 +60,17 @@ elif run is not None:
         kept = float((forget > 0.9).mean())
         st.success(
             f"**Forget gate and memory.** Over this batch the forget gate's mean is "
-            f"**{mean_f:.2f}** and it is above 0.9 on **{kept:.0%}** of unit-steps. Where f_t "
+            f"**{mean_f:.2f}** and it is above 0.9 on **{kept:.0%}** of unit-steps. Where $f_t$ "
             "is near 1 the cell state is copied forward almost unchanged, and so is the "
-            "gradient flowing back along it: c_t = f_t ⊙ c_{t-1} + … has Jacobian f_t. That "
+            r"gradient flowing back along it: $c_t = f_t \odot c_{t-1} + \dots$ has Jacobian "
+            "$f_t$. That "
             "is how an LSTM remembers across long gaps (look for the red rows in the f heatmap "
             "and compare them with the cell state on the Hidden states page).",
             icon=":material/memory:")
     else:
         z = tr.gates[layer]["z"]
-        st.success(f"**Update gate and memory.** Mean z_t over this batch is "
-                   f"**{float(z.mean()):.2f}**; where z_t is near 1 a unit keeps h_{{t-1}} "
+        st.success(f"**Update gate and memory.** Mean $z_t$ over this batch is "
+                   f"**{float(z.mean()):.2f}**; where $z_t$ is near 1 a unit keeps $h_{{t-1}}$ "
                    "unchanged and the gradient passes through untouched.", icon=":material/memory:")
 
     columns = st.columns(2, gap="medium")

@@ -24,11 +24,11 @@ SALIENCY_HINTS = {
 
 st.title("Gradients through time")
 st.markdown(
-    "Training moves each weight by the gradient of the loss. To reach step t, that gradient "
-    "travels backwards through every later step, and each step multiplies it by the step "
-    "Jacobian ∂h_t/∂h_{t-1}. If those factors are below 1 the signal **vanishes** "
-    "exponentially with distance and the network cannot learn long dependencies; above 1 it "
-    "**explodes**.")
+    "Training moves each weight by the gradient of the loss. To reach step $t$, that "
+    "gradient travels backwards through every later step, and each step multiplies it by the "
+    r"step Jacobian $\partial h_t/\partial h_{t-1}$. If those factors are below 1 the signal "
+    "**vanishes** exponentially with distance and the network cannot learn long "
+    "dependencies; above 1 it **explodes**.")
 st.latex(r"\frac{\partial L}{\partial h_t} = \sum_{k \ge t} "
          r"\frac{\partial L_k}{\partial h_k}\prod_{j=t+1}^{k}\frac{\partial h_j}{\partial h_{j-1}}")
 
@@ -87,6 +87,7 @@ if run is not None:
                     notes.singular_values_caption(cfg.cell, spectra, tr.gates[layer],
                                                   cfg.nonlinearity, layer), key="singular")
     views.chart(charts.saliency_chart(tr.grad_x[example]),
-                f"Input saliency ‖∂L/∂x_t‖ of example {example}: how much its loss would change "
-                "if the input at step t changed. " + SALIENCY_HINTS.get(cfg.task, ""),
+                rf"Input saliency $\|\partial L/\partial x_t\|$ of example {example}: "
+                "how much its loss would change if the input at step $t$ changed. "
+                + SALIENCY_HINTS.get(cfg.task, ""),
                 key="saliency")

@@ -48,7 +48,7 @@ if run is not None:
         views.chart(charts.state_heatmap(tr.cell[layer][example],
                                          f"LSTM cell state c_t, layer {layer}", None,
                                          colorbar_title="c_t"),
-                    "The LSTM's long-term memory. Unlike h_t it is not squashed into [-1, 1]: "
+                    "The LSTM's long-term memory. Unlike $h_t$ it is not squashed into [-1, 1]: "
                     "a unit whose forget gate stays near 1 can carry a value across the whole "
                     "sequence almost unchanged.", key="cell_heatmap")
 

@@ -83,7 +83,8 @@ def outcome_charts(lesson: Lesson, runs, outcome) -> None:
         with right:
             views.chart(titled(charts.compare_gradient_chart(outcome.arrays),
                                "Gradient reaching each step, after training"),
-                        "‖∂L/∂h_t‖ of the trained networks on the probe batch (log scale). "
+                        r"$\|\partial L/\partial h_t\|$ of the trained networks on the probe "
+                        "batch (log scale). "
                         "Read each line from its right end (the last step) to the left.",
                         key="lesson_chart_2")
     elif key == "exploding":
@@ -108,7 +109,7 @@ def outcome_charts(lesson: Lesson, runs, outcome) -> None:
             views.chart(charts.unit_bars(
                 units["correlation"], [carrier], "How well each unit's cell state holds the "
                 "first number", "correlation r", f"unit {carrier}: carries it", (-1.05, 1.05)),
-                "Correlation, over 256 validation sequences, between c_t halfway through and "
+                "Correlation, over 256 validation sequences, between $c_t$ halfway through and "
                 "the first marked value.", key="lesson_chart_1")
         with right:
             views.chart(charts.unit_bars(
@@ -132,7 +133,8 @@ def outcome_charts(lesson: Lesson, runs, outcome) -> None:
         with left:
             views.chart(titled(charts.compare_gradient_chart(outcome.arrays),
                                "Gradient reaching each step at initialization"),
-                        "Before any training: ‖∂L/∂h_t‖ of each start on the probe batch.",
+                        r"Before any training: $\|\partial L/\partial h_t\|$ of each start on "
+                        "the probe batch.",
                         key="lesson_chart_1")
         with right:
             views.chart(titled(charts.compare_loss_chart(

@@ -66,7 +66,8 @@ if run is not None:
     if reading is not None:
         if reading.unknown:
             st.warning(
-                "Not in the model's lexicon: " + ", ".join(f"**{w}**" for w in reading.unknown)
+                "Not in the model's lexicon: "  # a typed "$5" stays text, not the start of LaTeX
+                + ", ".join(f"**{w}**".replace("$", r"\$") for w in reading.unknown)
                 + ". It reads each one as `<unk>`, a word vector of zeros: nothing at all. "
                 "They are marked with ? below.", icon=":material/help:")
         verdict = sentiment.LABELS[int(reading.prediction >= 0.5)]
@@ -78,7 +79,8 @@ if run is not None:
             f"({charts.CELL_NAMES[cfg.cell]})"),
             "Top: the words, each coloured by P(positive) just after reading it (red "
             "positive, blue negative, white undecided). Bottom: the same numbers as a line; "
-            "the last point is the model's answer. Each is the readout softmax(W_hy h_t + b_y) "
+            r"the last point is the model's answer. Each is the readout "
+            r"$\operatorname{softmax}(W_{hy} h_t + b_y)$ "
             "applied to the hidden state after that word. Training only ever asks for the "
             "answer after the last word, so before the sentence has said anything (before its "
             "first adjective) the value means nothing.", key="sentiment_decision")
@@ -91,12 +93,12 @@ if run is not None:
             best.unit, best.correlation),
             f"The dotted steps are what the sentence means so far by the grammar's rule (+1 "
             f"positive, −1 negative, a gap while undecided: before the first adjective and "
-            f"after \"but\"); the line is unit {best.unit}'s h_t after each word.",
+            f"after \"but\"); the line is unit {best.unit}'s $h_t$ after each word.",
             key="sentiment_unit")
 
     st.subheader("The unit that tracks sentiment")
     st.markdown(
-        f"For every hidden unit, the correlation between its h_t after each word and "
+        f"For every hidden unit, the correlation between its $h_t$ after each word and "
         f"**{FEATURE_LABEL}** (+1 / −1), over the {units.positions:,} word positions of the "
         f"validation sentences where the meaning is decided. Unit **{best.unit}** tracks it "
         f"best (r = {best.correlation:+.2f}). |r| near 1: the unit is close to a copy of the "

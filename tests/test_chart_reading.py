@@ -18,7 +18,7 @@ from rnnviz import TASKS, RunConfig, charts, trace, train
 from rnnviz.core.analysis import gate_saturation
 from rnnviz.core.history import History
 from rnnviz.core.tasks import Chance, probe_batch
-from rnnviz.studies.stepthrough import backward_terms
+from rnnviz.studies.stepthrough import backward_terms, forward_terms
 from tests.apptest import decode_plotly
 from tests.test_palette import SMALL, pages, run_of
 
@@ -34,7 +34,8 @@ def every_figure() -> list:
     for loss in (0.2, 0.18, 0.17, 0.16):  # less than a decade
         history.record_step(loss, loss, 0.5, False)
     figures += [
-        charts.backward_chart(backward_terms(run.model, x, y, tr, 0, 0), 3),
+        charts.backward_animation(backward_terms(run.model, x, y, tr, 0, 0), 3),
+        charts.forward_animation(forward_terms(run.model, x, tr, 0, 0), 0, 3),
         charts.loss_curves(history, Chance(0.19, 0.19, "mean"), "MSE", False),
         charts.live_loss_figure(history, Chance(0.19, 0.19, "mean"), "MSE"),
         charts.saliency_chart(tr.grad_x[0], log_y=True),

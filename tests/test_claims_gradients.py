@@ -188,7 +188,7 @@ def test_the_profile_caption_names_the_activation_and_which_line_bounds(nonlinea
     caption = _caption(captions, "the gradient of the last")
     other = {"tanh": "relu", "relu": "tanh"}[nonlinearity]
     assert nonlinearity in caption and other not in caption
-    assert f"σ_max = ‖W_hh‖₂ = {_sigma_max(model):.2f}" in caption
+    assert rf"$\sigma_{{\max}} = \|W_{{hh}}\|_2 = {_sigma_max(model):.2f}$" in caption
     assert f"ρ = {_spectral_radius(model):.2f}" in caption
     assert "upper bound" in caption and "asymptotic rate" in caption and "linear" in caption
     assert "only shrinks" not in caption
@@ -216,9 +216,9 @@ def test_a_lower_layer_gets_no_theory_lines():
 def test_the_vanishing_explanation_bounds_with_sigma_max_not_rho():
     text = " ".join(block for _, block in TOPICS["vanishing"].blocks)
     assert "only shrink" not in text
-    assert "σ_max" in text and "asymptotic" in text
+    assert r"\sigma_{\max}" in text and "asymptotic" in text
     lesson = LESSONS["vanishing"].look_at
-    assert "upper bound" in lesson and "σ_max" in lesson
+    assert "upper bound" in lesson and r"\sigma_{\max}" in lesson
 
 
 # ---------------------------------------------------------------- 8: singular values
@@ -229,11 +229,12 @@ def test_the_singular_value_caption_fits_each_cell():
     captions = {cfg.cell: _caption(_page(cfg)[0], "Singular values of")
                 for cfg in (SINE, DEFAULT_LSTM, gru)}
     assert "at every step" not in " ".join(captions.values())
-    assert "σ_max" in captions["rnn"] and "bound" in captions["rnn"]
+    assert r"\sigma_{\max}" in captions["rnn"] and "bound" in captions["rnn"]
     assert "tanh" in captions["rnn"]
     for cell in ("lstm", "gru"):
         assert "gate" in captions[cell] and "pre-activation" in captions[cell]
-    assert "diag(f_t)" in captions["lstm"] and "diag(z_t)" in captions["gru"]
+    assert r"\operatorname{diag}(f_t)" in captions["lstm"]
+    assert r"\operatorname{diag}(z_t)" in captions["gru"]
 
 
 def test_gated_blocks_stretch_while_the_cell_path_does_not():

@@ -66,7 +66,7 @@ def test_the_step_jacobian_legend_says_can_grow():
     # steps t where ‖J_t‖ > 1 and yet the part carried back to t-1 is smaller than at t
     carried_down = (jac[:, 1:] > 1) & (grad[:, :-1] < grad[:, 1:])
     assert carried_down.any()
-    figure = charts.backward_chart(backward_terms(run.model, x, y, tr, 0, 0), 5)
+    figure = charts.backward_animation(backward_terms(run.model, x, y, tr, 0, 0), 5)
     names = [t.name for t in figure.data if t.name]
     legend = next(name for name in names if name.startswith("step Jacobian norm"))
     assert "can grow" in legend and "red > 1 grows" not in legend
@@ -136,7 +136,7 @@ def test_the_gates_page_box_states_the_batchs_gate_numbers(cell):
         assert f"above 0.9 on **{(forget > 0.9).mean():.0%}** of unit-steps" in box
     else:
         z = gru_gates_by_hand(run.model.rnn, x)
-        assert f"Mean z_t over this batch is **{z.mean():.2f}**" in box
+        assert f"Mean $z_t$ over this batch is **{z.mean():.2f}**" in box
 
 
 def test_lesson_2_says_how_far_this_runs_gradient_falls():

@@ -142,6 +142,19 @@ def _step_page(run) -> AppTest:
     return at.switch_page("pages/step_through.py").run()
 
 
+def _animated(at: AppTest, title_start: str) -> dict:
+    spec = _figure(at, title_start)
+    assert spec.get("frames"), "the step-through figure is not animated"
+    return spec
+
+
+def _strips(item: dict) -> list[np.ndarray]:
+    """The strip heatmaps' values of a figure or a frame, in order (the overview excluded)."""
+    values = [np.asarray(t["z"], dtype=np.float64) for t in item["data"]
+              if t.get("type") == "heatmap"]
+    return [z.reshape(-1) for z in values if z.ndim == 2 and z.shape[0] == 1]
+
+
 def test_step_through_forward_numbers_are_the_trace_at_that_step(gru_run):
     run, tr = gru_run
     at = _step_page(run)
@@ -161,9 +174,40 @@ def test_step_through_forward_numbers_are_the_trace_at_that_step(gru_run):
     latex = [block.value for block in at.latex]
     assert len(latex) == 4 and latex[-1].lstrip("$\n").startswith("h_t")
     assert f"{tr.hidden[0][example, t, unit]:.3f}" in latex[-1]
-    strips = _figure(at, "Every vector at step t = 3")
-    h_strip = strips["data"][-1]["z"][0]
-    np.testing.assert_allclose(h_strip, tr.hidden[0][example, t], rtol=1e-6)
+    # the animated picture: a frame per step with the trace's vectors, shown at step t
+    walk = _animated(at, "Walking forward through time")
+    steps = run.config.seq_len
+    assert [frame["name"] for frame in walk["frames"]] == [str(k) for k in range(steps)]
+    for k, frame in enumerate(walk["frames"]):
+        h_prev, r, z, n, h = _strips(frame)[1:]
+        np.testing.assert_allclose(h, tr.hidden[0][example, k], rtol=1e-6)
+        np.testing.assert_allclose(h_prev, tr.hidden[0][example, k - 1] if k else 0,
+                                   rtol=1e-6)
+        for name, gate in zip("rzn", (r, z, n)):
+            np.testing.assert_allclose(gate, tr.gates[0][name][example, k], rtol=1e-6)
+    np.testing.assert_allclose(_strips(walk)[-1], tr.hidden[0][example, t], rtol=1e-6)
+    assert walk["layout"]["sliders"][0]["active"] == t
+
+
+def test_step_through_plays_in_the_browser_without_reruns(gru_run):
+    """Play is the figure's own (plotly frames at most 200 ms apart, played by the browser):
+    the page has no Play button of its own, and its script sets no timer and asks for no rerun
+    (the old player reran the page every 0.9 s)."""
+    import ast
+    run, _ = gru_run
+    at = _step_page(run)
+    assert not at.exception
+    assert not [b for b in at.button if b.key == "st_play" or b.label in ("Play", "Pause")]
+    walk = _animated(at, "Walking forward through time")
+    play, pause = walk["layout"]["updatemenus"][0]["buttons"]
+    assert "Play" in play["label"] and play["method"] == "animate"
+    assert play["args"][1]["frame"]["duration"] <= 200
+    assert len(walk["frames"]) == run.config.seq_len
+    tree = ast.parse((ROOT / "pages" / "step_through.py").read_text(encoding="utf-8"))
+    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)]
+    names = {getattr(node.func, "attr", getattr(node.func, "id", "")) for node in calls}
+    assert not names & {"rerun", "sleep", "fragment", "autorefresh"}
+    assert not [k for node in calls for k in node.keywords if k.arg == "run_every"]
 
 
 def test_step_through_backward_numbers_are_the_trace_gradients(gru_run):
@@ -183,10 +227,12 @@ def test_step_through_backward_numbers_are_the_trace_gradients(gru_run):
     text = " ".join(block.value for block in at.latex)
     t = steps - 2
     assert f"{tr.jacobian_norm[0][example, t + 1]:.3g}" in text  # the factor just applied
-    walk = _figure(at, "Walking back through time")
+    walk = _animated(at, "Walking back through time")
     now = next(d for d in walk["data"] if d.get("name", "").startswith("now"))
     assert list(now["x"]) == [t]
-    # Play starts the walk; the player's state is in the session
-    _press(at, "Play")
-    assert at.session_state["st_playing"] is True
-    assert not at.exception
+    play = walk["layout"]["updatemenus"][0]["buttons"][0]
+    assert play["args"][1]["direction"] == "reverse"  # Play walks from the loss backward
+    for k, frame in enumerate(walk["frames"]):
+        gradient = _strips(frame)[0]
+        np.testing.assert_allclose(np.linalg.norm(gradient), tr.grad_h[0][example, k],
+                                   rtol=1e-5)

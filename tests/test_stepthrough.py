@@ -173,3 +173,134 @@ def test_latex_numbers():
     assert latex_number(0.0012, signed=False, significant=True) == r"1.20 \times 10^{-3}"
     assert latex_number(4550.0, signed=False, significant=True) == r"4.55 \times 10^{3}"
     assert latex_number(0.0) == "0"
+
+
+# ---------------------------------------------------------------- the animated figures
+
+
+def _torch_walk(model, x, layer_input, cell):
+    """Layer 0 run by torch's own single-step kernels from a zero state, written here
+    independently of ``trace`` and of the study: every step's h, c and gate activations."""
+    w_ih, w_hh, b_ih, b_hh = _weights(model, 0)
+    hidden = w_hh.shape[1]
+    h = torch.zeros(hidden)
+    c = torch.zeros(hidden)
+    out = {"h": [], "h_prev": [], "c": [], "gates": []}
+    for x_t in torch.as_tensor(layer_input, dtype=torch.float32):
+        out["h_prev"].append(h)
+        if cell == "gru":  # r, z from the summed parts; n with r on the recurrent part
+            gi, gh = w_ih @ x_t + b_ih, w_hh @ h + b_hh
+            r, z = torch.sigmoid(gi[:hidden] + gh[:hidden]), torch.sigmoid(
+                gi[hidden:2 * hidden] + gh[hidden:2 * hidden])
+            n = torch.tanh(gi[2 * hidden:] + r * gh[2 * hidden:])
+            out["gates"].append({"r": r, "z": z, "n": n})
+        elif cell == "lstm":
+            pre = (w_ih @ x_t + b_ih + w_hh @ h + b_hh).chunk(4)
+            out["gates"].append(dict(zip("ifgo", (torch.sigmoid(pre[0]), torch.sigmoid(
+                pre[1]), torch.tanh(pre[2]), torch.sigmoid(pre[3])))))
+        if cell == "lstm":
+            h, c = torch.lstm_cell(x_t[None], (h[None], c[None]), w_ih, w_hh, b_ih, b_hh)
+            h, c = h[0], c[0]
+            out["c"].append(c)
+        else:
+            h = TORCH_CELL[cell](x_t[None], h[None], w_ih, w_hh, b_ih, b_hh)[0]
+        out["h"].append(h)
+    return out
+
+
+def _strip_z(frame_trace) -> np.ndarray:
+    return np.asarray(frame_trace.z, dtype=np.float64).reshape(-1)
+
+
+def test_forward_animation_has_every_steps_real_numbers(traced):
+    """One frame per time step; frame k shows the study's terms at k, and those are torch's
+    own cell run from a zero state (so the frames are the model's numbers, not the trace's
+    alone)."""
+    from rnnviz import charts
+    run, x, _, tr = traced
+    cell, example, unit, shown = run.config.cell, 4, 1, 2
+    terms = forward_terms(run.model, x, tr, 0, example)
+    np.testing.assert_allclose(terms.x, x[example].numpy())  # the copy task's own input
+    fig = charts.forward_animation(terms, unit, shown)
+    steps = run.config.seq_len
+    assert [frame.name for frame in fig.frames] == [str(k) for k in range(steps)]
+    oracle = _torch_walk(run.model, x, x[example].numpy(), cell)
+    for k, frame in enumerate(fig.frames):
+        rows = charts.forward_strip_rows(terms, k)
+        assert len(frame.data) == len(rows) == len(frame.traces)
+        strips = dict(zip([label for label, _, _ in rows], frame.data))
+        ours = {label: _strip_z(trace) for label, trace in strips.items()}
+        np.testing.assert_array_equal(ours["h<sub>t</sub>: the new hidden state"],
+                                      terms.h[k])  # the study's numbers, exactly
+        np.testing.assert_allclose(ours["h<sub>t</sub>: the new hidden state"],
+                                   oracle["h"][k].numpy(), atol=1e-5)  # and torch's
+        np.testing.assert_allclose(ours["h<sub>t−1</sub>: the state coming in (zeros at t = 0)"],
+                                   oracle["h_prev"][k].numpy(), atol=1e-5)
+        np.testing.assert_allclose(ours["x<sub>t</sub>: the input"], x[example, k].numpy())
+        for name in terms.gates:
+            label = next(label for label in ours if label.startswith(f"{name}<sub>t</sub>"))
+            np.testing.assert_allclose(ours[label], oracle["gates"][k][name].numpy(),
+                                       atol=1e-5)
+        if cell == "lstm":
+            np.testing.assert_allclose(ours["c<sub>t</sub>: the memory cell going out"],
+                                       oracle["c"][k].numpy(), atol=1e-5)
+        # the title of the left panel says this step's numbers of the chosen unit
+        head = frame.layout.annotations[0].text
+        assert head.startswith(f"<b>t = {k}</b>")
+        assert f"h {float(oracle['h'][k][unit]):.3f}" in head.replace("-0.000", "0.000")
+        outline = frame.layout.shapes[-2 if k < steps - 1 else -1]
+        assert (outline.x0, outline.x1) == (k - 0.5, k + 0.5)  # step k outlined
+    # the figure itself shows step `shown`, and its slider stands there
+    strip_traces = fig.data[1:]
+    np.testing.assert_array_equal(_strip_z(strip_traces[-1]), terms.h[shown])
+    assert fig.layout.sliders[0].active == shown
+
+
+def test_backward_animation_walks_back_with_the_gradients(traced):
+    from rnnviz import charts
+    run, x, y, tr = traced
+    example, layer = 5, 1
+    back = backward_terms(run.model, x, y, tr, layer, example)
+    fig = charts.backward_animation(back)
+    steps = run.config.seq_len
+    assert [frame.name for frame in fig.frames] == [str(k) for k in range(steps)]
+    for k, frame in enumerate(fig.frames):
+        walked, now, bars, *strips = frame.data
+        assert list(walked.x) == list(range(k, steps)) and list(now.x) == [k]
+        np.testing.assert_allclose(now.y, [tr.grad_h[layer][example, k]], rtol=1e-6)
+        widths = list(bars.marker.line.width)
+        assert widths.index(3) == k + 1 if k + 1 < steps else max(widths) == 0
+        np.testing.assert_array_equal(_strip_z(strips[0]), back.grad_h[k])
+        np.testing.assert_allclose(np.linalg.norm(_strip_z(strips[0])),
+                                   tr.grad_h[layer][example, k], rtol=1e-5)  # the trace's
+        np.testing.assert_allclose(_strip_z(strips[1]) + _strip_z(strips[2]), back.grad_h[k])
+        if run.config.cell == "lstm":
+            np.testing.assert_array_equal(_strip_z(strips[3]), back.grad_c[k])
+        assert frame.layout.annotations[0].text.startswith(f"<b>t = {k}</b>")
+    assert fig.layout.sliders[0].active == steps - 1  # the walk starts at the loss
+
+
+@pytest.mark.parametrize("backward", [False, True])
+def test_the_player_walks_at_reading_speed_in_the_browser(traced, backward):
+    """Play is plotly's own animation (no server round trip): 100-200 ms a frame, from the
+    current frame on, backward from the last step; Pause and every slider step jump at once."""
+    from rnnviz import charts
+    run, x, y, tr = traced
+    if backward:
+        fig = charts.backward_animation(backward_terms(run.model, x, y, tr, 0, 0), 3)
+    else:
+        fig = charts.forward_animation(forward_terms(run.model, x, tr, 0, 0), 0, 3)
+    play, pause = fig.layout.updatemenus[0].buttons
+    assert play.method == pause.method == "animate"
+    frames, options = play.args
+    assert frames is None  # all frames, in the order the direction says
+    assert 100 <= options["frame"]["duration"] <= 200 and options["frame"]["redraw"]
+    assert options["fromcurrent"] and options["transition"]["duration"] == 0
+    assert options["direction"] == ("reverse" if backward else "forward")
+    assert list(pause.args[0]) == [None] and pause.args[1]["mode"] == "immediate"
+    steps = fig.layout.sliders[0].steps
+    assert [list(step.args[0]) for step in steps] == [[str(k)] for k in range(run.config.seq_len)]
+    assert all(step.method == "animate" and step.args[1]["frame"]["duration"] == 0
+               for step in steps)
+    assert fig.layout.sliders[0].active == 3
+    fig.to_json()

@@ -19,17 +19,9 @@ from rnnviz.charts.apps import (
     unit_ranking_chart,
 )
 from rnnviz.charts.compare import (
-    FADE,
-    HIGHLIGHT,
-    MAX_STRIP_TEXT,
-    STEP_GATE_WORDS,
-    backward_chart,
     cell_label,
-    contributions_chart,
     final_metric_chart,
     hidden_column_heatmap,
-    step_overview,
-    step_strips,
     sweep_chart,
 )
 from rnnviz.charts.diagram import unrolled_diagram
@@ -80,6 +72,18 @@ from rnnviz.charts.sentiment import (
     unit_meaning_chart,
 )
 from rnnviz.charts.sequences import sequence_panel
+from rnnviz.charts.stepthrough import (
+    FADE,
+    FRAME_MS,
+    HIGHLIGHT,
+    MAX_STRIP_TEXT,
+    STEP_GATE_WORDS,
+    backward_animation,
+    backward_strip_rows,
+    contributions_chart,
+    forward_animation,
+    forward_strip_rows,
+)
 from rnnviz.charts.style import (
     BRUSH_WIDTH_PX,
     DIVERGING,

@@ -62,6 +62,7 @@ ARROW_COLOR = "#444444"        # the diagram's arrows and their labels
 HIGHLIGHT = "#222222"          # the outline of the selected step or unit
 PAPER = "#FFFFFF"
 FADE = "rgba(255,255,255,0.6)"  # a veil over what is not reached yet
+TRANSPARENT = "rgba(0,0,0,0)"  # a marker or label drawn for its hover or outline only
 # a path's start and end (PCA trajectories): shapes both plotly.js 2D and 3D markers know, in
 # the colours of the first and last step on the time scale the path is drawn in
 MARKERS = {"start": "diamond", "end": "square"}

@@ -1,6 +1,7 @@
 """Short explanations written for this app, shown next to the charts they talk about.
 
-Each topic is a title and a list of blocks: ``("md", markdown)`` or ``("latex", equation)``. The
+Each topic is a title and a list of blocks: ``("md", markdown)``, whose symbols are inline
+LaTeX between ``$...$`` (Streamlit renders it with KaTeX), or ``("latex", equation)``. The
 tone is a lecture at the board: a few sentences, one equation, and a pointer to what is on the
 screen. Pure data; the app renders it (``rnnviz.app.classroom.explanation``).
 """
@@ -19,18 +20,18 @@ class Topic:
 TOPICS: dict[str, Topic] = {
     "recurrence": Topic("Recurrence: the hidden state is the memory", (
         ("md", "A recurrent network applies **the same cell at every step**. Besides the new "
-               "input x_t it reads its own previous state h_{t−1}, so everything it has seen "
+               "input $x_t$ it reads its own previous state $h_{t-1}$, so everything it has seen "
                "can, in principle, influence what it does now:"),
         ("latex", r"h_t = \tanh(W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh}), \qquad "
                   r"\hat y_t = W_{out} h_t + b_{out}"),
         ("md", "A single value of a wave cannot tell you whether the wave is rising or "
                "falling, or how fast. Two or three values can. The network has to keep that "
-               "evidence in h_t — a vector of a few dozen numbers — and update it at every "
-               "step. Wipe h_{t−1} and the same weights are left with one number to go on."),
+               "evidence in $h_t$ — a vector of a few dozen numbers — and update it at every "
+               "step. Wipe $h_{t-1}$ and the same weights are left with one number to go on."),
     )),
     "bptt": Topic("Backpropagation through time", (
         ("md", "To train, unroll the loop: T copies of the same cell, one per step, sharing "
-               "their weights. The loss depends on W_hh through every copy, so its gradient is "
+               "their weights. The loss depends on $W_{hh}$ through every copy, so its gradient is "
                "a sum over steps, and the signal for step t has to travel back through every "
                "later step:"),
         ("latex", r"\frac{\partial L}{\partial h_t} = \sum_{k \ge t} "
@@ -38,22 +39,25 @@ TOPICS: dict[str, Topic] = {
                   r"\prod_{j=t+1}^{k} \frac{\partial h_j}{\partial h_{j-1}}, \qquad "
                   r"\frac{\partial h_j}{\partial h_{j-1}} = "
                   r"\operatorname{diag}\!\left(\varphi'(a_j)\right) W_{hh}"),
-        ("md", "Here a_j is the pre-activation and φ′ the slope of the activation: 1 − h_j² "
-               "for tanh, 0 or 1 for relu. That product of Jacobians is the whole story of the "
-               "next two lessons. The sum matters too: on a task with a loss at every step, "
-               "∂L/∂h_t adds one chain for every loss at and after step t, so the first steps "
-               "can collect more gradient than the last even where every single chain "
-               "shrinks. The Gradients page measures ‖∂L/∂h_t‖ for every step t of the "
-               "real model, and on such tasks also the last step's loss alone."),
+        ("md", "Here $a_j$ is the pre-activation and φ′ the slope of the activation: "
+               "$1 - h_j^2$ for tanh, 0 or 1 for relu. That product of Jacobians is the whole "
+               "story of the next two lessons. The sum matters too: on a task with a loss at "
+               r"every step, $\partial L/\partial h_t$ adds one chain for every loss at and "
+               "after step $t$, so the first steps can collect more gradient than the last "
+               "even where every single chain shrinks. The Gradients page measures "
+               r"$\|\partial L/\partial h_t\|$ for every step $t$ of the real model, and on "
+               "such tasks also the last step's loss alone."),
     )),
     "vanishing": Topic("Vanishing gradients and the spectral radius", (
         ("md", "Multiply a vector by the same matrix W again and again and, after many steps, "
                "its length changes by about the **spectral radius** ρ (the largest "
-               "|eigenvalue|) per step: ‖W^k‖^(1/k) → ρ. That is the *asymptotic* rate of a "
-               "**linear** RNN, not a bound: over a few steps W can stretch a vector by more "
-               "than ρ. The bound is the largest **singular value**, σ_max = ‖W_hh‖₂ ≥ ρ. "
-               "Each step back multiplies the gradient by diag(φ′) W_hh, and the slope φ′ of "
-               "tanh (1 − h²) or relu (0 or 1) is at most 1, so after k steps back:"),
+               r"|eigenvalue|) per step: $\|W^k\|^{1/k} \to \rho$. That is the *asymptotic* "
+               "rate of a **linear** RNN, not a bound: over a few steps W can stretch a "
+               r"vector by more than ρ. The bound is the largest **singular value**, "
+               r"$\sigma_{\max} = \|W_{hh}\|_2 \ge \rho$. "
+               "Each step back multiplies the gradient by "
+               r"$\operatorname{diag}(\varphi') W_{hh}$, and the slope φ′ of tanh (1 − h²) or "
+               "relu (0 or 1) is at most 1, so after $k$ steps back:"),
         ("latex", r"\left\| \frac{\partial h_t}{\partial h_{t-k}} \right\| \le "
                   r"\sigma_{\max}(W_{hh})^k, \quad \sigma_{\max} < 1 \;\Rightarrow\; "
                   r"\text{exponential decay}; \qquad \|W^k\|^{1/k} \to \rho(W) "
@@ -63,13 +67,14 @@ TOPICS: dict[str, Topic] = {
                "problem the first marked number is up to 50 steps back, so the weights never "
                "learn to keep it."),
         ("md", "The second way to vanish is **saturation**. Each step's Jacobian is "
-               "diag(1 − h²) W_hh: a unit sitting near ±1 has slope 1 − h² ≈ 0 and passes "
-               "almost nothing back, whatever ρ or σ_max is. A trained vanilla RNN often grows "
-               "ρ above 1 and saturates its units at the same time. On the Gradients page the "
-               "dotted line is the σ_max^k bound and the dashed line the ρ^k rate, both from "
-               "the last step's gradient: the gradient of one loss never rises above the "
-               "dotted line, and how far it falls below is saturation and the directions W_hh "
-               "shrinks. The ρ^k line can be crossed either way."),
+               r"$\operatorname{diag}(1 - h^2)\, W_{hh}$: a unit sitting near ±1 has slope "
+               r"1 − h² ≈ 0 and passes almost nothing back, whatever ρ or $\sigma_{\max}$ is. "
+               "A trained vanilla RNN often grows ρ above 1 and saturates its units at the "
+               r"same time. On the Gradients page the dotted line is the $\sigma_{\max}^k$ "
+               r"bound and the dashed line the $\rho^k$ rate, both from the last step's "
+               "gradient: the gradient of one loss never rises above the dotted line, and how "
+               "far it falls below is saturation and the directions $W_{hh}$ shrinks. The "
+               r"$\rho^k$ line can be crossed either way."),
     )),
     "exploding": Topic("Exploding gradients", (
         ("md", "The same product can grow instead. Where the step Jacobians stretch the "
@@ -90,26 +95,26 @@ TOPICS: dict[str, Topic] = {
                "the steps that were clipped; the line is the raw norm before clipping."),
     )),
     "gating": Topic("Gates: learned switches for memory", (
-        ("md", "An LSTM keeps a separate **cell state** c_t and changes it only by gated "
+        ("md", "An LSTM keeps a separate **cell state** $c_t$ and changes it only by gated "
                "addition (PyTorch's names and equations):"),
         ("latex", r"c_t = f_t \odot c_{t-1} + i_t \odot g_t, \qquad h_t = o_t \odot "
                   r"\tanh(c_t), \qquad \frac{\partial c_t}{\partial c_{t-1}} = "
                   r"\operatorname{diag}(f_t)"),
         ("md", "The forget gate f, the input gate i and the output gate o are sigmoids between "
-               "0 and 1 computed from x_t and h_{t−1}. Where f ≈ 1 and i ≈ 0 a unit copies its "
+               "0 and 1 computed from $x_t$ and $h_{t-1}$. Where f ≈ 1 and i ≈ 0 a unit copies its "
                "value forward untouched — and the gradient flows back along it untouched too, "
                "because the Jacobian along c is just f. No matrix power, no vanishing."),
         ("md", "A **GRU** folds this into one state and two gates: the update gate z decides "
-               "between keeping h_{t−1} and writing a candidate n_t; the reset gate r decides "
+               "between keeping $h_{t-1}$ and writing a candidate $n_t$; the reset gate r decides "
                "how much of the past the candidate may use."),
         ("latex", r"h_t = (1 - z_t) \odot n_t + z_t \odot h_{t-1}"),
     )),
     "initialization": Topic("Initialization", (
         ("md", "Training starts from the initial weights, and at step zero the gradient "
-               "profile is set by them alone. PyTorch's default draws W_hh uniformly in "
+               "profile is set by them alone. PyTorch's default draws $W_{hh}$ uniformly in "
                "±1/√H: a random matrix whose ρ is well below 1, so the early steps get almost "
-               "no signal. **Orthogonal** W_hh keeps every vector's length (all singular values "
-               "1). **Identity** (IRNN, Le, Jaitly & Hinton 2015) goes further:"),
+               "no signal. **Orthogonal** $W_{hh}$ keeps every vector's length (all singular "
+               "values 1). **Identity** (IRNN, Le, Jaitly & Hinton 2015) goes further:"),
         ("latex", r"W_{hh} = I,\; b = 0 \;\Rightarrow\; h_t = \operatorname{relu}(h_{t-1} + "
                   r"W_{ih} x_t)"),
         ("md", "The network starts out as an accumulator that forgets nothing; training only "

@@ -23,7 +23,11 @@ import numpy as np
 ACTIVATION_SLOPE = {"tanh": 1.0, "relu": 1.0}
 SLOPE_WORDS = {"tanh": "the slope of tanh, 1 − h², is at most 1",
                "relu": "the slope of relu is 0 or 1"}
-STATE_WORDS = {"lstm": "∂(h_t, c_t)/∂(h_{t−1}, c_{t−1})", "gru": "∂h_t/∂h_{t−1}"}
+# the sentences are markdown: mathematics inside $...$ (Streamlit renders it with KaTeX)
+STATE_WORDS = {"lstm": r"$\partial(h_t, c_t)/\partial(h_{t-1}, c_{t-1})$",
+               "gru": r"$\partial h_t/\partial h_{t-1}$"}
+ACTIVATION_TEX = {"tanh": r"\tanh", "relu": r"\operatorname{relu}"}
+GRADIENT_NORM = r"$\|\partial L/\partial h_t\|$"
 GATE_BLOCKS = {"lstm": "ifgo", "gru": "rzn"}
 
 
@@ -69,11 +73,12 @@ def profile_caption(grad_h: np.ndarray, *, cell: str, many_to_one: bool,
     profile = grad_h.mean(axis=0)
     accumulates = not many_to_one and last_loss is not None
     bounded = np.asarray(last_loss, dtype=np.float64).mean(axis=0) if accumulates else profile
-    parts = [f"‖∂L/∂h_t‖ averaged over a batch of {batch} examples (log scale). The first "
+    parts = [f"{GRADIENT_NORM} averaged over a batch of {batch} examples (log scale). The first "
              f"step receives **{_ratio(profile):.2g}×** the gradient of the last"]
     if accumulates:
         ratio, alone = _ratio(profile), _ratio(bounded)
-        sums = ("∂L/∂h_t sums the gradients of all the losses at and after t: the first step "
+        sums = (r"$\partial L/\partial h_t$ sums the gradients of all the losses at and after "
+                "$t$: the first step "
                 "collects every one of them, the last step only its own")
         alone_text = (f"the last step's loss alone delivers **{alone:.2g}×** to the first step "
                       "(the line \"last step's loss alone\")")
@@ -86,7 +91,7 @@ def profile_caption(grad_h: np.ndarray, *, cell: str, many_to_one: bool,
     if cell == "rnn":
         if not top:
             parts.append(f" No theory lines for layer {layer}: its gradient also arrives "
-                         "through the layer above at every step, so no power of its own W_hh "
+                         "through the layer above at every step, so no power of its own $W_{hh}$ "
                          "bounds it. Pick the top layer to see them.")
         elif sigma_max is not None and spectral_radius is not None:
             parts.append(_rnn_theory(profile, bounded, accumulates, nonlinearity, sigma_max,
@@ -104,20 +109,23 @@ def _rnn_theory(profile: np.ndarray, bounded: np.ndarray, accumulates: bool,
     bound = power_line(bounded, ACTIVATION_SLOPE[nonlinearity] * sigma_max)
     rate = power_line(bounded, spectral_radius)
     what = "the last step's loss alone" if accumulates else "the measured gradient"
-    text = (f" Two lines from W_hh start at the last step's gradient. Dotted: the **upper "
-            f"bound** c·σ_max^(T−1−t), with σ_max = ‖W_hh‖₂ = {sigma_max:.2f} its largest "
-            f"singular value: a step back multiplies the gradient by diag({nonlinearity}′)·W_hh "
-            f"and {SLOPE_WORDS[nonlinearity]}, so no step can stretch it by more than σ_max and "
-            f"{what} stays below this line at every step")
+    step = rf"$\operatorname{{diag}}({ACTIVATION_TEX[nonlinearity]}')\, W_{{hh}}$"
+    text = (r" Two lines from $W_{hh}$ start at the last step's gradient. Dotted: the **upper "
+            r"bound** $c \cdot \sigma_{\max}^{T-1-t}$, with "
+            rf"$\sigma_{{\max}} = \|W_{{hh}}\|_2 = {sigma_max:.2f}$ its largest "
+            f"singular value: a step back multiplies the gradient by {step} "
+            f"and {SLOPE_WORDS[nonlinearity]}, so no step can stretch it by more than "
+            rf"$\sigma_{{\max}}$ and {what} stays below this line at every step")
     if bounded[0] > 0 and math.isfinite(bound[0]):
         text += f" (at the first step the bound is {bound[0] / bounded[0]:.2g}× above it)"
-    text += (f". Dashed: c·ρ^(T−1−t), with the spectral radius ρ = {spectral_radius:.2f}, only "
+    text += (r". Dashed: $c \cdot \rho^{T-1-t}$, with the spectral radius "
+             f"ρ = {spectral_radius:.2f}, only "
              "the **asymptotic rate** of a *linear* RNN, whose gradient changes by about ρ per "
              "step over many steps. It is not a bound, and a measured curve may cross it: ")
     above = int(np.sum(profile > rate * (1 + 1e-6)))
-    text += f"the measured ‖∂L/∂h_t‖ lies above it at {above} of {steps} steps."
+    text += f"the measured {GRADIENT_NORM} lies above it at {above} of {steps} steps."
     if accumulates:
-        text += (" The total ‖∂L/∂h_t‖ is bounded by neither line: it adds one chain per "
+        text += (f" The total {GRADIENT_NORM} is bounded by neither line: it adds one chain per "
                  "later loss.")
     return text
 
@@ -128,8 +136,9 @@ def _gated_theory(cell: str, bounded: np.ndarray, accumulates: bool, jacobian_no
     per_step = _per_step(ratio, len(bounded))
     what = "the last step's loss alone" if accumulates else "the gradient"
     verb = "grows" if ratio > 1 else "shrinks"
+    jacobian = STATE_WORDS.get(cell, STATE_WORDS["gru"])
     text = (f" Gated cells have no single factor per step: the step Jacobian "
-            f"{STATE_WORDS.get(cell, '∂h_t/∂h_{t−1}')} has mean spectral norm "
+            f"{jacobian} has mean spectral norm "
             f"**{float(np.mean(jacobian_norm)):.2f}** here. Each step's norm bounds how much "
             "that step back can stretch the gradient of the state, and does not predict it")
     if math.isfinite(per_step):
@@ -155,25 +164,28 @@ def singular_values_caption(cell: str, spectra: list, gates: dict[str, np.ndarra
     where = f" in layer {layer}" if any(s.layer != layer for s in spectra) else ""
     if cell == "rnn":
         sigma = blocks.get("", math.nan)
-        return ("Singular values of W_hh: it stretches a vector along its k-th singular "
-                "direction by σ_k. But a step back multiplies the gradient by "
-                f"diag({nonlinearity}′)·W_hh and {SLOPE_WORDS[nonlinearity]}, so the largest, "
-                f"σ_max = ‖W_hh‖₂ = {sigma:.2f}"
+        step = rf"$\operatorname{{diag}}({ACTIVATION_TEX[nonlinearity]}')\, W_{{hh}}$"
+        return (r"Singular values of $W_{hh}$: it stretches a vector along its $k$-th singular "
+                r"direction by $\sigma_k$. But a step back multiplies the gradient by "
+                f"{step} and {SLOPE_WORDS[nonlinearity]}, so the largest, "
+                rf"$\sigma_{{\max}} = \|W_{{hh}}\|_2 = {sigma:.2f}$"
                 f"{where}, only **bounds** the factor of each step: all values below 1 and the "
                 "gradient must vanish; above 1 it can grow, where the units are not saturated "
                 "and the gradient lines up with a stretched direction.")
     names = GATE_BLOCKS[cell]
     listed = ", ".join(f"{gate} {blocks[gate]:.2f}" for gate in names if gate in blocks)
     if cell == "lstm":
-        gate, path = "f", ("the cell path c_t = f_t ⊙ c_{t−1} + i_t ⊙ g_t, whose direct "
-                           "Jacobian ∂c_t/∂c_{t−1} is diag(f_t)")
+        gate, path = "f", (r"the cell path $c_t = f_t \odot c_{t-1} + i_t \odot g_t$, whose "
+                           r"direct Jacobian $\partial c_t/\partial c_{t-1}$ is "
+                           r"$\operatorname{diag}(f_t)$")
         word = "forget gate f"
     else:
-        gate, path = "z", ("the update path h_t = (1 − z_t) ⊙ n_t + z_t ⊙ h_{t−1}, whose direct "
-                           "Jacobian through z_t ⊙ h_{t−1} is diag(z_t)")
+        gate, path = "z", (r"the update path $h_t = (1 - z_t) \odot n_t + z_t \odot h_{t-1}$, "
+                           r"whose direct Jacobian through $z_t \odot h_{t-1}$ is "
+                           r"$\operatorname{diag}(z_t)$")
         word = "update gate z"
     text = (f"Singular values of each recurrent block "
-            f"{', '.join(f'W_h{name}' for name in names)}. None of them carries the state "
+            f"{', '.join(f'$W_{{h{name}}}$' for name in names)}. None of them carries the state "
             "from step to step: each feeds the pre-activation of a gate (or of the candidate), "
             "which passes through a sigmoid (slope at most ¼) or tanh (slope at most 1) and is "
             "multiplied by other gates before it touches the state, so a σ above 1 here does "

@@ -109,7 +109,7 @@ def check_vanishing(runs: dict[str, Run]) -> Outcome:
         f"gradient reaching step 0 grows from **{short_shares[0]:.1e}** at the start to "
         f"**{short_shares[-1]:.1e}** at the end; at 50 steps it never rises above "
         f"**{long_shares.max():.1e}** at any of the {len(long_shares)} snapshots.",
-        f"Not because W_hh is small: its spectral radius ended at **{radius:.2f}**, so by ρ "
+        f"Not because $W_{{hh}}$ is small: its spectral radius ended at **{radius:.2f}**, so by ρ "
         f"alone the gradient would grow. The units are saturated — the average tanh slope "
         f"1 − h² is **{slope:.2f}** — and every step back multiplies the gradient by these "
         "slopes.",
@@ -135,7 +135,8 @@ def vanishing_look_at_note(outcome: Outcome) -> str:
                f"{n['short_share_last']:.1e}; at 50 steps it never rises above "
                f"{n['long_share_max']:.1e}.")
     return sliding + (f" In the 50-step run the gradient {outcome.phrases['drop']}. Its ρ "
-            f"is {n['radius']:.2f} and σ_max {n['sigma_max']:.2f}, so {grows}; the mean tanh "
+            rf"is {n['radius']:.2f} and $\sigma_{{\max}}$ {n['sigma_max']:.2f}, so {grows}; the "
+            f"mean tanh "
             f"slope is {n['slope']:.2f}.")
 
 
@@ -205,7 +206,8 @@ def check_lstm(runs: dict[str, Run]) -> Outcome:
         f"follows it with r = {correlation[carrier]:+.3f}.",
         f"On that unit the forget gate averages **{forget[carrier]:.3f}** over the steps "
         f"between the first marker and the answer; the median unit's is {median_forget:.2f}. "
-        "f ≈ 1 means c_t ≈ c_{t−1}: the number is copied forward, and so is its gradient.",
+        r"f ≈ 1 means $c_t \approx c_{t-1}$: the number is copied forward, and so is its "
+        "gradient.",
         f"In example 0, the one the Gates page opens on, {_units_phrase(open_units, hidden)} "
         f"{'keeps' if len(open_units) == 1 else 'keep'} f above 0.9 at every step.",
     ]
@@ -289,7 +291,8 @@ def check_init(runs: dict[str, Run]) -> Outcome:
     facts = [
         "Before any training, the share of the last step's gradient that reaches step 0: "
         + ", ".join(f"{label} **{ratios[label]:.1e}**" for label in runs) + ".",
-        f"Identity (IRNN) starts with h_t = relu(h_{{t−1}} + input): the state is copied "
+        r"Identity (IRNN) starts with $h_t = \operatorname{relu}(h_{t-1} + \text{input})$: the "
+        "state is copied "
         f"forward, the gradient passes back intact, and it learns — best validation MSE "
         f"**{_fmt(best['identity'])}** ({best['identity'] / chance:.0%} of chance).",
         f"Orthogonal keeps more than default but relu zeroes half of the state at each step: "
@@ -399,10 +402,11 @@ def check_sentence_memory(runs: dict[str, Run]) -> Outcome:
         f"Where it is at most {NEAR_WORDS} words before the end ({n['lstm_near_count']:.0f} "
         f"sentences): LSTM {n['lstm_near']:.1%}, vanilla RNN {n['rnn_near']:.1%} "
         f"({reads(n['rnn_near'])}).",
-        f"Why: of the gradient ‖∂L/∂h_t‖ at the last word, the deciding word receives (median "
+        r"Why: of the gradient $\|\partial L/\partial h_t\|$ at the last word, the deciding "
+        "word receives (median "
         f"over the validation sentences) **{share(n['lstm_signal'])}** in the LSTM and "
         f"**{share(n['rnn_signal'])}** in the vanilla RNN. Most sentences decide far from the "
         "end, and through the RNN's tanh steps their learning signal fades before it reaches "
-        "the words that matter; the LSTM's cell carries it along c_t.",
+        "the words that matter; the LSTM's cell carries it along $c_t$.",
     ]
     return Outcome(holds, facts, numbers, arrays)

@@ -141,7 +141,7 @@ LESSONS: dict[str, Lesson] = {lesson.key: lesson for lesson in (
         "In the top chart, the dashed prediction misses at the first steps and then locks onto "
         "the target. In the heatmap and in \"Selected units over time\", some units rise and "
         "fall in step with the wave while others hold steady: together they keep where the "
-        "wave is and where it is heading — which a single value x_t cannot tell.",
+        "wave is and where it is heading — which a single value $x_t$ cannot tell.",
         "At t = 0 the network sees one number and has no past. Two steps later it predicts "
         "well. What does it know at t = 2 that it did not know at t = 0 — and where is that "
         "knowledge kept?",
@@ -155,13 +155,14 @@ LESSONS: dict[str, Lesson] = {lesson.key: lesson for lesson in (
         (("T = 50", ADDING_RNN_50), ("T = 20", ADDING_RNN_20)),
         "pages/gradients.py",
         "The top chart: the gradient reaching each time step, on a log scale. Two lines from "
-        "W_hh start at the last step: the dotted upper bound σ_max^k, from its largest "
-        "singular value σ_max (the gradient can never rise above it), and the dashed ρ^k, from "
-        "its spectral radius, only the rate a linear RNN would settle into. Where both lie "
-        "far above the measured curve, the culprit is tanh's saturation (slope 1 − h² near "
-        "0), which every step back multiplies in. Switch to the T = 20 run above to compare.",
+        r"$W_{hh}$ start at the last step: the dotted upper bound $\sigma_{\max}^k$, from its "
+        r"largest singular value $\sigma_{\max}$ (the gradient can never rise above it), and "
+        r"the dashed $\rho^k$, from its spectral radius, only the rate a linear RNN would "
+        "settle into. Where both lie far above the measured curve, the culprit is tanh's "
+        "saturation (slope 1 − h² near 0), which every step back multiplies in. Switch to the "
+        "T = 20 run above to compare.",
         "The first marked number sits somewhere in steps 0–24. How much learning signal "
-        "reaches it at 50 steps, and how much at 20? What would have to change in W_hh for "
+        "reaches it at 50 steps, and how much at 20? What would have to change in $W_{hh}$ for "
         "more of it to arrive?",
         "At 20 steps the vanilla RNN learns; at 50 it stays near chance, and the gradient at "
         "its first step is orders of magnitude below the last step's.",
@@ -194,8 +195,8 @@ LESSONS: dict[str, Lesson] = {lesson.key: lesson for lesson in (
         "Look for rows of f that stay dark red for the whole sequence: units whose cell value "
         "is copied forward at every step. The lesson notes name the unit that carries the "
         "first number and set its forget gate beside every other unit's.",
-        "The cell update is c_t = f_t ⊙ c_{t−1} + i_t ⊙ g_t. If f_t = 1 and i_t = 0, what "
-        "happens to c_t — and to the gradient flowing back along it?",
+        r"The cell update is $c_t = f_t \odot c_{t-1} + i_t \odot g_t$. If $f_t = 1$ and "
+        "$i_t = 0$, what happens to $c_t$ — and to the gradient flowing back along it?",
         "The LSTM reaches a small fraction of chance, and its forget gate sits near 1 on the "
         "units that carry the first number.",
         ("gating",), check_lstm, look_at_note=lstm_look_at_note),
@@ -205,8 +206,8 @@ LESSONS: dict[str, Lesson] = {lesson.key: lesson for lesson in (
         "¾ of the parameters.",
         (("GRU", SHORT_GRU), ("LSTM", SHORT_LSTM)),
         "pages/gates.py",
-        "The GRU's update gate z: where it is near 1 a unit keeps h_{t−1} unchanged, the job "
-        "the LSTM's forget gate did. There is no separate cell state: h_t is the memory.",
+        "The GRU's update gate z: where it is near 1 a unit keeps $h_{t-1}$ unchanged, the "
+        "job the LSTM's forget gate did. There is no separate cell state: $h_t$ is the memory.",
         "The GRU merges the LSTM's forget and input gates into one z (keep vs write). What "
         "does it give up by tying them together, and why might it not matter here?",
         "Trained alike on the 30-step adding problem, the LSTM and the GRU both reach a small "
@@ -224,9 +225,9 @@ LESSONS: dict[str, Lesson] = {lesson.key: lesson for lesson in (
         "initialization. For the identity start it is bright all the way back to time step 0. "
         "Switch to the default run: the left of that row is dark — the signal never arrives, "
         "and the run stays near chance.",
-        "Identity means h_t = relu(h_{t−1} + W_ih x_t): the network starts out remembering "
-        "everything. Why does a network that remembers everything learn faster than one that "
-        "remembers a little?",
+        r"Identity means $h_t = \operatorname{relu}(h_{t-1} + W_{ih} x_t)$: the network "
+        "starts out remembering everything. Why does a network that remembers everything "
+        "learn faster than one that remembers a little?",
         "Before training the identity start passes the gradient back almost intact and the "
         "default start loses it; the identity run learns the task while the default run stays "
         "near chance.",
@@ -252,10 +253,10 @@ LESSONS: dict[str, Lesson] = {lesson.key: lesson for lesson in (
         (("vanilla RNN", SENTENCE_RNN), ("LSTM", SENTENCE_LSTM)),
         "pages/sentiment.py",
         "Press the last example: \"not good\" followed by a long neutral tail. The chart shows "
-        "P(positive) after every word, the readout applied to h_t: what the model would answer "
+        "P(positive) after every word, the readout applied to $h_t$: what the model would answer "
         "if the sentence stopped there. Switch to the LSTM above: its line drops at \"not "
         "good\" and stays down through the whole tail, and the unit finder names a unit whose "
-        "h_t follows the sentence's meaning. The vanilla RNN's line hardly reacts to any word: "
+        "$h_t$ follows the sentence's meaning. The vanilla RNN's line hardly reacts to any word: "
         "it never learned to read these sentences.",
         "Both networks saw the same sentences, and a vanilla RNN can hold one bit for many "
         "steps. Why did the learning signal from the answer at the end never teach it what "
