@@ -35,7 +35,7 @@ LESSONS_PAGE = "pages/lessons.py"
 # Everything classroom mode changes, in one place. Streamlit gives every keyed widget a
 # ``st-key-<key>`` class: the pickers are hidden by their keys.
 HIDDEN_KEYS = ("layer", "example", "new_examples", "units", "pca_dims", "config_form",
-               "reset", "download_trace_here", "server_caption")
+               "reset", "download_trace_here")
 # plotly draws legends, colorbars and ticks in SVG and places them by the sizes it drew, so a
 # projector's sizes go into the figures themselves (``projector_figure``), not into CSS
 FIGURE_FONT_PX = 17
