@@ -8,8 +8,7 @@ via_app()
 
 import streamlit as st
 
-from rnnviz import charts
-from rnnviz.app import home_ui, views
+from rnnviz.app import home_ui
 from rnnviz.studies.lessons import LESSONS
 from rnnviz.studies.recipes import EXPLODE, LONG_LSTM, RESCUE, THINGS_TO_TRY
 
@@ -60,10 +59,10 @@ with left:
         f"6. **Lessons**: {len(LESSONS)} ready-made experiments for a class, one click each.")
     st.page_link("pages/playground.py", label="Open the Playground", icon=":material/play_arrow:")
 
-views.chart(charts.unrolled_diagram(steps=4),
-            "Left: the network as a loop, one cell applied again and again. Right: the same "
-            "network *unrolled* over time. Every copy shares the same weights; the arrow "
-            "from $h_{t-1}$ to $h_t$ is the recurrent matrix $W_{hh}$, and back-propagation "
-            "walks these arrows backwards, multiplying by one Jacobian per step.", key="diagram")
+home_ui.diagram(
+    "Left: the network as a loop, one cell applied again and again. Right: the same network "
+    "*unrolled* over time. Every copy shares the same weights; the arrow from $h_{t-1}$ to "
+    "$h_t$ is the recurrent matrix $W_{hh}$, and back-propagation walks these arrows "
+    "backwards, multiplying by one Jacobian per step.")
 st.latex(r"h_t = \tanh(W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh}) \qquad "
          r"\hat y_t = W_{out} h_t + b_{out}")

@@ -125,3 +125,23 @@ def follow_click() -> None:
     page = st.session_state.pop(GO_TO, None)
     if page is not None:
         st.switch_page(page, query_params=classroom.query_params())
+
+
+# the diagram keeps its proportions (one data unit is as wide as it is high), so at a phone's
+# width four unrolled steps shrink until their labels overlap: a phone gets two steps, drawn
+# larger (CSS picks one of the two figures by the window's width)
+DIAGRAM_CSS = """<style>
+  .st-key-diagram_phone { display: none; }
+  @media (max-width: 640px) {
+    .st-key-diagram { display: none; }
+    .st-key-diagram_phone { display: block; }
+  }
+</style>"""
+
+
+def diagram(how_to_read: str) -> None:
+    """The recurrent loop folded and unrolled, four steps wide (two on a phone)."""
+    st.html(DIAGRAM_CSS)
+    views.chart(charts.unrolled_diagram(steps=4), key="diagram")
+    views.chart(charts.unrolled_diagram(steps=2), key="diagram_phone")
+    st.caption(how_to_read)
