@@ -36,8 +36,8 @@ LESSONS_PAGE = "pages/lessons.py"
 # ``st-key-<key>`` class: the pickers are hidden by their keys.
 HIDDEN_KEYS = ("layer", "example", "new_examples", "units", "pca_dims", "config_form",
                "reset", "download_trace_here")
-# plotly draws legends, colorbars and ticks in SVG and places them by the sizes it drew, so a
-# projector's sizes go into the figures themselves (``projector_figure``), not into CSS
+# plotly draws legends and ticks in SVG and places them by the sizes it drew, so a projector's
+# sizes go into the figures themselves (``projector_figure``), not into CSS
 FIGURE_FONT_PX = 17
 TICK_FONT_PX = 16
 CLASSROOM_CSS = """
@@ -95,16 +95,15 @@ def starts_on() -> bool:
 
 
 def projector_figure(figure):
-    """A plotly figure with legend, tick and colorbar text at projector size (in classroom
-    mode; otherwise unchanged)."""
+    """A plotly figure with its legend, axis ticks and axis titles at projector size (in
+    classroom mode; otherwise unchanged). Colorbars keep their sizes: plotly fits a colorbar's
+    length to the plot after its title, and a larger title squeezed the bar until its tick
+    labels overlapped."""
     if not is_on() or not hasattr(figure, "to_plotly_json"):
         return figure
-    figure.update_layout(font_size=FIGURE_FONT_PX, legend_font_size=FIGURE_FONT_PX,
-                         title_font_size=FIGURE_FONT_PX + 3)
+    figure.update_layout(legend_font_size=FIGURE_FONT_PX, title_font_size=FIGURE_FONT_PX + 3)
     figure.update_xaxes(tickfont_size=TICK_FONT_PX, title_font_size=FIGURE_FONT_PX)
     figure.update_yaxes(tickfont_size=TICK_FONT_PX, title_font_size=FIGURE_FONT_PX)
-    figure.update_traces(colorbar_tickfont_size=TICK_FONT_PX,
-                         selector=lambda trace: "colorbar" in trace)
     return figure
 
 
