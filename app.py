@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from rnnviz.app import classroom
+from rnnviz.app import classroom, phone
 from rnnviz.app.entry import frame, through_app
 
 # a projector needs the whole width: classroom mode (a ?classroom=1 link included) opens with
@@ -35,26 +35,8 @@ PAGES = [
 # (the result of a Train press, the chart a lesson is about) the difference
 st.html("<style>[data-testid='stMainBlockContainer'] { padding-top: 4rem; }</style>")
 
-# Streamlit 1.67 closes the sidebar after a page link is clicked only when the browser's user
-# agent is a phone's; in any window as narrow as a phone (where the open sidebar covers the
-# page) close it too, once the link's click has been handled
-NAV_CLOSES_SIDEBAR = """<script>
-if (!window.rnnvizNavClosesSidebar) {
-  window.rnnvizNavClosesSidebar = true;
-  document.addEventListener("click", (event) => {
-    if (!event.target.closest("[data-testid='stSidebarNavLink']")
-        || !window.matchMedia("(max-width: 768px)").matches) return;
-    setTimeout(() => {
-      const sidebar = document.querySelector("[data-testid='stSidebar']");
-      const close = document.querySelector("[data-testid='stSidebarCollapseButton'] button");
-      if (sidebar && sidebar.getAttribute("data-collapsed") !== "true" && close) close.click();
-    }, 100);
-  }, true);
-}
-</script>"""
-
 page = st.navigation(PAGES)
 frame()
-st.sidebar.html(NAV_CLOSES_SIDEBAR, unsafe_allow_javascript=True)
+phone.scripts()  # a narrow window: the sidebar closes after a link, legends below plots
 with through_app():
     page.run()

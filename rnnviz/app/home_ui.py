@@ -24,7 +24,7 @@ from rnnviz.serve.jobs import Job
 from rnnviz.studies import run_notes
 from rnnviz.studies.recipes import HOME_RUN, Thing
 
-from . import classroom, state, views
+from . import classroom, phone, state, views
 
 HOME_JOB = "home_job"  # the Home run's job, while it trains (one watcher per session)
 GO_TO = "home_go_to"  # the page a thing-to-try click opens
@@ -132,11 +132,11 @@ def follow_click() -> None:
 # larger (CSS picks one of the two figures by the window's width)
 DIAGRAM_CSS = """<style>
   .st-key-diagram_phone { display: none; }
-  @media (max-width: 640px) {
+  @media PHONE {
     .st-key-diagram { display: none; }
     .st-key-diagram_phone { display: block; }
   }
-</style>"""
+</style>""".replace("PHONE", phone.NARROW)
 
 
 def diagram(how_to_read: str) -> None:

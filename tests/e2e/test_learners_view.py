@@ -24,6 +24,13 @@ METRIC_FONTS = """() => Array.from(document.querySelectorAll('[data-testid=stMet
     const size = sel => parseFloat(getComputedStyle(m.querySelector(sel + ' p')).fontSize);
     return {value: size('[data-testid=stMetricValue]'), label: size('[data-testid=stMetricLabel]')};
 })"""
+LEGENDS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).filter(el =>
+        el.querySelector('.legend') && el.querySelector('.gtitle') && el.querySelector('.xtitle'))
+    .map(el => {
+        const box = sel => el.querySelector(sel).getBoundingClientRect();
+        return {title: box('.gtitle').bottom, legend: box('.legend').top,
+                legendBottom: box('.legend').bottom, xtitle: box('.xtitle').bottom};
+    })"""
 CLIPPED_SEGMENTS = """() => Array.from(document.querySelectorAll(
         "[data-testid=stMain] [data-testid=stButtonGroup] [role=radiogroup]"))
     .filter(g => g.scrollWidth > g.clientWidth + 1)
@@ -131,3 +138,22 @@ def test_on_a_phone_the_sidebar_closes_after_choosing_a_page(browser, server_url
         assert sidebar_collapsed(tab)
         assert "Gates" in tab.locator("h1").first.inner_text()
         _shot(tab, "phone_after_navigation_390x844")
+
+
+def test_on_a_phone_legends_sit_below_the_plot_not_on_the_title(browser, server_url):
+    with sized_tab(browser, "phone") as tab:
+        tab.goto(server_url)
+        settle(tab)
+        tab.locator(".st-key-home_loss").wait_for(timeout=120_000)  # the Home run's charts
+        tab.wait_for_timeout(1500)
+        legends = tab.evaluate(LEGENDS)
+        assert legends, "no chart with a legend on Home"
+        for legend in legends:
+            assert legend["legend"] >= legend["xtitle"], legend  # under the x axis title
+        _shot(tab, "phone_home_390x844")
+    with sized_tab(browser, "desktop") as tab:  # at a desk the legend stays above the plot
+        tab.goto(server_url)
+        settle(tab)
+        tab.locator(".st-key-home_loss").wait_for(timeout=120_000)
+        tab.wait_for_timeout(1000)
+        assert all(legend["legendBottom"] < legend["xtitle"] for legend in tab.evaluate(LEGENDS))
