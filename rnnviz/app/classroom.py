@@ -31,6 +31,14 @@ ACTIVE = "lesson_active"  # key of the lesson this session is in
 STARTING = "lesson_starting"  # key of a lesson whose runs are training before its page opens
 JOBS = "lesson_jobs"  # label -> Job for the lesson's runs other than the current one
 LESSONS_PAGE = "pages/lessons.py"
+SCROLL = "lesson_scroll"  # read by lesson_marks: the lesson page's chart, brought into view
+# the banner stays at the top while the page scrolls, so the question and the chart it is about
+# are on the screen together
+# (sticky on Streamlit's wrapper of the container: the container alone is as tall as its
+# wrapper, so it had nowhere to stick)
+BANNER_CSS = ("<style>[data-testid='stLayoutWrapper']:has(> .st-key-lesson_banner) { "
+              "position: sticky; top: 3.75rem; z-index: 10; }"
+              ".st-key-lesson_banner { background: #ffffff; }</style>")
 
 # Everything classroom mode changes, in one place. Streamlit gives every keyed widget a
 # ``st-key-<key>`` class: the pickers are hidden by their keys.
@@ -283,9 +291,11 @@ def lesson_failed(lesson: Lesson) -> bool:
 
 
 def open_lesson_page(lesson: Lesson) -> None:
-    """Switch to the lesson's page (its first run current); the lesson stays active."""
+    """Switch to the lesson's page (its first run current); the lesson stays active and its
+    chart is brought into view (``lesson_marks``)."""
     st.session_state.pop(STARTING, None)
     st.session_state[ACTIVE] = lesson.key
+    st.session_state[SCROLL] = lesson.key
     label, _ = lesson.primary
     if state.current_run() is None or state.current_run().config not in lesson.configs:
         show_run(lesson, label)
@@ -346,6 +356,7 @@ def lesson_banner() -> None:
     script, _ = current_page()
     if script is not None and script != lesson.page:
         return
+    st.html(BANNER_CSS)
     with st.container(border=True, key="lesson_banner", gap="small"):
         st.markdown(f"**:material/school: Lesson {lesson.number} · {lesson.title}.** "
                     f"**Ask the class:** {lesson.question}")

@@ -1,12 +1,15 @@
-"""What the active lesson's text points at, on the page it opens: the chart it means (the
-banner names it, and the page keeps it in the first screen) and the unit or training step it
-names, marked on that chart. A marked unit comes from the lesson's own measurement
-(``Outcome.numbers`` of ``rnnviz.studies.lesson_checks``), never from the text.
+"""What the active lesson's text points at, on the page it opens: the chart it means and the
+unit or training step it names, marked on that chart. When the lesson opens its page, the page
+scrolls (once) just enough for that chart to be whole on the screen under the banner, which
+stays at the top. A marked unit comes from the lesson's own measurement (``Outcome.numbers`` of
+``rnnviz.studies.lesson_checks``), never from the text.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import streamlit as st
 
 from rnnviz.core.train import Run
 from rnnviz.studies.lessons import Lesson
@@ -18,6 +21,30 @@ REFERRED_CHART = {"recurrence": "sequence", "vanishing": "profile", "exploding":
                   "lstm": "gate_f", "gru": "gate_z", "init": "probe",
                   "overfitting": "loss_curves", "negation": "sentiment_decision"}
 MARK_COLOR = "#111111"
+SCROLL = classroom.SCROLL  # set when a lesson's page opens: bring its chart into view, once
+
+# Scrolls the main area just enough that the chart is whole on the screen, never so far that
+# its top goes under the lesson banner (sticky at the top, see ``classroom.BANNER_CSS``).
+# Waits until the chart is drawn and the page above it has stopped moving (fonts, equations).
+_SCROLL_JS = """<script>
+(() => {
+  let last = null, still = 0;
+  const bring = (tries) => {
+    const chart = document.querySelector(".st-key-CHART .js-plotly-plot");
+    const top = chart ? chart.getBoundingClientRect().top : null;
+    still = chart && last !== null && Math.abs(top - last) < 1 ? still + 1 : 0;
+    last = top;
+    if (still < 3) { if (tries < 80) setTimeout(() => bring(tries + 1), 150); return; }
+    const main = document.querySelector("[data-testid='stMain']");
+    const banner = document.querySelector(".st-key-lesson_banner");
+    const box = chart.closest(".st-key-CHART").getBoundingClientRect();
+    const below = (banner ? banner.getBoundingClientRect().bottom : 60) + 8;
+    const by = Math.min(box.top - below, box.bottom + 8 - window.innerHeight);
+    if (main && by > 0) main.scrollBy({top: by, behavior: "instant"});
+  };
+  bring(0);
+})();
+</script>"""
 
 
 @dataclass(frozen=True)
@@ -77,7 +104,13 @@ def draw(figure, marks: list[Mark]) -> None:
 
 
 def mark(figure, key: str | None) -> None:
-    """``views.chart``'s hook: the active lesson's marks that belong to the chart ``key``."""
+    """``views.chart``'s hook: the active lesson's marks that belong to the chart ``key``;
+    on the first drawing of the lesson's page, its chart brought into view."""
     if key is None:
         return
     draw(figure, [m for m in active_marks() if m.chart == key])
+    lesson = classroom.active_lesson()
+    if lesson is not None and st.session_state.get(SCROLL) == lesson.key \
+            and REFERRED_CHART.get(lesson.key) == key:
+        del st.session_state[SCROLL]
+        st.sidebar.html(_SCROLL_JS.replace("CHART", key), unsafe_allow_javascript=True)
