@@ -20,6 +20,7 @@ from rnnviz import charts
 from rnnviz.core.config import is_data_task
 from rnnviz.core.tasks import TASKS
 from rnnviz.core.train import Run
+from rnnviz.serve import limits
 from rnnviz.serve.jobs import Job
 from rnnviz.studies import run_notes
 from rnnviz.studies.recipes import HOME_RUN, Thing
@@ -40,6 +41,10 @@ def home_run() -> Run | Job | None:
     if job is None or (job.done and job.result is None):
         if job is not None and job.progress.state == "failed":
             return None  # said once, not retried on every rerun
+        try:
+            limits.check_job(HOME_RUN)  # a server set to train only tiny jobs trains none here
+        except limits.JobTooLarge:
+            return None
         result = state.registry().submit(HOME_RUN)
         if isinstance(result, Run):
             return result
@@ -70,8 +75,9 @@ def working_model() -> None:
     """The Home run: its verdict, its loss curve and its hidden states (or its progress)."""
     found = home_run()
     if found is None:
-        st.info("The example model could not be trained on this server; the Playground "
-                "trains one in a few seconds.", icon=":material/info:")
+        st.info("The example model is not trained on this server (its training failed, or "
+                "the server's job size limit is below it); the Playground trains one.",
+                icon=":material/info:")
         return
     if isinstance(found, Job):
         st.caption(f"An {HOME_RUN.cell.upper()} on the {TASKS[HOME_RUN.task].title.lower()} "
