@@ -78,3 +78,17 @@ def test_lesson_4_marks_the_measured_carrying_unit_on_the_forget_gate():
     at.run()
     forget = next(f for f in _figures(at) if "forget gate" in f["layout"]["title"]["text"])
     assert not forget["layout"].get("shapes")
+
+
+def test_lesson_6_marks_the_first_snapshot_row_and_only_that_row():
+    from rnnviz import charts
+    from rnnviz.app import lesson_marks
+    run = train(TINY_GRU)
+    marks = lesson_marks.lesson_marks(LESSONS["init"], {}, run)
+    assert [m.chart for m in marks] == ["probe"]  # the heatmap "over training" it names
+    figure = charts.probe_heatmap(run.history.probe_step, run.history.probe_grad)
+    lesson_marks.draw(figure, marks)
+    shape = figure.layout.shapes[-1]
+    first, second = run.history.probe_step[:2]
+    assert shape.y0 < first < shape.y1 < second  # step 0's row, not the next snapshot's
+    assert "training step 0" in figure.layout.annotations[-1].text
