@@ -128,7 +128,7 @@ def shoot(browser, url: str, out: Path, size: str, query: str, problems: list) -
         page.wait_for_timeout(4000)
         full_page_shot(page, live)
         print(live)
-        page.locator(".st-key-stop [data-testid^='stBaseButton']").first.click()
+        page.locator(".st-key-stop [data-testid^='stBaseButton']:visible").first.click()
     page.close()
 
 
