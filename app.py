@@ -37,6 +37,6 @@ st.html("<style>[data-testid='stMainBlockContainer'] { padding-top: 4rem; }</sty
 
 page = st.navigation(PAGES)
 frame()
-phone.scripts()  # a narrow window: the sidebar closes after a link, legends below plots
+phone.scripts()  # the sidebar closes after a link on a phone; legends never cover titles
 with through_app():
     page.run()

@@ -69,8 +69,13 @@ def test_classroom_numbers_are_larger_than_their_labels_and_nothing_is_clipped(b
                               ".map(e => parseFloat(getComputedStyle(e).fontSize))")
         assert legend and min(legend) >= 16, legend  # plotly's default is 12 px
         _shot(tab, "classroom_playground_1280x720")
-        # Step through with the sidebar open (the narrowest its controls get) and closed
+        # no legend, at projector size, runs into its chart's title (half-width charts)
         tab.locator("[data-testid='stExpandSidebarButton']").first.click()
+        open_page(tab, "Gradients")
+        tab.wait_for_timeout(2000)
+        legends = tab.evaluate(LEGENDS)
+        assert legends and all(lg["legend"] >= lg["title"] for lg in legends), legends
+        # Step through with the sidebar open (the narrowest its controls get) and closed
         open_page(tab, "Step through")
         tab.wait_for_timeout(600)
         assert tab.evaluate(CLIPPED_SEGMENTS) == []
