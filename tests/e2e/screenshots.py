@@ -124,7 +124,8 @@ def shoot(browser, url: str, out: Path, size: str, query: str, problems: list) -
         page.goto(f"{url}/playground?{LIVE_QUERY}")
         settle(page)
         train_button(page).click()
-        page.get_by_text("Gradient over training, so far").first.wait_for(timeout=120_000)
+        page.get_by_text("Gradient over training, so far").first.wait_for(state="attached",
+                                                                   timeout=120_000)
         page.wait_for_timeout(4000)
         full_page_shot(page, live)
         print(live)
