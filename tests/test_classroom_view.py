@@ -92,3 +92,12 @@ def test_lesson_6_marks_the_first_snapshot_row_and_only_that_row():
     first, second = run.history.probe_step[:2]
     assert shape.y0 < first < shape.y1 < second  # step 0's row, not the next snapshot's
     assert "training step 0" in figure.layout.annotations[-1].text
+
+
+def test_classroom_enlarges_the_altair_chart_too():
+    at = _open_with_run({"classroom": "1"}, "pages/hidden_states.py")
+    specs = [json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart")]
+    assert specs, "the brushed unit lines are drawn"
+    config = specs[0]["config"]
+    assert config["axis"]["labelFontSize"] == TICK_FONT_PX
+    assert config["legend"]["labelFontSize"] == TICK_FONT_PX

@@ -103,11 +103,17 @@ def starts_on() -> bool:
 
 
 def projector_figure(figure):
-    """A plotly figure with its legend, axis ticks and axis titles at projector size (in
-    classroom mode; otherwise unchanged). Colorbars keep their sizes: plotly fits a colorbar's
+    """A plotly (or altair) figure with its legend, axis ticks and axis titles at projector size
+    (in classroom mode; otherwise unchanged). Colorbars keep their sizes: plotly fits a colorbar's
     length to the plot after its title, and a larger title squeezed the bar until its tick
     labels overlapped."""
-    if not is_on() or not hasattr(figure, "to_plotly_json"):
+    if not is_on():
+        return figure
+    if hasattr(figure, "configure_axis"):  # an altair chart (the brushed unit lines)
+        return (figure.configure_axis(labelFontSize=TICK_FONT_PX, titleFontSize=FIGURE_FONT_PX)
+                .configure_legend(labelFontSize=TICK_FONT_PX, titleFontSize=FIGURE_FONT_PX)
+                .configure_title(fontSize=FIGURE_FONT_PX + 1))
+    if not hasattr(figure, "to_plotly_json"):
         return figure
     figure.update_layout(legend_font_size=FIGURE_FONT_PX, title_font_size=FIGURE_FONT_PX + 3)
     figure.update_xaxes(tickfont_size=TICK_FONT_PX, title_font_size=FIGURE_FONT_PX)

@@ -168,7 +168,7 @@ def chart(figure, how_to_read: str = "", key: str | None = None, of_step: bool =
         lesson_marks.mark(figure, key)  # what the active lesson's text names, on its chart
         st.plotly_chart(classroom.projector_figure(figure), width="stretch", key=key)
     else:
-        st.altair_chart(figure, width="stretch", key=key)
+        st.altair_chart(classroom.projector_figure(figure), width="stretch", key=key)
     if how_to_read:
         st.caption(how_to_read)
 
