@@ -64,6 +64,7 @@ def go_to(page, title: str, size: str) -> None:
 PRESS_FIRST = {"Compare": ("Train the set", "Run the sweep"),
                "Forecasting": ("Train a forecaster",), "Text": ("Train a text model",),
                "Sentiment": ("Train a sentiment model",)}
+WAIT_FOR = {"Home": ".st-key-home_loss"}
 LIVE_QUERY = "seq_len=10&hidden_size=8&steps=20000&probe_every=50"  # long enough to watch
 TRAINING_NOTICE = "this page fills in when it is done"  # a page waiting for its own run
 
@@ -113,6 +114,9 @@ def shoot(browser, url: str, out: Path, size: str, query: str, problems: list) -
         go_to(page, title, size)
         for label in PRESS_FIRST.get(title, ()):
             press_and_wait(page, label)
+        if title in WAIT_FOR:  # a page that fills in by itself (Home trains its run)
+            page.locator(WAIT_FOR[title]).first.wait_for(state="attached", timeout=300_000)
+            settle(page)
         path = out / (title.lower().replace(" ", "_") + ".png")
         full_page_shot(page, path)
         errors = page.locator(EXCEPTION).count()
