@@ -90,6 +90,7 @@ def press_and_wait(page, label: str, timeout: float = 300_000) -> None:
 
 def shoot(browser, url: str, out: Path, size: str, query: str, problems: list) -> None:
     """Every page at one size, in one session."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     width, height = SIZES[size]
     page = browser.new_page(viewport={"width": width, "height": height})
     page.on("pageerror", lambda err: problems.append(f"{size}: {err}"))
@@ -128,11 +129,15 @@ def shoot(browser, url: str, out: Path, size: str, query: str, problems: list) -
         page.goto(f"{url}/playground?{LIVE_QUERY}")
         settle(page)
         train_button(page).click()
-        page.get_by_text("Gradient over training, so far").first.wait_for(state="attached",
-                                                                   timeout=120_000)
-        page.wait_for_timeout(4000)
-        full_page_shot(page, live)
-        print(live)
+        try:
+            page.get_by_text("Gradient over training, so far").first.wait_for(
+                state="attached", timeout=240_000)
+        except PlaywrightTimeout:  # e.g. queued behind other trainings: said, not a crash
+            problems.append(f"{size}: the live view did not appear within 4 minutes")
+        else:
+            page.wait_for_timeout(4000)
+            full_page_shot(page, live)
+            print(live)
         page.locator(".st-key-stop [data-testid^='stBaseButton']:visible").first.click()
     page.close()
 
