@@ -7,11 +7,15 @@ from pathlib import Path
 
 import streamlit as st
 
+from rnnviz.app import classroom, phone
 from rnnviz.app.entry import frame, through_app
 
+# a projector needs the whole width: classroom mode (a ?classroom=1 link included) opens with
+# the sidebar collapsed; a sidebar the visitor opened or closed themselves stays as they left it
 st.set_page_config(page_title="rnnviz · inside recurrent networks",
                    page_icon=str(Path(__file__).parent / "assets" / "favicon.png"),
-                   layout="wide")
+                   layout="wide",
+                   initial_sidebar_state="collapsed" if classroom.starts_on() else "auto")
 
 PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
@@ -27,7 +31,12 @@ PAGES = [
     st.Page("pages/sentiment.py", title="Sentiment", icon=":material/sentiment_satisfied:"),
 ]
 
+# Streamlit leaves 6rem above every page; 4rem clears its header and gives the first screen
+# (the result of a Train press, the chart a lesson is about) the difference
+st.html("<style>[data-testid='stMainBlockContainer'] { padding-top: 4rem; }</style>")
+
 page = st.navigation(PAGES)
 frame()
+phone.scripts()  # the sidebar closes after a link on a phone; legends never cover titles
 with through_app():
     page.run()

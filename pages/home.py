@@ -1,4 +1,5 @@
-"""Home: what the app shows, and the recurrent loop drawn folded and unrolled."""
+"""Home: a model trained on this server, one-click experiments, and the recurrent loop drawn
+folded and unrolled."""
 
 from rnnviz.app.entry import via_app
 
@@ -7,29 +8,42 @@ via_app()
 
 import streamlit as st
 
-from rnnviz import charts
-from rnnviz.app import views, widgets
+from rnnviz.app import home_ui
 from rnnviz.studies.lessons import LESSONS
-from rnnviz.studies.recipes import EXPLODE, LONG_LSTM, LONG_RNN, RESCUE
+from rnnviz.studies.recipes import EXPLODE, LONG_LSTM, RESCUE, THINGS_TO_TRY
+
+home_ui.follow_click()
+things = {thing.key: thing for thing in THINGS_TO_TRY}
 
 st.title("rnnviz: look inside a recurrent network while it learns")
 st.markdown(
     "A recurrent network reads a sequence one step at a time and carries a **hidden state** "
     "$h_t$ from each step to the next: its memory. Here you train real vanilla RNNs, LSTMs and "
-    "GRUs on small sequence tasks, on this server, and look at what happens inside them: the "
-    "hidden states, the gates that decide what to keep, and the gradient that "
-    "back-propagation through time sends to every step. Every number is measured from the "
-    "model you trained.")
+    "GRUs on small sequence tasks, on this server, and look at what happens inside them. "
+    "Every number is measured from the model you trained.")
+home_ui.working_model()
 
-views.chart(charts.unrolled_diagram(steps=4),
-            "Left: the network as a loop, one cell applied again and again. Right: the same "
-            "network *unrolled* over time. Every copy shares the same weights; the arrow "
-            "h_{t-1} → h_t is the recurrent matrix W_hh, and back-propagation walks these "
-            "arrows backwards, multiplying by one Jacobian per step.", key="diagram")
-st.latex(r"h_t = \tanh(W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh}) \qquad "
-         r"\hat y_t = W_{out} h_t + b_{out}")
-
-left, right = st.columns(2)
+left, right = st.columns(2, gap="large")
+with right:
+    st.subheader("Things to try")
+    st.markdown(f"Adding problem at {LONG_LSTM.seq_len} steps: a vanilla RNN stays near "
+                "chance, an LSTM solves it. The Gradients page shows why.")
+    with st.container(horizontal=True):
+        home_ui.try_button(things["long_rnn"])
+        home_ui.try_button(things["long_lstm"])
+    st.markdown(
+        f"A vanilla RNN with the recurrent spectral radius set to {EXPLODE.recurrent_scale:g}, "
+        f"SGD with momentum at learning rate {EXPLODE.lr:g} and clipping off: the run explodes. "
+        f"With clipping at {RESCUE.clip:g} and the learning rate to {RESCUE.lr:g} the same "
+        "network trains; either change alone is not enough.")
+    with st.container(horizontal=True):
+        home_ui.try_button(things["explode"])
+        home_ui.try_button(things["rescue"])
+    st.markdown("Copy task: raise the lag until a cell can no longer remember. Text task: "
+                "give the network a fixed small training set and watch it overfit.")
+    with st.container(horizontal=True):
+        home_ui.try_button(things["copy_lag"])
+        home_ui.try_button(things["overfit"])
 with left:
     st.subheader("Start here")
     st.markdown(
@@ -44,16 +58,11 @@ with left:
         "at a time with the equations' numbers.\n"
         f"6. **Lessons**: {len(LESSONS)} ready-made experiments for a class, one click each.")
     st.page_link("pages/playground.py", label="Open the Playground", icon=":material/play_arrow:")
-with right:
-    st.subheader("Things to try")
-    st.markdown(
-        f"- Adding problem at {LONG_LSTM.seq_len} steps: [a vanilla RNN]"
-        f"({widgets.link_for(LONG_RNN)}) stays near chance, [an LSTM]"
-        f"({widgets.link_for(LONG_LSTM)}) solves it. The Gradients page shows why.\n"
-        f"- [A vanilla RNN]({widgets.link_for(EXPLODE)}) with the recurrent spectral radius "
-        f"set to {EXPLODE.recurrent_scale:g}, SGD with momentum at learning rate "
-        f"{EXPLODE.lr:g} and clipping off: the run explodes. [With clipping at "
-        f"{RESCUE.clip:g} and the learning rate to {RESCUE.lr:g}]({widgets.link_for(RESCUE)}) "
-        "the same network trains; either change alone is not enough.\n"
-        "- Copy task: raise the lag until a cell can no longer remember.\n"
-        "- Text task: give the network a fixed small training set and watch it overfit.")
+
+home_ui.diagram(
+    "Left: the network as a loop, one cell applied again and again. Right: the same network "
+    "*unrolled* over time. Every copy shares the same weights; the arrow from $h_{t-1}$ to "
+    "$h_t$ is the recurrent matrix $W_{hh}$, and back-propagation walks these arrows "
+    "backwards, multiplying by one Jacobian per step.")
+st.latex(r"h_t = \tanh(W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh}) \qquad "
+         r"\hat y_t = W_{out} h_t + b_{out}")

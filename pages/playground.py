@@ -20,7 +20,6 @@ st.markdown("Pick a task and a cell, press **Train**, and watch the network lear
 widgets.show_link_warnings()
 
 cfg = None if classroom.controls_hidden() else widgets.config_form()
-runs_ui.server_caption()
 if cfg is not None:
     cfg = data_ui.apply(cfg)  # "Your own data" below can swap in the user's series
 if cfg is not None:
@@ -150,6 +149,7 @@ else:
                 "an LSTM on the adding problem in a few seconds.", icon=":material/arrow_upward:")
 
 if not classroom.controls_hidden():  # a projector shows results, not set-up
+    runs_ui.server_caption()  # under the result: a Train press's result is in the first screen
     data_ui.own_data_section()
     own_model_ui.own_model_section()
     current = state.current_run() if job is None else None

@@ -16,6 +16,7 @@ from tests.apptest import decode_plotly, open_app
 from tests.conftest import ROOT
 
 _app = open_app
+CLASSROOM_MARK = "[data-testid=\"stMetricValue\"]"  # a rule of the classroom CSS
 
 
 def _title(at: AppTest) -> str:
@@ -112,12 +113,12 @@ def test_classroom_mode_hides_the_form_and_enlarges():
     assert not at.exception
     assert not any(b.label == "Train" for b in at.button)
     assert not at.get("selectbox")  # no configuration widgets
-    assert any("font-size: 14px !important" in m.value for m in at.markdown)  # the classroom CSS
+    assert any(CLASSROOM_MARK in m.value for m in at.markdown)
     toggle = next(t for t in at.toggle if t.key == "classroom_toggle")
     assert toggle.value is True
     toggle.set_value(False).run()
     assert any(b.label == "Train" for b in at.button)
-    assert not any("font-size: 14px !important" in m.value for m in at.markdown)
+    assert not any(CLASSROOM_MARK in m.value for m in at.markdown)
 
 
 def test_student_link_is_the_configuration_outside_a_lesson():

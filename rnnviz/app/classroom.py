@@ -31,10 +31,23 @@ ACTIVE = "lesson_active"  # key of the lesson this session is in
 STARTING = "lesson_starting"  # key of a lesson whose runs are training before its page opens
 JOBS = "lesson_jobs"  # label -> Job for the lesson's runs other than the current one
 LESSONS_PAGE = "pages/lessons.py"
+SCROLL = "lesson_scroll"  # read by lesson_marks: the lesson page's chart, brought into view
+# the banner stays at the top while the page scrolls, so the question and the chart it is about
+# are on the screen together
+# (sticky on Streamlit's wrapper of the container: the container alone is as tall as its
+# wrapper, so it had nowhere to stick)
+BANNER_CSS = ("<style>[data-testid='stLayoutWrapper']:has(> .st-key-lesson_banner) { "
+              "position: sticky; top: 3.75rem; z-index: 10; }"
+              ".st-key-lesson_banner { background: #ffffff; }</style>")
 
 # Everything classroom mode changes, in one place. Streamlit gives every keyed widget a
 # ``st-key-<key>`` class: the pickers are hidden by their keys.
-HIDDEN_KEYS = ("layer", "example", "new_examples", "units", "pca_dims", "config_form")
+HIDDEN_KEYS = ("layer", "example", "new_examples", "units", "pca_dims", "config_form",
+               "reset", "download_trace_here")
+# plotly draws legends and ticks in SVG and places them by the sizes it drew, so a projector's
+# sizes go into the figures themselves (``projector_figure``), not into CSS
+FIGURE_FONT_PX = 17
+TICK_FONT_PX = 16
 CLASSROOM_CSS = """
 <style>
   /* a projector: bigger text everywhere */
@@ -46,16 +59,24 @@ CLASSROOM_CSS = """
   [data-testid="stMain"] h2, [data-testid="stMain"] h3 { font-size: 2.1rem; }
   [data-testid="stMain"] .katex { font-size: 1.45em; }
   [data-testid="stPopoverBody"] [data-testid="stMarkdownContainer"] p { font-size: 1.25rem; }
-  [data-testid="stMetricValue"] { font-size: 2.6rem; }
-  /* charts: more room (narrower page margins) and bigger axis labels and titles (plotly
-     places legends and colorbars by the sizes it drew, so those keep theirs) */
+  /* st.metric draws its label, value and delta as markdown: the paragraph rule above would
+     make all three 1.35rem; the number is what the back row must read */
+  [data-testid="stMain"] [data-testid="stMetricValue"],
+  [data-testid="stMain"] [data-testid="stMetricValue"] [data-testid="stMarkdownContainer"] p {
+      font-size: 3rem; line-height: 1.15; }
+  [data-testid="stMain"] [data-testid="stMetricLabel"] [data-testid="stMarkdownContainer"] p {
+      font-size: 1.2rem; }
+  [data-testid="stMain"] [data-testid="stMetricDelta"] [data-testid="stMarkdownContainer"] p {
+      font-size: 1.1rem; }
+  /* segmented controls: a label that does not fit its column wraps onto a second line
+     instead of being cut off ("Forward | Backv") */
+  [data-testid="stMain"] [data-testid="stButtonGroup"] [role="radiogroup"] { flex-wrap: wrap;
+      row-gap: 0.25rem; }
+  [data-testid="stMain"] [data-testid="stButtonGroup"] button
+      [data-testid="stMarkdownContainer"] p { font-size: 1.15rem; white-space: nowrap; }
+  /* charts: more room (narrower page margins) and bigger titles */
   [data-testid="stMainBlockContainer"] { padding-left: 2.5rem; padding-right: 2.5rem;
       max-width: 100%; }
-  [data-testid="stMain"] .js-plotly-plot .xtick text,
-  [data-testid="stMain"] .js-plotly-plot .ytick text { font-size: 14px !important; }
-  [data-testid="stMain"] .js-plotly-plot .xtitle,
-  [data-testid="stMain"] .js-plotly-plot .ytitle { font-size: 16px !important; }
-  [data-testid="stMain"] .js-plotly-plot .gtitle { font-size: 19px !important; }
   /* controls the audience does not need */
   HIDDEN { display: none !important; }
 </style>
@@ -72,6 +93,32 @@ def is_on() -> bool:
 def controls_hidden() -> bool:
     """True in classroom mode: pages skip their configuration controls."""
     return is_on()
+
+
+def starts_on() -> bool:
+    """Whether this script run is in classroom mode, the link's ``?classroom=`` read first (for
+    app.py's page config, before anything is drawn)."""
+    _read_url()
+    return is_on()
+
+
+def projector_figure(figure):
+    """A plotly (or altair) figure with its legend, axis ticks and axis titles at projector size
+    (in classroom mode; otherwise unchanged). Colorbars keep their sizes: plotly fits a colorbar's
+    length to the plot after its title, and a larger title squeezed the bar until its tick
+    labels overlapped."""
+    if not is_on():
+        return figure
+    if hasattr(figure, "configure_axis"):  # an altair chart (the brushed unit lines)
+        return (figure.configure_axis(labelFontSize=TICK_FONT_PX, titleFontSize=FIGURE_FONT_PX)
+                .configure_legend(labelFontSize=TICK_FONT_PX, titleFontSize=FIGURE_FONT_PX)
+                .configure_title(fontSize=FIGURE_FONT_PX + 1))
+    if not hasattr(figure, "to_plotly_json"):
+        return figure
+    figure.update_layout(legend_font_size=FIGURE_FONT_PX, title_font_size=FIGURE_FONT_PX + 3)
+    figure.update_xaxes(tickfont_size=TICK_FONT_PX, title_font_size=FIGURE_FONT_PX)
+    figure.update_yaxes(tickfont_size=TICK_FONT_PX, title_font_size=FIGURE_FONT_PX)
+    return figure
 
 
 def _read_url() -> None:
@@ -116,7 +163,7 @@ def query_params() -> dict:
 # ---------------------------------------------------------------- links
 
 
-def _current_page() -> tuple[str | None, str | None]:
+def current_page() -> tuple[str | None, str | None]:
     """(script path relative to the app, url path) of the page being run, when known."""
     try:
         from streamlit.runtime.scriptrunner import get_script_run_ctx
@@ -138,7 +185,7 @@ def lesson_link(key: str, classroom: bool = False) -> str:
 def _lesson_for_link() -> Lesson | None:
     """The lesson a student link should open: the one shown on the Lessons page, else the
     session's active lesson."""
-    script, _ = _current_page()
+    script, _ = current_page()
     shown = LESSONS.get(st.query_params.get("lesson")) if script == LESSONS_PAGE else None
     return shown or active_lesson()
 
@@ -149,7 +196,7 @@ def current_link() -> str:
     lesson = _lesson_for_link()
     if lesson is not None:
         return lesson_link(lesson.key)
-    script, path = _current_page()
+    script, path = current_page()
     page = path or "playground"
     if script == LESSONS_PAGE:
         page = "playground"
@@ -250,9 +297,11 @@ def lesson_failed(lesson: Lesson) -> bool:
 
 
 def open_lesson_page(lesson: Lesson) -> None:
-    """Switch to the lesson's page (its first run current); the lesson stays active."""
+    """Switch to the lesson's page (its first run current); the lesson stays active and its
+    chart is brought into view (``lesson_marks``)."""
     st.session_state.pop(STARTING, None)
     st.session_state[ACTIVE] = lesson.key
+    st.session_state[SCROLL] = lesson.key
     label, _ = lesson.primary
     if state.current_run() is None or state.current_run().config not in lesson.configs:
         show_run(lesson, label)
@@ -280,7 +329,7 @@ def _switch_run() -> None:
         show_run(lesson, label)
 
 
-def run_switcher(lesson: Lesson, container=st) -> None:
+def run_switcher(lesson: Lesson, container=st, label_visibility: str = "visible") -> None:
     """A segmented control over the lesson's runs (when it has more than one)."""
     if len(lesson.runs) < 2:
         return
@@ -291,11 +340,12 @@ def run_switcher(lesson: Lesson, container=st) -> None:
     st.session_state["lesson_run"] = current
     container.segmented_control("Run shown on the pages", [label for label, _ in lesson.runs],
                                 key="lesson_run", on_change=_switch_run,
+                                label_visibility=label_visibility,
                                 help="Every page shows the current run; switch between this "
                                      "lesson's runs to compare them.")
 
 
-def _lesson_in_view(lesson: Lesson) -> bool:
+def lesson_in_view(lesson: Lesson) -> bool:
     """Whether the session's run (or job) is one of the lesson's."""
     run, job = state.current_run(), state.current_job()
     cfg = job.cfg if job is not None else (run.config if run is not None else None)
@@ -303,21 +353,28 @@ def _lesson_in_view(lesson: Lesson) -> bool:
 
 
 def lesson_banner() -> None:
-    """On the active lesson's page: what to look at, the question, and the run switch."""
+    """On the active lesson's page, short enough that the chart it is about stays in the first
+    screen: the title and the question for the class, the run switch, and what to look at (with
+    the explanations) folded away."""
     lesson = active_lesson()
-    if lesson is None or not _lesson_in_view(lesson):
+    if lesson is None or not lesson_in_view(lesson):
         return
-    script, _ = _current_page()
+    script, _ = current_page()
     if script is not None and script != lesson.page:
         return
-    with st.container(border=True, key="lesson_banner"):
-        st.markdown(f"##### :material/school: Lesson {lesson.number} · {lesson.title}")
-        st.markdown(f"**Look at:** {lesson.look_at_for(lesson_runs(lesson))}")
-        st.markdown(f"**Ask the class:** {lesson.question}")
-        with st.container(horizontal=True, vertical_alignment="bottom", gap="medium"):
-            run_switcher(lesson)
-            for topic in lesson.topics:
-                with st.popover(TOPICS[topic].title, icon=":material/menu_book:"):
+    st.html(BANNER_CSS)
+    with st.container(border=True, key="lesson_banner", gap="small"):
+        st.markdown(f"**:material/school: Lesson {lesson.number} · {lesson.title}.** "
+                    f"**Ask the class:** {lesson.question}")
+        with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+            if len(lesson.runs) > 1:
+                st.markdown("**Run shown:**", width="content")
+            run_switcher(lesson, label_visibility="collapsed")
+            # an overlay, not an expander: opening it does not push the chart off the screen
+            with st.popover("What to look at, and why", icon=":material/visibility:"):
+                st.markdown(f"**Look at:** {lesson.look_at_for(lesson_runs(lesson))}")
+                for topic in lesson.topics:
+                    st.markdown(f"##### :material/menu_book: {TOPICS[topic].title}")
                     explanation(topic)
             st.page_link(LESSONS_PAGE, label="Lesson notes and results",
                          icon=":material/school:",

@@ -12,7 +12,7 @@ from rnnviz.core.tasks import TASKS
 from rnnviz.core.train import Run
 from rnnviz.studies import run_notes
 
-from . import rewind, state
+from . import classroom, lesson_marks, rewind, state
 from .runs_ui import trace_download
 
 PLAYGROUND = "pages/playground.py"
@@ -172,9 +172,10 @@ def chart(figure, how_to_read: str = "", key: str | None = None, of_step: bool =
         # wrapped, the top margin grown for the added line (plotly would draw it over the plot)
         set_title(figure, f"{title}<br><sup>{label}</sup>" if title else label)
     if hasattr(figure, "to_plotly_json"):
-        st.plotly_chart(figure, width="stretch", key=key)
+        lesson_marks.mark(figure, key)  # what the active lesson's text names, on its chart
+        st.plotly_chart(classroom.projector_figure(figure), width="stretch", key=key)
     else:
-        st.altair_chart(figure, width="stretch", key=key)
+        st.altair_chart(classroom.projector_figure(figure), width="stretch", key=key)
     if how_to_read:
         st.caption(how_to_read)
 

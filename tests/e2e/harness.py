@@ -116,3 +116,32 @@ def plotly_data_points(page) -> list[int]:
             const size = a => (a && a.length) || 0;
             return n + Math.max(size(t.x), size(t.y), size(t.z), size(t.r));
         }, 0))""")
+
+
+SIZES = {"desktop": (1400, 900), "classroom": (1280, 720), "phone": (390, 844)}
+
+
+@contextlib.contextmanager
+def sized_tab(browser, size: str):
+    """A new session in a window of one of ``SIZES`` (its own context: no stored sidebar
+    state); collects page errors in ``tab.problems``."""
+    width, height = SIZES[size]
+    context = browser.new_context(viewport={"width": width, "height": height})
+    tab = context.new_page()
+    tab.problems = []
+    tab.on("pageerror", lambda err: tab.problems.append(f"page error: {err}"))
+    try:
+        yield tab
+    finally:
+        context.close()
+
+
+def box(page, selector: str) -> dict | None:
+    """The first match's bounding box in viewport pixels (top, bottom, left, right)."""
+    return page.evaluate("""(sel) => { const e = document.querySelector(sel);
+        if (!e) return null; const r = e.getBoundingClientRect();
+        return {top: r.top, bottom: r.bottom, left: r.left, right: r.right}; }""", selector)
+
+
+def sidebar_collapsed(page) -> bool:
+    return page.locator("[data-testid='stSidebar']").get_attribute("data-collapsed") == "true"

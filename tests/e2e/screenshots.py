@@ -1,11 +1,17 @@
 """Regenerate the README's screenshots from the real app in Chromium.
 
     python -m tests.e2e.screenshots --out docs/screenshots [--query "cell=gru"]
+                                    [--size desktop|classroom|phone|all]
 
 Starts the app, trains the default run (or the one in --query) through the Playground, then
 saves a full-page PNG of every page in the sidebar, named after the page. On Compare it first
 trains the three cells and runs the dependency sweep, and on Forecasting and Text it trains the
 model the page needs, so the pictures show results rather than forms.
+
+Sizes (``harness.SIZES``): ``desktop`` 1400 px wide, into ``--out`` itself (the README's
+pictures); ``classroom`` 1280 px in classroom mode (switched on after the run is trained, as a
+teacher would), into ``--out/classroom``; ``phone`` 390 px, into ``--out/phone``. ``all`` takes
+the three, one session each.
 """
 
 from __future__ import annotations
@@ -16,39 +22,60 @@ from pathlib import Path
 from .harness import (
     CHROMIUM_ARGS,
     EXCEPTION,
+    SIZES,
     app_server,
     chromium_path,
     nav_titles,
     open_page,
     settle,
+    sidebar_collapsed,
     train_button,
     wait_for_run,
 )
 
-WIDTH = 1400
+FOLDERS = {"desktop": "", "classroom": "classroom", "phone": "phone"}
 
 
 def full_page_shot(page, path: Path) -> None:
     """Streamlit scrolls inside its main block, so grow the viewport to the content first."""
+    viewport = page.viewport_size
     page.wait_for_timeout(800)
     height = page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollHeight")
-    page.set_viewport_size({"width": WIDTH, "height": min(int(height) + 40, 9000)})
+    page.set_viewport_size({"width": viewport["width"],
+                            "height": min(max(int(height) + 40, viewport["height"]), 9000)})
     page.wait_for_timeout(800)
     page.screenshot(path=str(path), full_page=True)
-    page.set_viewport_size({"width": WIDTH, "height": 1000})
+    page.set_viewport_size(viewport)
+
+
+def go_to(page, title: str, size: str) -> None:
+    """A sidebar link, opening the sidebar first where it is collapsed; a projector's sidebar
+    is closed again for the picture (a phone's closes by itself)."""
+    if sidebar_collapsed(page):
+        page.locator("[data-testid='stExpandSidebarButton']").first.click()
+        page.wait_for_timeout(400)
+    open_page(page, title)
+    if size == "classroom" and not sidebar_collapsed(page):
+        page.locator("[data-testid='stSidebarCollapseButton'] button").first.click()
+        page.wait_for_timeout(400)
 
 
 # buttons pressed on a page before its picture, so that it shows results rather than a form
 PRESS_FIRST = {"Compare": ("Train the set", "Run the sweep"),
                "Forecasting": ("Train a forecaster",), "Text": ("Train a text model",),
                "Sentiment": ("Train a sentiment model",)}
+WAIT_FOR = {"Home": ".st-key-home_loss"}
 LIVE_QUERY = "seq_len=10&hidden_size=8&steps=20000&probe_every=50"  # long enough to watch
 TRAINING_NOTICE = "this page fills in when it is done"  # a page waiting for its own run
 
 
 def press_and_wait(page, label: str, timeout: float = 300_000) -> None:
-    """Click a button and wait for the script run it starts to end."""
-    page.get_by_role("button", name=label).click()
+    """Click a button and wait for the script run it starts to end (nothing to do where the
+    page does not offer it, e.g. a control classroom mode hides)."""
+    button = page.get_by_role("button", name=label)
+    if not button.count():
+        return
+    button.first.click()
     try:
         page.wait_for_selector("[data-testid='stApp'][data-test-script-state='running']",
                                timeout=5_000)
@@ -61,52 +88,76 @@ def press_and_wait(page, label: str, timeout: float = 300_000) -> None:
         settle(page, timeout=timeout)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.e2e.screenshots")
-    parser.add_argument("--out", default="docs/screenshots")
-    parser.add_argument("--query", default="", help="configuration for the trained run")
-    args = parser.parse_args(argv)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    from playwright.sync_api import sync_playwright
-    problems = []
-    with app_server() as url, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": WIDTH, "height": 1000})
-        page.on("pageerror", lambda err: problems.append(str(err)))
-        page.goto(f"{url}/playground" + (f"?{args.query}" if args.query else ""))
+def shoot(browser, url: str, out: Path, size: str, query: str, problems: list) -> None:
+    """Every page at one size, in one session."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    width, height = SIZES[size]
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.on("pageerror", lambda err: problems.append(f"{size}: {err}"))
+    page.goto(f"{url}/playground" + (f"?{query}" if query else ""))
+    settle(page)
+    train_button(page).click()
+    wait_for_run(page, timeout=300)
+    if size == "classroom":  # the teacher trained at the desk; now the projector
+        page.get_by_text("Classroom mode").first.click()
         settle(page)
-        train_button(page).click()
-        wait_for_run(page, timeout=300)
-        titles = nav_titles(page)
-        rewound = out / "gates_rewound.png"  # the inside at an earlier moment of training
-        open_page(page, "Gates")
-        slider = page.get_by_role("slider", name="Training step")
-        slider.focus()
-        for _ in range(12):  # a dozen snapshots back from the end
-            slider.press("ArrowLeft")
-        settle(page)
-        full_page_shot(page, rewound)
-        print(rewound)
-        for title in titles:
-            open_page(page, title)
-            for label in PRESS_FIRST.get(title, ()):
-                press_and_wait(page, label)
-            path = out / (title.lower().replace(" ", "_") + ".png")
-            full_page_shot(page, path)
-            errors = page.locator(EXCEPTION).count()
-            print(f"{path}  ({errors} exception boxes)")
-            if errors:
-                problems.append(f"{title}: {errors} exception boxes")
+    titles = nav_titles(page)
+    rewound = out / "gates_rewound.png"  # the inside at an earlier moment of training
+    go_to(page, "Gates", size)
+    slider = page.get_by_role("slider", name="Training step")
+    slider.focus()
+    for _ in range(12):  # a dozen snapshots back from the end
+        slider.press("ArrowLeft")
+    settle(page)
+    full_page_shot(page, rewound)
+    print(rewound)
+    for title in titles:
+        go_to(page, title, size)
+        for label in PRESS_FIRST.get(title, ()):
+            press_and_wait(page, label)
+        if title in WAIT_FOR:  # a page that fills in by itself (Home trains its run)
+            page.locator(WAIT_FOR[title]).first.wait_for(state="attached", timeout=300_000)
+            settle(page)
+        path = out / (title.lower().replace(" ", "_") + ".png")
+        full_page_shot(page, path)
+        errors = page.locator(EXCEPTION).count()
+        print(f"{path}  ({errors} exception boxes)")
+        if errors:
+            problems.append(f"{size} {title}: {errors} exception boxes")
+    if size != "classroom":  # classroom mode has no Train button to start a live run with
         live = out / "playground_live.png"  # a long run, pictured while it trains
         page.goto(f"{url}/playground?{LIVE_QUERY}")
         settle(page)
         train_button(page).click()
-        page.get_by_text("Gradient over training, so far").first.wait_for(timeout=120_000)
-        page.wait_for_timeout(4000)
-        full_page_shot(page, live)
-        print(live)
-        page.locator(".st-key-stop [data-testid^='stBaseButton']").first.click()
+        try:
+            page.get_by_text("Gradient over training, so far").first.wait_for(
+                state="attached", timeout=240_000)
+        except PlaywrightTimeout:  # e.g. queued behind other trainings: said, not a crash
+            problems.append(f"{size}: the live view did not appear within 4 minutes")
+        else:
+            page.wait_for_timeout(4000)
+            full_page_shot(page, live)
+            print(live)
+        page.locator(".st-key-stop [data-testid^='stBaseButton']:visible").first.click()
+    page.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.e2e.screenshots")
+    parser.add_argument("--out", default="docs/screenshots")
+    parser.add_argument("--query", default="", help="configuration for the trained run")
+    parser.add_argument("--size", default="desktop", choices=[*SIZES, "all"],
+                        help="window size (and mode) of the pictures; all: the three")
+    args = parser.parse_args(argv)
+    sizes = list(SIZES) if args.size == "all" else [args.size]
+    from playwright.sync_api import sync_playwright
+    problems: list[str] = []
+    with app_server() as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        for size in sizes:
+            out = Path(args.out) / FOLDERS[size]
+            out.mkdir(parents=True, exist_ok=True)
+            shoot(browser, url, out, size, args.query, problems)
         browser.close()
     for problem in problems:
         print("PROBLEM:", problem)
