@@ -22,7 +22,7 @@ from rnnviz.core import inspect as inspect_module
 from rnnviz.core.inspect import Architecture, infer_architecture, load_model_file
 from rnnviz.core.own_model import OwnModelRun, own_model_run, parse_sequences
 from rnnviz.core.trace import trace
-from tests.apptest import decode_plotly
+from tests.apptest import decode_plotly, plain
 from tests.conftest import ROOT
 
 FUSED = {"rnn": torch.nn.RNN, "relu": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
@@ -527,7 +527,7 @@ def test_bad_csv_uploads_get_a_plain_error(text, words):
 def _figure(at: AppTest, title_start: str) -> dict:
     for chart in at.get("plotly_chart"):
         spec = decode_plotly(json.loads(chart.proto.spec))
-        if spec["layout"].get("title", {}).get("text", "").startswith(title_start):
+        if plain(spec["layout"].get("title", {}).get("text", "")).startswith(title_start):
             return spec
     raise AssertionError(f"no chart titled {title_start!r}")
 
