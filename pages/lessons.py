@@ -115,7 +115,7 @@ def outcome_charts(lesson: Lesson, runs, outcome) -> None:
             views.chart(charts.unit_bars(
                 units["forget"], [carrier], "Mean forget gate while the number must be kept",
                 "mean f_t", f"unit {carrier}", (0, 1.05)),
-                "f_t averaged over the steps after the first marker. 1 keeps the cell's value "
+                "$f_t$ averaged over the steps after the first marker. 1 keeps the cell's value "
                 "exactly.", key="lesson_chart_2")
     elif key == "gru":
         from rnnviz.studies.lesson_measures import parameter_breakdown

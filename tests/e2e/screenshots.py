@@ -111,6 +111,11 @@ def shoot(browser, url: str, out: Path, size: str, query: str, problems: list) -
     settle(page)
     full_page_shot(page, rewound)
     print(rewound)
+    slider = page.get_by_role("slider", name="Training step")
+    slider.focus()
+    for _ in range(12):  # back to the end: the slider is shared by the inside pages, and the
+        slider.press("ArrowRight")  # other pictures show the trained model
+    settle(page)
     for title in titles:
         go_to(page, title, size)
         for label in PRESS_FIRST.get(title, ()):
