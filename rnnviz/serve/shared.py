@@ -246,7 +246,7 @@ class Health:
             if self.down:
                 self.down = False
                 self.up_since = self._checked
-                log.warning("shared store at %s reachable again; training resumes",
+                log.info("shared store at %s reachable again; training resumes",
                             where(self.client))
 
     def check(self) -> bool:
