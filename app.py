@@ -37,6 +37,6 @@ st.html("<style>[data-testid='stMainBlockContainer'] { padding-top: 4rem; }</sty
 
 page = st.navigation(PAGES)
 frame()
-phone.scripts()  # the sidebar closes after a link on a phone; legends never cover titles
+phone.scripts()  # the sidebar closes after a link on a phone
 with through_app():
     page.run()

@@ -1,15 +1,8 @@
-"""Two small scripts for what a narrow window (or a projector's larger text) does to the page,
-added to every page by app.py.
-
-* **The sidebar closes after a page link.** Streamlit 1.67 closes it only when the browser's
-  user agent is a phone's (``deviceType === "mobile"``); a narrow window of any browser gets the
-  open sidebar over the page, so it is closed there too, once the link's click is handled.
-* **Legends go below the plot where they would cover the title.** The figures put a
-  horizontal legend above the plot with room for as many rows as it needs at desk width and
-  plotly's font size; at 390 px, or with classroom mode's larger legend text in a half-width
-  column, it wraps to more rows and runs into the title. Where the drawn legend overlaps the
-  drawn title, it moves under the x axis and the margins follow (plotly's own ``relayout``,
-  redone after each redraw of the figure); everywhere else the figure is left as it is.
+"""A small script for a narrow window, added to every page by app.py: **the sidebar closes
+after a page link.** Streamlit 1.67 closes it only when the browser's user agent is a phone's
+(``deviceType === "mobile"``); a narrow window of any browser gets the open sidebar over the
+page, so it is closed there too, once the link's click is handled. (Legends need no script:
+every figure puts its legend under the plot, ``charts.style.LEGEND_BELOW``.)
 """
 
 from __future__ import annotations
@@ -31,28 +24,10 @@ if (!window.rnnvizPhone) {
       if (sidebar && sidebar.getAttribute("data-collapsed") !== "true" && close) close.click();
     }, 100);
   }, true);
-  const legendBelow = (el) => {
-    const full = el._fullLayout, legend = full && full.legend;
-    if (!window.Plotly || !legend || !full.showlegend || legend.orientation !== "h"
-        || legend.y < 1 || !legend._height) return;
-    const title = el.querySelector(".gtitle"), drawn = el.querySelector(".legend");
-    if (!title || !drawn
-        || drawn.getBoundingClientRect().top >= title.getBoundingClientRect().bottom) return;
-    const height = legend._height, margin = full.margin;
-    window.Plotly.relayout(el, {"legend.y": -66 / full._size.h, "legend.yanchor": "top",
-      "margin.t": Math.max(margin.t - height, 50)});  // plotly widens the bottom margin itself
-  };
-  const hook = () => document.querySelectorAll(".js-plotly-plot").forEach((el) => {
-    if (el.rnnvizHooked || !el.on) return;
-    el.rnnvizHooked = true;
-    el.on("plotly_afterplot", () => legendBelow(el));
-    legendBelow(el);
-  });
-  new MutationObserver(hook).observe(document.body, {childList: true, subtree: true});
 }
 </script>""".replace("SIDEBAR_OVERLAYS", SIDEBAR_OVERLAYS)
 
 
 def scripts() -> None:
-    """Both scripts, once per page (in the sidebar: no gap in the page)."""
+    """The script, once per page (in the sidebar: no gap in the page)."""
     st.sidebar.html(SCRIPTS, unsafe_allow_javascript=True)

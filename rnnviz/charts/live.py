@@ -31,7 +31,7 @@ def live_figures(view: InsideView, probe_step, probe_grad) -> list[tuple[str, go
     vanilla RNN), ||dL/dh_t|| over t on a log axis, and the gradient over training so far."""
     at = f"step {view.step}"
     figures = [("live_hidden", _compact(state_heatmap(view.hidden, "h_t"),
-                                        f"Hidden states h_t, probe example 0, {at}"))]
+                                        f"Hidden states h_t, example 0, {at}"))]
     gate = view.memory_gate
     if gate is not None and gate in view.gates:
         figure = gate_heatmap(view.gates[gate], gate, view.cell)

@@ -22,7 +22,7 @@ from rnnviz.core.config import RunConfig
 from rnnviz.serve import shared
 from tests.redishelpers import RedisServer, Workers, needs_redis
 
-from .harness import CHROMIUM_ARGS, EXCEPTION, chromium_path, settle, train_button, wait_for_run
+from .harness import EXCEPTION, settle, train_button, wait_for_run
 
 pytestmark = [needs_redis, pytest.mark.timeout(600)]
 STEPS = 5000
@@ -40,14 +40,10 @@ def link(**values) -> str:
 
 
 @pytest.fixture(scope="module")
-def chromium():
-    if chromium_path() is None:
-        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+def chromium(browser):
+    """The session's Chromium (conftest): Playwright's sync API runs one event loop in this
+    thread, so a second ``sync_playwright()`` in the same test session fails."""
+    return browser
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ def test_a_long_run_shows_the_inside_live_and_it_changes(page, server_url):
     settle(page)
     train_button(page).click()
     page.get_by_text(re.compile(r"Training: step \d+ of 20000")).wait_for(timeout=60_000)
-    page.get_by_text(re.compile(r"Hidden states h_t, probe example 0, step \d+")).wait_for(
+    page.get_by_text(re.compile(r"Hidden states h_t, example 0, step \d+")).wait_for(
         timeout=60_000)
     first = _chart_data(page)
     live = [t for t in first if t.startswith(LIVE_TITLES)]
