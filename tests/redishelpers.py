@@ -21,6 +21,7 @@ import pytest
 import redis
 
 from rnnviz.app.server import free_port
+from rnnviz.core.config import RunConfig
 from rnnviz.serve import shared
 from tests.conftest import ROOT
 
@@ -204,3 +205,16 @@ def wait_until(predicate, timeout: float = 60, message: str = "timed out") -> fl
         assert time.time() - started < timeout, message
         time.sleep(0.05)
     return time.time() - started
+
+
+# ---------------------------------------------------------------- shared by the shared-mode tests
+
+
+def long_run(seed: int, steps: int) -> RunConfig:
+    return RunConfig(seq_len=10, hidden_size=8, eval_every=10, probe_every=10, device="cpu",
+                     steps=steps, seed=seed)
+
+
+def job_state(server, cfg: RunConfig) -> dict:
+    """The job's hash in Redis, decoded."""
+    return shared.decoded(server.client().hgetall(shared.job_key(shared.config_id(cfg.key))))

@@ -30,24 +30,13 @@ from tests.redishelpers import (
     RedisServer,
     ServerProcess,
     env_for,
+    job_state,
     needs_redis,
-    running_redis,
-    running_workers,
     wait_until,
 )
 
 pytestmark = [needs_redis, pytest.mark.timeout(180)]
 TINY = dict(seq_len=10, hidden_size=8, eval_every=10, probe_every=10, device="cpu")
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    yield from running_redis(tmp_path)
-
-
-@pytest.fixture
-def workers(redis_server, tmp_path):
-    yield from running_workers(redis_server, tmp_path)
 
 
 def tiny(steps: int = 40, seed: int = 1) -> RunConfig:
@@ -71,10 +60,6 @@ def same_run(a: Run, b: Run) -> bool:
 
 def trained_count(server, cfg: RunConfig) -> int:
     return int(server.client().hget(shared.TRAINED, cfg.key) or 0)
-
-
-def job_state(server, cfg: RunConfig) -> dict:
-    return shared.decoded(server.client().hgetall(shared.job_key(shared.config_id(cfg.key))))
 
 
 def watching(server, cfg: RunConfig) -> int:

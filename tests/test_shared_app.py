@@ -13,21 +13,14 @@ from rnnviz.serve import shared
 from rnnviz.serve.shared_jobs import SharedJobRegistry
 from rnnviz.serve.store import RunStore
 from tests.apptest import TINY, open_app, press, set_widgets, wait_for_run, wait_until
-from tests.redishelpers import ServerProcess, needs_redis, running_redis, running_workers
+from tests.redishelpers import (
+    ServerProcess,
+    needs_redis,
+)
 from tests.redishelpers import wait_until as wait_until_state
 
 pytestmark = [needs_redis, pytest.mark.timeout(240)]
 BANNER = "Training is paused: the shared store is unreachable"
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    yield from running_redis(tmp_path)
-
-
-@pytest.fixture
-def workers(redis_server, tmp_path):
-    yield from running_workers(redis_server, tmp_path)
 
 
 @pytest.fixture

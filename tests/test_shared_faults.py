@@ -20,32 +20,13 @@ from rnnviz.serve.store import RunStore
 from tests.redishelpers import (
     Link,
     ServerProcess,
+    job_state,
+    long_run,
     needs_redis,
-    running_redis,
-    running_workers,
     wait_until,
 )
 
 pytestmark = [needs_redis, pytest.mark.timeout(240)]
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    yield from running_redis(tmp_path)
-
-
-@pytest.fixture
-def workers(redis_server, tmp_path):
-    yield from running_workers(redis_server, tmp_path)
-
-
-def long_run(seed: int, steps: int) -> RunConfig:
-    return RunConfig(seq_len=10, hidden_size=8, eval_every=10, probe_every=10, device="cpu",
-                     steps=steps, seed=seed)
-
-
-def job_state(server, cfg: RunConfig) -> dict:
-    return shared.decoded(server.client().hgetall(shared.job_key(shared.config_id(cfg.key))))
 
 
 def watching(server, cfg: RunConfig) -> int:

@@ -15,23 +15,15 @@ import pytest
 from rnnviz.app.server import local_server
 from rnnviz.serve import shared
 from tests.conftest import ROOT
-from tests.redishelpers import needs_redis, running_redis, running_workers
+from tests.redishelpers import (
+    needs_redis,
+)
 from tests.stclient import PlaygroundTab
 
 pytestmark = [needs_redis, pytest.mark.timeout(420)]
 STEPS = 3000
 QUERY = f"seed=51&steps={STEPS}&seq_len=10&hidden_size=8&eval_every=10&probe_every=10"
 LIVE = re.compile(r"Training: step (\d+) of (\d+)")
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    yield from running_redis(tmp_path)
-
-
-@pytest.fixture
-def workers(redis_server, tmp_path):
-    yield from running_workers(redis_server, tmp_path)
 
 
 def server_env(redis_server, folder) -> dict:

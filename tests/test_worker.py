@@ -12,34 +12,19 @@ import sys
 
 import pytest
 
-from rnnviz.core.config import RunConfig
 from rnnviz.serve import shared
 from rnnviz.serve.shared_jobs import LOST, SharedJobRegistry
 from rnnviz.serve.store import RunStore
 from tests.conftest import ROOT
-from tests.redishelpers import needs_redis, running_redis, running_workers, wait_until
+from tests.redishelpers import (
+    job_state,
+    long_run,
+    needs_redis,
+    wait_until,
+)
 
 pytestmark = [needs_redis, pytest.mark.timeout(240)]
 FAULT_BOUND_S = 30  # the bound for a killed worker's job
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    yield from running_redis(tmp_path)
-
-
-@pytest.fixture
-def workers(redis_server, tmp_path):
-    yield from running_workers(redis_server, tmp_path)
-
-
-def long_run(seed: int, steps: int) -> RunConfig:
-    return RunConfig(seq_len=10, hidden_size=8, eval_every=10, probe_every=10, device="cpu",
-                     steps=steps, seed=seed)
-
-
-def job_state(server, cfg: RunConfig) -> dict:
-    return shared.decoded(server.client().hgetall(shared.job_key(shared.config_id(cfg.key))))
 
 
 def submit(server, cfg, tmp_path):
