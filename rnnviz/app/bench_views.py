@@ -18,6 +18,8 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from rnnviz.app.rewind import CHOSEN
+
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
 
@@ -61,8 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     steps = run.snapshot_steps
     for page in ("hidden_states", "gates", "gradients", "step_through"):
         at.switch_page(f"pages/{page}.py")
-        if "train_step" in at.session_state:  # every page opens at the run's end
-            at.session_state["train_step"] = steps[-1]
+        if CHOSEN in at.session_state:  # every page opens at the run's end
+            at.session_state[CHOSEN] = steps[-1]
         rows.append((page, "first draw (computes the trace)", _timed(at.run), float("nan")))
         # a snapshot not seen before each time: model_at, its trace and every chart
         measure(page, "another training step (rewind)", lambda i: _widget(

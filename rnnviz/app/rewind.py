@@ -4,8 +4,11 @@ example; a play button walks through training, one snapshot at a time.
 
 The run at a step is a ``Run`` that shares the config and history and holds that snapshot's
 model, with a cache of its own (its traces), so the pages need no other change: they draw the
-run they are given. The slider's value is shared by the four pages, so a learner who sets it on
-Gates finds the same moment on Gradients.
+run they are given. The chosen step is shared by the four pages, so a learner who sets it on
+Gates finds the same moment on Gradients. Streamlit keeps a widget's value only while the page
+that drew it is shown (a widget on another page is another widget, even under the same key),
+so the choice lives in a key of its own (``CHOSEN``), copied in by the slider's callback and
+given back to the slider before it is drawn on every page.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from rnnviz.core.train import Run
 from . import state
 
 STEP, PLAYING = "train_step", "train_step_playing"
+CHOSEN = "train_step_chosen"  # the step the learner chose, kept across pages (see above)
 NEXT, TICK = "train_step_next", "train_step_tick"  # the play button's next step and last tick
 KEPT = "kept"  # the weights the run kept (an early stop's best, an explosion's rollback)
 MAX_VIEWS = 8  # runs-at-a-step kept per run (each holds a model and its traces)
@@ -63,7 +67,7 @@ def _advance(choices: list) -> None:
             now - st.session_state.get(TICK, -math.inf) < 0.9 * PLAY_INTERVAL_S:
         return
     st.session_state[TICK] = now
-    current = st.session_state.get(STEP)
+    current = st.session_state.get(CHOSEN)
     index = choices.index(current) if current in choices else -1
     if index + 1 >= len(choices):
         st.session_state[PLAYING] = False
@@ -72,12 +76,17 @@ def _advance(choices: list) -> None:
     st.rerun()
 
 
+def _chosen() -> None:
+    """The slider moved: remember the step for every inside page."""
+    st.session_state[CHOSEN] = st.session_state[STEP]
+
+
 def _toggle_play(choices: list) -> None:
     playing = not st.session_state.get(PLAYING)
     st.session_state[PLAYING] = playing
     st.session_state[TICK] = time.monotonic()  # the first step shows for a whole interval
-    if playing and st.session_state.get(STEP) == choices[-1]:
-        st.session_state[STEP] = choices[0]  # play from the start when at the end
+    if playing and st.session_state.get(CHOSEN) == choices[-1]:
+        st.session_state[CHOSEN] = choices[0]  # play from the start when at the end
 
 
 def rewind(run: Run, container=st) -> Run:
@@ -88,12 +97,14 @@ def rewind(run: Run, container=st) -> Run:
         _page.label = ""
         return run
     if NEXT in st.session_state:  # the play button's tick
-        st.session_state[STEP] = st.session_state.pop(NEXT)
-    if st.session_state.get(STEP) not in choices:  # another run's step, or none yet
-        st.session_state[STEP] = choices[-1]
+        st.session_state[CHOSEN] = st.session_state.pop(NEXT)
+    if st.session_state.get(CHOSEN) not in choices:  # another run's step, or none yet
+        st.session_state[CHOSEN] = choices[-1]
+    st.session_state[STEP] = st.session_state[CHOSEN]
     left, right = container.columns([5, 1], vertical_alignment="bottom")
     step = left.select_slider(
         "Training step", choices, key=STEP, format_func=lambda s: _label(run, s),
+        on_change=_chosen,
         help="Rewind training: every chart on this page shows the model as it was after this "
              "many training steps (the snapshots taken every "
              f"{run.config.probe_every} steps), on the same example.")

@@ -49,6 +49,10 @@ def test_every_inside_page_rewinds_to_the_start(page, server_url):
         page.wait_for_selector(CHART)
         slider = page.get_by_role("slider", name="Training step")
         assert slider.count() == 1, title
+        slider.focus()
+        slider.press("End")  # the run's end (the step chosen on the last page is kept)
+        settle(page)
+        page.wait_for_timeout(500)
         last = _chart_data(page)
         slider.focus()
         slider.press("Home")  # the first snapshot: step 0
@@ -59,6 +63,34 @@ def test_every_inside_page_rewinds_to_the_start(page, server_url):
         assert sorted(first.values()) != sorted(last.values()), title
         assert page.locator(EXCEPTION).count() == 0
     assert page.problems == []
+
+
+def _chosen_step(page) -> str:
+    """The Training step slider's own label: the step it shows."""
+    lines = [line for line in page.locator(".st-key-train_step").inner_text().splitlines()
+             if line.strip()]
+    return lines[1]
+
+
+def test_the_chosen_training_step_follows_the_learner_from_page_to_page(page, server_url):
+    """Set on Gates, the step is the one Gradients, Hidden states and Gates again open at, also
+    after a page without the slider (Streamlit forgets a widget's value with its page)."""
+    page.goto(f"{server_url}/playground?seq_len=10&hidden_size=8&seed=41")
+    settle(page)
+    train_tiny(page, steps=200)
+    open_page(page, "Gates")
+    slider = page.get_by_role("slider", name="Training step")
+    slider.focus()
+    for _ in range(2):
+        slider.press("ArrowLeft")
+    settle(page)
+    chosen = _chosen_step(page)
+    assert chosen.startswith("step ") and "before training" not in chosen, chosen
+    for title in ("Gradients", "Home", "Gates", "Hidden states", "Step through"):
+        open_page(page, title)
+        if title != "Home":
+            assert _chosen_step(page) == chosen, title
+    assert page.locator(EXCEPTION).count() == 0
 
 
 def test_the_sidebar_follows_the_live_run_and_a_reused_run(page, server_url):
