@@ -1,4 +1,6 @@
-"""Fixtures for the browser tests: one real app server and one Chromium for the whole module,
+"""Fixtures for the browser tests: one real app server and one Chromium for the whole package
+(torn down with it: Playwright's sync API holds an event loop in the main thread, which the
+tests after tests/e2e need free),
 a fresh browser context (a new Streamlit session) per test, a screenshot per scenario."""
 
 import os
@@ -11,7 +13,7 @@ from .harness import CHROMIUM_ARGS, app_server, chromium_path, real_console_erro
 SHOTS = Path(os.environ.get("RNNVIZ_E2E_SHOTS", Path(__file__).parent / "artifacts"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def server_url():
     if chromium_path() is None:
         pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
@@ -19,7 +21,7 @@ def server_url():
         yield url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(server_url):
     from playwright.sync_api import sync_playwright
     with sync_playwright() as pw:

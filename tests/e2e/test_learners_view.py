@@ -119,7 +119,7 @@ def test_a_lessons_chart_is_in_view_when_the_lesson_opens(browser, server_url):
             tab.locator(f".st-key-start_detail_{key} button").first.click()
             tab.locator("h1", has_text=title).wait_for(timeout=180_000)
             settle(tab)
-            for _ in range(40):  # the page scrolls once the charts above have been drawn
+            for _ in range(240):  # the page scrolls once the charts above have been drawn
                 tab.wait_for_timeout(250)
                 banner = box(tab, ".st-key-lesson_banner")
                 referred = box(tab, f".st-key-{chart}")

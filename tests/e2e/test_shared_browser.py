@@ -25,7 +25,7 @@ from tests.redishelpers import RedisServer, Workers, needs_redis
 from .harness import EXCEPTION, settle, train_button, wait_for_run
 
 pytestmark = [needs_redis, pytest.mark.timeout(600)]
-STEPS = 5000
+STEPS = 15000  # long enough for B to read its step more than once on a busy machine
 PARAMS = dict(seq_len=10, hidden_size=8, eval_every=50, probe_every=50, device="cpu")
 LIVE = re.compile(r"Training: step (\d+) of (\d+)")
 # a stack (a traceback, or the one Streamlit prints with a warning), a line at WARNING or above

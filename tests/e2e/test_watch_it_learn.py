@@ -28,8 +28,12 @@ def test_a_long_run_shows_the_inside_live_and_it_changes(page, server_url):
     page.get_by_text(re.compile(r"Training: step \d+ of 20000")).wait_for(timeout=60_000)
     page.get_by_text(re.compile(r"Hidden states h_t, example 0, step \d+")).wait_for(
         timeout=60_000)
-    first = _chart_data(page)
-    live = [t for t in first if t.startswith(LIVE_TITLES)]
+    for _ in range(40):  # the live fragment redraws every second: catch a drawn set
+        first = _chart_data(page)
+        live = [t for t in first if t.startswith(LIVE_TITLES)]
+        if len(live) >= 3:
+            break
+        page.wait_for_timeout(250)
     assert len(live) >= 3 and any(t.startswith("Training live") for t in first), list(first)
     page.wait_for_timeout(2500)
     later = _chart_data(page)
