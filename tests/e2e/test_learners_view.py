@@ -107,6 +107,22 @@ def test_the_result_of_a_train_press_is_in_view_without_scrolling(browser, serve
         _shot(tab, "desktop_result_1400x900")
 
 
+def _start_lesson(tab, key: str, title: str) -> None:
+    """Press the lesson's Start and wait for its page. Seen once in a full CI run only (never
+    alone, nor after the tests before it here): the page did not open within 3 minutes; the
+    press is then made once more on a reloaded page, so a lost press is told from a lesson
+    that never opens (which still fails)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    tab.locator(f".st-key-start_detail_{key} button").first.click()
+    try:
+        tab.locator("h1", has_text=title).wait_for(timeout=180_000)
+    except PlaywrightTimeout:
+        tab.reload()
+        settle(tab)
+        tab.locator(f".st-key-start_detail_{key} button").first.click()
+        tab.locator("h1", has_text=title).wait_for(timeout=180_000)
+
+
 def test_a_lessons_chart_is_in_view_when_the_lesson_opens(browser, server_url):
     for size, key, title, chart in (("desktop", "vanishing", "Gradients", "profile"),
                                     ("desktop", "lstm", "Gates", "gate_f"),
@@ -116,8 +132,7 @@ def test_a_lessons_chart_is_in_view_when_the_lesson_opens(browser, server_url):
             tab.goto(f"{server_url}/lessons?lesson={key}"
                      + ("&classroom=1" if size == "classroom" else ""))
             settle(tab)
-            tab.locator(f".st-key-start_detail_{key} button").first.click()
-            tab.locator("h1", has_text=title).wait_for(timeout=180_000)
+            _start_lesson(tab, key, title)
             settle(tab)
             for _ in range(240):  # the page scrolls once the charts above have been drawn
                 tab.wait_for_timeout(250)
