@@ -111,6 +111,13 @@ def test_the_playground_shows_the_inside_live_while_it_trains():
         time.sleep(0.6)
         at.run()
         assert not at.exception
+        job = at.session_state["job"] if "job" in at.session_state else None
+        if job is None:
+            run = at.session_state["run"] if "run" in at.session_state else None
+            notices = [e.value for kind in ("error", "info", "warning") for e in at.get(kind)]
+            raise AssertionError(
+                "the job ended before the live view showed two snapshots: run "
+                f"{run.history.stop_reason if run else None!r}, page says {notices}")
         figures = _figures(at)
         live = {key: f for key, f in figures.items() if "live_hidden" in key}
         if live:
