@@ -13,6 +13,7 @@ import torch
 from rnnviz.core import csvdata
 from rnnviz.core.config import RunConfig
 from rnnviz.core.history import History
+from rnnviz.core.runs import run_from_bytes
 from rnnviz.core.tasks import ASSETS
 from rnnviz.core.train import train
 from rnnviz.serve import pool as worker_pool
@@ -123,3 +124,26 @@ def test_a_worker_killed_mid_run_fails_the_job_with_a_message_and_the_next_job_t
     assert registry.active == 0
     after = registry.submit(RunConfig(**{**SMALL, "steps": 30}, seed=8105))
     assert after.wait(120) is not None and after.progress.state == "done"
+
+
+def test_stopping_one_call_never_stops_another_however_many_calls_came_between():
+    """The pool's stop flags are shared memory, one per call in flight. A run that trains for
+    minutes sees hundreds of other calls open and close (every comparison is one); stopping
+    the newest must leave it training."""
+    pool = worker_pool._shared_pool()
+    if pool.workers < 2:
+        pytest.skip("needs two workers: both runs train at once")
+    long_run = worker_pool.WorkerRun(RunConfig(**{**SMALL, "steps": 100_000}, seed=8106))
+    try:
+        for _ in range(worker_pool._STOP_SLOTS - 1):
+            pool.close_call(pool.open_call())
+        newest = worker_pool.WorkerRun(RunConfig(**{**SMALL, "steps": 100_000}, seed=8107))
+        newest.stop()
+        stopped = run_from_bytes(newest.future.result(timeout=120))
+        newest.close()
+        assert stopped.history.stop_reason.startswith("stopped by the user")
+        with pytest.raises(TimeoutError):  # 100,000 steps: minutes, unless it was stopped too
+            long_run.future.result(timeout=3)
+    finally:
+        long_run.close()
+    assert run_from_bytes(long_run.future.result(timeout=120)).history.steps_done < 100_000

@@ -29,6 +29,7 @@ the parent's exit) and die unpickling them with a ``FileNotFoundError`` tracebac
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import math
@@ -113,15 +114,16 @@ def _worker_init(progress_queue, stop_flags, snapshot_flags) -> None:
     torch.set_num_threads(1)  # a worker only trains; see rnnviz.core.train on one thread per job
 
 
-def _train_in_worker(call: int, index: int, cfg: RunConfig, live: bool = False) -> bytes:
-    """Train ``cfg`` and return the run file's bytes. Messages ``(call, index, kind, payload)``
+def _train_in_worker(call: int, slot: int, index: int, cfg: RunConfig,
+                     live: bool = False) -> bytes:
+    """Train ``cfg`` and return the run file's bytes; ``slot`` is the call's stop and snapshot
+    flag (``_Call``). Messages ``(call, index, kind, payload)``
     go to the pool's queue: ``("started", None)`` before the first step, then a few times a
     second ``("progress", (step, total, metrics, delta))`` where ``delta`` is the history
     recorded since the last message when ``live`` (else None); when ``live``, also
     ``("inside", InsideView)`` of the newest snapshot, at most every ``INSIDE_INTERVAL_S``;
     and ``("snapshot", bytes)`` of the model trained so far whenever the call's snapshot flag
     is raised."""
-    slot = call % _STOP_SLOTS
     last = [0.0, -math.inf]  # when progress and the inside view were last sent
     sent = [0, 0, -1]  # steps, validations and probes seen already sent
     current: list[Run] = []
@@ -158,7 +160,28 @@ def _train_in_worker(call: int, index: int, cfg: RunConfig, live: bool = False) 
 
 # ---------------------------------------------------------------- the shared pool
 
-_STOP_SLOTS = 256  # calls in flight at once, at most (a stop flag each, reused round-robin)
+_STOP_SLOTS = 256  # calls in flight at once, at most (a stop flag and a snapshot flag each)
+
+
+class PoolBusy(RuntimeError):
+    """Every flag slot is held by a call in flight: no further call can be told to stop."""
+
+
+@dataclasses.dataclass(eq=False)
+class _Call:
+    """One caller's trainings in the pool. ``id`` routes the workers' messages to ``listener``
+    and is never reused. ``slot`` indexes the shared stop and snapshot flags; it goes back to
+    the pool only when the call is closed *and* every training it submitted has ended, so a
+    worker still finishing its step never reads (or a late ``stop`` never writes) the flag of
+    a newer call. (Slots given round-robin by call number did: two calls 256 apart shared
+    one flag, so opening the newer one cleared a stop meant for the older, and stopping either
+    stopped both.)"""
+
+    id: int
+    slot: int
+    listener: queue_module.SimpleQueue
+    pending: int = 0
+    closed: bool = False
 
 
 class _Pool:
@@ -182,6 +205,7 @@ class _Pool:
         self._listeners: dict[int, queue_module.SimpleQueue] = {}
         self._lock = threading.Lock()
         self._calls = itertools.count()
+        self._free_slots = list(range(_STOP_SLOTS))
         self._closed = False
         self._dispatcher = threading.Thread(target=self._dispatch, name="rnnviz-compare-progress",
                                             daemon=True)
@@ -200,18 +224,57 @@ class _Pool:
             if listener is not None:
                 listener.put(message[1:])
 
-    def open_call(self) -> tuple[int, queue_module.SimpleQueue]:
-        call = next(self._calls)
-        listener = queue_module.SimpleQueue()
-        self.stop_flags[call % _STOP_SLOTS] = 0
-        self.snapshot_flags[call % _STOP_SLOTS] = 0
+    def open_call(self) -> _Call:
         with self._lock:
-            self._listeners[call] = listener
-        return call, listener
+            if not self._free_slots:
+                raise PoolBusy(f"{_STOP_SLOTS} trainings are already waiting for this server's "
+                               "workers; press Train again in a minute")
+            call = _Call(next(self._calls), self._free_slots.pop(), queue_module.SimpleQueue())
+            self.stop_flags[call.slot] = 0
+            self.snapshot_flags[call.slot] = 0
+            self._listeners[call.id] = call.listener
+        return call
 
-    def close_call(self, call: int) -> None:
+    def submit(self, call: _Call, index: int, cfg: RunConfig, live: bool = False):
+        """Queue one training of ``call`` on the workers; its future."""
         with self._lock:
-            self._listeners.pop(call, None)
+            call.pending += 1
+        try:
+            future = self.executor.submit(_train_in_worker, call.id, call.slot, index, cfg, live)
+        except BaseException:
+            self._ended(call)
+            raise
+        # outside the lock: a future that has already ended runs the callback right here
+        future.add_done_callback(lambda _: self._ended(call))
+        return future
+
+    def _ended(self, call: _Call) -> None:
+        with self._lock:
+            call.pending -= 1
+            self._release(call)
+
+    def close_call(self, call: _Call) -> None:
+        with self._lock:
+            self._listeners.pop(call.id, None)
+            call.closed = True
+            self._release(call)
+
+    def _release(self, call: _Call) -> None:  # under self._lock
+        if call.closed and call.pending == 0 and call.slot >= 0:
+            self._free_slots.append(call.slot)
+            call.slot = -1
+
+    def stop(self, call: _Call) -> None:
+        """Every training of ``call`` stops after its current step (a no-op once it has
+        ended: its slot may belong to another call by then)."""
+        with self._lock:
+            if call.slot >= 0:
+                self.stop_flags[call.slot] = 1
+
+    def request_snapshot(self, call: _Call) -> None:
+        with self._lock:
+            if call.slot >= 0:
+                self.snapshot_flags[call.slot] = 1
 
     @property
     def broken(self) -> bool:
@@ -322,9 +385,10 @@ class WorkerRun:
 
     def __init__(self, cfg: RunConfig):
         self._pool = _shared_pool()
-        self._call, self.messages = self._pool.open_call()
+        self._call = self._pool.open_call()
+        self.messages = self._call.listener
         try:
-            self.future = self._pool.executor.submit(_train_in_worker, self._call, 0, cfg, True)
+            self.future = self._pool.submit(self._call, 0, cfg, live=True)
         except RuntimeError:  # the pool shut down between the two lines: the process exits
             self._pool.close_call(self._call)
             if _closing:
@@ -334,11 +398,11 @@ class WorkerRun:
 
     def stop(self) -> None:
         """The worker stops after its current step and returns what was learned."""
-        self._pool.stop_flags[self._call % _STOP_SLOTS] = 1
+        self._pool.stop(self._call)
 
     def request_snapshot(self) -> None:
         """The worker sends a copy of the model as trained so far after its current step."""
-        self._pool.snapshot_flags[self._call % _STOP_SLOTS] = 1
+        self._pool.request_snapshot(self._call)
 
     def close(self) -> None:
         self.stop()  # a no-op for a finished run; a job that fails here must not train on
@@ -419,14 +483,14 @@ def _train_in_processes(configs, indices, runs, on_progress, workers) -> bool:
     """Train ``configs[i]`` for i in ``indices`` in the shared pool, at most ``workers`` at a
     time, longest first; fills ``runs``. True if ``on_progress`` asked to stop."""
     pool = _shared_pool()
-    call, listener = pool.open_call()
+    call = pool.open_call()
     stopped = False
 
     def drain() -> None:
         nonlocal stopped
         while True:
             try:
-                index, kind, payload = listener.get_nowait()
+                index, kind, payload = call.listener.get_nowait()
             except queue_module.Empty:
                 return
             if kind != "progress":
@@ -434,7 +498,7 @@ def _train_in_processes(configs, indices, runs, on_progress, workers) -> bool:
             step, total = payload[:2]
             if on_progress is not None and on_progress(index, step, total) is False:
                 stopped = True
-                pool.stop_flags[call % _STOP_SLOTS] = 1
+                pool.stop(call)
 
     waiting = list(indices)
     running: dict = {}
@@ -442,15 +506,14 @@ def _train_in_processes(configs, indices, runs, on_progress, workers) -> bool:
         while waiting or running:
             while waiting and len(running) < workers:
                 index = waiting.pop(0)
-                running[pool.executor.submit(_train_in_worker, call, index,
-                                             configs[index])] = index
+                running[pool.submit(call, index, configs[index])] = index
             done, _ = wait(running, timeout=0.1, return_when=FIRST_COMPLETED)
             drain()
             for future in done:
                 runs[running.pop(future)] = run_from_bytes(future.result())
         drain()
     except BaseException:
-        pool.stop_flags[call % _STOP_SLOTS] = 1  # running workers stop after their step
+        pool.stop(call)  # running workers stop after their step
         for future in running:
             future.cancel()
         raise
