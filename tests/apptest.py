@@ -34,7 +34,14 @@ def set_widgets(at: AppTest, **values) -> None:
     if choosers:
         at.run()
     for key, value in values.items():
-        widget(key).set_value(value)
+        target = widget(key)
+        low, high = getattr(target, "min", None), getattr(target, "max", None)
+        # a browser refuses a number outside the field's range, and so does AppTest, silently
+        # (the field keeps its value): a test asking for one would test another config
+        in_range = ((low is None or value >= low) and (high is None or value <= high)
+                    if isinstance(value, (int, float)) else True)
+        assert in_range, f"{key}={value!r} is outside the field's range {low}..{high}"
+        target.set_value(value)
 
 
 def press(at: AppTest, label: str) -> None:

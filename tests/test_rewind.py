@@ -103,7 +103,7 @@ def test_play_starts_from_the_first_snapshot_and_pause_stops():
 def test_the_playground_shows_the_inside_live_while_it_trains():
     at = open_app()
     at.switch_page("pages/playground.py").run()
-    set_widgets(at, **{**TINY, "steps": 200_000, "probe_every": 50, "seed": 4242})
+    set_widgets(at, **{**TINY, "steps": 100_000, "probe_every": 50, "seed": 4242})
     press(at, "Train")
     seen: list[dict] = []
     deadline = time.time() + 90

@@ -274,13 +274,16 @@ class Job:
 class JobRegistry:
     """The server's jobs and finished runs. ``submit`` returns a finished run at once (from the
     memory cache, else from the runs folder), joins a job already training the same config, or
-    starts a new one (queued behind the limit)."""
+    starts a new one (queued behind the limit). Shared mode (``shared_jobs``) is this registry
+    with other jobs: it overrides ``_new_job``, ``_joinable`` and ``_keep``."""
+
+    QUEUED_STATES: tuple[str, ...] = ("queued",)  # the progress states ``queued()`` counts
 
     def __init__(self, max_jobs: int | None = None, cache: RunCache | None = None,
                  store: RunStore | None = None):
         self.max_jobs = max_jobs or max_concurrent_jobs()
-        self.slots = threading.BoundedSemaphore(self.max_jobs)
-        self.cache = cache or RunCache()
+        self.slots = threading.BoundedSemaphore(self.max_jobs)  # runs trained in this process
+        self.cache = cache if cache is not None else RunCache()  # (an empty one is falsy)
         self.store = store if store is not None else RunStore.from_env()  # pre-trained runs
         self._active: dict[str, Job] = {}
         self._lock = threading.Lock()
@@ -301,20 +304,28 @@ class JobRegistry:
             return cached
         with self._lock:
             job = self._active.get(cfg.key)
-            if job is not None and not job.done:
+            if job is not None and self._joinable(job):
                 return job.watch()
-            job = Job(cfg, self.slots, self._finished)
+            job = self._new_job(cfg)
             self._active[cfg.key] = job
         return job.start()
+
+    def _new_job(self, cfg: RunConfig) -> Job:
+        return Job(cfg, self.slots, self._finished)
+
+    def _joinable(self, job: Job) -> bool:
+        return not job.done
 
     def _finished(self, job: Job) -> None:
         with self._lock:
             if self._active.get(job.cfg.key) is job:
                 del self._active[job.cfg.key]
-        run = job.result
-        # only complete, deterministic results are shared: a run someone stopped is theirs
-        if run is not None and not run.history.stop_reason.startswith("stopped"):
-            self.cache.put(run)
+        if pool.is_complete(job.result):
+            self._keep(job)
+
+    def _keep(self, job: Job) -> None:
+        """A finished job's complete run joins the cache."""
+        self.cache.put(job.result)
 
     @property
     def active(self) -> int:
@@ -323,4 +334,5 @@ class JobRegistry:
 
     def queued(self) -> int:
         with self._lock:
-            return sum(1 for j in self._active.values() if j.progress.state == "queued")
+            return sum(1 for j in self._active.values()
+                       if j.progress.state in self.QUEUED_STATES)

@@ -93,9 +93,10 @@ def can_use_worker(cfg: RunConfig) -> bool:
     return cfg.task in (FIELDS["task"].choices or ()) and on_cpu
 
 
-def _complete(run: Run) -> bool:
-    """Only complete, deterministic runs are shared through the cache (as in JobRegistry)."""
-    return not run.history.stop_reason.startswith("stopped")
+def is_complete(run: Run | None) -> bool:
+    """Whether ``run`` may be shared with every session (cached, stored): only complete,
+    deterministic runs are; a run someone stopped is theirs alone."""
+    return run is not None and not run.history.stop_reason.startswith("stopped")
 
 
 # ---------------------------------------------------------------- worker side
@@ -457,7 +458,7 @@ def train_many(configs: Iterable[RunConfig], on_progress: OnProgress | None = No
             break
         runs[index], stopped = _train_here(configs[index], index, on_progress)
     for index in todo:
-        if runs[index] is not None and cache is not None and _complete(runs[index]):
+        if runs[index] is not None and cache is not None and is_complete(runs[index]):
             cache.put(runs[index])
     for index, cfg in enumerate(configs):
         runs[index] = runs[first_index[cfg.key]]

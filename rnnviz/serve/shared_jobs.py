@@ -40,9 +40,8 @@ from rnnviz.core.history import History
 from rnnviz.core.models import GATE_NAMES
 from rnnviz.core.train import Run
 from rnnviz.serve import shared
-from rnnviz.serve.jobs import Job, RunCache
-from rnnviz.serve.limits import max_concurrent_jobs
-from rnnviz.serve.pool import can_use_worker
+from rnnviz.serve.jobs import Job, JobRegistry, RunCache
+from rnnviz.serve.pool import can_use_worker, is_complete
 from rnnviz.serve.redis_store import RedisRunStore
 from rnnviz.serve.shared import UNREACHABLE, decoded, text
 from rnnviz.serve.store import RunStore, load_run_bytes
@@ -52,10 +51,6 @@ RELAY_POLL_S = 0.25  # how often a watching server reads a job's state from Redi
 LOST = ("the training worker stopped unexpectedly and no other worker took the run over; "
         "press Train to try again")
 log = logging.getLogger("rnnviz.shared")
-
-
-def _complete(run: Run | None) -> bool:
-    return run is not None and not run.history.stop_reason.startswith("stopped")
 
 
 class SharedRunCache:
@@ -76,7 +71,7 @@ class SharedRunCache:
 
     def put(self, run: Run) -> None:
         self.local.put(run)
-        if _complete(run):
+        if is_complete(run):
             self.registry.shared_call(lambda: self.registry.runs.save(run))
 
     def __len__(self) -> int:
@@ -392,8 +387,12 @@ class SharedJob(Job):
         return run
 
 
-class SharedJobRegistry:
-    """The server's view of the shared jobs and runs (see the module docstring)."""
+class SharedJobRegistry(JobRegistry):
+    """The server's view of the shared jobs and runs (see the module docstring). A
+    ``JobRegistry`` whose jobs are ``SharedJob``s (a run the workers cannot train is a plain
+    ``Job`` of this server) and whose cache writes through to the shared store."""
+
+    QUEUED_STATES = ("queued", "waiting")  # "waiting": for a training worker to connect
 
     def __init__(self, client: redis.Redis, max_jobs: int | None = None,
                  cache: RunCache | None = None, store: RunStore | None = None,
@@ -401,13 +400,11 @@ class SharedJobRegistry:
         self.client = client
         self.health = shared.Health(client)
         self.server_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        self.max_jobs = max_jobs or max_concurrent_jobs()
-        self.slots = threading.BoundedSemaphore(self.max_jobs)  # runs trained in this server
         self.runs = runs or RedisRunStore(client)
-        self.cache = SharedRunCache(self, cache or RunCache())
-        self.store = store if store is not None else RunStore.from_env()
-        self._active: dict[str, Job] = {}
-        self._lock = threading.Lock()
+        local = cache if cache is not None else RunCache()
+        # lookup reads this cache, then the runs folder, whose pre-trained runs join the
+        # shared store through it
+        super().__init__(max_jobs, SharedRunCache(self, local), store)
 
     @classmethod
     def from_url(cls, url: str, **kwargs) -> SharedJobRegistry:
@@ -432,47 +429,18 @@ class SharedJobRegistry:
         """The banner a page shows while Redis is unreachable; None when all is well."""
         return None if self.health.check() else shared.PAUSED
 
-    def lookup(self, cfg: RunConfig) -> Run | None:
-        """A finished run of ``cfg``: this server's cache, the shared store, the runs folder."""
-        run = self.cache.get(cfg.key)
-        if run is None:
-            run = self.store.load(cfg)
-            if run is not None:
-                self.cache.put(run)  # a pre-trained run of the folder joins the shared store
-        return run
+    def _new_job(self, cfg: RunConfig) -> Job:
+        return SharedJob(cfg, self) if can_use_worker(cfg) else super()._new_job(cfg)
 
-    def submit(self, cfg: RunConfig) -> Run | Job:
-        cached = self.lookup(cfg)
-        if cached is not None:
-            return cached
-        with self._lock:
-            job = self._active.get(cfg.key)
-            if job is not None and not job.done and not getattr(job, "abandoned", False):
-                return job.watch()
-            job = (SharedJob(cfg, self) if can_use_worker(cfg) else
-                   Job(cfg, self.slots, self._finished))
-            self._active[cfg.key] = job
-        return job.start()
+    def _joinable(self, job: Job) -> bool:
+        # a job whose worker and claim are gone is started afresh, not joined
+        return super()._joinable(job) and not (isinstance(job, SharedJob) and job.abandoned)
 
-    def _finished(self, job: Job) -> None:
-        with self._lock:
-            if self._active.get(job.cfg.key) is job:
-                del self._active[job.cfg.key]
-        if _complete(job.result):
-            if isinstance(job, SharedJob):
-                self.cache.local.put(job.result)  # the worker wrote it to the shared store
-            else:
-                self.cache.put(job.result)
-
-    @property
-    def active(self) -> int:
-        with self._lock:
-            return sum(1 for j in self._active.values() if not j.done)
-
-    def queued(self) -> int:
-        with self._lock:
-            return sum(1 for j in self._active.values()
-                       if j.progress.state in ("queued", "waiting"))
+    def _keep(self, job: Job) -> None:
+        if isinstance(job, SharedJob):
+            self.cache.local.put(job.result)  # its worker wrote it to the shared store
+        else:
+            super()._keep(job)  # through the cache into the shared store
 
     def close(self) -> None:
         """Stop following the shared jobs, as when this server shuts down: their relay threads
