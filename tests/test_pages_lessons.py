@@ -95,6 +95,24 @@ def test_one_click_trains_opens_the_page_and_switches_runs():
     assert any("/lessons?lesson=exploding" in c.value for c in at.code)
 
 
+def test_a_lesson_opens_when_the_cache_has_already_evicted_its_runs():
+    """A busy server's cache may drop a lesson's run before the page looks for it: the page
+    opens with the run its own job trained, and does not wait for ever."""
+    cache = state.registry().cache
+    keep = cache.max_entries
+    cache.max_entries = 0  # every run put is evicted at once
+    try:
+        at = _app()
+        at.switch_page("pages/lessons.py").run()
+        at.button(key="start_vanishing").click().run()
+        _wait_until(at, lambda a: _title(a) != "Lessons", timeout=180)
+        assert _title(at) == "Gradients through time"
+        assert cache.get(LESSONS["vanishing"].runs[1][1].key) is None  # it really was evicted
+        assert "Lesson 2 · Vanishing gradients" in _texts(at)
+    finally:
+        cache.max_entries = keep
+
+
 def test_a_pretrained_lesson_opens_at_once():
     run = train(SINE)
     state.registry().cache.put(run)  # what the pre-training CLI leaves on a server

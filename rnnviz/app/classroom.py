@@ -237,9 +237,17 @@ def cached_run(cfg: RunConfig) -> Run | None:
     return registry.cache.get(cfg.key)
 
 
+def _trained_here(label: str) -> Run | None:
+    """The run a job this session started for the lesson's ``label`` ended with. The server's
+    cache may have evicted it by the time the page looks (a busy server trains many runs), and
+    a page that waited for the cache would wait for ever."""
+    job: Job | None = st.session_state.get(JOBS, {}).get(label)
+    return job.result if job is not None and job.done else None
+
+
 def lesson_runs(lesson: Lesson) -> dict[str, Run] | None:
     """Every run of the lesson, when all of them are trained; else None."""
-    runs = {label: cached_run(cfg) for label, cfg in lesson.runs}
+    runs = {label: cached_run(cfg) or _trained_here(label) for label, cfg in lesson.runs}
     return None if any(r is None for r in runs.values()) else runs
 
 
@@ -273,7 +281,7 @@ def lesson_progress(lesson: Lesson) -> list[tuple[str, float, str]]:
     current_job = state.current_job()
     others: dict[str, Job] = st.session_state.get(JOBS, {})
     for label, cfg in lesson.runs:
-        if cached_run(cfg) is not None:
+        if cached_run(cfg) is not None or _trained_here(label) is not None:
             rows.append((label, 1.0, "ready"))
             continue
         job = current_job if current_job is not None and current_job.cfg == cfg else \
@@ -284,6 +292,8 @@ def lesson_progress(lesson: Lesson) -> list[tuple[str, float, str]]:
             rows.append((label, 0.0, "queued: waiting for a free training slot"))
         elif job.progress.state == "failed":
             rows.append((label, 0.0, f"failed: {job.progress.error}"))
+        elif job.done:  # ended with no run: it was stopped before it trained a step
+            rows.append((label, 0.0, "failed: it was stopped before it started"))
         else:
             p = job.progress
             done = 1.0 if job.done else p.step / max(p.total, 1)
