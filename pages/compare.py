@@ -15,7 +15,8 @@ from rnnviz import charts
 from rnnviz.app import state, views
 from rnnviz.core.config import FIELDS, RunConfig
 from rnnviz.core.tasks import TASKS
-from rnnviz.serve.pool import dependency_sweep, train_many, warm_up
+from rnnviz.serve.many import dependency_sweep, train_many
+from rnnviz.serve.pool import warm_up
 from rnnviz.studies.compare import CELLS, parse_lengths, sweep_configs
 
 RESULT, SWEEP = "compare_result", "compare_sweep"

@@ -11,7 +11,7 @@ from rnnviz.core.tasks import validation_set
 from rnnviz.core.train import train
 from rnnviz.serve.bench import bench_compare
 from rnnviz.serve.jobs import RunCache
-from rnnviz.serve.pool import dependency_sweep, train_many
+from rnnviz.serve.many import dependency_sweep, train_many
 from rnnviz.studies.compare import SweepResult, parse_lengths, sweep_configs
 
 TINY = dict(seq_len=6, hidden_size=4, steps=20, eval_every=5, probe_every=5, batch_size=16,
@@ -167,7 +167,7 @@ def test_workers_started_during_a_page_script_do_not_run_that_script(tmp_path, m
     try:
         with monkeypatch.context() as patch:
             patch.setitem(sys.modules, "__main__", fake_main)
-            pool = worker_pool._shared_pool()
+            pool = worker_pool.shared_pool()
             futures = [pool.executor.submit(_worker_modules) for _ in range(pool.workers)]
         assert [f.result(timeout=120) for f in futures] == [(None, False, False)] * pool.workers
         assert not marker.exists()

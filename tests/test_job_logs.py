@@ -38,7 +38,7 @@ def test_a_failed_job_is_one_warning_line_without_a_stack(tmp_path, caplog):
     registry = registry_in(tmp_path, max_jobs=1)
     job = registry.submit(RunConfig(**SMALL, steps=100_000, seed=8202))
     wait_until(lambda: job.history is not None and job.history.steps_done >= 10)
-    for process in list(worker_pool._shared_pool().executor._processes.values()):
+    for process in list(worker_pool.shared_pool().executor._processes.values()):
         os.kill(process.pid, signal.SIGKILL)  # as the kernel's out-of-memory killer would
     job.wait(60)
     assert job.progress.state == "failed"

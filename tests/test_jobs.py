@@ -116,7 +116,7 @@ def test_a_worker_killed_mid_run_fails_the_job_with_a_message_and_the_next_job_t
     registry = registry_in(tmp_path, max_jobs=1)
     job = registry.submit(RunConfig(**{**SMALL, "steps": 100_000}, seed=8104))
     wait_until(lambda: job.history is not None and job.history.steps_done >= 10)
-    pool = worker_pool._shared_pool()
+    pool = worker_pool.shared_pool()
     for process in list(pool.executor._processes.values()):  # as the kernel's OOM killer would
         os.kill(process.pid, signal.SIGKILL)
     job.wait(60)
@@ -130,7 +130,7 @@ def test_stopping_one_call_never_stops_another_however_many_calls_came_between()
     """The pool's stop flags are shared memory, one per call in flight. A run that trains for
     minutes sees hundreds of other calls open and close (every comparison is one); stopping
     the newest must leave it training."""
-    pool = worker_pool._shared_pool()
+    pool = worker_pool.shared_pool()
     if pool.workers < 2:
         pytest.skip("needs two workers: both runs train at once")
     long_run = worker_pool.WorkerRun(RunConfig(**{**SMALL, "steps": 100_000}, seed=8106))

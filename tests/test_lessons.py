@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from rnnviz.cli import lessons_through_jobs
-from rnnviz.serve.pool import train_many
+from rnnviz.serve.many import train_many
 from rnnviz.studies.explain import TOPICS
 from rnnviz.studies.lessons import (
     ADDING_LSTM,

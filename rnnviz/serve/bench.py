@@ -11,7 +11,8 @@ from collections.abc import Iterable
 from rnnviz.core.config import RunConfig
 from rnnviz.core.train import train
 from rnnviz.serve.limits import max_concurrent_jobs
-from rnnviz.serve.pool import _METHOD, train_many, usable_cores
+from rnnviz.serve.many import train_many
+from rnnviz.serve.pool import _METHOD, usable_cores
 from rnnviz.studies.compare import CELLS
 
 

@@ -39,26 +39,20 @@ import queue as queue_module
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import ProcessPoolExecutor
 
 import torch
 
 from rnnviz.core.config import FIELDS, RunConfig
-from rnnviz.core.runs import run_from_bytes, run_to_bytes
+from rnnviz.core.runs import run_to_bytes
 from rnnviz.core.tasks import probe_batch
 from rnnviz.core.train import Run, resolve_device, stopped_copy, train
 from rnnviz.serve.limits import max_concurrent_jobs
-from rnnviz.studies.compare import SweepResult, collect_sweep, sweep_configs
 from rnnviz.studies.inside import inside_view
 
 PROGRESS_INTERVAL_S = 0.2  # a worker reports its step at most this often
 INSIDE_INTERVAL_S = 0.4  # and the inside of its newest snapshot at most this often
-# relative cost of one step per cell, measured on CPU at the default sizes (only used to start
-# the longest runs first; a wrong guess costs a little packing, never a wrong result)
-CELL_COST = {"rnn": 1.0, "lstm": 1.6, "gru": 2.0}
 
-OnProgress = Callable[[int, int, int], "bool | None"]  # (config index, step, total steps)
 
 log = logging.getLogger(__name__)
 
@@ -75,12 +69,6 @@ def usable_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
-
-
-def estimated_cost(cfg: RunConfig) -> float:
-    """Relative training time of a config (for ordering only)."""
-    return CELL_COST.get(cfg.cell, 1.5) * cfg.steps * cfg.seq_len * cfg.num_layers * (
-        1 + cfg.hidden_size / 64)
 
 
 def can_use_worker(cfg: RunConfig) -> bool:
@@ -302,7 +290,7 @@ _pool_lock = threading.Lock()
 _closing = False  # set once, when this process exits
 
 
-def _shared_pool() -> _Pool:
+def shared_pool() -> _Pool:
     global _pool
     with _pool_lock:
         if _closing:
@@ -359,7 +347,7 @@ def warm_up() -> None:
     def start() -> None:
         started = time.perf_counter()
         try:
-            pool = _shared_pool()
+            pool = shared_pool()
             for future in [pool.executor.submit(_ping) for _ in range(pool.workers)]:
                 future.result()
             log.info("training workers ready in %.1f s", time.perf_counter() - started)
@@ -385,7 +373,7 @@ class WorkerRun:
     ``_train_in_worker``; the history deltas are on), ``future`` its run file's bytes."""
 
     def __init__(self, cfg: RunConfig):
-        self._pool = _shared_pool()
+        self._pool = shared_pool()
         self._call = self._pool.open_call()
         self.messages = self._call.listener
         try:
@@ -408,135 +396,3 @@ class WorkerRun:
     def close(self) -> None:
         self.stop()  # a no-op for a finished run; a job that fails here must not train on
         self._pool.close_call(self._call)
-
-
-# ---------------------------------------------------------------- caller side
-
-
-def train_many(configs: Iterable[RunConfig], on_progress: OnProgress | None = None, *,
-               workers: int | None = None, cache=None) -> list[Run]:
-    """Train every config, concurrently where possible; returns the runs in the given order.
-
-    Args:
-        configs: the runs to train (equal configs are trained once and share one Run).
-        on_progress: ``on_progress(index, step, total)`` is called *in the calling thread* a few
-            times a second per run (and once at the end of each); returning ``False`` stops
-            every run of this call at once, keeping what was learned. An exception raised in it
-            stops them too and propagates.
-        workers: at most this many of these runs train at once (default: one per usable core;
-            the shared pool never runs more than that).
-        cache: an object with ``get(key) -> Run | None`` and ``put(run)`` (the app passes the
-            server's ``RunCache``): runs found there are not retrained; complete new runs are
-            put there.
-    """
-    configs = list(configs)
-    runs: list[Run | None] = [None] * len(configs)
-    first_index: dict[str, int] = {}  # config key -> the index that trains it
-    todo: list[int] = []
-    for index, cfg in enumerate(configs):
-        if cfg.key in first_index:
-            continue
-        first_index[cfg.key] = index
-        hit = cache.get(cfg.key) if cache is not None else None
-        if hit is not None:
-            runs[index] = hit
-            if on_progress is not None:
-                on_progress(index, hit.history.steps_done, cfg.steps)
-        else:
-            todo.append(index)
-    todo.sort(key=lambda i: estimated_cost(configs[i]), reverse=True)
-    in_workers = [i for i in todo if can_use_worker(configs[i])]
-    here = [i for i in todo if i not in in_workers]
-    workers = min(workers or usable_cores(), usable_cores(), len(in_workers))
-    if workers < 2:  # one run (or one core) gains nothing from a worker: train here
-        here, in_workers = todo, []
-    stopped = False
-    if in_workers:
-        stopped = _train_in_processes(configs, in_workers, runs, on_progress, workers)
-    for index in here:
-        if stopped:
-            break
-        runs[index], stopped = _train_here(configs[index], index, on_progress)
-    for index in todo:
-        if runs[index] is not None and cache is not None and is_complete(runs[index]):
-            cache.put(runs[index])
-    for index, cfg in enumerate(configs):
-        runs[index] = runs[first_index[cfg.key]]
-    return runs
-
-
-def _train_here(cfg: RunConfig, index: int, on_progress: OnProgress | None):
-    stop = [False]
-    last = [0.0]
-
-    def on_step(step: int, metrics: dict) -> bool:
-        now = time.monotonic()
-        if on_progress is not None and (now - last[0] >= PROGRESS_INTERVAL_S
-                                        or step == cfg.steps):
-            last[0] = now
-            stop[0] = on_progress(index, step, cfg.steps) is False
-        return not stop[0]
-
-    return train(cfg, on_step=on_step), stop[0]
-
-
-def _train_in_processes(configs, indices, runs, on_progress, workers) -> bool:
-    """Train ``configs[i]`` for i in ``indices`` in the shared pool, at most ``workers`` at a
-    time, longest first; fills ``runs``. True if ``on_progress`` asked to stop."""
-    pool = _shared_pool()
-    call = pool.open_call()
-    stopped = False
-
-    def drain() -> None:
-        nonlocal stopped
-        while True:
-            try:
-                index, kind, payload = call.listener.get_nowait()
-            except queue_module.Empty:
-                return
-            if kind != "progress":
-                continue
-            step, total = payload[:2]
-            if on_progress is not None and on_progress(index, step, total) is False:
-                stopped = True
-                pool.stop(call)
-
-    waiting = list(indices)
-    running: dict = {}
-    try:
-        while waiting or running:
-            while waiting and len(running) < workers:
-                index = waiting.pop(0)
-                running[pool.submit(call, index, configs[index])] = index
-            done, _ = wait(running, timeout=0.1, return_when=FIRST_COMPLETED)
-            drain()
-            for future in done:
-                runs[running.pop(future)] = run_from_bytes(future.result())
-        drain()
-    except BaseException:
-        pool.stop(call)  # running workers stop after their step
-        for future in running:
-            future.cancel()
-        raise
-    finally:
-        pool.close_call(call)
-    return stopped
-
-
-# ---------------------------------------------------------------- a grid of runs
-
-
-def dependency_sweep(base_cfg: RunConfig, cells: Iterable[str], lengths: Iterable[int],
-                     param: str = "seq_len", on_progress: OnProgress | None = None, *,
-                     workers: int | None = None, cache=None) -> SweepResult:
-    """Train every cell at every length (``param`` = "seq_len" or "lag"; everything else from
-    ``base_cfg``) with ``train_many`` and collect each run's final validation metric.
-
-    ``on_progress(index, step, total)`` numbers the runs cell by cell, length by length.
-    """
-    grid = sweep_configs(base_cfg, cells, lengths, param)
-    flat = [cfg for configs in grid.values() for cfg in configs]
-    started = time.perf_counter()
-    runs = train_many(flat, on_progress, workers=workers, cache=cache)
-    elapsed = time.perf_counter() - started
-    return collect_sweep(base_cfg, grid, param, runs, elapsed)

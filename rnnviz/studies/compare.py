@@ -1,7 +1,7 @@
 """Comparisons of cells, and the *dependency sweep*: the grid of runs that trains each cell at a
 list of sequence lengths or copy lags, and the result that reads where each one stops learning.
 
-What is trained where is the server's business (``rnnviz.serve.pool.train_many`` trains a grid
+What is trained where is the server's business (``rnnviz.serve.many.train_many`` trains a grid
 in worker processes); this module only builds the grid and reads the trained runs.
 """
 
