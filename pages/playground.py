@@ -71,9 +71,8 @@ def live_view() -> None:
     st.progress(p.step / max(p.total, 1), text=f"Training: step {p.step} of {p.total}")
     if job.history is not None:
         task = TASKS[job.cfg.task]
-        st.plotly_chart(charts.live_loss_figure(job.history, job.chance,
-                                                task.metric_name), width="stretch",
-                        key="live_loss")
+        st.plotly_chart(classroom.projector_figure(charts.live_loss_figure(
+            job.history, job.chance, task.metric_name)), width="stretch", key="live_loss")
         live_ui.live_inside(job)
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from rnnviz import trace
-from rnnviz.app import rewind
+from rnnviz.app import classroom, rewind
 from rnnviz.core.tasks import probe_batch
 from tests.apptest import TINY, decode_plotly, open_app, press, set_widgets, wait_for_run
 
@@ -131,3 +131,40 @@ def test_the_playground_shows_the_inside_live_while_it_trains():
     assert len(seen) == 2, "the live view showed two different snapshots"
     first, second = (np.asarray(s["data"][0]["z"], dtype=float) for s in seen)
     assert not np.allclose(first, second)  # the network changed while it trained
+
+
+def test_the_live_view_is_at_projector_size_in_classroom_mode_and_only_there():
+    """Two sessions watch one job: the teacher's, switched to classroom mode while it trains,
+    and a student's at a desk. The live figures are built once for both (cached per snapshot),
+    so the projector's sizes must go on a copy."""
+    config = {**TINY, "steps": 100_000, "probe_every": 20, "seed": 4243}
+    teacher, student = open_app(), open_app()
+    for at in (teacher, student):
+        at.switch_page("pages/playground.py").run()
+        set_widgets(at, **config)
+        press(at, "Train")
+    next(t for t in teacher.toggle if t.key == "classroom_toggle").set_value(True).run()
+
+    def live(at):
+        at.run()
+        assert not at.exception
+        figures = _figures(at)
+        return figures if any("live_hidden" in key for key in figures) else None
+
+    try:
+        for at, font, tick in ((teacher, classroom.FIGURE_FONT_PX, classroom.TICK_FONT_PX),
+                               (student, None, None)):
+            deadline = time.time() + 90
+            while (figures := live(at)) is None:
+                assert time.time() < deadline, "no live view"
+                time.sleep(0.5)
+            for key, figure in figures.items():
+                if "live_" not in key:
+                    continue
+                layout = figure["layout"]
+                assert layout.get("legend", {}).get("font", {}).get("size") == font, key
+                assert layout["xaxis"].get("tickfont", {}).get("size") == tick, key
+    finally:
+        press(student, "Stop")
+        if any(b.label == "Stop" and not b.disabled for b in teacher.button):
+            press(teacher, "Stop")

@@ -113,12 +113,36 @@ def projector_figure(figure):
         return (figure.configure_axis(labelFontSize=TICK_FONT_PX, titleFontSize=FIGURE_FONT_PX)
                 .configure_legend(labelFontSize=TICK_FONT_PX, titleFontSize=FIGURE_FONT_PX)
                 .configure_title(fontSize=FIGURE_FONT_PX + 1))
+    if isinstance(figure, dict):  # a plain figure dict (the live view's): a new one
+        return _projector_dict(figure)
     if not hasattr(figure, "to_plotly_json"):
         return figure
     figure.update_layout(legend_font_size=FIGURE_FONT_PX, title_font_size=FIGURE_FONT_PX + 3)
     figure.update_xaxes(tickfont_size=TICK_FONT_PX, title_font_size=FIGURE_FONT_PX)
     figure.update_yaxes(tickfont_size=TICK_FONT_PX, title_font_size=FIGURE_FONT_PX)
     return figure
+
+
+def _sized(part, size: int) -> dict:
+    """A title (a string or a dict) or a font holder with its font at ``size``."""
+    part = {"text": part} if isinstance(part, str) else dict(part or {})
+    return {**part, "font": {**part.get("font", {}), "size": size}}
+
+
+def _projector_dict(figure: dict) -> dict:
+    """``projector_figure`` for a plain figure dict, without touching the one given (the live
+    view's figures are cached for every session watching the job)."""
+    layout = dict(figure.get("layout", {}))
+    layout["legend"] = _sized(layout.get("legend"), FIGURE_FONT_PX)
+    if layout.get("title"):
+        layout["title"] = _sized(layout["title"], FIGURE_FONT_PX + 3)
+    for name, axis in list(layout.items()):
+        if name.startswith(("xaxis", "yaxis")) and isinstance(axis, dict):
+            layout[name] = {**axis, "tickfont": {**axis.get("tickfont", {}),
+                                                 "size": TICK_FONT_PX}}
+            if axis.get("title"):
+                layout[name]["title"] = _sized(axis["title"], FIGURE_FONT_PX)
+    return {**figure, "layout": layout}
 
 
 def _read_url() -> None:

@@ -13,7 +13,7 @@ import streamlit as st
 from rnnviz import charts
 from rnnviz.serve.jobs import Job
 
-from . import state
+from . import classroom, state
 
 _FIGURES: OrderedDict[tuple[int, int, int], list] = OrderedDict()  # (job, step, rows) -> figures
 _LOCK = threading.Lock()
@@ -46,6 +46,9 @@ def live_inside(job: Job) -> None:
     columns = st.columns(2, gap="small")
     for index, (key, figure) in enumerate(figures):
         with columns[index % 2]:
+            if classroom.is_on():  # on a copy: the cached figures are every watcher's
+                figure = classroom.projector_figure(
+                    figure.to_plotly_json() if hasattr(figure, "to_plotly_json") else figure)
             st.plotly_chart(figure, width="stretch", key=key)
     st.caption(f"The network inside, live: probe example 0 at the newest snapshot (step "
                f"{job.inside.step}), redrawn as training goes on. Rows of the last chart are the "
