@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from rnnviz import charts
-from rnnviz.app import state, views
+from rnnviz.app import state, views, widgets
 from rnnviz.core.config import FIELDS, RunConfig
 from rnnviz.core.tasks import TASKS
 from rnnviz.serve.many import dependency_sweep, train_many
@@ -50,20 +50,21 @@ def settings_form() -> tuple[RunConfig | None, list[str], bool]:
         task = row[0].selectbox("Task", TASK_NAMES, index=TASK_NAMES.index(base.task)
                                 if base.task in TASK_NAMES else 0, key="cmp_task",
                                 format_func=lambda name: TASKS[name].title,
-                                help=FIELDS["task"].help)
+                                help=widgets.field_help("task"))
         seq_len = row[1].number_input("Sequence length", 2, int(FIELDS["seq_len"].high),
                                       base.seq_len, key="cmp_seq_len",
-                                      help=FIELDS["seq_len"].help)
+                                      help=widgets.field_help("seq_len"))
         lag = row[2].number_input("Copy lag", 1, int(FIELDS["lag"].high), base.lag,
-                                  key="cmp_lag", help="Copy task only. " + FIELDS["lag"].help)
+                                  key="cmp_lag",
+                                  help="Copy task only. " + widgets.field_help("lag"))
         hidden = row[3].number_input("Hidden units", 1, int(FIELDS["hidden_size"].high),
                                      base.hidden_size, key="cmp_hidden",
-                                     help=FIELDS["hidden_size"].help)
+                                     help=widgets.field_help("hidden_size"))
         steps = row[4].number_input("Training steps", 1, MAX_STEPS, min(base.steps, MAX_STEPS),
                                     key="cmp_steps", help="Optimizer steps for every cell "
                                     f"(at most {MAX_STEPS} on this page).")
         seed = row[5].number_input("Seed", 0, int(FIELDS["seed"].high), base.seed,
-                                   key="cmp_seed", help=FIELDS["seed"].help)
+                                   key="cmp_seed", help=widgets.field_help("seed"))
         cells = st.multiselect("Cells", list(CELLS), default=list(CELLS), key="cmp_cells",
                                format_func=charts.cell_label,
                                help="Any subset: they train at the same time, one per core.")

@@ -1,5 +1,5 @@
-"""Mathematics in the pages' words is rendered: every markdown, caption and notice string that
-the pages produce on real small runs writes its symbols inside ``$...$``
+"""Mathematics in the pages' words is rendered: every markdown, caption, notice and tooltip
+string that the pages produce on real small runs writes its symbols inside ``$...$``
 (Streamlit's KaTeX) or as plain unicode, never as raw LaTeX or ASCII subscripts such as
 ``h_{t-1}`` or ``∂h_t/∂h_{t-1}``; dollar signs pair up; and the sweep's verdict names its
 length as "T = 20", not "T 20"."""
@@ -25,6 +25,10 @@ PAGES = ["playground", "hidden_states", "gates", "gradients", "step_through", "c
          "forecast", "text", "sentiment", "lessons"]
 
 
+WIDGETS = ("slider", "select_slider", "number_input", "selectbox", "toggle", "checkbox",
+           "radio", "segmented_control", "button", "text_input")  # a help tooltip each
+
+
 def raw_math(text: str) -> list[str]:
     """The pieces of ``text`` that would show as raw mathematics in Streamlit's markdown."""
     return [m.group(0) for m in RAW.finditer(NOT_PROSE.sub(" ", text))]
@@ -40,6 +44,7 @@ def page_texts(at: AppTest) -> list[str]:
     texts = [e.value for kind in ("markdown", "caption", "info", "warning", "error",
                                   "success") for e in at.get(kind)]
     texts += [e.proto.label for e in at.get("expandable")]
+    texts += [e.proto.help for kind in WIDGETS for e in at.get(kind)]  # the tooltips
     return [t for t in texts if t]
 
 

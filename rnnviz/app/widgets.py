@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import urllib.parse
 
 import segno
@@ -89,6 +90,17 @@ def _set_by_code(name: str) -> bool:
     return get_session_state().is_new_state_value(name)
 
 
+# a one-letter symbol with an ASCII subscript, as the fields' help (shared with the CLI's
+# --help) writes it: h_t, W_hh
+_ASCII_SUBSCRIPT = re.compile(r"(?<![\w$])([A-Za-z])_([A-Za-z0-9]+)(?![\w$])")
+
+
+def field_help(name: str) -> str:
+    """A config field's help for a tooltip: Streamlit renders its markdown, so the symbols are
+    set as mathematics ($h_t$, $W_{hh}$) where the command line shows them as typed."""
+    return _ASCII_SUBSCRIPT.sub(lambda m: f"${m[1]}_{{{m[2]}}}$", FIELDS[name].help)
+
+
 def _widget(name: str, default, container) -> None:
     """One config widget, keyed by its field name and bound to the URL. ``default`` is what
     Streamlit shows until the user changes it, and what it leaves out of the URL, except when
@@ -96,7 +108,7 @@ def _widget(name: str, default, container) -> None:
     spec = FIELDS[name]
     from_code = _set_by_code(name)
     # the device's help says what this server has, right where the choice is made
-    help_text = f"{spec.help} {device_summary()}" if name == "device" else spec.help
+    help_text = field_help(name) + (f" {device_summary()}" if name == "device" else "")
     common = dict(key=name, help=help_text, bind="query-params")
     if spec.choices is not None:
         index = None if from_code else spec.choices.index(default)
