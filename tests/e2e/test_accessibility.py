@@ -1,10 +1,13 @@
 """axe-core (bundled by axe-playwright-python) on every page of the app, before and after a run
-is trained: zero WCAG 2.1 A and AA violations."""
+is trained, at a desk and on a phone: zero WCAG 2.1 A and AA violations."""
 
 from __future__ import annotations
 
-from .harness import nav_titles, open_page, settle, train_tiny
+from pathlib import Path
 
+from .harness import nav_titles, open_page, settle, sidebar_collapsed, sized_tab, train_tiny
+
+PAGES = sorted((Path(__file__).parents[2] / "pages").glob("*.py"))  # Home is pages/home.py
 WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 
@@ -22,6 +25,9 @@ def _violations(page) -> list[str]:
 def _every_page(page) -> dict[str, list[str]]:
     report = {}
     for title in nav_titles(page):
+        if sidebar_collapsed(page):  # on a phone it closes after each page link
+            page.locator("[data-testid='stExpandSidebarButton']").first.click()
+            page.wait_for_timeout(400)
         open_page(page, title)
         page.wait_for_timeout(600)  # charts finish drawing
         report[title] = _violations(page)
@@ -40,4 +46,14 @@ def test_no_wcag_violations_after_training(page, server_url):
     settle(page)
     train_tiny(page, steps=40)
     report = _every_page(page)
+    assert not any(report.values()), {k: v for k, v in report.items() if v}
+
+
+def test_no_wcag_violations_on_a_phone(browser, server_url):
+    with sized_tab(browser, "phone") as tab:
+        tab.goto(f"{server_url}/playground?seq_len=8&hidden_size=6")
+        settle(tab)
+        train_tiny(tab, steps=40)
+        report = _every_page(tab)
+    assert len(report) == len(PAGES), sorted(report)  # every page, the sidebar's links opened
     assert not any(report.values()), {k: v for k, v in report.items() if v}
