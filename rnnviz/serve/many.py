@@ -1,5 +1,6 @@
 """Many runs at once: a comparison's cells and a dependency sweep's grid, trained on the
-shared worker pool (``rnnviz.serve.pool``), longest first, at most one per worker at a time.
+shared worker pool (``rnnviz.serve.pool``), longest first (a rough cost estimate, which packs
+three runs on two workers well), at most one per worker at a time.
 A run the workers cannot train (an uploaded data set, a GPU) is trained in this process, one
 after another; so is everything when there is only one run or one usable core."""
 

@@ -16,9 +16,9 @@ a multi-threaded web server, where a plain ``fork`` is not. Nor do they re-impor
 finished run comes back as the bytes of a run file (``rnnviz.core.runs``), so no tensor memory is
 shared between processes.
 
-The configs are started longest first (a rough cost estimate), which packs three runs on two
-workers well. A run whose task lives only in this process's memory (an uploaded data set) or
-that asks for a GPU is trained here, one after another.
+``rnnviz.serve.many`` trains a comparison's or a sweep's configs on these workers, longest
+first. A run whose task lives only in this process's memory (an uploaded data set) or that asks
+for a GPU is never sent to a worker (``can_use_worker``).
 
 Shutdown is in order (``_stop_at_exit``, run when the server process exits, e.g. on SIGTERM):
 no new pool and no new call is taken, running trainings stop after their current step, and the
