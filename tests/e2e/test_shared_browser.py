@@ -138,8 +138,10 @@ def test_two_servers_and_a_worker_train_a_config_once_for_both_pages(
     stop_worker(workers, "w1")
 
     # B joined A's job: its page followed the worker's steps; the config was trained once
-    assert len(set(steps_b)) >= 2 and steps_b == sorted(steps_b), steps_b
-    assert all(0 <= s < STEPS for s in steps_b) and max(steps_b) > 0, steps_b
+    assert len(set(steps_b)) >= 2 and steps_b == sorted(steps_b), str(steps_b)
+    # (the last reading may be the final step's, "step 15000 of 15000", shown for a moment
+    # before the page draws the run)
+    assert all(0 <= s <= STEPS for s in steps_b) and max(steps_b) > 0, str(steps_b)
     assert trained(redis_server) == {cfg.key: 1}
     job = shared.decoded(redis_server.client().hgetall(shared.job_key(shared.config_id(cfg.key))))
     assert job["attempts"] == "1" and job["outcome"] == "stored"
