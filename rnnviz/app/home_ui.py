@@ -58,10 +58,7 @@ def _progress() -> None:
     if job is None or job.done:
         st.rerun(scope="app")
         return
-    p = job.progress
-    words = ("waiting for a free training slot" if p.state == "queued"
-             else f"step {p.step} of {p.total}")
-    st.progress(p.step / max(p.total, 1), text=f"Training the example model: {words}")
+    classroom.progress_bar(job, "Training the example model")
 
 
 def _look_inside() -> None:
