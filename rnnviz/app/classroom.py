@@ -29,7 +29,6 @@ _TOGGLE = "classroom_toggle"  # the sidebar switch's widget key
 _URL_READ = "classroom_url_read"
 ACTIVE = "lesson_active"  # key of the lesson this session is in
 STARTING = "lesson_starting"  # key of a lesson whose runs are training before its page opens
-QUEUED_WORDS = "queued: waiting for a free training slot"
 JOBS = "lesson_jobs"  # label -> Job for the lesson's runs other than the current one
 LESSONS_PAGE = "pages/lessons.py"
 SCROLL = "lesson_scroll"  # read by lesson_marks: the lesson page's chart, brought into view
@@ -314,7 +313,7 @@ def lesson_progress(lesson: Lesson) -> list[tuple[str, float, str]]:
         if job is None:
             rows.append((label, 0.0, "not started"))
         elif job.progress.state == "queued":
-            rows.append((label, 0.0, QUEUED_WORDS))
+            rows.append((label, 0.0, state.QUEUED_WORDS))
         elif job.progress.state == "failed":
             rows.append((label, 0.0, f"failed: {job.progress.error}"))
         elif job.done:  # ended with no run: it was stopped before it trained a step
@@ -428,20 +427,13 @@ def lesson_sidebar() -> None:
 # ---------------------------------------------------------------- application pages
 
 
-def progress_bar(job: Job, what: str) -> None:
-    """A bar of ``job``'s progress: "<what>: step s of n", or that it is queued."""
-    p = job.progress
-    words = QUEUED_WORDS if p.state == "queued" else f"step {p.step} of {p.total}"
-    st.progress(p.step / max(p.total, 1), text=f"{what}: {words}")
-
-
 @st.fragment(run_every=0.5)
 def _training_progress() -> None:
     job = state.current_job()
     if job is None:
         st.rerun(scope="app")
         return
-    progress_bar(job, "Training")
+    state.progress_bar(job, "Training")
 
 
 def require_task_run(task: str, preset: RunConfig, what: str) -> Run | None:

@@ -58,7 +58,7 @@ def _progress() -> None:
     if job is None or job.done:
         st.rerun(scope="app")
         return
-    classroom.progress_bar(job, "Training the example model")
+    state.progress_bar(job, "Training the example model")
 
 
 def _look_inside() -> None:

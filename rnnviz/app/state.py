@@ -68,6 +68,16 @@ def current_job() -> Job | None:
     return st.session_state.get(JOB)
 
 
+QUEUED_WORDS = "queued: waiting for a free training slot"
+
+
+def progress_bar(job: Job, what: str) -> None:
+    """A bar of ``job``'s progress: "<what>: step s of n", or that it is queued."""
+    p = job.progress
+    words = QUEUED_WORDS if p.state == "queued" else f"step {p.step} of {p.total}"
+    st.progress(p.step / max(p.total, 1), text=f"{what}: {words}")
+
+
 def start_training(cfg: RunConfig) -> None:
     """Use a cached run of the same config at once, join a job already training it, or start
     one. Any job this session was watching is left first. A new job larger than the server's
