@@ -1,6 +1,7 @@
 """rnnviz: train small recurrent networks and look inside them.
 
-The command line: ``rnnviz train ...``, ``bench``, ``pretrain``, ``lessons`` and ``worker`` (a
+The command line: ``rnnviz train ...``, ``bench``, ``pretrain``, ``lessons``, ``claims`` (every
+claim on several seeds and both kernel sets, ``rnnviz.measure.robustness``) and ``worker`` (a
 training worker of shared mode, ``rnnviz.serve.worker``); the same as ``python -m rnnviz ...``.
 
 Flags of ``train`` are generated from the config table (``--seq-len``, ``--cell`` ...), so the
@@ -23,10 +24,12 @@ from rnnviz.core.models import build_model
 from rnnviz.core.runs import save_run
 from rnnviz.core.tasks import TASKS
 from rnnviz.core.train import BatchStream, Run, make_optimizer, single_thread, train
+from rnnviz.measure import robustness
 from rnnviz.serve.jobs import JobRegistry
 from rnnviz.serve.pretrain import add_pretrain_arguments, command_pretrain
 from rnnviz.serve.store import RunStore
 from rnnviz.serve.worker import add_worker_arguments, command_worker
+from rnnviz.studies.claims import CLAIMS
 from rnnviz.studies.lessons import LESSONS, train_lesson
 
 
@@ -67,6 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     lessons_cmd.add_argument("--through-jobs", action="store_true",
                              help="time each lesson as the Lessons page trains it (all its runs "
                                   "at once in a job registry's worker processes)")
+    claims_cmd = commands.add_parser(
+        "claims", help="train every claim the app makes on several seeds, under the native "
+                       "and the portable CPU kernels, and print on how many it held")
+    claims_cmd.add_argument("keys", nargs="*", metavar="CLAIM",
+                            help=f"only these claims ({', '.join(CLAIMS)})")
+    claims_cmd.add_argument("--seeds", type=int, default=5, help="seeds 0 .. N-1 (default 5)")
+    claims_cmd.add_argument("--markdown", action="store_true", help="print a markdown table")
     add_worker_arguments(commands.add_parser(
         "worker", help="train the jobs of shared mode (needs RNNVIZ_REDIS_URL) until SIGTERM"))
     return parser
@@ -255,12 +265,24 @@ def command_lessons(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_claims(args: argparse.Namespace) -> int:
+    unknown = [key for key in args.keys if key not in CLAIMS]
+    if unknown:
+        raise ValueError(f"claims: no claim {unknown[0]!r}; choose from {', '.join(CLAIMS)}")
+    if not 1 <= args.seeds <= 20:
+        raise ValueError(f"claims: --seeds {args.seeds} is outside 1..20")
+    every = robustness.table(args.keys or list(CLAIMS), list(range(args.seeds)),
+                             markdown=args.markdown)
+    return 0 if every else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         commands = {"train": command_train, "bench": command_bench,
                     "pretrain": command_pretrain, "lessons": command_lessons,
+                    "claims": command_claims,
                     "worker": command_worker}
         return commands[args.command](args)
     except ValueError as err:  # a bad value that passed argparse: the config says what is wrong

@@ -17,8 +17,10 @@ ALLOWED = {
     "studies": {"core"},
     "charts": {"core", "studies"},
     "serve": {"core", "studies"},
+    # measuring scripts: they train and time what the engine and the studies do
+    "measure": {"core", "studies"},
     "app": {"core", "studies", "charts", "serve", "cli"},
-    "cli": {"core", "studies", "charts", "serve", "app"},
+    "cli": {"core", "studies", "charts", "serve", "app", "measure"},
     # the public register_series puts a data set into the server's registry (serve.uploads)
     "__init__": {"core", "serve"},
     "__main__": {"cli"},

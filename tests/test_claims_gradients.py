@@ -145,7 +145,12 @@ def test_the_engine_gives_the_last_step_loss_profile():
         total, last = _fused_profiles(run.model, x, y)
         engine = last_loss_gradient_profile(run.model, x, y, 0)
         assert engine.shape == last.shape
-        np.testing.assert_allclose(engine, last, rtol=1e-3, atol=1e-9)
+        # both are float32 walks back through up to 50 steps; the gradient at a distant step
+        # is a sum of products that cancel, so its rounding error is relative to the largest
+        # term that flowed through it, not to its own (small) size: another CPU's kernels
+        # differed by 0.5% at 2.7e-6. Relative 1e-3 where values are large, and an absolute
+        # floor of 1e-5 of the profile's largest value where they are small.
+        np.testing.assert_allclose(engine, last, rtol=1e-3, atol=1e-5 * float(last.max()))
         if cfg.task == "adding":  # many-to-one: the last step's loss is the whole loss
             np.testing.assert_allclose(engine, trace(run.model, x, y).grad_h[0], rtol=1e-5)
     # many-to-many: the total is a sum over later losses and reaches further back

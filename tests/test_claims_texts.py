@@ -155,3 +155,52 @@ def test_lesson_2_says_how_far_this_runs_gradient_falls():
     assert "about ten orders of magnitude" not in text
     radius = float(torch.linalg.eigvals(runs["T = 50"].model.rnn.weight_hh_l0).abs().max())
     assert f"Its ρ is {radius:.2f}" in text
+
+
+def _update_cosines_of_clipping(cfg: RunConfig, steps: int) -> tuple[list[float], list[float]]:
+    """On every clipped step of ``cfg``'s training (SGD with momentum), the cosine between the
+    clipped and the raw gradient, and between the momentum update it makes and the one the raw
+    gradient would have made. Computed here with flat vectors, not with the engine's loop."""
+    from rnnviz.core.models import build_model
+    from rnnviz.core.tasks import TASKS
+    from rnnviz.core.train import SGD_MOMENTUM, BatchStream
+    model, task = build_model(cfg), TASKS[cfg.task]
+    batches = BatchStream(cfg, torch.device("cpu"))
+    buffer = None
+    gradient_cos, update_cos = [], []
+    model.train()
+    for _ in range(steps):
+        x, y = batches.next()
+        model.zero_grad()
+        task.loss(model(x), y).backward()
+        raw = torch.cat([p.grad.flatten() for p in model.parameters()]).double()
+        clipped = raw * min(1.0, cfg.clip / float(raw.norm()))
+        previous = torch.zeros_like(raw) if buffer is None else buffer
+        buffer = clipped if buffer is None else SGD_MOMENTUM * previous + clipped
+        if float(raw.norm()) > cfg.clip:
+            unclipped = raw if buffer is None else SGD_MOMENTUM * previous + raw
+            gradient_cos.append(float(torch.nn.functional.cosine_similarity(clipped, raw, 0)))
+            update_cos.append(float(torch.nn.functional.cosine_similarity(buffer, unclipped, 0)))
+        with torch.no_grad():  # plain momentum SGD, as torch.optim.SGD(momentum=0.9) steps
+            offset = 0
+            for p in model.parameters():
+                p -= cfg.lr * buffer[offset: offset + p.numel()].view_as(p).float()
+                offset += p.numel()
+    return gradient_cos, update_cos
+
+
+def test_lesson_3_says_clipping_keeps_the_gradients_direction_not_the_updates():
+    """Audit: "Clipping changes only the length of the update, never its direction" with SGD
+    whose momentum is 0.9. Clipping keeps the *gradient's* direction; the momentum update mixes
+    in earlier gradients, so its direction changes."""
+    from rnnviz.studies.lessons import CLIPPED
+    assert CLIPPED.optimizer == "sgd"
+    gradient_cos, update_cos = _update_cosines_of_clipping(CLIPPED, 60)
+    assert gradient_cos and min(gradient_cos) > 1 - 1e-9
+    assert min(update_cos) < 0.99  # the update's direction did change on a clipped step
+    lesson = LESSONS["exploding"]
+    words = " ".join([lesson.question, lesson.look_at, _text("clipping"), _text("exploding"),
+                      _text("optimizers")])
+    assert "of the update, never its direction" not in words
+    assert "gradient and keeps its direction" in lesson.question
+    assert "plain SGD" not in words  # the optimizer has momentum

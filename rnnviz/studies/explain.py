@@ -84,14 +84,16 @@ TOPICS: dict[str, Topic] = {
                "magnitude, step after step, until it overflows. The Playground's red box gives "
                "an exploded run's own numbers and says which weights it kept."),
         ("md", "Adam, which divides each update by a running gradient size, survives more of "
-               "these spikes than plain SGD; it does not remove the cause."),
+               "these spikes than SGD (here SGD with momentum 0.9); it does not remove the cause."),
     )),
     "clipping": Topic("Gradient clipping", (
         ("md", "Clipping caps the length of the gradient before the update and keeps its "
                "direction (Pascanu, Mikolov & Bengio 2013):"),
         ("latex", r"g \leftarrow g \cdot \min\!\left(1, \frac{c}{\|g\|}\right)"),
-        ("md", "Most steps pass through untouched; on a spike the step is shortened to length "
-               "c instead of catapulting the weights. On the Gradients page the magenta dots are "
+        ("md", "Most steps pass through untouched; on a spike the gradient is shortened to "
+               "length c instead of catapulting the weights. The update is the optimizer's: "
+               "with SGD's momentum it still carries earlier gradients, so its direction can "
+               "differ from the clipped gradient's. On the Gradients page the magenta dots are "
                "the steps that were clipped; the line is the raw norm before clipping."),
     )),
     "gating": Topic("Gates: learned switches for memory", (
@@ -128,7 +130,7 @@ TOPICS: dict[str, Topic] = {
                "gradients, so steps stay near the learning rate whatever the gradient's scale:"),
         ("latex", r"\theta \leftarrow \theta - \eta \, \frac{\hat m}{\sqrt{\hat v} + "
                   r"\epsilon}"),
-        ("md", "That is why the exploding run in lesson 3 uses plain SGD: Adam would have "
+        ("md", "That is why the exploding run in lesson 3 uses SGD (with momentum 0.9): Adam would have "
                "absorbed the spike — and hidden the lesson."),
     )),
     "regularization": Topic("Overfitting and its remedies", (

@@ -177,9 +177,9 @@ LESSONS: dict[str, Lesson] = {lesson.key: lesson for lesson in (
         "magnitude until it overflows. Then switch to the clipped run: same starting weights, "
         "same data, and it learns. The Gradients page shows its raw gradient norm and the "
         "clipped steps in magenta.",
-        "Clipping changes only the length of the update, never its direction. Why is that "
-        "enough to save the run — and what would a learning rate ten times smaller have done "
-        "instead?",
+        "Clipping shortens the gradient and keeps its direction (with SGD's momentum the update "
+        "still mixes in earlier steps). Why is that enough to save the run — and what would a "
+        "learning rate ten times smaller have done instead?",
         "Without clipping the run explodes (gradient norm above a million); with clipping it "
         "trains well below chance.",
         ("exploding", "clipping", "optimizers"), check_exploding,
@@ -228,9 +228,9 @@ LESSONS: dict[str, Lesson] = {lesson.key: lesson for lesson in (
         r"Identity means $h_t = \operatorname{relu}(h_{t-1} + W_{ih} x_t)$: the network "
         "starts out remembering everything. Why does a network that remembers everything "
         "learn faster than one that remembers a little?",
-        "Before training the identity start passes the gradient back almost intact and the "
-        "default start loses it; the identity run learns the task while the default run stays "
-        "near chance.",
+        "Before training the identity start passes a large share of the gradient back to the "
+        "first step (more than a tenth) and the default start loses it; the identity run "
+        "learns the task while the default run stays near chance.",
         ("initialization", "vanishing"), check_init, look_at_note=init_look_at_note),
     Lesson(
         "overfitting", 7, "Overfitting",
