@@ -84,7 +84,8 @@ TOPICS: dict[str, Topic] = {
                "magnitude, step after step, until it overflows. The Playground's red box gives "
                "an exploded run's own numbers and says which weights it kept."),
         ("md", "Adam, which divides each update by a running gradient size, survives more of "
-               "these spikes than SGD (here SGD with momentum 0.9); it does not remove the cause."),
+               "these spikes than SGD (here SGD with momentum 0.9); it does not remove the "
+               "cause."),
     )),
     "clipping": Topic("Gradient clipping", (
         ("md", "Clipping caps the length of the gradient before the update and keeps its "
@@ -130,8 +131,8 @@ TOPICS: dict[str, Topic] = {
                "gradients, so steps stay near the learning rate whatever the gradient's scale:"),
         ("latex", r"\theta \leftarrow \theta - \eta \, \frac{\hat m}{\sqrt{\hat v} + "
                   r"\epsilon}"),
-        ("md", "That is why the exploding run in lesson 3 uses SGD (with momentum 0.9): Adam would have "
-               "absorbed the spike — and hidden the lesson."),
+        ("md", "That is why the exploding run in lesson 3 uses SGD (with momentum 0.9): Adam "
+               "would have absorbed the spike — and hidden the lesson."),
     )),
     "regularization": Topic("Overfitting and its remedies", (
         ("md", "A model with thousands of weights and 16 examples can memorise them: the "
