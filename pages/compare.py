@@ -18,6 +18,7 @@ from rnnviz.core.tasks import TASKS
 from rnnviz.serve.many import dependency_sweep, train_many
 from rnnviz.serve.pool import warm_up
 from rnnviz.studies.compare import CELLS, parse_lengths, sweep_configs
+from rnnviz.studies.verdict import run_verdict
 
 RESULT, SWEEP = "compare_result", "compare_sweep"
 MAX_STEPS = 5000  # per run on this page: a set trains up to three of them
@@ -140,10 +141,15 @@ else:
         summary = run.summary()
         value = summary["val_metric"]
         delta = None if value is None else value - chance.metric
+        # the Playground's verdict decides whether it beats chance: within the noise of the
+        # validation set the badge is grey, as the Playground's for the same run
+        verdict = run_verdict(run)
         column.metric(f"{labels[run.config.cell]}: validation {metric}", _fmt(value, metric),
                       delta=None if delta is None else f"{delta:+.3g} vs chance",
-                      delta_color="normal" if task.higher_is_better else "inverse",
-                      help=f"Chance: {_fmt(chance.metric, metric)} ({chance.how}). "
+                      delta_color="off" if verdict is None or not verdict.beats_chance else
+                      "normal" if task.higher_is_better else "inverse",
+                      help=(f"{verdict.words} " if verdict else "")
+                           + f"Chance: {_fmt(chance.metric, metric)} ({chance.how}). "
                            f"{summary['steps']} steps in {summary['elapsed_s']:.1f} s; "
                            f"{summary['stop_reason']}.")
         if "exploded" in summary["stop_reason"]:

@@ -13,6 +13,7 @@ from rnnviz.core.config import is_data_task
 from rnnviz.core.inspect import OWN_TASK
 from rnnviz.core.tasks import TASKS
 from rnnviz.studies import run_notes
+from rnnviz.studies.verdict import run_verdict
 
 st.title("Playground")
 st.markdown("Pick a task and a cell, press **Train**, and watch the network learn. Every "
@@ -101,17 +102,15 @@ else:
         columns = st.columns(4)
         name = task.metric_name
         fmt = (lambda v: f"{v:.1%}") if name == "accuracy" else (lambda v: f"{v:.4f}")
-        verdict = run_notes.verdict(summary["val_metric"], chance.metric, task.higher_is_better,
-                                    run.config.task, is_data_task(run.config.task))
+        verdict = run_verdict(run)
         if summary["val_metric"] is not None:
             delta = summary["val_metric"] - chance.metric
             # percentage points next to a percentage; a run that learned nothing is not green
             columns[0].metric(f"Validation {name}", fmt(summary["val_metric"]),
                               delta=(f"{100 * delta:+.1f} pp vs chance" if name == "accuracy"
                                      else f"{delta:+.3g} vs chance"),
-                              delta_color="off" if verdict is None or verdict.level ==
-                              "no better than guessing" else
-                              "normal" if task.higher_is_better else "inverse")
+                              delta_color="off" if verdict is None or not verdict.beats_chance
+                              else "normal" if task.higher_is_better else "inverse")
         columns[1].metric(f"Chance {name}", fmt(chance.metric), help=chance.how)
         columns[2].metric("Steps", f"{summary['steps']}")
         columns[3].metric("Speed", f"{summary['steps_per_s']:.0f} steps/s",
@@ -119,10 +118,12 @@ else:
         if verdict is not None:
             # st.error stays for what went wrong with the app; a run that learned nothing is a
             # result, told plainly, not a failure of the page
-            show = st.success if verdict.level == "learned" else st.warning
-            show(verdict.words, icon=":material/fact_check:" if verdict.level != "no better than "
-                 "guessing" else ":material/do_not_disturb_on:")
-            if verdict.level != "learned":
+            show = st.success if verdict.good else st.warning
+            show(verdict.words, icon=":material/fact_check:" if verdict.beats_chance else
+                 ":material/do_not_disturb_on:")
+            # fixes only for a run that fell short: one that got most of the way (lesson 3's
+            # clipped run) is not presented as a failure
+            if not verdict.good:
                 tries = run_notes.next_steps(run.config, reason)
                 for index, (label, suggestion) in enumerate(tries):
                     # a callback: it runs before the widgets are drawn, so it may set them

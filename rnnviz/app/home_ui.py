@@ -17,13 +17,12 @@ from __future__ import annotations
 import streamlit as st
 
 from rnnviz import charts
-from rnnviz.core.config import is_data_task
 from rnnviz.core.tasks import TASKS
 from rnnviz.core.train import Run
 from rnnviz.serve import limits
 from rnnviz.serve.jobs import Job
-from rnnviz.studies import run_notes
 from rnnviz.studies.recipes import HOME_RUN, Thing
+from rnnviz.studies.verdict import run_verdict
 
 from . import classroom, phone, state, views
 
@@ -83,9 +82,7 @@ def working_model() -> None:
         return
     run = found
     summary = run.summary()
-    verdict = run_notes.verdict(summary["val_metric"], run.chance.metric,
-                                run.task.higher_is_better, run.config.task,
-                                is_data_task(run.config.task))
+    verdict = run_verdict(run)
     with st.container(horizontal=True, vertical_alignment="center"):
         st.markdown(f"**A network trained on this server:** {views.describe_run(run)}, "
                     f"{summary['steps']} training steps.")
@@ -93,7 +90,7 @@ def working_model() -> None:
                   on_click=_look_inside, type="primary",
                   help="Makes this the current run and opens Hidden states.")
     if verdict is not None:
-        (st.success if verdict.level == "learned" else st.warning)(
+        (st.success if verdict.good else st.warning)(
             verdict.words, icon=":material/fact_check:")
     task = run.task
     left, right = st.columns(2)
