@@ -22,18 +22,17 @@ train bit for bit as before. For the sentiment task ``input_size`` is the word-v
 
 from __future__ import annotations
 
-import threading
-
 import torch
 from torch import nn
 
 from rnnviz.core.config import RunConfig
+from rnnviz.core.determinism import RNG_LOCK, seeded_rng, single_thread
 from rnnviz.core.sentiment import PAD_ID, UNK_ID
 from rnnviz.core.tasks import TASKS
 
-# torch's global RNG is shared by every thread of the app's server: seeding and initialising
-# under one lock keeps each run's initial weights a function of its seed alone.
-_INIT_LOCK = threading.Lock()
+# torch's global RNG is shared by every thread of the app's server: whoever draws from it for a
+# model (rnnviz.core.inspect too) holds this lock (rnnviz.core.determinism)
+_INIT_LOCK = RNG_LOCK
 GATE_NAMES = {"rnn": (), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
 FUSED = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
@@ -127,10 +126,12 @@ def _initialize(model: RecurrentModel, cfg: RunConfig) -> None:
 
 
 def build_model(cfg: RunConfig) -> RecurrentModel:
-    """A freshly initialised model for ``cfg`` on the CPU (seeded by ``cfg.seed``)."""
+    """A freshly initialised model for ``cfg`` on the CPU: the same bits in every process and
+    thread. Its draws are seeded by ``cfg.seed`` alone (``seeded_rng``), and it is built on one
+    torch thread, since the orthogonal initialisation's QR rounds differently on two
+    (``rnnviz.core.determinism``)."""
     task = TASKS[cfg.task]
-    with _INIT_LOCK, torch.random.fork_rng(devices=[]):
-        torch.manual_seed(cfg.seed)
+    with single_thread(), seeded_rng(cfg.seed):
         model = RecurrentModel(cfg.cell, task.input_size(), cfg.hidden_size, task.output_size(),
                                num_layers=cfg.num_layers, nonlinearity=cfg.nonlinearity,
                                dropout=cfg.dropout, many_to_one=task.many_to_one,

@@ -12,7 +12,9 @@ synchronisation than it gains, and when several jobs share a machine (a class on
 threads fight for cores: measured on 2 cores, an LSTM step took ~2.8 ms with two threads on an
 idle machine, ~12 ms with two threads while another process kept one core busy, and ~3.5 ms with
 one thread under the same load. ``python -m rnnviz bench`` prints the comparison for this
-machine.
+machine. One thread is also what makes a run's bits the same in a server's thread and in a
+worker process; with the per-step seeding of dropout, a run is a function of its config alone
+(``rnnviz.core.determinism``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ import contextlib
 import copy
 import dataclasses
 import math
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ import numpy as np
 import torch
 
 from rnnviz.core.config import RunConfig
+from rnnviz.core.determinism import seeded_rng, single_thread, step_seed
 from rnnviz.core.history import History, load_weights, model_weights
 from rnnviz.core.models import RecurrentModel, build_model
 from rnnviz.core.tasks import (
@@ -151,33 +153,6 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-_threads_lock = threading.Lock()
-_threads_users = 0
-_threads_before = 1
-
-
-@contextlib.contextmanager
-def single_thread():
-    """Run torch on one intra-op thread while any training job is active (see module doc).
-
-    torch's thread count is process-wide: a counter makes overlapping jobs share the setting and
-    restores the previous value when the last one ends.
-    """
-    global _threads_users, _threads_before
-    with _threads_lock:
-        if _threads_users == 0:
-            _threads_before = torch.get_num_threads()
-            torch.set_num_threads(1)
-        _threads_users += 1
-    try:
-        yield
-    finally:
-        with _threads_lock:
-            _threads_users -= 1
-            if _threads_users == 0:
-                torch.set_num_threads(_threads_before)
-
-
 def make_optimizer(cfg: RunConfig, params) -> torch.optim.Optimizer:
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=SGD_MOMENTUM,
@@ -244,6 +219,15 @@ def train(cfg: RunConfig, on_step: OnStep | None = None,
     loss was finite (the initial weights if none was), so the model can still be inspected.
     """
     device = resolve_device(cfg.device)
+    # the whole run on one torch thread on the CPU, building the model included: one is the
+    # fastest here (module doc), and a worker's count, so a config trained in a server's thread
+    # gives a worker's bits (rnnviz.core.determinism)
+    with single_thread() if device.type == "cpu" else contextlib.nullcontext():
+        return _train(cfg, device, on_step, on_start)
+
+
+def _train(cfg: RunConfig, device: torch.device, on_step: OnStep | None,
+           on_start: Callable[[Run], None] | None) -> Run:
     task = TASKS[cfg.task]
     model = build_model(cfg).to(device)
     history = History(cfg.steps, cfg.eval_every, cfg.seq_len,
@@ -262,77 +246,81 @@ def train(cfg: RunConfig, on_step: OnStep | None = None,
     run = Run(cfg, model, history, device=device.type)
     if on_start is not None:
         on_start(run)
-    threads = single_thread() if device.type == "cpu" else contextlib.nullcontext()
     started = time.perf_counter()
-    with threads:
-        history.record_probe(0, gradient_profile(model, probe_x, probe_y))
-        model.train()
-        for step in range(1, cfg.steps + 1):
-            x, y = batches.next()
+    history.record_probe(0, gradient_profile(model, probe_x, probe_y))
+    model.train()
+    # the fused RNN's dropout between layers draws its masks from torch's global RNG, which
+    # every thread of a server shares: each step's forward draws them seeded by (seed, step)
+    # alone (its backward reuses the masks, and evaluation and probes run in eval mode)
+    dropout = model.rnn.dropout > 0
+    for step in range(1, cfg.steps + 1):
+        x, y = batches.next()
+        with (seeded_rng(step_seed(cfg.seed, step), device) if dropout
+              else contextlib.nullcontext()):
             pred = model(x)
-            loss = task.loss(pred, y)
-            loss_value = float(loss.detach())
-            if not math.isfinite(loss_value):
-                exploded = f"the training loss became {loss_value} at step {step}"
-                break
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.clip is not None:
-                grad_norm = float(torch.nn.utils.clip_grad_norm_(params, cfg.clip))
+        loss = task.loss(pred, y)
+        loss_value = float(loss.detach())
+        if not math.isfinite(loss_value):
+            exploded = f"the training loss became {loss_value} at step {step}"
+            break
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.clip is not None:
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(params, cfg.clip))
+        else:
+            grad_norm = float(torch.nn.utils.get_total_norm([p.grad for p in params]))
+        if not math.isfinite(grad_norm):
+            exploded = f"the gradient norm became {grad_norm} at step {step}"
+            break
+        optimizer.step()
+        clipped = cfg.clip is not None and grad_norm > cfg.clip
+        metric = task.metric(pred.detach(), y)
+        history.record_step(loss_value, metric, grad_norm, clipped)
+        metrics = {"loss": loss_value, "metric": metric, "grad_norm": grad_norm,
+                   "clipped": clipped}
+        if step % cfg.eval_every == 0 or step == cfg.steps:
+            val_loss, val_metric = evaluate(model, val_x, val_y)
+            history.record_validation(step, val_loss, val_metric)
+            metrics.update(val_loss=val_loss, val_metric=val_metric)
+            if math.isfinite(val_loss):
+                lowest_val = min(lowest_val, val_loss)
+                if val_loss <= ROLLBACK_FACTOR * lowest_val:
+                    last_good, last_good_step = _copy_state(model), step
+                    last_good_val = (val_loss, val_metric)
+            if val_loss < best_val:
+                best_val, stale, history.best_step = val_loss, 0, step
+                if cfg.early_stopping is not None:
+                    best_state = _copy_state(model)
+                    best_kept_val = (val_loss, val_metric)
             else:
-                grad_norm = float(torch.nn.utils.get_total_norm([p.grad for p in params]))
-            if not math.isfinite(grad_norm):
-                exploded = f"the gradient norm became {grad_norm} at step {step}"
-                break
-            optimizer.step()
-            clipped = cfg.clip is not None and grad_norm > cfg.clip
-            metric = task.metric(pred.detach(), y)
-            history.record_step(loss_value, metric, grad_norm, clipped)
-            metrics = {"loss": loss_value, "metric": metric, "grad_norm": grad_norm,
-                       "clipped": clipped}
-            if step % cfg.eval_every == 0 or step == cfg.steps:
-                val_loss, val_metric = evaluate(model, val_x, val_y)
-                history.record_validation(step, val_loss, val_metric)
-                metrics.update(val_loss=val_loss, val_metric=val_metric)
-                if math.isfinite(val_loss):
-                    lowest_val = min(lowest_val, val_loss)
-                    if val_loss <= ROLLBACK_FACTOR * lowest_val:
-                        last_good, last_good_step = _copy_state(model), step
-                        last_good_val = (val_loss, val_metric)
-                if val_loss < best_val:
-                    best_val, stale, history.best_step = val_loss, 0, step
-                    if cfg.early_stopping is not None:
-                        best_state = _copy_state(model)
-                        best_kept_val = (val_loss, val_metric)
-                else:
-                    stale += 1
-            if step % cfg.probe_every == 0:
-                history.record_probe(step, gradient_profile(model, probe_x, probe_y),
-                                     model_weights(model))
-            if on_step is not None and on_step(step, metrics) is False:
-                history.stop_reason = f"stopped by the user at step {step}"
-                break
-            if cfg.early_stopping is not None and stale >= cfg.early_stopping:
-                history.stop_reason = (f"early stopping at step {step}: no validation "
-                                       f"improvement in {cfg.early_stopping} checks")
-                break
-        # the last step's probe and snapshot, as trained: before the model takes the weights
-        # it keeps (an early stop's best, an explosion's rollback)
-        if history.steps_done and history.probe_step[-1] != history.steps_done:
-            history.record_probe(history.steps_done, gradient_profile(model, probe_x, probe_y),
-                                 model_weights(model), force=True)
-        if exploded:
-            model.load_state_dict(last_good)
-            history.weights_step, history.weights_val = last_good_step, last_good_val
-            kept = ("the initial weights" if last_good_step == 0 else
-                    f"the weights of the last validation within {ROLLBACK_FACTOR:g}x of the best "
-                    "validation loss")
-            history.stop_reason = (f"{exploded}: the run exploded; the weights were rolled back "
-                                   f"to step {last_good_step} ({kept}, validation loss "
-                                   f"{last_good_val[0]:.3g})")
-        elif best_state is not None and history.best_step != history.steps_done:
-            model.load_state_dict(best_state)
-            history.weights_step, history.weights_val = history.best_step, best_kept_val
-        model.eval()
+                stale += 1
+        if step % cfg.probe_every == 0:
+            history.record_probe(step, gradient_profile(model, probe_x, probe_y),
+                                 model_weights(model))
+        if on_step is not None and on_step(step, metrics) is False:
+            history.stop_reason = f"stopped by the user at step {step}"
+            break
+        if cfg.early_stopping is not None and stale >= cfg.early_stopping:
+            history.stop_reason = (f"early stopping at step {step}: no validation "
+                                   f"improvement in {cfg.early_stopping} checks")
+            break
+    # the last step's probe and snapshot, as trained: before the model takes the weights
+    # it keeps (an early stop's best, an explosion's rollback)
+    if history.steps_done and history.probe_step[-1] != history.steps_done:
+        history.record_probe(history.steps_done, gradient_profile(model, probe_x, probe_y),
+                             model_weights(model), force=True)
+    if exploded:
+        model.load_state_dict(last_good)
+        history.weights_step, history.weights_val = last_good_step, last_good_val
+        kept = ("the initial weights" if last_good_step == 0 else
+                f"the weights of the last validation within {ROLLBACK_FACTOR:g}x of the best "
+                "validation loss")
+        history.stop_reason = (f"{exploded}: the run exploded; the weights were rolled back "
+                               f"to step {last_good_step} ({kept}, validation loss "
+                               f"{last_good_val[0]:.3g})")
+    elif best_state is not None and history.best_step != history.steps_done:
+        model.load_state_dict(best_state)
+        history.weights_step, history.weights_val = history.best_step, best_kept_val
+    model.eval()
     run.elapsed_s = time.perf_counter() - started
     return run
