@@ -49,6 +49,7 @@ from rnnviz.core.models import _INIT_LOCK, RecurrentModel
 from rnnviz.core.trace import (
     Trace,
     _grad_norm,
+    _norm64,
     replay,
     step_jacobian_norms,
     trace_of_replay,
@@ -444,7 +445,7 @@ def inspect(module: nn.Module, x, loss_fn: Callable[[torch.Tensor], torch.Tensor
             result.loss = losses.detach().cpu().numpy()
             result.grad_h = [torch.stack([_grad_norm(h) for h in hs], dim=1).cpu().numpy()
                              for hs in rep.hidden]
-            result.grad_x = x_leaf.grad.norm(dim=-1).cpu().numpy()
+            result.grad_x = _norm64(x_leaf.grad).cpu().numpy()
     if jacobians:
         result.jacobian_norm = [step_jacobian_norms(model, rep, layer)
                                 for layer in range(model.rnn.num_layers)]

@@ -254,7 +254,7 @@ def trace(model: RecurrentModel, x: torch.Tensor, y: torch.Tensor | None = None,
                 result.grad_h = [
                     torch.stack([_grad_norm(h) for h in hs], dim=1).cpu().numpy()
                     for hs in rep.hidden]
-                result.grad_x = x_leaf.grad.norm(dim=-1).cpu().numpy()
+                result.grad_x = _norm64(x_leaf.grad).cpu().numpy()
         if jacobians:
             result.jacobian_norm = [step_jacobian_norms(model, rep, layer)
                                     for layer in range(model.rnn.num_layers)]
@@ -266,8 +266,15 @@ def trace(model: RecurrentModel, x: torch.Tensor, y: torch.Tensor | None = None,
 
 def _grad_norm(h: torch.Tensor) -> torch.Tensor:
     if h.grad is None:  # a step the loss does not depend on at all
-        return h.new_zeros(h.shape[0])
-    return h.grad.norm(dim=-1)
+        return h.new_zeros(h.shape[0], dtype=torch.float64)
+    return _norm64(h.grad)
+
+
+def _norm64(grad: torch.Tensor) -> torch.Tensor:
+    """||grad|| over the last axis, in float64. In float32 the squares of components below
+    about 1e-19 underflow to 0, so a gradient of 1e-26 that float32 holds had the norm 0: an
+    LSTM's first step at T = 400 read "0×" the last step's gradient (issue 19)."""
+    return grad.double().norm(dim=-1)
 
 
 def gradient_profile(model: RecurrentModel, x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
@@ -283,7 +290,8 @@ def gradient_profile(model: RecurrentModel, x: torch.Tensor, y: torch.Tensor) ->
             loss = TASKS[model.task].loss_per_example(rep.prediction, y).sum()
             hs = rep.hidden[-1]
             grads = torch.autograd.grad(loss, hs, allow_unused=True)
-        return torch.stack([g.norm(dim=-1) if g is not None else h.new_zeros(h.shape[0])
+        return torch.stack([_norm64(g) if g is not None else
+                            h.new_zeros(h.shape[0], dtype=torch.float64)
                             for g, h in zip(grads, hs)], dim=1).mean(dim=0).cpu().numpy()
     finally:
         model.train(was_training)
@@ -328,7 +336,8 @@ def last_loss_gradient_profile(model: RecurrentModel, x: torch.Tensor, y: torch.
             hs = rep.hidden[layer]
             grads = torch.autograd.grad(prediction, hs, grad_outputs=d_prediction,
                                         allow_unused=True)
-        return torch.stack([g.norm(dim=-1) if g is not None else h.new_zeros(h.shape[0])
+        return torch.stack([_norm64(g) if g is not None else
+                            h.new_zeros(h.shape[0], dtype=torch.float64)
                             for g, h in zip(grads, hs)], dim=1).cpu().numpy()
     finally:
         model.train(was_training)

@@ -31,6 +31,30 @@ GRADIENT_NORM = r"$\|\partial L/\partial h_t\|$"
 GATE_BLOCKS = {"lstm": "ifgo", "gru": "rzn"}
 
 
+def _underflows(part: float, whole: float) -> bool:
+    """A share that reads 0 although the last step has a gradient: float32's rounding, not a
+    share. The gradient is carried back in float32, which holds nothing below about 1e-45 (the
+    norms are taken in float64, so a gradient that float32 held is measured)."""
+    return part == 0 and whole > 0
+
+
+def _times(part: float, whole: float) -> str:
+    """``part / whole`` as the captions print a share, "**0.0012×**", or, where float32 rounded
+    it to 0, "**a share too small for float32**"."""
+    if _underflows(part, whole):
+        return "**a share too small for float32**"
+    return f"**{part / whole if whole > 0 else math.nan:.2g}×**"
+
+
+def _underflow_words(cell: str, nonlinearity: str) -> str:
+    """Why a share read 0. Mathematically none is 0 for tanh or a gated cell (every slope of
+    tanh and the sigmoid is positive); a relu unit at 0 can cut a path for real."""
+    cut = (", or a relu unit at 0 cut every path" if cell == "rnn" and nonlinearity == "relu"
+           else ": it is not a true 0")
+    return ("on the way back the gradient fell below float32's smallest number, about 1e-45, "
+            f"and rounded to 0{cut}")
+
+
 def _ratio(profile: np.ndarray) -> float:
     """profile[0] / profile[-1] (first step against the last), NaN when the last is 0."""
     return float(profile[0] / profile[-1]) if len(profile) and profile[-1] > 0 else math.nan
@@ -73,15 +97,21 @@ def profile_caption(grad_h: np.ndarray, *, cell: str, many_to_one: bool,
     profile = grad_h.mean(axis=0)
     accumulates = not many_to_one and last_loss is not None
     bounded = np.asarray(last_loss, dtype=np.float64).mean(axis=0) if accumulates else profile
+    first = (f"{_times(profile[0], profile[-1])} of the gradient of the last ("
+             f"{_underflow_words(cell, nonlinearity)})" if _underflows(profile[0], profile[-1])
+             else f"{_times(profile[0], profile[-1])} the gradient of the last")
     parts = [f"{GRADIENT_NORM} averaged over a batch of {batch} examples (log scale). The first "
-             f"step receives **{_ratio(profile):.2g}×** the gradient of the last"]
+             f"step receives {first}"]
     if accumulates:
-        ratio, alone = _ratio(profile), _ratio(bounded)
+        ratio = _ratio(profile)
         sums = (r"$\partial L/\partial h_t$ sums the gradients of all the losses at and after "
                 "$t$: the first step "
                 "collects every one of them, the last step only its own")
-        alone_text = (f"the last step's loss alone delivers **{alone:.2g}×** to the first step "
+        alone_text = ("the last step's loss alone delivers "
+                      f"{_times(bounded[0], bounded[-1])} to the first step "
                       "(the line \"last step's loss alone\")")
+        if _underflows(bounded[0], bounded[-1]):
+            alone_text += f": {_underflow_words(cell, nonlinearity)}"
         parts.append(f", because on this many-to-many task {sums}. That growth is "
                      f"accumulation, not explosion: {alone_text}." if ratio > 1 else
                      f". On this many-to-many task {sums}; {alone_text}.")
@@ -144,6 +174,9 @@ def _gated_theory(cell: str, bounded: np.ndarray, accumulates: bool, jacobian_no
     if math.isfinite(per_step):
         text += (f": measured, {what} {verb} to **{ratio:.2g}×** from the last step to the "
                  f"first (×{per_step:.2f} per step on average), set by the gates at each step.")
+    elif ratio == 0:
+        text += (f": measured, {what} shrinks below what float32 can hold before it reaches "
+                 "the first step, set by the gates at each step.")
     else:
         text += "."
     if not top:
