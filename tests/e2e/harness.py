@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import re
 import shutil
-import time
 
 from rnnviz.app.server import ROOT, local_server
 
@@ -93,14 +92,51 @@ def train_tiny(page, steps: int = 60) -> None:
     wait_for_run(page)
 
 
+SIDEBAR_HAS_RUN = """() => ((document.querySelector("[data-testid='stSidebar']") || {})
+    .innerText || '').includes('Current run')"""
+
+
 def wait_for_run(page, timeout: float = 60) -> None:
-    deadline = time.time() + timeout
-    sidebar = page.locator("[data-testid='stSidebar']")
-    while "Current run" not in sidebar.inner_text():
-        if time.time() > deadline:
-            raise TimeoutError("training did not finish in the browser")
-        page.wait_for_timeout(300)
+    """Wait until the sidebar names the current run (the training ended and the page took its
+    run), then until the script is done."""
+    page.wait_for_function(SIDEBAR_HAS_RUN, timeout=timeout * 1000, polling=250)
     settle(page)
+
+
+# a plotly chart's title as the reader sees it (plotly's <b> and <br> taken out)
+PLOT_TITLE = """(el) => (((el.layout || {}).title || {}).text || '')
+    .replace(/<br>/g, ' ').replace(/<[^>]+>/g, '')"""
+
+
+def count_visible_at_once(page, title_start: str) -> None:
+    """From now on, note after every change of the page the charts whose title starts with
+    ``title_start`` that are visible at once (``most_visible_at_once`` reads the most seen).
+
+    Visible, not present: Streamlit 1.67 keeps a chart that a rerun replaced with a different
+    one in the page, hidden (``display: none``), until a run of that part of the page ends
+    without another one queued behind it; while a fragment redraws back to back on a busy
+    machine, the page holds several of them."""
+    page.evaluate("""(start) => {
+        const title = """ + PLOT_TITLE + """;
+        const seen = () => Array.from(document.querySelectorAll('.js-plotly-plot'))
+            .filter(el => title(el).startsWith(start) && el.checkVisibility()).map(title);
+        const note = () => {
+            const now = seen();
+            if (now.length > window.__atOnce.most) {
+                window.__atOnce = {most: now.length, titles: now};
+            }
+        };
+        window.__atOnce = {most: 0, titles: []};
+        note();
+        new MutationObserver(note).observe(document.body,
+            {subtree: true, childList: true, attributes: true, characterData: true});
+    }""", title_start)
+
+
+def most_visible_at_once(page) -> dict:
+    """``{"most": n, "titles": [...]}``: the most charts ``count_visible_at_once`` saw visible
+    together, and their titles then."""
+    return page.evaluate("() => window.__atOnce")
 
 
 def plotly_data_points(page) -> list[int]:
