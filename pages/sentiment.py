@@ -18,6 +18,7 @@ from rnnviz.studies.sentiment import (
     bag_of_words,
     read_sentence,
     sentiment_units,
+    without_unknown,
 )
 
 TOP_UNITS = 10
@@ -65,11 +66,18 @@ if run is not None:
         reading = None
     if reading is not None:
         if reading.unknown:
+            # a zero word vector is not "nothing at all": the step still runs (issue 19)
+            left_out = without_unknown(run.model, reading, bound)
+            compared = ("" if left_out is None else
+                        f": with them it says P(positive) {reading.prediction:.1%}, without them "
+                        f"{left_out:.1%}")
             st.warning(
                 "Not in the model's lexicon: "  # a typed "$5" stays text, not the start of LaTeX
                 + ", ".join(f"**{w}**".replace("$", r"\$") for w in reading.unknown)
-                + ". It reads each one as `<unk>`, a word vector of zeros: nothing at all. "
-                "They are marked with ? below.", icon=":material/help:")
+                + ". It reads each one as `<unk>`, a word vector of zeros, so no meaning goes "
+                "in; but the step still runs, and the biases and the recurrent weights move the "
+                f"hidden state as on any step{compared}. They are marked with ? below.",
+                icon=":material/help:")
         verdict = sentiment.LABELS[int(reading.prediction >= 0.5)]
         st.metric("After the last word, the model says",
                   f"{verdict} · P(positive) {reading.prediction:.1%}")

@@ -103,6 +103,18 @@ def read_sentence(model: RecurrentModel, text: str, max_words: int) -> SentenceR
                            prediction=final)
 
 
+def without_unknown(model: RecurrentModel, reading: SentenceReading,
+                    max_words: int) -> float | None:
+    """P(positive) of the same sentence with its unknown words left out (None when no word is
+    known). An unknown word is not skipped: ``<unk>`` is a zero word vector, but the step still
+    runs, so the biases and the recurrent weights move the state as on any step, and the answer
+    differs from the one without the word."""
+    known = [word for word, is_known in zip(reading.words, reading.known) if is_known]
+    if not known:
+        return None
+    return read_sentence(model, " ".join(known), max_words).prediction
+
+
 @dataclass
 class SentimentUnits:
     """The unit finder on the validation sentences: ``scores`` by |r| (strongest first) between
