@@ -18,6 +18,7 @@ import threading
 import time
 from collections import OrderedDict
 
+import numpy as np
 import streamlit as st
 
 from rnnviz.core.train import Run
@@ -50,12 +51,21 @@ def options(run: Run) -> list:
 
 
 def _label(run: Run, step) -> str:
+    """The slider's words for ``step``. Its number is the validation loss of the weights shown,
+    where training measured one at that step; the training loss recorded at a step was computed
+    before that step's update, so it describes other weights (issue 19: "step 450, training
+    loss 0.0313" while the weights at step 450 score 0.0202 on that batch)."""
     history = run.history
     if step == KEPT:
-        return f"weights kept (step {history.weights_step})"
+        kept = history.weights_val
+        loss = f", validation loss {kept[0]:.3g}" if kept is not None else ""
+        return f"weights kept (step {history.weights_step}{loss})"
     if step == 0:
         return "step 0, before training"
-    return f"step {step}, training loss {float(history.loss[step - 1]):.3g}"
+    measured = np.flatnonzero(history.val_step == step)
+    if len(measured) and np.isfinite(history.val_loss[measured[-1]]):
+        return f"step {step}, validation loss {float(history.val_loss[measured[-1]]):.3g}"
+    return f"step {step}"
 
 
 def _advance(choices: list) -> None:
@@ -102,12 +112,15 @@ def rewind(run: Run, container=st) -> Run:
         st.session_state[CHOSEN] = choices[-1]
     st.session_state[STEP] = st.session_state[CHOSEN]
     left, right = container.columns([5, 1], vertical_alignment="bottom")
+    labels = {choice: _label(run, choice) for choice in choices}
     step = left.select_slider(
-        "Training step", choices, key=STEP, format_func=lambda s: _label(run, s),
+        "Training step", choices, key=STEP, format_func=labels.__getitem__,
         on_change=_chosen,
         help="Rewind training: every chart on this page shows the model as it was after this "
              "many training steps (the snapshots taken every "
-             f"{run.config.probe_every} steps), on the same example.")
+             f"{run.config.probe_every} steps), on the same example. The loss in its label "
+             "is those weights' loss on the validation set, at the steps where training "
+             "measured one.")
     playing = bool(st.session_state.get(PLAYING))
     right.button("Pause" if playing else "Replay", icon=":material/pause:" if playing else
                  ":material/play_arrow:", key="train_step_play", width="stretch",
@@ -117,7 +130,7 @@ def rewind(run: Run, container=st) -> Run:
     if playing:
         st.fragment(lambda: _advance(choices), run_every=PLAY_INTERVAL_S)()
     # at the run's end the charts are the run's as always; anywhere else they say when they are
-    _page.label = "" if step == choices[-1] else _label(run, step)
+    _page.label = "" if step == choices[-1] else labels[step]
     return run_at(run, step)
 
 
