@@ -79,5 +79,6 @@ def test_a_share_below_float32_is_said_to_be_below_float32_not_zero():
     # independently: the first step's gradient is not 0, and below float32's smallest number
     assert 0 < profile[0] < SMALLEST_FLOAT32
     assert "**0×**" not in caption
-    assert "The first step receives **a share too small for float32** of the gradient of the last" in caption
+    assert ("The first step receives **a share too small for float32** of the gradient of the "
+            "last") in caption
     assert "not a true 0" in caption
