@@ -53,8 +53,9 @@ class RecurrentModel(nn.Module):
         if self.embedding is not None:
             with torch.no_grad():
                 # <unk> never occurs in training, so its gradient is always zero and no
-                # optimizer moves it: zeroed here it stays zero, and a word the model does not
-                # know reads as no word at all instead of a random, never-trained vector
+                # optimizer moves it: zeroed here it stays zero, so a word the model does not
+                # know brings no word vector in (not a random, never-trained one); its step
+                # still runs, and the biases and the recurrent weights still move the state
                 self.embedding.weight[UNK_ID].zero_()
         self.cell = cell
         self.nonlinearity = nonlinearity if cell == "rnn" else "tanh"

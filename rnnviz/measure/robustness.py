@@ -59,12 +59,16 @@ def measure(keys: list[str], seeds: list[int]) -> None:
                     trained[cfg.key] = train(cfg)
                 runs[label] = trained[cfg.key]
             outcome = claim.check(runs)
-            numbers = {name: float(outcome.numbers.get(name, float("nan")))
-                       for name, _ in claim.headline}
+            # every number the check measured (the table shows the headline ones)
+            numbers = {name: float(value) for name, value in outcome.numbers.items()}
+            seconds = round(time.perf_counter() - started, 1)
             print(json.dumps({"claim": key, "seed": seed, "capability": capability,
                               "holds": bool(outcome.holds), "numbers": numbers,
-                              "seconds": round(time.perf_counter() - started, 1)}),
-                  flush=True)
+                              "seconds": seconds}), flush=True)
+            # progress on stderr, which the parent leaves to the terminal
+            print(f"  {capability:<8} {key} seed {seed}: "
+                  f"{'held' if outcome.holds else 'did not hold'} ({seconds:.0f} s)",
+                  file=sys.stderr, flush=True)
         trained.clear()  # a claim's runs are not another claim's: keep memory flat
 
 
@@ -123,7 +127,8 @@ def table(keys: list[str], seeds: list[int], kernels: tuple[str, ...] = KERNELS,
             every &= held >= bar
             failed += [f"{kernel} seed {r['seed']}" for r in found if not r["holds"]]
         for name, fmt in claim.headline:
-            values = [r["numbers"][name] for k in kernels for r in rows.get((key, k), [])]
+            values = [r["numbers"].get(name, float("nan"))
+                      for k in kernels for r in rows.get((key, k), [])]
             numbers.append(f"{name} {_fmt_range(values, fmt)}")
         lines.append([key, claim.where, *counts, ", ".join(failed) or "–",
                       "; ".join(numbers)])

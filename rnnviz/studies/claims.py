@@ -23,7 +23,7 @@ from rnnviz.studies.lesson_checks import Outcome
 from rnnviz.studies.lesson_measures import final_val_loss
 from rnnviz.studies.lessons import LESSONS
 from rnnviz.studies.recipes import EXPLODE, HOME_RUN, LONG_LSTM, LONG_RNN, RESCUE
-from rnnviz.studies.run_notes import verdict
+from rnnviz.studies.verdict import LEARNED, run_verdict
 
 
 @dataclass(frozen=True)
@@ -96,13 +96,28 @@ def check_long_adding(runs: dict[str, Run]) -> Outcome:
 def check_home_run(runs: dict[str, Run]) -> Outcome:
     """The Home page's example model is "a working model": it learns the task."""
     run = runs["Home run"]
-    summary = run.summary()
-    found = verdict(summary["val_metric"], run.chance.metric, run.task.higher_is_better,
-                    run.config.task)
+    found = run_verdict(run)
     level = "none" if found is None else found.level
     share = _of_chance(run)
-    return Outcome(level == "learned", [f"Verdict: {level}; {share:.1%} of chance."],
+    return Outcome(level == LEARNED, [f"Verdict: {level}; {share:.1%} of chance."],
                    {"share": share})
+
+
+# the README's classic result: ``rnnviz train --task adding --steps 1500`` with each cell at 50
+# and at 20 steps (the Playground's other defaults: hidden 32, Adam lr 0.01, clip 1)
+CLASSIC = RunConfig(task="adding", steps=1500)
+CLASSIC_RUNS = tuple((f"{cell} T={length}", CLASSIC.replace(cell=cell, seq_len=length))
+                     for length in (50, 20) for cell in ("lstm", "rnn"))
+
+
+def check_classic(runs: dict[str, Run]) -> Outcome:
+    """At 50 steps the LSTM solves the adding problem and the vanilla RNN stays at chance; at 20
+    steps both learn (Hochreiter & Schmidhuber 1997's result, on this budget)."""
+    share = {label: _of_chance(run) for label, run in runs.items()}
+    holds = (share["lstm T=50"] < 0.01 and share["rnn T=50"] > NEAR_CHANCE_ABOVE
+             and share["lstm T=20"] < 0.01 and share["rnn T=20"] < 0.1)
+    return Outcome(holds, [f"{label}: {value:.2%} of chance" for label, value in share.items()],
+                   {label: value for label, value in share.items()})
 
 
 def _lesson_headline(key: str) -> tuple[tuple[str, str], ...]:
@@ -138,6 +153,12 @@ CLAIMS: dict[str, Claim] = {
         "Adding problem at 50 steps: a vanilla RNN stays near chance, an LSTM solves it.",
         (("vanilla RNN", LONG_RNN), ("LSTM", LONG_LSTM)),
         check_long_adding, (("rnn_share", "{:.0%}"), ("lstm_share", "{:.1%}"))),
+    "classic": Claim(
+        "classic", "README",
+        "Adding problem, 1500 steps: at 50 steps the LSTM gets under 1% of chance while the "
+        "vanilla RNN stays at chance; at 20 steps both learn (the RNN under 10% of chance).",
+        CLASSIC_RUNS, check_classic,
+        tuple((label, "{:.2%}") for label, _ in CLASSIC_RUNS)),
     "home_run": Claim(
         "home_run", "Home", "The example model the Home page trains learns the task.",
         (("Home run", HOME_RUN),), check_home_run, (("share", "{:.1%}"),)),

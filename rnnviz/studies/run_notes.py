@@ -6,33 +6,60 @@ run's own.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from rnnviz.core.config import RunConfig
 from rnnviz.core.history import History
-from rnnviz.core.train import ROLLBACK_FACTOR
+from rnnviz.core.train import ENTRY_OVERFLOW, NORM_OVERFLOW, ROLLBACK_FACTOR
 
 
 @dataclass(frozen=True)
 class Explosion:
-    """How an exploded run's training loss climbed before it overflowed.
+    """How an exploded run's training loss climbed before something overflowed.
 
     ``low_step``/``low_loss``: the smallest training loss before the peak; ``peak_step``/
     ``peak_loss``: the largest finite one; ``overflow_step``: the step whose loss or gradient
-    was no longer finite (training stopped there, so it is one past ``history.steps_done``).
-    """
+    was no longer finite (training stopped there, so it is one past ``history.steps_done``);
+    ``overflowed``: what was not, read from the stop reason ``rnnviz.core.train`` wrote:
+    "loss", "gradient entry" (the loss was finite, an entry of its gradient was not) or
+    "gradient norm" (the loss and, in a run trained since the norm is taken in float64, every
+    entry were finite, but the norm was past float32's range)."""
 
     low_step: int
     low_loss: float
     peak_step: int
     peak_loss: float
     overflow_step: int
+    overflowed: str = "loss"
+    at_overflow: str = "it was no longer a finite number"  # the story's clause for that step
 
     @property
     def orders_of_magnitude(self) -> float:
         return math.log10(self.peak_loss / self.low_loss) if self.low_loss > 0 else math.inf
+
+
+# "a gradient entry became inf at step 32 (in rnn.weight_hh_l0; the training loss was 4.36e+36)"
+_ENTRY = re.compile(rf"^{ENTRY_OVERFLOW} (\w+) at step \d+ \(in ([\w.]+); the training loss "
+                    r"was ([^)]+)\)")
+# "the gradient norm became inf at step 32" (a float32 norm, before it was taken in float64), or
+# "... became 5.2e+39 at step 32, past float32's largest number ..."
+_NORM = re.compile(rf"^{NORM_OVERFLOW} (\S+) at step \d+")
+
+
+def _what_overflowed(stop_reason: str) -> tuple[str, str]:
+    """(the quantity, the story's clause for the overflow step) from an exploded run's stop
+    reason. The loss is checked first in training, so a gradient stop had a finite loss."""
+    if entry := _ENTRY.match(stop_reason):
+        value, parameter, loss = entry.groups()
+        return "gradient entry", (f"the loss was still finite ({loss}) but an entry of its "
+                                  f"gradient, in `{parameter}`, was {value}")
+    if norm := _NORM.match(stop_reason):
+        return "gradient norm", ("the loss was still finite but the gradient norm "
+                                 f"({norm.group(1)}) was past the largest float32 number")
+    return "loss", "it was no longer a finite number"
 
 
 def explosion(history: History) -> Explosion | None:
@@ -43,24 +70,27 @@ def explosion(history: History) -> Explosion | None:
     finite = np.where(np.isfinite(loss), loss, np.nan)
     peak = int(np.nanargmax(finite))
     low = int(np.nanargmin(finite[: peak + 1]))
+    overflowed, at_overflow = _what_overflowed(history.stop_reason)
     return Explosion(low_step=low + 1, low_loss=float(finite[low]), peak_step=peak + 1,
-                     peak_loss=float(finite[peak]), overflow_step=history.steps_done + 1)
+                     peak_loss=float(finite[peak]), overflow_step=history.steps_done + 1,
+                     overflowed=overflowed, at_overflow=at_overflow)
 
 
 def explosion_story(history: History) -> str:
-    """What the loss did, in one sentence with the run's numbers ("" if it did not explode)."""
+    """What the loss did, in one sentence with the run's numbers, ending with what overflowed at
+    the step training stopped ("" if it did not explode)."""
     climb = explosion(history)
     if climb is None:
         return ""
     span = climb.peak_step - climb.low_step
     if span == 0 or climb.peak_loss <= climb.low_loss:
         return (f"The loss was {climb.low_loss:.3g} at step {climb.low_step}, and at step "
-                f"{climb.overflow_step} it was no longer a finite number.")
+                f"{climb.overflow_step} {climb.at_overflow}.")
     return (f"The training loss climbed from {climb.low_loss:.3g} at step {climb.low_step} to "
             f"{climb.peak_loss:.3g} at step {climb.peak_step}, "
             f"{climb.orders_of_magnitude:.0f} orders of magnitude in {span} "
-            f"step{'s' if span != 1 else ''}, and at step {climb.overflow_step} it was no "
-            "longer a finite number: each oversized update moved the weights to where the "
+            f"step{'s' if span != 1 else ''}, and at step {climb.overflow_step} "
+            f"{climb.at_overflow}: each oversized update moved the weights to where the "
             "gradient was larger still.")
 
 
@@ -81,50 +111,6 @@ def kept_weights_note(history: History) -> str:
                 "seen: from before the climb, so the other pages show what it had learned.")
     return (f"The model holds the weights of **step {step}**, its best validation (loss "
             f"{loss:.3g}); the scores on this page are those weights'.")
-
-
-# ---------------------------------------------------------------- the verdict on a run
-
-# per task: the share of the way from chance to perfect that counts as "learned" and as "partly"
-# (next-character text and real series are hard: a model that halves the gap has learned a lot)
-VERDICT_BARS = {"text": (0.35, 0.1), "sine": (0.9, 0.5)}
-DEFAULT_BARS = (0.8, 0.3)
-DATA_BARS = (0.5, 0.2)
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """How far a finished run got from chance towards perfect on its validation set.
-
-    ``progress``: (chance − val) / chance for an MSE, (val − chance) / (1 − chance) for an
-    accuracy; 1 is perfect, 0 is chance, below 0 worse than chance. ``level``: "learned",
-    "partly" or "no better than guessing", by the task's bars."""
-
-    level: str
-    progress: float
-    words: str
-
-
-def progress_towards_perfect(val: float, chance: float, higher_is_better: bool) -> float:
-    if higher_is_better:
-        return (val - chance) / (1 - chance) if chance < 1 else 0.0
-    return (chance - val) / chance if chance > 0 else 0.0
-
-
-def verdict(val_metric: float | None, chance_metric: float, higher_is_better: bool,
-            task: str, data_task: bool = False) -> Verdict | None:
-    """The plain verdict the Playground prints for a finished run (None without a validation)."""
-    if val_metric is None or not math.isfinite(val_metric):
-        return None
-    learned, partly = DATA_BARS if data_task else VERDICT_BARS.get(task, DEFAULT_BARS)
-    progress = progress_towards_perfect(val_metric, chance_metric, higher_is_better)
-    level = ("learned" if progress >= learned else "partly" if progress >= partly
-             else "no better than guessing")
-    share = (f"{progress:.0%} of the way from chance to perfect" if progress > 0 else
-             "no closer to perfect than chance")
-    head = {"learned": "It **learned** the task", "partly": "It learned the task **partly**",
-            "no better than guessing": "It is **no better than guessing**"}[level]
-    return Verdict(level, progress, f"{head}: {share} on the validation set.")
 
 
 def next_steps(cfg: RunConfig, stop_reason: str) -> list[tuple[str, RunConfig]]:
