@@ -54,6 +54,16 @@ def _fmt(value: float) -> str:
     return f"{value:.3g}"
 
 
+def _moves(first: float, last: float) -> str:
+    """How a share went from ``first`` to ``last``: "grows from", "falls from" or "stays at"
+    (within a factor of 2 either way)."""
+    if last > 2 * first:
+        return "grows from"
+    if last < first / 2:
+        return "falls from"
+    return "stays near, from"
+
+
 # ---------------------------------------------------------------- the checks
 
 
@@ -88,13 +98,13 @@ def check_vanishing(runs: dict[str, Run]) -> Outcome:
     radius = spectral_radius(recurrent_blocks(long.model, 0)[0])
     x, _ = probe_batch(long.config)
     slope = float((1 - trace(long.model, x, jacobians=False).hidden[0] ** 2).mean())
-    # sliding through training: the 50-step run's early steps stay dark at every snapshot,
-    # the 20-step run's light up as it learns
+    # sliding through training: what the snapshots show is stated with its numbers, not part
+    # of the claim (on some seeds the 50-step run passes a share back for a while mid-training)
     short_shares, long_shares = snapshot_shares(short), snapshot_shares(long)
+    # the claim: learns at 20, near chance at 50, and at 50 the first step gets orders of
+    # magnitude (at least four) less gradient than the last, far less than at 20
     holds = (short_val < 0.25 * short_chance and long_val > 0.75 * chance
-             and long_ratio < 1e-4 and short_ratio > 100 * long_ratio
-             and long_shares.max() < 1e-3 and short_shares[-1] > 1e3 * short_shares[0]
-             and short_shares[-1] > 1e-2)
+             and long_ratio < 1e-4 and short_ratio > 100 * long_ratio)
     drop = profile_drop(trained_profile(long, torch.float64), long_profile)
     facts = [
         f"At **20 steps** the vanilla RNN learns: validation MSE **{_fmt(short_val)}**, "
@@ -107,13 +117,16 @@ def check_vanishing(runs: dict[str, Run]) -> Outcome:
         f"steps the first step still receives {short_ratio:.1e} of the last step's. The first "
         "marker sits in the first half, where almost no learning signal arrives.",
         f"Over training (the Training step slider): at 20 steps the share of the last step's "
-        f"gradient reaching step 0 grows from **{short_shares[0]:.1e}** at the start to "
-        f"**{short_shares[-1]:.1e}** at the end; at 50 steps it never rises above "
+        f"gradient reaching step 0 {_moves(short_shares[0], short_shares[-1])} "
+        f"**{short_shares[0]:.1e}** at the start to **{short_shares[-1]:.1e}** at the end; at "
+        f"50 steps it ends at **{long_shares[-1]:.1e}** and is never above "
         f"**{long_shares.max():.1e}** at any of the {len(long_shares)} snapshots.",
-        f"Not because $W_{{hh}}$ is small: its spectral radius ended at **{radius:.2f}**, so by ρ "
-        f"alone the gradient would grow. The units are saturated — the average tanh slope "
-        f"1 − h² is **{slope:.2f}** — and every step back multiplies the gradient by these "
-        "slopes.",
+        (f"Not because $W_{{hh}}$ is small: its spectral radius ended at **{radius:.2f}**, so by "
+         "ρ alone the gradient would grow. " if radius > 1 else
+         f"Its spectral radius ended at **{radius:.2f}**, below 1, which alone shrinks the "
+         "gradient a little at every step back. ")
+        + f"The units are saturated — the average tanh slope 1 − h² is **{slope:.2f}** — and "
+        "every step back multiplies the gradient by these slopes.",
     ]
     sigma_max = float(torch.linalg.matrix_norm(recurrent_blocks(long.model, 0)[0], 2))
     return Outcome(holds, facts, {"short_val": short_val, "long_val": long_val,
@@ -122,6 +135,7 @@ def check_vanishing(runs: dict[str, Run]) -> Outcome:
                                   "chance": chance, "short_chance": short_chance,
                                   "short_share_first": float(short_shares[0]),
                                   "short_share_last": float(short_shares[-1]),
+                                  "long_share_last": float(long_shares[-1]),
                                   "long_share_max": float(long_shares.max())},
                    {"T = 20": short_profile, "T = 50": long_profile}, {"drop": drop})
 
@@ -132,8 +146,9 @@ def vanishing_look_at_note(outcome: Outcome) -> str:
     grows = "both lines point up while the gradient falls" if n["radius"] > 1 else \
         "the measured curve falls below both"
     sliding = (f"While you slide the Training step from 0 to the end: at 20 steps the share "
-               f"reaching step 0 grows from {n['short_share_first']:.1e} to "
-               f"{n['short_share_last']:.1e}; at 50 steps it never rises above "
+               f"reaching step 0 {_moves(n['short_share_first'], n['short_share_last'])} "
+               f"{n['short_share_first']:.1e} to {n['short_share_last']:.1e}; at 50 steps it "
+               f"ends at {n['long_share_last']:.1e} and is never above "
                f"{n['long_share_max']:.1e}.")
     return sliding + (f" In the 50-step run the gradient {outcome.phrases['drop']}. Its ρ "
             rf"is {n['radius']:.2f} and $\sigma_{{\max}}$ {n['sigma_max']:.2f}, so {grows}; the "
@@ -333,8 +348,12 @@ def check_overfitting(runs: dict[str, Run]) -> Outcome:
         train_end(plain)
     decay_val, decay_train = final_val_loss(decay), train_end(decay)
     early_steps = early.history.steps_done
+    # the claim: memorised (training loss near zero, validation far above its best and above
+    # chance), weight decay narrows the gap, early stopping stops. Whether the decayed run also
+    # beats chance is a tipping point (3.05 against 3.02 on another CPU), so it is stated with
+    # its numbers, not claimed.
     holds = (plain_train < 0.1 * plain_val and plain_val > 1.5 * plain_best
-             and plain_val > chance and decay_val < chance and decay_val < 0.6 * plain_val
+             and plain_val > chance and decay_val < 0.6 * plain_val
              and (decay_val - decay_train) < 0.5 * (plain_val - plain_train)
              and early_steps < early.config.steps and "early stopping" in
              early.history.stop_reason)
@@ -344,8 +363,10 @@ def check_overfitting(runs: dict[str, Run]) -> Outcome:
         f"{plain_best:.2f} at step {plain.history.best_step}, climbs back to "
         f"**{plain_val:.2f}** — worse than guessing by letter frequency ({chance:.2f}).",
         f"Weight decay {decay.config.weight_decay:g} keeps the weights small: training loss "
-        f"{decay_train:.2f}, validation **{decay_val:.2f}** — the gap between them shrinks from "
-        f"{plain_val - plain_train:.2f} to {decay_val - decay_train:.2f}.",
+        f"{decay_train:.2f}, validation **{decay_val:.2f}** "
+        f"({'below' if decay_val < chance else 'not below'} chance, {chance:.2f}) — the gap "
+        f"between them shrinks from {plain_val - plain_train:.2f} to "
+        f"{decay_val - decay_train:.2f}.",
         f"Early stopping (patience {early.config.early_stopping} checks) stopped at step "
         f"**{early_steps}** and kept the weights of step {early.history.best_step}, the best "
         "validation loss.",
