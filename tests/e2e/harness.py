@@ -139,6 +139,40 @@ def most_visible_at_once(page) -> dict:
     return page.evaluate("() => window.__atOnce")
 
 
+DRAWN = """([atLeast, heading]) => {
+    const app = document.querySelector("[data-testid='stApp']");
+    const visible = sel => Array.from(document.querySelectorAll(sel))
+        .filter(el => el.checkVisibility());
+    const charts = visible("[data-testid='stPlotlyChart']");
+    const h1 = document.querySelector("[data-testid='stMain'] h1");
+    return app.getAttribute('data-test-script-state') === 'notRunning'
+        && visible("[data-stale='true']").length === 0
+        && visible("[data-testid='stSkeleton']").length === 0
+        && charts.length >= atLeast
+        && charts.every(el => (el.querySelector('.js-plotly-plot') || {})._fullData)
+        && (!heading || (h1 !== null && h1.innerText.includes(heading)));
+}"""
+
+
+def wait_until_drawn(page, at_least: int = 0, heading: str | None = None,
+                     timeout: float = 60_000) -> None:
+    """Wait until the script is done, nothing on the page is stale or a placeholder, and
+    plotly drew every visible chart (at least ``at_least`` of them), under the ``h1``
+    ``heading`` when one is given (the page a link opened, not the one before)."""
+    page.wait_for_function(DRAWN, arg=[at_least, heading], timeout=timeout, polling=250)
+
+
+def wait_for_sidebar(page, collapsed: bool, timeout: float = 30_000) -> None:
+    """Wait until the sidebar is closed (and out of the way: its box ends at the window's left
+    edge) or open (at its full width)."""
+    page.wait_for_function("""(collapsed) => {
+        const bar = document.querySelector("[data-testid='stSidebar']");
+        const box = bar.getBoundingClientRect();
+        return (bar.getAttribute('data-collapsed') === 'true') === collapsed
+            && (collapsed ? box.right <= 1 : box.left >= 0 && box.width > 100);
+    }""", arg=collapsed, timeout=timeout, polling=100)
+
+
 def plotly_data_points(page) -> list[int]:
     """Data points plotly actually drew in each chart on the page (0 = an empty frame).
 
@@ -146,7 +180,7 @@ def plotly_data_points(page) -> list[int]:
     each into view so lazily mounted charts render."""
     for chart in page.locator(CHART).all():
         chart.scroll_into_view_if_needed()
-    page.wait_for_timeout(500)
+    wait_until_drawn(page)
     return page.evaluate("""() => Array.from(document.querySelectorAll('.js-plotly-plot'))
         .map(el => (el._fullData || []).reduce((n, t) => {
             const size = a => (a && a.length) || 0;

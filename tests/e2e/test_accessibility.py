@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .harness import nav_titles, open_page, settle, sidebar_collapsed, sized_tab, train_tiny
+from .harness import (
+    nav_titles,
+    open_page,
+    settle,
+    sidebar_collapsed,
+    sized_tab,
+    train_tiny,
+    wait_for_sidebar,
+    wait_until_drawn,
+)
 
 PAGES = sorted((Path(__file__).parents[2] / "pages").glob("*.py"))  # Home is pages/home.py
 WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
@@ -27,9 +36,9 @@ def _every_page(page) -> dict[str, list[str]]:
     for title in nav_titles(page):
         if sidebar_collapsed(page):  # on a phone it closes after each page link
             page.locator("[data-testid='stExpandSidebarButton']").first.click()
-            page.wait_for_timeout(400)
+            wait_for_sidebar(page, collapsed=False)
         open_page(page, title)
-        page.wait_for_timeout(600)  # charts finish drawing
+        wait_until_drawn(page)  # charts finish drawing
         report[title] = _violations(page)
     return report
 

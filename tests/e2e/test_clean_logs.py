@@ -118,7 +118,14 @@ def test_a_stop_during_a_training_leaves_a_clean_log(chromium, tmp_path):
                 # a step above 0: the worker is training (not still starting)
                 page.get_by_text(re.compile(r"Training: step [1-9]")).first.wait_for(
                     timeout=120_000)
-                page.wait_for_timeout(1500)  # the live view refreshing meanwhile
+                # the live view redraws meanwhile: a later step than the first one seen
+                step = int(re.search(r"Training: step (\d+)", page.locator(
+                    "[data-testid='stMain']").inner_text())[1])
+                page.wait_for_function("""(step) => {
+                    const main = document.querySelector("[data-testid='stMain']").innerText;
+                    const found = /Training: step (\\d+)/.exec(main);
+                    return found !== null && +found[1] > step;
+                }""", arg=step, timeout=60_000, polling=250)
         finally:
             context.close()
         log = log_path.read_text()

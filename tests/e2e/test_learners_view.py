@@ -18,6 +18,8 @@ from .harness import (
     train_button,
     train_tiny,
     wait_for_run,
+    wait_for_sidebar,
+    wait_until_drawn,
 )
 
 DESK_HEIGHT = 900
@@ -59,10 +61,9 @@ def test_classroom_numbers_are_larger_than_their_labels_and_nothing_is_clipped(b
         settle(tab)
         train_tiny(tab, steps=60)
         tab.get_by_text("Classroom mode").first.click()  # switched on in this session
-        settle(tab)
-        tab.wait_for_timeout(800)
-        assert "classroom=1" in tab.url
-        assert sidebar_collapsed(tab)  # the projector gets the whole width
+        tab.wait_for_function("() => location.search.includes('classroom=1')", timeout=30_000)
+        wait_for_sidebar(tab, collapsed=True)  # the projector gets the whole width
+        wait_until_drawn(tab, at_least=1)
         fonts = tab.evaluate(METRIC_FONTS)
         assert fonts and all(f["value"] > 1.5 * f["label"] for f in fonts), fonts
         legend = tab.evaluate("() => Array.from(document.querySelectorAll('.legendtext'))"
@@ -72,15 +73,15 @@ def test_classroom_numbers_are_larger_than_their_labels_and_nothing_is_clipped(b
         # no legend, at projector size, runs into its chart's title (half-width charts)
         tab.locator("[data-testid='stExpandSidebarButton']").first.click()
         open_page(tab, "Gradients")
-        tab.wait_for_timeout(2000)
+        wait_until_drawn(tab, at_least=1, heading="Gradients")
         legends = tab.evaluate(LEGENDS)
         assert legends and all(lg["legend"] >= lg["title"] for lg in legends), legends
         # Step through with the sidebar open (the narrowest its controls get) and closed
         open_page(tab, "Step through")
-        tab.wait_for_timeout(600)
+        wait_until_drawn(tab, at_least=1, heading="Step through")
         assert tab.evaluate(CLIPPED_SEGMENTS) == []
         tab.locator("[data-testid='stSidebarCollapseButton'] button").first.click()
-        tab.wait_for_timeout(600)
+        wait_for_sidebar(tab, collapsed=True)
         assert tab.evaluate(CLIPPED_SEGMENTS) == []
         _shot(tab, "classroom_step_through_1280x720")
         assert tab.locator(EXCEPTION).count() == 0
@@ -97,7 +98,7 @@ def test_the_result_of_a_train_press_is_in_view_without_scrolling(browser, serve
         live = box(tab, ".st-key-live_loss")
         assert 0 <= live["top"] < DESK_HEIGHT - 100, live
         wait_for_run(tab, timeout=120)
-        tab.wait_for_timeout(500)
+        wait_until_drawn(tab, at_least=1)
         assert tab.evaluate("() => document.querySelector('[data-testid=stMain]').scrollTop") \
             == 0
         verdict = box(tab, "[data-testid=stMain] [data-testid=stAlert]")
@@ -124,6 +125,7 @@ def _start_lesson(tab, key: str, title: str) -> None:
 
 
 def test_a_lessons_chart_is_in_view_when_the_lesson_opens(browser, server_url):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     for size, key, title, chart in (("desktop", "vanishing", "Gradients", "profile"),
                                     ("desktop", "lstm", "Gates", "gate_f"),
                                     ("classroom", "vanishing", "Gradients", "profile")):
@@ -134,12 +136,15 @@ def test_a_lessons_chart_is_in_view_when_the_lesson_opens(browser, server_url):
             settle(tab)
             _start_lesson(tab, key, title)
             settle(tab)
-            for _ in range(240):  # the page scrolls once the charts above have been drawn
-                tab.wait_for_timeout(250)
-                banner = box(tab, ".st-key-lesson_banner")
-                referred = box(tab, f".st-key-{chart}")
-                if referred and referred["bottom"] <= height:
-                    break
+            try:  # the page scrolls once the charts above have been drawn
+                tab.wait_for_function("""([key, height]) => {
+                    const chart = document.querySelector('.st-key-' + key);
+                    return chart !== null && chart.getBoundingClientRect().bottom <= height;
+                }""", arg=[chart, height], timeout=60_000, polling=250)
+            except PlaywrightTimeout:
+                pass  # the assertions below say where it is
+            banner = box(tab, ".st-key-lesson_banner")
+            referred = box(tab, f".st-key-{chart}")
             where = (size, key, banner, referred)
             assert banner["bottom"] - banner["top"] < 250, where  # compact
             assert banner["top"] >= 0, where  # the question stays on the screen
@@ -147,6 +152,8 @@ def test_a_lessons_chart_is_in_view_when_the_lesson_opens(browser, server_url):
             assert banner["bottom"] <= referred["top"] and referred["bottom"] <= height, where
             _shot(tab, f"{size}_lesson_{key}")
             if key == "lstm":  # the carrying unit is marked on the forget gate's heatmap
+                tab.wait_for_function("""() => (document.querySelector(
+                    '.st-key-gate_f .js-plotly-plot') || {})._fullData""", timeout=60_000)
                 texts = tab.evaluate("""() => (document.querySelector(
                     '.st-key-gate_f .js-plotly-plot').layout.annotations || [])
                     .map(a => a.text)""")
@@ -159,13 +166,11 @@ def test_on_a_phone_the_sidebar_closes_after_choosing_a_page(browser, server_url
         settle(tab)
         assert sidebar_collapsed(tab)
         tab.locator("[data-testid='stExpandSidebarButton']").first.click()
-        tab.wait_for_timeout(500)
-        assert not sidebar_collapsed(tab)
+        wait_for_sidebar(tab, collapsed=False)
         tab.locator(NAV, has_text="Gates").first.click()
         tab.locator(f"{NAV}[aria-current='page']", has_text="Gates").wait_for(timeout=30_000)
         settle(tab)
-        tab.wait_for_timeout(500)
-        assert sidebar_collapsed(tab)
+        wait_for_sidebar(tab, collapsed=True)  # the phone script closes it after the link
         assert "Gates" in tab.locator("h1").first.inner_text()
         _shot(tab, "phone_after_navigation_390x844")
 
@@ -175,7 +180,7 @@ def test_on_a_phone_legends_sit_below_the_plot_not_on_the_title(browser, server_
         tab.goto(server_url)
         settle(tab)
         tab.locator(".st-key-home_loss").wait_for(timeout=120_000)  # the Home run's charts
-        tab.wait_for_timeout(1500)
+        wait_until_drawn(tab, at_least=1)
         legends = tab.evaluate(LEGENDS)
         assert legends, "no chart with a legend on Home"
         for legend in legends:
@@ -185,6 +190,6 @@ def test_on_a_phone_legends_sit_below_the_plot_not_on_the_title(browser, server_
         tab.goto(server_url)
         settle(tab)
         tab.locator(".st-key-home_loss").wait_for(timeout=120_000)
-        tab.wait_for_timeout(1000)
+        wait_until_drawn(tab, at_least=1)
         legends = tab.evaluate(LEGENDS)
         assert legends and all(legend["legend"] >= legend["xtitle"] for legend in legends)

@@ -15,25 +15,39 @@ ANIMATED = """() => Array.from(document.querySelectorAll('.js-plotly-plot'))
 SCRIPT_STATE = "[data-testid='stApp']"
 
 
-def _watch(page, seconds: float) -> tuple[list[int], set[str]]:
-    """The animated figure's current frame, and the script's states, sampled for a while."""
+def _watch(page, seconds: float | None = None, frames_seen: int = 0,
+           timeout: float = 60) -> tuple[list[int], set[str]]:
+    """The animated figure's current frame, and the script's states, sampled every 150 ms for
+    ``seconds``, or until ``frames_seen`` different frames were seen (at most ``timeout``)."""
     frames, states = [], set()
-    deadline = time.time() + seconds
-    while time.time() < deadline:
+    started = time.time()
+    while time.time() - started < (seconds if seconds is not None else timeout):
         (figure,) = page.evaluate(ANIMATED)
         if figure["frame"] is not None:
             frames.append(int(figure["frame"]))
         states.add(page.locator(SCRIPT_STATE).get_attribute("data-test-script-state"))
+        if seconds is None and len(set(frames)) >= frames_seen:
+            break
         page.wait_for_timeout(150)
     return frames, states
 
 
-def _play(page, seconds: float) -> tuple[list[int], set[str]]:
+def _play(page) -> tuple[list[int], set[str]]:
+    """Press Play and watch until the figure has shown 4 different frames (the rate is the
+    machine's; the walk is the point)."""
     page.locator(".updatemenu-button", has_text="Play").first.click()
     started = time.time()
-    watched = _watch(page, seconds)
+    watched = _watch(page, frames_seen=4)
     print(f"{abs(watched[0][-1] - watched[0][0]) / (time.time() - started):.1f} steps/s")
     return watched
+
+
+def _pause(page) -> None:
+    """Press Pause and wait until plotly's animation loop has stopped."""
+    page.locator(".updatemenu-button", has_text="Pause").first.click()
+    page.wait_for_function("""() => Array.from(document.querySelectorAll('.js-plotly-plot'))
+        .filter(el => ((el._transitionData || {})._frames || []).length)
+        .every(el => !el._transitionData._animationRaf)""", timeout=30_000)
 
 
 def test_play_walks_the_steps_in_the_browser(page, server_url):
@@ -43,18 +57,17 @@ def test_play_walks_the_steps_in_the_browser(page, server_url):
     open_page(page, "Step through")
     (figure,) = page.evaluate(ANIMATED)
     assert figure["frames"] == 40 and figure["active"] == 0
-    frames, states = _play(page, 3.0)  # the rate is the machine's; the walk is the point
+    frames, states = _play(page)
     assert len(set(frames)) >= 3 and frames == sorted(frames), frames  # forward, moving
     assert states == {"notRunning"}, states  # no rerun of the page while it plays
-    page.locator(".updatemenu-button", has_text="Pause").first.click()
-    page.wait_for_timeout(400)
-    paused, _ = _watch(page, 0.8)
+    _pause(page)
+    paused, _ = _watch(page, seconds=0.8)  # and it stays on its frame
     assert len(set(paused)) == 1, paused
     page.get_by_role("radio", name="Backward").click()
     settle(page)
     (figure,) = page.evaluate(ANIMATED)
     assert figure["active"] == 39  # the backward walk starts at the loss
-    frames, states = _play(page, 3.0)
+    frames, states = _play(page)
     assert len(set(frames)) >= 3 and frames == sorted(frames, reverse=True), frames
     assert frames[0] > 30 and states == {"notRunning"}
     assert page.locator(EXCEPTION).count() == 0
