@@ -32,10 +32,10 @@ with right:
         home_ui.try_button(things["long_rnn"])
         home_ui.try_button(things["long_lstm"])
     st.markdown(
-        f"A vanilla RNN with the recurrent spectral radius set to {EXPLODE.recurrent_scale:g}, "
-        f"SGD with momentum at learning rate {EXPLODE.lr:g} and clipping off: the run explodes. "
-        f"With clipping at {RESCUE.clip:g} and the learning rate to {RESCUE.lr:g} the same "
-        "network trains; either change alone is not enough.")
+        f"A vanilla RNN forecasting a wave, its recurrent spectral radius set to "
+        f"{EXPLODE.recurrent_scale:g}, SGD with momentum at learning rate {EXPLODE.lr:g} and "
+        f"clipping off: the run explodes. With clipping at {RESCUE.clip:g} the same network "
+        "trains.")
     with st.container(horizontal=True):
         home_ui.try_button(things["explode"])
         home_ui.try_button(things["rescue"])

@@ -9,14 +9,14 @@ import sys
 
 from rnnviz.studies.claims import CLAIMS
 from rnnviz.studies.lessons import LESSONS
-from rnnviz.studies.recipes import EXPLODE, LONG_LSTM, LONG_RNN, RESCUE
+from rnnviz.studies.recipes import EXPLODE, HOME_RUN, LONG_LSTM, LONG_RNN, RESCUE
 from tests.conftest import ROOT
 
 
 def test_every_lesson_and_home_recipe_is_a_claim():
     assert set(LESSONS) <= set(CLAIMS)
     configs = {cfg for claim in CLAIMS.values() for _, cfg in claim.runs}
-    assert {EXPLODE, RESCUE, LONG_RNN, LONG_LSTM} <= configs
+    assert {EXPLODE, RESCUE, LONG_RNN, LONG_LSTM, HOME_RUN} <= configs
     for claim in CLAIMS.values():
         assert claim.says and claim.runs and claim.headline
 

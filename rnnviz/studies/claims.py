@@ -3,7 +3,8 @@
 A claim is a sentence a learner reads (a lesson's promise, a Home page recipe), the runs it is
 about (label -> RunConfig) and ``check``: a function of those trained runs that returns an
 ``Outcome`` (facts with the numbers, and whether the claim held). The lessons' claims come from
-``rnnviz.studies.lessons``; the Home page's recipes are checked here.
+``rnnviz.studies.lessons``; the Home page's own recipes and the README's classic result are
+checked here (the Home page's exploding pair is lesson 3's, checked there).
 
 Such a sentence is about most seeds and every machine, not one run: PyTorch's CPU kernels round
 differently per instruction set, so a run near a tipping point ends elsewhere on another CPU.
@@ -22,7 +23,7 @@ from rnnviz.core.train import Run
 from rnnviz.studies.lesson_checks import Outcome
 from rnnviz.studies.lesson_measures import final_val_loss
 from rnnviz.studies.lessons import LESSONS
-from rnnviz.studies.recipes import EXPLODE, HOME_RUN, LONG_LSTM, LONG_RNN, RESCUE
+from rnnviz.studies.recipes import HOME_RUN, LONG_LSTM, LONG_RNN
 from rnnviz.studies.verdict import LEARNED, run_verdict
 
 
@@ -50,35 +51,6 @@ def _of_chance(run: Run) -> float:
 
 def _exploded(run: Run) -> bool:
     return "exploded" in run.history.stop_reason
-
-
-# the Home page: "the run explodes. With clipping ... the same network trains; either change
-# alone is not enough". "Trains": the weights it ends with score under a quarter of chance.
-TRAINS_BELOW = 0.25
-NOT_ENOUGH_ABOVE = 0.5  # "not enough": it explodes, or stays above half of chance
-
-
-def check_rescue(runs: dict[str, Run]) -> Outcome:
-    wild, rescued = runs["explodes"], runs["rescued"]
-    clip_only, lr_only = runs["clipping alone"], runs["learning rate alone"]
-    rescued_share = _of_chance(rescued)
-    halves = {label: run for label, run in (("clipping alone", clip_only),
-                                            ("learning rate alone", lr_only))}
-    not_enough = {label: _exploded(run) or _of_chance(run) > NOT_ENOUGH_ABOVE
-                  for label, run in halves.items()}
-    holds = (_exploded(wild) and rescued.history.stop_reason == "finished"
-             and rescued_share < TRAINS_BELOW and all(not_enough.values()))
-    facts = [
-        f"Without clipping the run {'explodes' if _exploded(wild) else 'does not explode'} "
-        f"after {wild.history.steps_done} steps.",
-        f"With both changes it ends at {rescued_share:.0%} of chance "
-        f"({rescued.history.stop_reason}).",
-    ] + [f"{label}: " + ("explodes" if _exploded(run) else f"{_of_chance(run):.0%} of chance")
-         for label, run in halves.items()]
-    numbers = {"rescued_share": rescued_share, "wild_steps": wild.history.steps_done}
-    numbers.update({f"{label} share": (float("inf") if _exploded(run) else _of_chance(run))
-                    for label, run in halves.items()})
-    return Outcome(holds, facts, numbers)
 
 
 # "a vanilla RNN stays near chance, an LSTM solves it"
@@ -140,14 +112,6 @@ CLAIMS: dict[str, Claim] = {
     **{lesson.key: Claim(lesson.key, f"Lesson {lesson.number}", lesson.claim, lesson.runs,
                          lesson.check, _lesson_headline(lesson.key))
        for lesson in LESSONS.values()},
-    "home_rescue": Claim(
-        "home_rescue", "Home",
-        "The vanilla RNN at spectral radius 1.5, SGD lr 0.1 and no clipping explodes; with "
-        "clipping at 1 and lr 0.05 the same network trains; either change alone is not enough.",
-        (("explodes", EXPLODE), ("rescued", RESCUE),
-         ("clipping alone", EXPLODE.replace(clip=RESCUE.clip)),
-         ("learning rate alone", EXPLODE.replace(lr=RESCUE.lr))),
-        check_rescue, (("rescued_share", "{:.0%}"),)),
     "home_long": Claim(
         "home_long", "Home",
         "Adding problem at 50 steps: a vanilla RNN stays near chance, an LSTM solves it.",

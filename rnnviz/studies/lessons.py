@@ -103,8 +103,11 @@ class Lesson:
 _CPU = dict(device="cpu", seed=0)
 SINE = RunConfig(task="sine", cell="rnn", seq_len=50, hidden_size=16, lr=0.01, steps=300,
                  eval_every=25, probe_every=25, **_CPU)
-ADDING_RNN_20 = RunConfig(task="adding", cell="rnn", seq_len=20, hidden_size=16, lr=0.02,
-                          steps=1000, eval_every=50, probe_every=50, **_CPU)
+# hidden 32, Adam at 0.01, 1500 steps: with 16 units at 0.02 for 1000 steps the 20-step run had
+# not learned on 3 of 5 seeds; here it ends under a fifth of chance on seeds 0-4 under both
+# kernel sets while the 50-step run stays at chance (``rnnviz claims vanishing``)
+ADDING_RNN_20 = RunConfig(task="adding", cell="rnn", seq_len=20, hidden_size=32, lr=0.01,
+                          steps=1500, eval_every=50, probe_every=50, **_CPU)
 ADDING_RNN_50 = ADDING_RNN_20.replace(seq_len=50)
 EXPLODING = RunConfig(task="sine", cell="rnn", seq_len=30, hidden_size=32, optimizer="sgd",
                       lr=0.1, recurrent_scale=3.0, clip=None, steps=300, eval_every=25,
@@ -230,7 +233,7 @@ LESSONS: dict[str, Lesson] = {lesson.key: lesson for lesson in (
         "learn faster than one that remembers a little?",
         "Before training the identity start passes a large share of the gradient back to the "
         "first step (more than a tenth) and the default start loses it; the identity run "
-        "learns the task while the default run stays near chance.",
+        "learns, to below half of chance, while the default run stays near chance.",
         ("initialization", "vanishing"), check_init, look_at_note=init_look_at_note),
     Lesson(
         "overfitting", 7, "Overfitting",
