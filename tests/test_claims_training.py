@@ -12,6 +12,7 @@ import torch
 
 from rnnviz import TASKS, RunConfig, build_model, train
 from rnnviz.core.tasks import validation_set
+from rnnviz.core.train import BatchStream
 from rnnviz.studies.lessons import EXPLODING, OVERFIT
 
 
@@ -49,10 +50,80 @@ def test_the_explosion_story_has_the_runs_own_numbers(exploded):
     orders = math.log10(loss[peak] / loss[low])
     story = run_notes.explosion_story(exploded.history)
     assert f"{orders:.0f} orders of magnitude in {peak - low} steps" in story
-    assert f"at step {exploded.history.steps_done + 1} it was no longer a finite number" in story
+    assert f"and at step {exploded.history.steps_done + 1} " in story  # what overflowed there:
+    # test_an_exploded_runs_story_names_what_overflowed, from a recomputation of that step
     note = run_notes.kept_weights_note(exploded.history)
     step = exploded.history.weights_step
     assert (f"step {step}" in note) if step else ("initial weights" in note)
+
+
+def overflow_step_truth(cfg: RunConfig, steps_done: int) -> dict:
+    """The step after ``steps_done`` (where ``cfg``'s run stopped) recomputed here: the weights
+    of a second training stopped after ``steps_done`` steps, the batch the stream gives next, the
+    loss, its gradient by autograd, and the gradient's norm as a float64 sum of squares."""
+    before = train(cfg, on_step=lambda step, _: step < steps_done)
+    assert before.history.steps_done == steps_done
+    model = before.model.train()
+    batches = BatchStream(cfg, torch.device("cpu"))
+    for _ in range(steps_done + 1):
+        x, y = batches.next()
+    model.zero_grad(set_to_none=True)  # the stopped training left its last step's gradient
+    loss = TASKS[cfg.task].loss(model(x), y)
+    loss.backward()
+    grads = {name: p.grad for name, p in model.named_parameters()}
+    squares = math.fsum(float((g.double() ** 2).sum()) for g in grads.values())
+    return {"loss": float(loss.detach()),
+            "not_finite": [name for name, g in grads.items() if not torch.isfinite(g).all()],
+            "norm": math.sqrt(squares) if math.isfinite(squares) else math.inf}
+
+
+# the Home page's exploding recipe when issue 19 was filed: its story said the loss was no longer
+# finite at step 32, where it was 4.36e36; its gradient norm, 2.4e19, had overflowed in float32,
+# in its own squares
+ISSUE_19_RECIPE = RunConfig(cell="rnn", recurrent_scale=1.5, optimizer="sgd", lr=0.1, clip=None)
+
+
+def _exploding_configs() -> dict[str, RunConfig]:
+    from rnnviz.studies.recipes import EXPLODE
+    configs = {"lesson 3": EXPLODING, "issue 19's recipe": ISSUE_19_RECIPE}
+    if EXPLODE not in configs.values():  # (Home's pair has been lesson 3's since dd823e5)
+        configs["Home's recipe"] = EXPLODE
+    return configs
+
+
+@pytest.mark.parametrize("name", _exploding_configs())
+def test_an_exploded_runs_story_names_what_overflowed(name, exploded):
+    """The quantity an exploded run's stop reason and story say was no longer finite at the
+    stop step is the one that was, recomputed here, for lesson 3's unclipped run, the Home
+    page's recipe and the recipe issue 19 found the false story on."""
+    from rnnviz.studies import run_notes
+    cfg = _exploding_configs()[name]
+    run = exploded if cfg == EXPLODING else train(cfg)
+    n = run.history.steps_done
+    # the last step it recorded: nothing had overflowed, and its loss and norm are the true ones
+    last = overflow_step_truth(run.config, n - 1)
+    assert math.isfinite(last["loss"]) and not last["not_finite"]
+    assert run.history.loss[-1] == pytest.approx(last["loss"], rel=1e-6)
+    assert run.history.grad_norm[-1] == pytest.approx(last["norm"], rel=1e-6)
+    truth = overflow_step_truth(run.config, n)
+    climb = run_notes.explosion(run.history)
+    story = run_notes.explosion_story(run.history)
+    assert climb is not None and climb.overflow_step == n + 1
+    if not math.isfinite(truth["loss"]):
+        assert climb.overflowed == "loss"
+        assert run.history.stop_reason.startswith(f"the training loss became {truth['loss']} "
+                                                  f"at step {n + 1}")
+        assert f"at step {n + 1} it was no longer a finite number" in story
+    elif truth["not_finite"]:
+        assert climb.overflowed == "gradient entry"
+        assert f"in `{truth['not_finite'][0]}`" in story and f"({truth['loss']:.3g})" in story
+    else:
+        assert truth["norm"] > np.finfo(np.float32).max, (
+            f"nothing overflowed at step {n + 1}: the loss was {truth['loss']:.3g}, every "
+            f"gradient entry finite, the norm {truth['norm']:.3g}; yet the run stopped: "
+            f"{run.history.stop_reason}")
+        assert climb.overflowed == "gradient norm"
+        assert "the loss was still finite but the gradient norm" in story
 
 
 def test_lesson_3_says_how_far_this_runs_loss_climbed(exploded):
