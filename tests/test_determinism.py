@@ -32,7 +32,8 @@ ORTHOGONAL = INIT_BASE.replace(init="orthogonal", steps=60, eval_every=20, probe
 # orthogonal and rescaled to spectral radius 3 (eigvals): explodes at once and rolls back to
 # step 0, so the run a worker returns holds the very weights it started from (64 units: a QR
 # of 32 x 32 happened to round alike on 1 and 2 threads)
-ROLLS_BACK = EXPLODING.replace(init="orthogonal", hidden_size=64)
+ROLLS_BACK = EXPLODING.replace(init="orthogonal", hidden_size=64, recurrent_scale=3.0, lr=0.1,
+                               steps=300)
 CONFIGS = {"dropout": DROPOUT, "orthogonal": ORTHOGONAL}
 SERVER_THREADS = 2  # a server process's torch threads: several, unlike a worker's one
 

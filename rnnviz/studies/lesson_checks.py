@@ -166,24 +166,34 @@ def check_exploding(runs: dict[str, Run]) -> Outcome:
     clipped_max = float(np.nanmax(clipped.history.grad_norm))
     holds = (exploded and wild_max > 1e6 and clipped.history.stop_reason == "finished"
              and clipped_val < 0.25 * chance and clipped_max > 10 * clipped.config.clip)
+    climb = explosion(wild.history)
+    trains = clipped_val < 0.25 * chance
+    if exploded:
+        what = climb.overflowed if climb is not None else "loss"
+        wild_fact = (f"Without clipping the run **blew up after {wild.history.steps_done} "
+                     f"steps**: the gradient norm reached **{wild_max:.1e}** and then its "
+                     f"{what} overflowed ({wild.history.stop_reason.split(':')[0]}).")
+    else:
+        wild_fact = (f"Without clipping this run did **not** blow up in its "
+                     f"{wild.history.steps_done} steps: its gradient norm peaked at "
+                     f"{wild_max:.3g}, so on this seed the lesson's explosion did not show.")
     facts = [
-        f"Without clipping the run **blew up after {wild.history.steps_done} steps**: the "
-        f"gradient norm reached **{wild_max:.1e}** and the loss overflowed "
-        f"({wild.history.stop_reason.split(':')[0]}).",
-        f"With clipping at {clipped.config.clip:g} the identical network trains to a "
-        f"validation MSE of **{_fmt(clipped_val)}** ({clipped_val / chance:.0%} of chance). "
-        f"Its raw gradient still spiked to {clipped_max:.3g}; clipping rescaled "
-        f"{clipped_share:.0%} of the steps.",
+        wild_fact,
+        f"With clipping at {clipped.config.clip:g} the identical network "
+        f"{'trains to' if trains else 'ends at'} a validation MSE of **{_fmt(clipped_val)}** "
+        f"({clipped_val / chance:.0%} of chance). Its raw gradient still spiked to "
+        f"{clipped_max:.3g}; clipping rescaled {clipped_share:.0%} of the steps.",
     ]
     numbers = {"wild_max": wild_max, "clipped_val": clipped_val,
                "clipped_share": clipped_share, "clipped_max": clipped_max,
                "wild_steps": wild.history.steps_done, "chance": chance}
-    climb = explosion(wild.history)
+    phrases = {}
     if climb is not None:
         numbers.update(climb_orders=climb.orders_of_magnitude,
                        climb_steps=climb.peak_step - climb.low_step,
                        overflow_step=climb.overflow_step)
-    return Outcome(holds, facts, numbers)
+        phrases["overflowed"] = climb.overflowed
+    return Outcome(holds, facts, numbers, phrases=phrases)
 
 
 def exploding_look_at_note(outcome: Outcome) -> str:
@@ -192,7 +202,8 @@ def exploding_look_at_note(outcome: Outcome) -> str:
     if "climb_orders" not in n:
         return ""
     return (f"In this run it climbs {n['climb_orders']:.0f} orders of magnitude in "
-            f"{n['climb_steps']:.0f} steps and overflows at step {n['overflow_step']:.0f}.")
+            f"{n['climb_steps']:.0f} steps and overflows at step {n['overflow_step']:.0f} (its "
+            f"{outcome.phrases.get('overflowed', 'loss')} past float32's largest number).")
 
 
 def check_lstm(runs: dict[str, Run]) -> Outcome:

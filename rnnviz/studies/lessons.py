@@ -109,8 +109,12 @@ SINE = RunConfig(task="sine", cell="rnn", seq_len=50, hidden_size=16, lr=0.01, s
 ADDING_RNN_20 = RunConfig(task="adding", cell="rnn", seq_len=20, hidden_size=32, lr=0.01,
                           steps=1500, eval_every=50, probe_every=50, **_CPU)
 ADDING_RNN_50 = ADDING_RNN_20.replace(seq_len=50)
+# radius 2.5 and SGD at 0.15 for 500 steps: the unclipped run overflowed on 9 of 10 (seed,
+# kernel) pairs and the clipped one ended under a sixth of chance on all 10. Radius 3 at 0.1 for
+# 300 steps (the earlier setting) is a tipping point: on some seeds the gradient never spiked,
+# on others the clipped run stayed above chance
 EXPLODING = RunConfig(task="sine", cell="rnn", seq_len=30, hidden_size=32, optimizer="sgd",
-                      lr=0.1, recurrent_scale=3.0, clip=None, steps=300, eval_every=25,
+                      lr=0.15, recurrent_scale=2.5, clip=None, steps=500, eval_every=25,
                       probe_every=25, **_CPU)
 CLIPPED = EXPLODING.replace(clip=1.0)
 ADDING_LSTM = RunConfig(task="adding", cell="lstm", seq_len=50, hidden_size=32, lr=0.02,
@@ -172,8 +176,8 @@ LESSONS: dict[str, Lesson] = {lesson.key: lesson for lesson in (
         ("bptt", "vanishing"), check_vanishing, look_at_note=vanishing_look_at_note),
     Lesson(
         "exploding", 3, "Exploding gradients and clipping",
-        "Spectral radius 3, SGD, no clipping: the run blows up. The same run with clipping "
-        "trains.",
+        f"Spectral radius {EXPLODING.recurrent_scale:g}, SGD, no clipping: the run blows up. "
+        "The same run with clipping trains.",
         (("no clipping", EXPLODING), ("clipping at 1", CLIPPED)),
         "pages/playground.py",
         "The red box explains the explosion; the loss curve (log scale) climbs by orders of "
