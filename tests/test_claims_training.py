@@ -170,19 +170,17 @@ def test_an_early_stopped_run_reports_the_score_of_the_weights_it_holds():
 
 
 def test_the_home_pages_exploding_recipe_explodes_and_its_rescue_trains():
-    """"Things to try" on the Home page: its recipe, from the Playground's defaults."""
+    """"Things to try" on the Home page: the run explodes, and with clipping it trains (scored
+    here on the validation set). The recipe is lesson 3's pair, which holds on most seeds and
+    both kernel sets (``rnnviz claims exploding``); its own earlier recipe did not."""
     from rnnviz.studies.recipes import EXPLODE, RESCUE
+    assert RESCUE == EXPLODE.replace(clip=RESCUE.clip)  # "the same network", clipping on
     wild = train(EXPLODE)
     assert "exploded" in wild.history.stop_reason
     rescued = train(RESCUE)
     assert rescued.history.stop_reason == "finished"
     loss, _ = validation_score(rescued.model, RESCUE)
     assert loss < 0.25 * rescued.chance.loss
-    # each change alone is not enough: the page says so, so check it
-    for half in (EXPLODE.replace(clip=RESCUE.clip), EXPLODE.replace(lr=RESCUE.lr)):
-        run = train(half)
-        assert "exploded" in run.history.stop_reason or \
-            validation_score(run.model, half)[0] > 0.5 * run.chance.loss
 
 
 def test_the_home_pages_long_adding_problem_needs_the_lstm():
@@ -197,8 +195,10 @@ def test_the_home_page_states_that_recipe():
     from tests.apptest import open_app
     at = open_app()
     text = " ".join(m.value for m in at.markdown)
-    for words in ("vanilla RNN", "spectral radius set to 1.5", "SGD", "learning rate 0.1",
-                  "clipping off", "clipping at 1", "learning rate to 0.05"):
+    from rnnviz.studies.recipes import EXPLODE
+    for words in ("vanilla RNN", f"spectral radius set to {EXPLODE.recurrent_scale:g}", "SGD",
+                  f"learning rate {EXPLODE.lr:g}", "clipping off", "clipping at 1"):
         assert words in text, words
+    assert "either change alone" not in text  # the recipe no longer changes the rate
     assert "Set the recurrent spectral radius to 1.5 and turn clipping off: watch the run " \
            "explode; turn clipping back on and it trains." not in text
