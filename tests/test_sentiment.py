@@ -387,3 +387,41 @@ def test_lessons_page_draws_lesson_8(lesson_runs):
     assert "8 · Memory in a sentence" in "\n".join(h.value for h in at.header)
     assert "10 or more words" in texts and not math.isnan(
         LESSONS["negation"].outcome(lesson_runs).numbers["rnn_far"])
+
+
+def test_lesson_8_measures_the_vanilla_rnns_share_without_float32_underflow(lesson_runs):
+    """Audit: the RNN's share at the deciding word read "0 (smaller than float32 can hold)" for
+    a share of 2.8e-35, which float32 can hold: the 0 was the float32 chain underflowing. Here
+    the share is recomputed in float64 by an unrolled loop written here (h_t = tanh(W_ih e_t +
+    b_ih + W_hh h_{t-1} + b_hh), the loss on the readout of the last step)."""
+    import copy
+
+    from rnnviz.core import sentiment
+    from rnnviz.core.tasks import validation_set
+    from rnnviz.studies.sentiment import signal_at_decision
+    run = lesson_runs["vanilla RNN"]
+    model = copy.deepcopy(run.model).double()
+    rnn = model.rnn
+    x, y = validation_set(run.config)
+    x, y = x[:24], y[:24]
+    inputs = model.embed(x).detach()
+    h = torch.zeros(x.shape[0], rnn.hidden_size, dtype=torch.float64)
+    states = []
+    for t in range(x.shape[1]):
+        h = torch.tanh(inputs[:, t] @ rnn.weight_ih_l0.T + rnn.bias_ih_l0
+                       + h @ rnn.weight_hh_l0.T + rnn.bias_hh_l0)
+        h.retain_grad()
+        states.append(h)
+    TASK.loss_per_example(model.head(h), y).sum().backward()
+    grads = torch.stack([s.grad.norm(dim=1) for s in states], dim=1)  # [B, T]
+    expected = []
+    for row, ids in enumerate(x.tolist()):
+        words = sentiment.decode(ids).split()
+        step = len(ids) - len(words) + sentiment.deciding_position(words)
+        expected.append(float(grads[row, step] / grads[row, -1]))
+    measured = signal_at_decision(run)[:24]
+    np.testing.assert_allclose(measured, expected, rtol=1e-6)
+    assert min(expected) > 0  # no share is a true 0
+    facts = " ".join(LESSONS["negation"].outcome(lesson_runs).facts)
+    assert "smaller than float32 can hold" not in facts
+    assert f"**{np.nanmedian(signal_at_decision(run)):.1e}** in the vanilla RNN" in facts
