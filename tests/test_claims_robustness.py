@@ -46,3 +46,18 @@ def test_an_unknown_claim_is_refused_with_the_choices():
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "no claim 'nope'" in done.stderr
     assert "vanishing" in done.stderr
+
+
+def test_the_readme_quotes_the_robustness_table_for_every_claim():
+    """The README's numbers about training come from ``rnnviz claims`` (audit: its lesson
+    numbers had been typed from another machine): a row of that table for every claim, the
+    command that printed it, and the machine it ran on."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "python -m rnnviz claims --seeds 5 --markdown" in readme
+    for key, claim in CLAIMS.items():
+        row = next((line for line in readme.splitlines() if line.startswith(f"| {key} |")), None)
+        assert row is not None, f"no row for {key}"
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[1] == claim.where and all("/5" in c for c in cells[2:4]), row
+    assert "under native (" in readme and "default (DEFAULT) kernels" in readme
+    assert "Every claim held in both" not in readme
