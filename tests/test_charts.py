@@ -668,3 +668,19 @@ def test_live_loss_figure_is_a_light_dict_with_the_history():
     assert chance["y"] == [run.chance.loss, run.chance.loss]
     assert figure["layout"]["yaxis"]["type"] == "log"
     assert go.Figure(figure).to_plotly_json()["data"]  # plotly accepts it as a figure
+
+
+def test_the_over_training_heatmap_never_labels_a_step_that_was_not_probed():
+    """Issue 20: its step axis read "training step -20" (plotly's ticks ran half a row past
+    step 0) and its colour bar labelled every decade from 10 down to 1e-21, overlapping."""
+    steps = np.arange(0, 441, 40)
+    profile = np.logspace(-22, 1, 30)  # 23 decades from the first time step to the last
+    grads = np.tile(profile, (len(steps), 1))
+    fig = charts.probe_heatmap(steps, grads)
+    yaxis = fig.layout.yaxis
+    assert yaxis.tickmode == "array" and len(yaxis.tickvals) <= 6
+    assert set(yaxis.tickvals) <= set(steps.tolist()) and min(yaxis.tickvals) == 0
+    assert yaxis.tickvals[-1] == steps[-1]
+    colorbar = fig.data[0].colorbar
+    assert 2 <= len(colorbar.tickvals) <= 6
+    assert colorbar.tickvals[-1] == 1 and colorbar.tickvals[0] >= -22  # the decades it spans

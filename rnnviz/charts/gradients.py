@@ -185,7 +185,10 @@ def probe_heatmap(probe_step: np.ndarray, probe_grad: np.ndarray) -> go.Figure:
         zmin, zmax = ((math.floor(finite.min()), math.ceil(finite.max())) if finite.size
                       else (0, 1))
         zmax = max(zmax, zmin + 1)
-        decades = list(range(zmin, zmax + 1))
+        # at most MAX_COLOR_LABELS decade labels: a run whose gradient spans 20 decades got a
+        # label at every one, and they overlapped (issue 20)
+        every = max(1, math.ceil((zmax - zmin) / (MAX_COLOR_LABELS - 1)))
+        decades = list(range(zmax, zmin - 1, -every))[::-1]
         heat = _heatmap(
             z, t, probe_step[rows], colorscale=SEQUENTIAL, zmin=zmin, zmax=zmax, zmid=None,
             colorbar_title="‖∂L/∂h_t‖<br>(log scale)", customdata=values,
@@ -194,10 +197,19 @@ def probe_heatmap(probe_step: np.ndarray, probe_grad: np.ndarray) -> go.Figure:
         heat.colorbar.update(tickvals=decades, ticktext=[_power_label(k) for k in decades])
         fig.add_trace(heat)
         _integer_ticks(fig, len(t))
-        # the texts say "the top row is the gradient at initialization": keep step 0 on top
-        fig.update_yaxes(autorange="reversed")
+        # the texts say "the top row is the gradient at initialization": keep step 0 on top.
+        # Ticks only at steps that were probed: the rows are cells centred on their step, so
+        # plotly's own ticks ran half a row past step 0 and read "training step -20" (issue 20)
+        drawn_steps = probe_step[rows]
+        ticks = drawn_steps[downsample(len(drawn_steps), MAX_STEP_TICKS)]
+        fig.update_yaxes(autorange="reversed", tickmode="array", tickvals=ticks.tolist(),
+                         ticktext=[f"{int(step):,}" for step in ticks])
     return _base_layout(fig, "Gradient reaching each time step, over training",
                         x_title=TIME_AXIS, y_title=STEP_AXIS, height=420)
+
+
+MAX_COLOR_LABELS = 6  # decade labels on a colour bar
+MAX_STEP_TICKS = 6  # training-step ticks on the "over training" heatmap
 
 
 def parameter_grad_bars(norms: dict[str, float]) -> go.Figure:
