@@ -3,6 +3,8 @@ snapshot's weights (``run.model_at``) with the independent oracles of tests/orac
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -32,8 +34,16 @@ def test_lesson_2_says_what_the_snapshots_pass_back_at_20_and_50_steps():
     word = ("grows from" if short[-1] > 2 * short[0] else
             "falls from" if short[-1] < short[0] / 2 else "stays near, from")
     text = lesson.look_at_for(runs)
-    assert (f"{word} {short[0]:.1e} to {short[-1]:.1e}; at 50 steps it ends at "
-            f"{long[-1]:.1e} and is never above {long.max():.1e}") in text, text
+    number = r"(\d\.\de[+-]\d+)"
+    said = re.search(rf"{word} {number} to {number}; at 50 steps it ends at {number} and is "
+                     rf"never above {number}", text)
+    assert said, text
+    # printed to two digits (5%); and the by-hand loop and the engine are two float32 walks back
+    # through 50 steps, whose shares of 1e-20 differ by ~10% (cancellation along the chain): a
+    # relative 6% where the share is above 1e-6, 30% below
+    for printed, truth in zip(map(float, said.groups()), (short[0], short[-1], long[-1],
+                                                          long.max())):
+        assert printed == pytest.approx(truth, rel=0.06 if truth > 1e-6 else 0.3), text
     # the shipped seed shows the lesson's picture: the 50-step run ends dark, the 20-step lit
     assert long[-1] < 1e-3 and short[-1] > 1e-2
 

@@ -136,6 +136,9 @@ def test_a_lessons_chart_is_in_view_when_the_lesson_opens(browser, server_url):
             settle(tab)
             _start_lesson(tab, key, title)
             settle(tab)
+            # the chart exists once the lesson's runs have trained (lesson 2's two 1500-step
+            # runs take a while on a busy 2-core machine): wait for it, then for the scroll
+            tab.locator(f".st-key-{chart}").first.wait_for(state="attached", timeout=240_000)
             try:  # the page scrolls once the charts above have been drawn
                 tab.wait_for_function("""([key, height]) => {
                     const chart = document.querySelector('.st-key-' + key);
