@@ -61,13 +61,25 @@ def test_example_files_are_reproducible_and_parse():
     (csv_bytes(["t,x"] + [f"{i},{i % 5}" for i in range(40)] + ["41,1e999"]),
      "not a finite number"),
     (csv_bytes(["t,x"] + [f"{i},{i % 5}" for i in range(40)] + ["41,1,2"]),
-     "Line 42 has 3 field(s)"),
+     "Line 42 has 3 fields but the header line has 2 (separator ','). Every line needs the "
+     "same number of fields: remove the extra field"),
+    # one stray separator in one row of a ';' file with decimal commas: the row is named, with
+    # its count against the header's (it was read as one text column, comma-separated, and
+    # told to "add the missing names to the header line")
+    (csv_bytes(["date;temp"] + [f"2020-01-{i % 28 + 1:02d};{i % 7},5" for i in range(60)][:9]
+               + ["2020-02-10;3,5;9"] + [f"2020-03-{i % 28 + 1:02d};{i % 7},5"
+                                         for i in range(50)]),
+     "Line 11 has 3 fields but the header line has 2 (separator ';')"),
+    (csv_bytes(["date;temp;rain"] + [f"2020-01-{i % 28 + 1:02d};{i}.5;{i % 3}" for i in range(9)]
+               + ["2020-02-10;3.5;9;1"] + [f"2020-03-{i % 28 + 1:02d};{i}.5;1" for i in range(50)]),
+     "Line 11 has 4 fields but the header line has 3 (separator ';')"),
     (csv_bytes(["t,flat"] + [f"{i},7" for i in range(40)]), "'flat' does not change"),
     (csv_bytes(["t,x"] + [f"{i},{(i % 5) * 1e300}" for i in range(40)]), "too large"),
     (b'x\n"unclosed\n1\n', "not well-formed CSV"),
     (b'x\n"' + b"a" * 200_000 + b'"\n', "not well-formed CSV (field larger than field limit"),
     (csv_bytes(["a,b"] + [f"{i},{i % 7},{i % 3}" for i in range(40)]),
-     "The data lines have more fields than the first line (2"),
+     "The header line has 2 field(s) (separator ',') but the data lines have more, from line 2 "
+     "on (3 fields). Every line needs the same number of fields: add the missing names"),
     (csv_bytes([",".join(["a"] * 5000)] * 40), "5,000 fields; at most 64"),
 ])
 def test_bad_csvs_say_what_to_fix(data, words):

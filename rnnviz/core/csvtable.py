@@ -12,6 +12,7 @@ import csv
 import io
 import re
 import warnings
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -133,13 +134,25 @@ def decode(data: bytes) -> tuple[str, list[str]]:
 
 
 def _separator(lines: list[str]) -> str:
-    """The separator that splits the first lines into the same number (more than one) of
-    fields; a comma when none does (a single-column file)."""
-    best, best_fields = ",", 1
+    """The separator that splits most of the first lines, the first line among them, into the
+    same number (more than one) of fields; a comma when none does (a single-column file).
+
+    Most, not all: a row with one stray separator must not lose the file its separator (a
+    ';' file with one extra field in one row was read as one column of text separated by
+    commas, and its diagnosis, "add the missing names to the header line", was wrong). A
+    separator that splits the first line differently from the rest loses to one that agrees
+    with it (a ';' file with decimal commas splits into two fields at the commas of its data
+    lines, but its header has none). The rows that disagree are named by ``_read_frame``."""
+    best, best_key = ",", None
     for candidate in SEPARATORS:
-        counts = {len(row) for row in csv.reader(lines, delimiter=candidate)}
-        if len(counts) == 1 and (fields := counts.pop()) > best_fields:
-            best, best_fields = candidate, fields
+        counts = [len(row) for row in csv.reader(lines, delimiter=candidate)]
+        fields = Counter(counts).most_common(1)[0][0]
+        agreeing = counts.count(fields)
+        if fields < 2 or agreeing * 2 <= len(counts):
+            continue
+        key = (counts[0] == fields, agreeing, fields)
+        if best_key is None or key > best_key:
+            best, best_key = candidate, key
     return best
 
 
@@ -191,21 +204,40 @@ def _read_frame(lines, sep: str, decimal_comma: bool, names: list[str],
                                na_values=_NA_TOKENS, keep_default_na=False,
                                skipinitialspace=True, low_memory=False, engine="c")
         except pd.errors.ParserWarning:  # every data line is longer than the header
-            raise CsvError(f"The data lines have more fields than the first line ({len(names)}, "
-                           f"separator {sep!r}). Every line needs the same number of fields; add "
-                           "the missing names to the header line.") from None
+            longer = _first_line_with_other_count(lines[1:], sep, len(names))
+            first = "header line" if has_header else "first line"
+            raise CsvError(f"The {first} has {len(names)} field(s) (separator "
+                           f"{SEPARATORS[sep]}) but the data lines have more"
+                           + (f", from line {longer[0]} on ({longer[1]} fields)" if longer
+                              else "") + ". Every line needs the same number of fields: add the "
+                           f"missing names to the {first}.") from None
         except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError,
                 OverflowError) as err:
             wide = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(err))
             if wide:
                 expected, line, saw = (int(n) for n in wide.groups())
                 line = lines[line - 1][0] if line <= len(lines) else line
-                raise CsvError(f"Line {line} has {saw} field(s) but the first line "
-                               f"has {expected} (separator {sep!r}). Every line needs the same "
-                               "number of fields.") from None
+                first = "header line" if has_header else "first line"
+                extra = ("the extra field" if saw - expected == 1
+                         else f"the {saw - expected} extra fields")
+                raise CsvError(
+                    f"Line {line} has {saw} fields but the {first} has {expected} (separator "
+                    f"{SEPARATORS[sep]}). Every line needs the same number of fields: remove "
+                    f"{extra} (a stray {SEPARATORS[sep]}?) from line {line}, or, if the column "
+                    f"is real, name it in the {first} and give it a value on every line."
+                ) from None
             reason = str(err).replace("Error tokenizing data. C error: ", "").strip()
             raise CsvError(f"The file is not well-formed CSV ({reason}). Check the quotes: "
                            "every opening \" needs a closing one.") from None
+
+
+def _first_line_with_other_count(lines, sep: str, count: int) -> tuple[int, int] | None:
+    """(file line number, fields) of the first of ``lines`` that does not have ``count``
+    fields; None when all have."""
+    for (number, _), row in zip(lines, csv.reader((line for _, line in lines), delimiter=sep)):
+        if len(row) != count:
+            return number, len(row)
+    return None
 
 
 class Where:
