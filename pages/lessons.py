@@ -26,7 +26,7 @@ def _start_words(lesson: Lesson) -> tuple[bool, str]:
     ready = classroom.lesson_runs(lesson) is not None
     count = len(lesson.runs)
     words = ("Already trained on this server: opens at once." if ready else
-             f"Trains {count} small model{'s' if count > 1 else ''} (seconds), then opens "
+             f"Trains {count} small model{'s' if count > 1 else ''}, then opens "
              f"{lesson.page_title}.")
     return ready, words
 
@@ -204,18 +204,27 @@ def detail(lesson: Lesson) -> None:
 def lesson_list(selected: Lesson | None) -> None:
     if selected is not None:
         st.subheader("All lessons")
-    columns = st.columns(2, gap="medium")
-    for index, lesson in enumerate(LESSONS.values()):
-        with columns[index % 2].container(border=True, key=f"lesson_card_{lesson.key}"):
-            st.markdown(f"**{lesson.number} · {lesson.title}**")
-            st.markdown(lesson.summary)
-            with st.container(horizontal=True, vertical_alignment="center"):
-                start_button(lesson, key=f"start_{lesson.key}",
-                             primary=selected is None or selected.key == lesson.key)
-                st.page_link("pages/lessons.py", label="Notes and results",
-                             icon=":material/menu_book:",
-                             query_params={"lesson": lesson.key, **classroom.query_params()})
-            st.caption(_start_words(lesson)[1])
+    lessons = list(LESSONS.values())
+    # a row of two at a time: where a phone stacks the columns, the cards still read 1, 2, 3...
+    # (two columns of four stacked into 1, 3, 5, 7, 2, 4, 6, 8)
+    for row in range(0, len(lessons), 2):
+        columns = st.columns(2, gap="medium")
+        for column, lesson in zip(columns, lessons[row:row + 2]):
+            _card(column, lesson, selected)
+
+
+def _card(column, lesson: Lesson, selected: Lesson | None) -> None:
+    """One lesson in the list: its title, summary, Start and a link to its notes."""
+    with column.container(border=True, key=f"lesson_card_{lesson.key}"):
+        st.markdown(f"**{lesson.number} · {lesson.title}**")
+        st.markdown(lesson.summary)
+        with st.container(horizontal=True, vertical_alignment="center"):
+            start_button(lesson, key=f"start_{lesson.key}",
+                         primary=selected is None or selected.key == lesson.key)
+            st.page_link("pages/lessons.py", label="Notes and results",
+                         icon=":material/menu_book:",
+                         query_params={"lesson": lesson.key, **classroom.query_params()})
+        st.caption(_start_words(lesson)[1])
 
 
 st.title("Lessons")
@@ -233,7 +242,7 @@ if selected is None and starting is not None:
 if selected is None:
     st.markdown(
         "Eight short experiments, each one click away: the button sets the configuration, "
-        "trains the models (a few seconds, or at once if this server has already trained them) "
+        "trains the models (or reuses them at once if this server has already trained them) "
         "and opens the page that shows the effect, with what to look at and a question for the "
         "class. **Notes and results** shows what the runs measured and the explanation.")
 else:

@@ -33,7 +33,7 @@ st.markdown(
 classroom.explanations(["gating"])
 
 run = classroom.require_task_run("sentiment", SENTIMENT,
-                                 "a sentiment model (an LSTM, a few seconds)")
+                                 "a sentiment model (an LSTM)")
 if run is not None:
     cfg = run.config
     bound = cfg.seq_len
@@ -79,8 +79,12 @@ if run is not None:
                 f"hidden state as on any step{compared}. They are marked with ? below.",
                 icon=":material/help:")
         verdict = sentiment.LABELS[int(reading.prediction >= 0.5)]
-        st.metric("After the last word, the model says",
-                  f"{verdict} · P(positive) {reading.prediction:.1%}")
+        # two short numbers side by side, wrapping on a phone: one long value ("negative ·
+        # P(positive) 12.3%") was cut to "negative · P(positive) …" at 390 px
+        with st.container(horizontal=True, key="sentiment_answer"):
+            st.metric("After the last word, the model says", verdict, width="content")
+            st.metric("P(positive) after the last word", f"{reading.prediction:.1%}",
+                      width="content")
         views.chart(charts.sentence_decision_chart(
             reading.words, reading.p_positive, reading.known,
             f"P(positive) after every word: the decision forming "

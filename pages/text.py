@@ -16,6 +16,22 @@ from rnnviz.studies.lessons import WRITER
 
 TOP_UNITS = 10
 FINDER_EXCERPT = 640  # characters of the notebook drawn in the finder's grid
+# A character grid needs about 14 px a column for its 15 px monospace letters, plus its axis and
+# colour bar: in a narrower window (a phone's 358 px gave 48 columns 5 px each, the letters drawn
+# over each other) the grid keeps that width and scrolls sideways in its box. Streamlit sizes a
+# chart to its container, so the width goes on a container around it, not on the chart.
+GRID_MIN_PX = charts.GRID_COLUMNS * 14 + 170
+GRID_CSS = (f"<style>[class*='st-key-scroll_x_'] {{ overflow-x: auto; }}"
+            f"[class*='st-key-grid_width_'] {{ min-width: {GRID_MIN_PX}px; }}</style>")
+
+
+def character_grid(figure, how_to_read: str, key: str) -> None:
+    """``views.chart`` for a character grid, in a box that scrolls sideways where the window is
+    narrower than the grid's columns need (``phone.scripts`` lets a keyboard scroll it too)."""
+    with st.container(key=f"scroll_x_{key}"), st.container(key=f"grid_width_{key}"):
+        views.chart(figure, key=key)
+    st.caption(how_to_read)
+
 
 st.title("Text: writing, and reading the units")
 st.markdown(
@@ -24,8 +40,9 @@ st.markdown(
     "character, reads it back, and goes on. Colour every character by one hidden unit and "
     "look for units that mean something.")
 classroom.explanations(["text"])
+st.html(GRID_CSS)
 
-run = classroom.require_task_run("text", WRITER, "a text model (an LSTM, about 10 seconds)")
+run = classroom.require_task_run("text", WRITER, "a text model (an LSTM)")
 if run is not None:
     task = TASKS["text"]
     cfg = run.config
@@ -81,7 +98,7 @@ if run is not None:
         values = (generation.cell if use_cell else generation.hidden)[:, unit]
         value_name = "c_t" if use_cell else "h_t"
         st.markdown(f"> {generation.generated.replace(chr(10), '  ' + chr(10) + '> ')}")
-        views.chart(charts.text_activation_grid(
+        character_grid(charts.text_activation_grid(
             generation.text, values, generation.next_probs, task.vocab,
             f"Prompt and generated text, coloured by unit {unit}'s {value_name} "
             f"(temperature {temperature:g}, seed {seed})", value_name=value_name,
@@ -127,7 +144,7 @@ if run is not None:
                     "The feature (grey) and the unit (line) along the start of the notebook.",
                     key="finder_trace")
     excerpt = corpus[:FINDER_EXCERPT]
-    views.chart(charts.text_activation_grid(
+    character_grid(charts.text_activation_grid(
         excerpt, states[: len(excerpt), best.unit], reading.next_probs[: len(excerpt)],
         task.vocab, f"The notebook, coloured by unit {best.unit}'s {value_name}",
         value_name=value_name, bounded=value_name == "h_t"),

@@ -197,3 +197,29 @@ def test_text_page_generates_deterministically_and_colours_by_the_unit(text_run)
     next(t for t in at.text_input if t.key == "text_prompt").set_value("☃").run()
     assert not at.exception
     assert any("can't read this prompt" in w.value for w in at.warning)
+
+
+def test_lessons_are_listed_in_teaching_order_whatever_the_width():
+    """The list is built row by row: on a phone, where columns stack, the cards read 1..8 (two
+    columns of four stacked into 1, 3, 5, 7, 2, 4, 6, 8). AppTest walks the page in the order a
+    phone stacks it."""
+    import re
+    at = _app()
+    at.switch_page("pages/lessons.py").run()
+    assert not at.exception
+    numbers = [int(m.group(1)) for m in (re.match(r"\*\*(\d+) · ", md.value)
+                                         for md in at.markdown) if m]
+    assert numbers == [lesson.number for lesson in LESSONS.values()] == list(range(1, 9))
+
+
+def test_the_lesson_and_application_pages_promise_no_duration():
+    """No fixed words like "a few seconds" (the text model's "about 10 seconds" took 54 s)."""
+    import re
+    promise = re.compile(r"\b(a few seconds|seconds\)|about \d+ seconds|\(seconds)", re.I)
+    for page in ("pages/lessons.py", "pages/text.py", "pages/sentiment.py"):
+        source = (ROOT / page).read_text()
+        assert not promise.search(source), (page, promise.search(source).group(0))
+    at = _app()
+    at.switch_page("pages/lessons.py").run()
+    texts = _texts(at) + " ".join(c.value for c in at.caption)
+    assert not promise.search(texts)

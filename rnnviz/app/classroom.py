@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
 from rnnviz.core.config import FIELDS, RunConfig
@@ -22,7 +24,8 @@ from rnnviz.serve.jobs import Job
 from rnnviz.studies.explain import TOPICS
 from rnnviz.studies.lessons import LESSONS, Lesson
 
-from . import state, widgets
+from . import projector, state, widgets
+from .projector import FIGURE_FONT_PX, TICK_FONT_PX  # noqa: F401  (read by tests)
 
 CLASSROOM = "classroom_mode"  # session flag
 _TOGGLE = "classroom_toggle"  # the sidebar switch's widget key
@@ -32,22 +35,28 @@ STARTING = "lesson_starting"  # key of a lesson whose runs are training before i
 JOBS = "lesson_jobs"  # label -> Job for the lesson's runs other than the current one
 LESSONS_PAGE = "pages/lessons.py"
 SCROLL = "lesson_scroll"  # read by lesson_marks: the lesson page's chart, brought into view
-# the banner stays at the top while the page scrolls, so the question and the chart it is about
-# are on the screen together
-# (sticky on Streamlit's wrapper of the container: the container alone is as tall as its
-# wrapper, so it had nowhere to stick)
-BANNER_CSS = ("<style>[data-testid='stLayoutWrapper']:has(> .st-key-lesson_banner) { "
-              "position: sticky; top: 3.75rem; z-index: 10; }"
-              ".st-key-lesson_banner { background: #ffffff; }</style>")
+# The banner stays at the top while the page scrolls, so the question and the chart it is about
+# are on the screen together: sticky on Streamlit's wrapper of the container (the container
+# alone is as tall as its wrapper, so it had nowhere to stick). Compact, since whatever scrolls
+# under it is hidden: one line of controls, the question in the text's own size (classroom mode
+# makes paragraphs 1.35rem, and at 1280x720 the banner took 190 px). Where a sticky banner would
+# hide too much of a small screen (a phone, a short window) it scrolls away with the page.
+BANNER_STICKY = "(min-width: 641px) and (min-height: 601px)"
+BANNER_CSS = ("<style>@media BANNER_STICKY { [data-testid='stLayoutWrapper']:has(> "
+              ".st-key-lesson_banner) { position: sticky; top: 3.75rem; z-index: 10; } }"
+              ".st-key-lesson_banner { background: #ffffff; padding: 0.35rem 0.75rem; "
+              "row-gap: 0.2rem; }"
+              "[data-testid='stMain'] .st-key-lesson_banner [data-testid='stMarkdownContainer'] p"
+              " { font-size: 1.05rem; line-height: 1.35; margin-bottom: 0; }"
+              "</style>").replace("BANNER_STICKY", BANNER_STICKY)
 
 # Everything classroom mode changes, in one place. Streamlit gives every keyed widget a
 # ``st-key-<key>`` class: the pickers are hidden by their keys.
 HIDDEN_KEYS = ("layer", "example", "new_examples", "units", "pca_dims", "config_form",
                "reset", "download_trace_here")
-# plotly draws legends and ticks in SVG and places them by the sizes it drew, so a projector's
-# sizes go into the figures themselves (``projector_figure``), not into CSS
-FIGURE_FONT_PX = 17
-TICK_FONT_PX = 16
+# keys that start so: the verdict's "Try: ..." buttons change the settings, which a projector
+# hides, and they sat between the lesson banner and the chart it is about
+HIDDEN_KEY_PREFIXES = ("next_step_",)
 CLASSROOM_CSS = """
 <style>
   /* a projector: bigger text everywhere */
@@ -80,7 +89,9 @@ CLASSROOM_CSS = """
   /* controls the audience does not need */
   HIDDEN { display: none !important; }
 </style>
-""".replace("HIDDEN", ", ".join(f"[data-testid='stMain'] .st-key-{key}" for key in HIDDEN_KEYS))
+""".replace("HIDDEN", ", ".join([f"[data-testid='stMain'] .st-key-{key}" for key in HIDDEN_KEYS]
+                                 + [f"[data-testid='stMain'] [class*='st-key-{prefix}']"
+                                    for prefix in HIDDEN_KEY_PREFIXES]))
 
 
 # ---------------------------------------------------------------- classroom mode
@@ -103,46 +114,9 @@ def starts_on() -> bool:
 
 
 def projector_figure(figure):
-    """A plotly (or altair) figure with its legend, axis ticks and axis titles at projector size
-    (in classroom mode; otherwise unchanged). Colorbars keep their sizes: plotly fits a colorbar's
-    length to the plot after its title, and a larger title squeezed the bar until its tick
-    labels overlapped."""
-    if not is_on():
-        return figure
-    if hasattr(figure, "configure_axis"):  # an altair chart (the brushed unit lines)
-        return (figure.configure_axis(labelFontSize=TICK_FONT_PX, titleFontSize=FIGURE_FONT_PX)
-                .configure_legend(labelFontSize=TICK_FONT_PX, titleFontSize=FIGURE_FONT_PX)
-                .configure_title(fontSize=FIGURE_FONT_PX + 1))
-    if isinstance(figure, dict):  # a plain figure dict (the live view's): a new one
-        return _projector_dict(figure)
-    if not hasattr(figure, "to_plotly_json"):
-        return figure
-    figure.update_layout(legend_font_size=FIGURE_FONT_PX, title_font_size=FIGURE_FONT_PX + 3)
-    figure.update_xaxes(tickfont_size=TICK_FONT_PX, title_font_size=FIGURE_FONT_PX)
-    figure.update_yaxes(tickfont_size=TICK_FONT_PX, title_font_size=FIGURE_FONT_PX)
-    return figure
-
-
-def _sized(part, size: int) -> dict:
-    """A title (a string or a dict) or a font holder with its font at ``size``."""
-    part = {"text": part} if isinstance(part, str) else dict(part or {})
-    return {**part, "font": {**part.get("font", {}), "size": size}}
-
-
-def _projector_dict(figure: dict) -> dict:
-    """``projector_figure`` for a plain figure dict, without touching the one given (the live
-    view's figures are cached for every session watching the job)."""
-    layout = dict(figure.get("layout", {}))
-    layout["legend"] = _sized(layout.get("legend"), FIGURE_FONT_PX)
-    if layout.get("title"):
-        layout["title"] = _sized(layout["title"], FIGURE_FONT_PX + 3)
-    for name, axis in list(layout.items()):
-        if name.startswith(("xaxis", "yaxis")) and isinstance(axis, dict):
-            layout[name] = {**axis, "tickfont": {**axis.get("tickfont", {}),
-                                                 "size": TICK_FONT_PX}}
-            if axis.get("title"):
-                layout[name]["title"] = _sized(axis["title"], FIGURE_FONT_PX)
-    return {**figure, "layout": layout}
+    """A figure at projector size in classroom mode (``projector.sized``); otherwise the figure
+    given, unchanged."""
+    return projector.sized(figure) if is_on() else figure
 
 
 def _read_url() -> None:
@@ -361,6 +335,10 @@ def _switch_run() -> None:
     label = st.session_state.get("lesson_run")
     if lesson is not None and label:
         show_run(lesson, label)
+        # the class was asked about a chart: switching runs brings it back into view (the
+        # rerun's page, shorter while it redraws or without the other run's red box, had
+        # left it under the banner or off the screen)
+        st.session_state[SCROLL] = lesson.key
 
 
 def run_switcher(lesson: Lesson, container=st, label_visibility: str = "visible") -> None:
@@ -397,22 +375,20 @@ def lesson_banner() -> None:
     if script is not None and script != lesson.page:
         return
     st.html(BANNER_CSS)
-    with st.container(border=True, key="lesson_banner", gap="small"):
-        st.markdown(f"**:material/school: Lesson {lesson.number} · {lesson.title}.** "
-                    f"**Ask the class:** {lesson.question}")
+    with st.container(border=True, key="lesson_banner", gap=None):
         with st.container(horizontal=True, vertical_alignment="center", gap="small"):
-            if len(lesson.runs) > 1:
-                st.markdown("**Run shown:**", width="content")
+            st.markdown(f"**:material/school: Lesson {lesson.number} · {lesson.title}**",
+                        width="content")
             run_switcher(lesson, label_visibility="collapsed")
             # an overlay, not an expander: opening it does not push the chart off the screen
-            with st.popover("What to look at, and why", icon=":material/visibility:"):
+            with st.popover("What to look at", icon=":material/visibility:"):
                 st.markdown(f"**Look at:** {lesson.look_at_for(lesson_runs(lesson))}")
                 for topic in lesson.topics:
                     st.markdown(f"##### :material/menu_book: {TOPICS[topic].title}")
                     explanation(topic)
-            st.page_link(LESSONS_PAGE, label="Lesson notes and results",
-                         icon=":material/school:",
+            st.page_link(LESSONS_PAGE, label="Notes and results", icon=":material/school:",
                          query_params={"lesson": lesson.key, **query_params()})
+        st.markdown(f"**Ask the class:** {lesson.question}")
 
 
 def lesson_sidebar() -> None:
@@ -427,6 +403,18 @@ def lesson_sidebar() -> None:
 # ---------------------------------------------------------------- application pages
 
 
+def time_left(progress, now: float) -> str | None:
+    """How long the rest of a run should take at the speed it has been training at (its own
+    steps per second since its first step), in words; None before it has measured a speed.
+    No fixed promise: the text model's "about 10 seconds" took 54 s on a busy server."""
+    if progress.state != "running" or not progress.started or progress.step < 1:
+        return None
+    rate = progress.step / max(now - progress.started, 1e-6)
+    left = max(progress.total - progress.step, 0) / rate
+    return (f"about {left:.0f} s left at this run's measured {rate:.0f} steps/s" if left >= 1
+            else "about to finish")
+
+
 @st.fragment(run_every=0.5)
 def _training_progress() -> None:
     job = state.current_job()
@@ -434,11 +422,13 @@ def _training_progress() -> None:
         st.rerun(scope="app")
         return
     state.progress_bar(job, "Training")
+    left = time_left(job.progress, time.time())
+    st.caption(left.capitalize() + "." if left else "Measuring this run's speed…")
 
 
 def require_task_run(task: str, preset: RunConfig, what: str) -> Run | None:
     """The session's run when it was trained on ``task``; otherwise an offer to train
-    ``preset`` (one click, seconds, or at once when this server has it) and None. While that
+    ``preset`` (one click; at once when this server has it) and None. While that
     training runs, its progress (the page redraws itself when it ends)."""
     from rnnviz.core.tasks import TASKS
 

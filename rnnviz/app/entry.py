@@ -20,6 +20,7 @@ from streamlit.runtime.pages_manager import PagesManager
 from rnnviz.serve import pool
 
 from . import classroom, rewind, state
+from .phone import NARROW
 from .views import sidebar_summary
 from .widgets import read_link
 
@@ -49,9 +50,15 @@ _SEEN = "_ran_through_app"
 # pixel or two: a scrollable region that keyboard users cannot reach (axe-core's
 # scrollable-region-focusable). On a screen wide enough for every equation of the app nothing
 # needs to scroll; on a phone a long equation still scrolls sideways.
+#
+# plotly's toolbar (the modebar) sits in a chart's top right corner, where a phone's narrow
+# chart has its title: it hid the step numbers ("GRU z gate, step 2[50]"), and on a phone it
+# showed without a hover. Its tools (box zoom, pan, a PNG) are for a mouse; on a phone window
+# it is hidden, and a double tap still resets a zoom. ``phone.NARROW`` is the same width.
 _STYLE = ("<style>.katex-display { overflow-y: hidden; padding: 0.2em 0; }"
           "@media (min-width: 700px) { .katex-display { overflow: visible !important; } }"
-          "</style>")
+          "@media NARROW { .js-plotly-plot .modebar-container { display: none !important; } }"
+          "</style>").replace("NARROW", NARROW)
 
 
 def frame() -> None:

@@ -3,9 +3,10 @@
 - **The sidebar closes after a page link.** Streamlit 1.67 closes it only when the browser's
   user agent is a phone's (``deviceType === "mobile"``); a narrow window of any browser gets the
   open sidebar over the page, so it is closed there too, once the link's click is handled.
-- **A display equation too wide for the window can be reached with the keyboard.** It scrolls
-  sideways (a phone cannot show Gates' state update whole), and a scrolling region must take
-  the focus (axe's scrollable-region-focusable); one that fits is left alone.
+- **A display equation or a chart too wide for the window can be reached with the keyboard.**
+  It scrolls sideways (a phone cannot show Gates' state update, or the Text page's character
+  grid, whole; a chart scrolls in a container keyed ``scroll_x_...``), and a scrolling region
+  must take the focus (axe's scrollable-region-focusable); one that fits is left alone.
 
 Legends need no script: every figure puts its legend under the plot
 (``charts.style.LEGEND_BELOW``).
@@ -30,17 +31,19 @@ if (!window.rnnvizPhone) {
       if (sidebar && sidebar.getAttribute("data-collapsed") !== "true" && close) close.click();
     }, 100);
   }, true);
-  // a display equation wider than a phone scrolls sideways: a keyboard must reach it too
-  // (axe's scrollable-region-focusable), so one that overflows takes the focus
+  // a display equation, or a chart in a box keyed scroll_x_..., wider than a phone scrolls
+  // sideways: a keyboard must reach it too (axe's scrollable-region-focusable), so one that
+  // overflows takes the focus
   let pending = false;
   const mark = () => {
     pending = false;
-    document.querySelectorAll(".katex-display").forEach((el) => {
+    document.querySelectorAll(".katex-display, [class*='st-key-scroll_x_']").forEach((el) => {
       const scrolls = el.scrollWidth > el.clientWidth + 1;
       if (scrolls && !el.hasAttribute("tabindex")) {
         el.tabIndex = 0;
         el.setAttribute("role", "region");
-        el.setAttribute("aria-label", "Equation, scrolls sideways");
+        el.setAttribute("aria-label", el.classList.contains("katex-display")
+          ? "Equation, scrolls sideways" : "Chart, scrolls sideways");
       } else if (!scrolls && el.getAttribute("role") === "region") {
         el.removeAttribute("tabindex");
         el.removeAttribute("role");
