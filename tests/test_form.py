@@ -36,3 +36,21 @@ def test_a_link_with_a_task_field_opens_it():
     at.switch_page("pages/playground.py").run()
     lag = next(w for w in at.slider if w.key == "lag")
     assert lag.value == 7
+
+
+def test_choices_read_as_names_and_the_link_keeps_the_codes():
+    """The form shows "Adding problem" and "LSTM", as Compare does, not "adding" and "lstm";
+    the page's address keeps the codes a link is read back with (issue 20, item 9)."""
+    at = open_app()
+    at.switch_page("pages/playground.py").run()
+    task = next(w for w in at.selectbox if w.key == "task")
+    cell = next(w for w in at.selectbox if w.key == "cell")
+    assert "Adding problem" in task.options
+    assert "adding" not in task.options and task.value == "adding"
+    assert cell.options == ["Vanilla RNN", "LSTM", "GRU"]
+    set_widgets(at, task="copy", cell="gru")
+    assert not at.exception
+    assert (at.query_params["task"], at.query_params["cell"]) in (("copy", "gru"),
+                                                                  (["copy"], ["gru"]))
+    set_widgets(at, cell="lstm")  # back to the default: out of the link
+    assert "cell" not in at.query_params

@@ -1,11 +1,20 @@
 """Your own data in the Playground: upload a CSV time series (or take an example), see what the
 reader chose and the series with its training / validation split, pick another series (a
-long-format file) or other columns, and train on it with the form's model and training settings.
+long-format file) or other columns, and train on it.
 
-The Playground calls ``own_data_section()`` to draw the section and passes the form's config
-through ``apply(cfg)``, which swaps in the data task when "Train on this data" is on. The file's
-bytes stay in the session (one file, at most ``csvdata.MAX_CSV_BYTES``) so that a pick re-reads
-the same upload.
+One flow, one Train: a series read here becomes the **Task** of the form at the top (its
+selectbox lists the session's series beside the built-in tasks, ``widgets.choices``) with
+settings suited to forecasting (``csvdata.forecast_settings``), and the form's Train trains it.
+Before, a toggle at the bottom of the page ("Train on this data") silently swapped the task of
+a form whose Task box still said "text", and the run took over whatever that form held (the
+overfitting lesson's 16 examples: worse than chance). The settings are put into the form when
+the series is chosen, so whatever the learner changes after that is what trains. Choosing a
+series happens in callbacks (the uploader's, the examples', the pickers'): they run before the
+form is drawn, which is when Streamlit lets code set a widget's value.
+
+The Playground passes the form's config through ``apply(cfg)``, which checks that a series
+task fits its data and holds the data set for the run. The file's bytes stay in the session
+(one file, at most ``csvdata.MAX_CSV_BYTES``) so that a pick re-reads the same upload.
 """
 
 from __future__ import annotations
@@ -17,11 +26,11 @@ from plotly.subplots import make_subplots
 
 from rnnviz import charts
 from rnnviz.core import csvdata
-from rnnviz.core.config import RunConfig
+from rnnviz.core.config import RunConfig, is_data_task
 from rnnviz.core.tasks import ASSETS
 from rnnviz.serve import uploads
 
-DATASET, USE, UPLOAD = "own_dataset", "use_own_data", "csv_upload"
+DATASET, UPLOAD = "own_dataset", "csv_upload"  # DATASET is widgets.OWN_DATASET
 SERIES, COLUMNS = "own_data_series", "own_data_columns"  # the pickers' widget keys
 _ERROR, _SEEN, _PINS = "own_data_error", "own_data_file", "own_data_pins"
 _FILE = "own_data_bytes"  # (file name, bytes) of the file the data set was read from
@@ -39,6 +48,18 @@ def keep(dataset: csvdata.Dataset) -> None:
         pins.pop(next(iter(pins)))
 
 
+def _select(dataset: csvdata.Dataset, settings: bool = True) -> None:
+    """Make ``dataset`` the form's task (a callback: before the form is drawn), with the
+    settings suited to forecasting unless ``settings`` is False (another pick of the same file:
+    what the learner set since stays)."""
+    keep(dataset)
+    st.session_state["task"] = dataset.name
+    if settings:
+        st.session_state.update(csvdata.forecast_settings(dataset))
+    elif st.session_state.get("seq_len", 0) > dataset.max_seq_len:
+        st.session_state["seq_len"] = csvdata.forecast_settings(dataset)["seq_len"]
+
+
 def _md(text: str) -> str:
     """A file's words (names, notes) inside markdown: a "$" would start LaTeX."""
     return text.replace("$", "\\$")
@@ -46,19 +67,24 @@ def _md(text: str) -> str:
 
 def _read_file(source: str, data: bytes, failed: str) -> None:
     """Read a new file with the default choices; it becomes the section's data set (and its
-    bytes are kept for the pickers), or ``failed`` + the reason is shown."""
+    bytes are kept for the pickers) and the form's task, or ``failed`` + the reason is shown."""
+    was_selected = is_data_task(st.session_state.get("task"))
     for key in (DATASET, _ERROR, _FILE, SERIES, COLUMNS):  # the pickers start afresh
         st.session_state.pop(key, None)
     try:
-        st.session_state[DATASET] = csvdata.read_series(data, source)
+        dataset = csvdata.read_series(data, source)
     except csvdata.CsvError as err:
         st.session_state[_ERROR] = f"{failed}: {err}"
+        if was_selected:  # the old series is gone from the Task box: back to the default
+            st.session_state["task"] = RunConfig().task
         return
+    st.session_state[DATASET] = dataset
     st.session_state[_FILE] = (source, data)
+    _select(dataset)
 
 
 def _read_upload() -> None:
-    """Read a newly uploaded file once (not on every rerun)."""
+    """The uploader's callback: read a newly uploaded file once (not on every rerun)."""
     uploaded = st.session_state.get(UPLOAD)
     file_id = getattr(uploaded, "file_id", None)
     if file_id is None or file_id == st.session_state.get(_SEEN):
@@ -83,11 +109,15 @@ def _reread(**choice) -> bool:
         return False
     source, data = kept
     try:
-        st.session_state[DATASET] = csvdata.read_series(data, source, **choice)
+        picked = csvdata.read_series(data, source, **choice)
     except csvdata.CsvError as err:
         st.session_state[_ERROR] = f"That choice can't be used: {err}"
         return False
+    st.session_state[DATASET] = picked
+    keep(picked)  # registered: the Task box names it
     st.session_state.pop(_ERROR, None)
+    if st.session_state.get("task") == dataset.name:  # the form trained the old pick: now this
+        _select(picked, settings=False)
     return True
 
 
@@ -176,8 +206,8 @@ def split_figure(dataset: csvdata.Dataset) -> go.Figure:
 
 
 def own_data_section() -> None:
-    """Upload or pick a series, see what was read and how it is split, switch it on."""
-    _read_upload()
+    """Upload or pick a series (it becomes the form's task), see what was read and how it is
+    split."""
     dataset: csvdata.Dataset | None = st.session_state.get(DATASET)
     with st.expander("Your own data", icon=":material/upload_file:",
                      expanded=dataset is not None or _ERROR in st.session_state):
@@ -191,15 +221,15 @@ def own_data_section() -> None:
             f"{csvdata.MIN_ROWS} rows. The network reads the series one row at a time and "
             "predicts the next row.")
         st.file_uploader("CSV file", key=UPLOAD,  # no type filter: the content is checked
+                         on_change=_read_upload,
                          max_upload_size=csvdata.MAX_CSV_BYTES // 2**20,
                          help="Comma, semicolon, tab or | separated; UTF-8 or Latin-1 text; "
                               "decimal commas (3,5) are read in files not separated by commas.")
         columns = st.columns(len(EXAMPLES) + 1, vertical_alignment="center")
         columns[0].caption("Or try an example:")
         for column, (file_name, label) in zip(columns[1:], EXAMPLES.items()):
-            if column.button(label, key=f"example_{file_name}", width="stretch"):
-                _load_example(file_name)
-                st.rerun()
+            column.button(label, key=f"example_{file_name}", width="stretch",
+                          on_click=_load_example, args=(file_name,))
         error = st.session_state.get(_ERROR)
         if error:
             st.error(error, icon=":material/error:")
@@ -219,19 +249,38 @@ def own_data_section() -> None:
         st.caption("Each column is z-scored with the mean and standard deviation of the training "
                    "part only, so nothing about the future leaks into training. Validation "
                    "windows come from the shaded part: the score measures forecasting ahead.")
-        st.toggle("Train on this data", key=USE,
-                  help="When on, **Train** above trains on your series instead of the form's "
-                       "task; the model and training settings of the form still apply.")
+        _where_it_trains(dataset)
+
+
+def _where_it_trains(dataset: csvdata.Dataset) -> None:
+    """Where the series is trained: the form's Task and Train at the top, said here."""
+    if st.session_state.get("task") != dataset.name:
+        st.button("Make this series the task", key="own_data_select", icon=":material/input:",
+                  on_click=_select, args=(dataset,),
+                  help="Puts your series in the form's Task box at the top, with settings "
+                       "suited to forecasting.")
         st.caption(f"Sequence length for this data: at most {dataset.max_seq_len} (a window "
                    "must fit inside the validation part).")
+        return
+    preset = csvdata.forecast_settings(dataset)
+    st.info(f"Your series is the **Task** of the form at the top, with settings suited to "
+            f"forecasting ({preset['seq_len']}-step windows, {preset['hidden_size']} hidden "
+            f"units, Adam at {preset['lr']:g}, {preset['steps']} steps): press **Train** there. "
+            "Change any setting first if you like; a window can be at most "
+            f"{dataset.max_seq_len} steps (it must fit inside the validation part).",
+            icon=":material/arrow_upward:")
 
 
 def apply(cfg: RunConfig) -> RunConfig | None:
-    """The form's config, on the user's data when "Train on this data" is on. None (with an
-    error shown) when the settings do not fit the data."""
-    dataset: csvdata.Dataset | None = st.session_state.get(DATASET)
-    if not st.session_state.get(USE) or dataset is None:
+    """The form's config, checked against the session's series when its task is one (the
+    series is held for the run). None (with an error shown) when it cannot be trained."""
+    if not is_data_task(cfg.task):
         return cfg
+    dataset: csvdata.Dataset | None = st.session_state.get(DATASET)
+    if dataset is None or dataset.name != cfg.task:
+        st.error("That series is no longer loaded: upload the CSV file again (Your own data, "
+                 "below) or choose another task.", icon=":material/block:")
+        return None
     if cfg.seq_len > dataset.max_seq_len:
         st.error(f"The sequence length {cfg.seq_len} is too long for your data: {dataset.rows:,} "
                  f"rows leave {dataset.rows - dataset.split:,} for validation, so windows can be "
@@ -239,4 +288,4 @@ def apply(cfg: RunConfig) -> RunConfig | None:
                  icon=":material/block:")
         return None
     keep(dataset)
-    return cfg.replace(task=dataset.name)
+    return cfg

@@ -14,6 +14,7 @@ import streamlit as st
 from streamlit.runtime.state import get_session_state
 
 from rnnviz.core.config import FIELDS, RunConfig, check_field, clamp, coerce, is_data_task
+from rnnviz.core.tasks import TASKS
 from rnnviz.serve.limits import device_summary
 
 GROUPS = ("Task", "Model", "Training")
@@ -31,6 +32,51 @@ _CELL_ONLY = {"nonlinearity": "rnn", "forget_bias": "lstm"}
 _CHOOSERS = ("task", "cell")
 # the few settings that matter most, in the form's first row; the rest under "Advanced"
 _LEADING = ("seq_len", "hidden_size", "steps")
+# the words a choice is shown with (the URL and the code keep the names of FIELDS); the tasks'
+# are their titles. The Playground showed "adding" and "lstm" where Compare said "Adding
+# problem" and "LSTM" (issue 20)
+CHOICE_LABELS = {
+    "cell": {"rnn": "Vanilla RNN", "lstm": "LSTM", "gru": "GRU"},
+    "nonlinearity": {"tanh": "tanh", "relu": "ReLU"},
+    "init": {"default": "PyTorch default", "orthogonal": "Orthogonal",
+             "identity": "Identity (IRNN)"},
+    "optimizer": {"sgd": "SGD with momentum", "adam": "Adam", "rmsprop": "RMSprop"},
+    "device": {"auto": "Automatic", "cpu": "CPU", "cuda": "CUDA GPU"},
+}
+OWN_DATASET = "own_dataset"  # the session's uploaded series (rnnviz.app.data_ui keeps it there)
+
+
+def choice_label(name: str, value) -> str:
+    """How a choice of field ``name`` reads on a page: a task by its title ("Adding problem",
+    "Your data: hares, lynx"), a cell by its name ("LSTM"). Session State is not read here:
+    Streamlit also formats a value outside the script run (AppTest does)."""
+    if name == "task":  # a series is registered (data_ui.keep) before it is a choice
+        task = TASKS.get(value)
+        return task.title if task is not None else str(value)
+    return CHOICE_LABELS.get(name, {}).get(value, str(value))
+
+
+def choices(name: str) -> list:
+    """The options of a categorical field: the table's, and for the task the session's own
+    series when one is loaded (it is chosen here, like any task)."""
+    options = list(FIELDS[name].choices)
+    dataset = st.session_state.get(OWN_DATASET)
+    if name == "task" and dataset is not None:
+        options.append(dataset.name)
+    return options
+
+
+def _code_in_url(name: str, value, default) -> None:
+    """Keep a choice's code in the URL (``?cell=gru``), left out at its default. A selectbox
+    bound to the URL (``bind="query-params"``) writes its *formatted* option there, so a
+    human label would put "Vanilla RNN" in links; these widgets are unbound and written here
+    instead (``read_link`` reads them back). An uploaded series cannot travel in a link."""
+    text = None if value == default or value is None or is_data_task(value) else str(value)
+    if st.query_params.get(name) != text:
+        if text is None:
+            st.query_params.pop(name, None)
+        else:
+            st.query_params[name] = text
 
 
 def applies(name: str, task: str, cell: str) -> bool:
@@ -111,8 +157,15 @@ def _widget(name: str, default, container) -> None:
     help_text = field_help(name) + (f" {device_summary()}" if name == "device" else "")
     common = dict(key=name, help=help_text, bind="query-params")
     if spec.choices is not None:
-        index = None if from_code else spec.choices.index(default)
-        container.selectbox(spec.label, spec.choices, index=index, **common)
+        options = choices(name)
+        value = st.session_state.get(name, default)
+        if value not in options:  # e.g. a series the session no longer holds
+            st.session_state[name] = value = default
+            from_code = True
+        index = None if from_code else options.index(default)
+        container.selectbox(spec.label, options, index=index, key=name, help=help_text,
+                            format_func=lambda option: choice_label(name, option))
+        _code_in_url(name, st.session_state.get(name, value), default)
     elif name in _SLIDERS:
         if isinstance(default, int):
             container.slider(spec.label, int(spec.low), int(spec.high),
@@ -133,24 +186,31 @@ def _widget(name: str, default, container) -> None:
                                placeholder="off" if spec.optional else None, **common)
 
 
-def config_form(key: str = "config_form") -> RunConfig | None:
+def _columns(count: int, narrow: bool) -> list:
+    """``count`` side-by-side slots, or, in a narrow place (the Playground's control column),
+    one slot below another."""
+    return [st.container() for _ in range(count)] if narrow else st.columns(count, gap="medium")
+
+
+def config_form(key: str = "config_form", narrow: bool = False) -> RunConfig | None:
     """The grouped configuration form; returns the validated config when Train is pressed, or
-    None (showing the error in plain words when the values do not fit together)."""
+    None (showing the error in plain words when the values do not fit together). ``narrow``:
+    the widgets one below another, for a column beside the charts."""
     defaults = RunConfig()
-    choosers = st.columns(3, gap="medium")
+    choosers = st.columns(2, gap="small") if narrow else st.columns(3, gap="medium")
     for name, column in zip(_CHOOSERS, choosers):
         _widget(name, getattr(defaults, name), column)
     task = st.session_state.get("task", defaults.task)
     cell = st.session_state.get("cell", defaults.cell)
     with st.form(key, border=True):
-        leading = st.columns(3, gap="medium")
+        leading = _columns(3, narrow)
         for name, column in zip(_LEADING, leading):
             _widget(name, getattr(defaults, name), column)
         for name in (*_TASK_ONLY, *_CELL_ONLY):  # this task's or cell's own knob, right here
             if applies(name, task, cell) and name != "forget_bias":
                 _widget(name, getattr(defaults, name), leading[0 if name in _TASK_ONLY else 1])
         with st.expander("Advanced settings", icon=":material/tune:"):
-            columns = st.columns(3, gap="medium")
+            columns = _columns(3, narrow)
             for group, column in zip(GROUPS, columns):
                 column.markdown(f"**{group}**")
                 for name, spec in FIELDS.items():
