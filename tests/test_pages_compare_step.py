@@ -11,6 +11,7 @@ from rnnviz.core.config import RunConfig
 from rnnviz.core.tasks import probe_batch
 from rnnviz.core.trace import trace
 from rnnviz.core.train import train
+from rnnviz.studies.stepthrough import html_number
 from tests.apptest import TINY, decode_plotly, open_app, plain, press, wait_for_run
 from tests.conftest import ROOT
 
@@ -97,7 +98,7 @@ def test_compare_bad_input_warns_instead_of_failing():
     assert not at.exception
     assert any("“ten” is not a number" in w.value for w in at.warning)
     # copy task, lag sweep with a lag that does not fit in the sequence
-    at.selectbox(key="cmp_task").set_value("copy")
+    at.selectbox(key="cmp_task").set_value("copy").run()  # the copy lag shows for copy only
     at.number_input(key="cmp_lag").set_value(2)
     _press(at, "Train the set")  # applies the shared settings (and warns: no cells)
     at.radio(key="sweep_param").set_value("lag")
@@ -156,37 +157,42 @@ def _strips(item: dict) -> list[np.ndarray]:
 
 
 def test_step_through_forward_numbers_are_the_trace_at_that_step(gru_run):
+    """One time control: the page has no step picker of its own and prints no equations
+    outside the animated figure; each frame carries its step's title, equations and strips,
+    all the trace's numbers at that step."""
     run, tr = gru_run
     at = _step_page(run)
     assert not at.exception
-    at.slider(key="st_t").set_value(3).run()
     at.selectbox(key="st_unit").set_value(2).run()
     assert not at.exception
-    values = dict(zip(at.dataframe[0].value["term"], at.dataframe[0].value["value"]))
+    assert not [s for s in at.slider if s.key == "st_t"] and not at.latex
     example, t, unit = 0, 3, 2
-    assert values["h"] == pytest.approx(float(tr.hidden[0][example, t, unit]), abs=1e-6)
-    assert values["h_prev"] == pytest.approx(float(tr.hidden[0][example, t - 1, unit]),
-                                             abs=1e-6)
+    table = at.dataframe[0].value  # the unit's numbers at every step
+    row = table[table["step t"] == t].iloc[0]
+    assert row["h"] == pytest.approx(float(tr.hidden[0][example, t, unit]), abs=1e-6)
+    assert row["h_prev"] == pytest.approx(float(tr.hidden[0][example, t - 1, unit]),
+                                          abs=1e-6)
     for gate in "rzn":
-        assert values[gate] == pytest.approx(float(tr.gates[0][gate][example, t, unit]),
-                                             abs=1e-6)
-    # the equations print the same numbers: h_t's line ends in the trace's h_t
-    latex = [block.value for block in at.latex]
-    assert len(latex) == 4 and latex[-1].lstrip("$\n").startswith("h_t")
-    assert f"{tr.hidden[0][example, t, unit]:.3f}" in latex[-1]
-    # the animated picture: a frame per step with the trace's vectors, shown at step t
+        assert row[gate] == pytest.approx(float(tr.gates[0][gate][example, t, unit]),
+                                          abs=1e-6)
+    # the animated picture: a frame per step with the trace's vectors and equations
     walk = _animated(at, "Walking forward through time")
     steps = run.config.seq_len
     assert [frame["name"] for frame in walk["frames"]] == [str(k) for k in range(steps)]
     for k, frame in enumerate(walk["frames"]):
-        h_prev, r, z, n, h = _strips(frame)[1:]
+        h_prev, r, z, n, h = _strips(frame)[1:6]
         np.testing.assert_allclose(h, tr.hidden[0][example, k], rtol=1e-6)
         np.testing.assert_allclose(h_prev, tr.hidden[0][example, k - 1] if k else 0,
                                    rtol=1e-6)
         for name, gate in zip("rzn", (r, z, n)):
             np.testing.assert_allclose(gate, tr.gates[0][name][example, k], rtol=1e-6)
-    np.testing.assert_allclose(_strips(walk)[-1], tr.hidden[0][example, t], rtol=1e-6)
-    assert walk["layout"]["sliders"][0]["active"] == t
+        assert plain(frame["layout"]["title"]["text"]).startswith(
+            f"Walking forward through time, t = {k}")
+        equations = plain(frame["layout"]["annotations"][1]["text"])
+        assert equations.startswith(f"The equations at t = {k}, unit {unit}")
+        value = float(tr.hidden[0][example, k, unit])
+        assert equations.endswith(plain(html_number(value if abs(value) >= 5e-4 else 0.0)))
+    assert walk["layout"]["sliders"][0]["active"] == 0
 
 
 def test_step_through_plays_in_the_browser_without_reruns(gru_run):
@@ -215,24 +221,27 @@ def test_step_through_backward_numbers_are_the_trace_gradients(gru_run):
     at = _step_page(run)
     at.segmented_control(key="st_mode").set_value("Backward").run()
     assert not at.exception
+    assert not at.latex and not [b for b in at.button if b.key in ("st_prev", "st_next")]
     steps = run.config.seq_len
-    assert at.slider(key="st_t").value == steps - 1  # the walk starts at the loss
-    next(b for b in at.button if b.key == "st_next").click().run()  # one step back
-    assert at.slider(key="st_t").value == steps - 2
     table = at.dataframe[0].value
     example = 0
     np.testing.assert_allclose(table["‖∂L/∂h_t‖"], tr.grad_h[0][example], rtol=1e-6)
     np.testing.assert_allclose(table["‖J_t‖ (t → t−1)"], tr.jacobian_norm[0][example],
                                rtol=1e-6)
-    text = " ".join(block.value for block in at.latex)
-    t = steps - 2
-    assert f"{tr.jacobian_norm[0][example, t + 1]:.3g}" in text  # the factor just applied
     walk = _animated(at, "Walking back through time")
+    assert walk["layout"]["sliders"][0]["active"] == steps - 1  # the walk starts at the loss
     now = next(d for d in walk["data"] if d.get("name", "").startswith("now"))
-    assert list(now["x"]) == [t]
+    assert list(now["x"]) == [steps - 1]
     play = walk["layout"]["updatemenus"][0]["buttons"][0]
     assert play["args"][1]["direction"] == "reverse"  # Play walks from the loss backward
     for k, frame in enumerate(walk["frames"]):
         gradient = _strips(frame)[0]
         np.testing.assert_allclose(np.linalg.norm(gradient), tr.grad_h[0][example, k],
                                    rtol=1e-5)
+        equations = plain(frame["layout"]["annotations"][2]["text"])
+        assert equations.startswith(f"The step back to t = {k}")
+        def g(value):
+            return plain(html_number(float(value), signed=False, significant=True))
+        assert f"= {g(tr.grad_h[0][example, k])}" in equations
+        if k + 1 < steps:  # the factor that carries the gradient from k + 1 back to k
+            assert g(tr.jacobian_norm[0][example, k + 1]) in equations

@@ -15,7 +15,7 @@ from rnnviz.studies.stepthrough import (
     backward_terms,
     forward_equations,
     forward_terms,
-    latex_number,
+    html_number,
 )
 
 # PyTorch's fused single-step kernels: the same equations, written by someone else
@@ -155,24 +155,38 @@ def test_equations_show_the_trace_numbers(traced):
     run, x, y, tr = traced
     terms = forward_terms(run.model, x, tr, 0, 0)
     t, unit = 3, 1
-    lines = forward_equations(terms, t, unit)
+    lines = [" ".join(parts) for parts in forward_equations(terms, t, unit)]
     h = float(tr.hidden[0][0, t, unit])
-    assert latex_number(h) in lines[-1]  # the last line ends in the model's h_t
+    assert lines[-1].startswith("h<sub>t</sub>")
+    assert lines[-1].endswith(f"<b>{html_number(h)}</b>")  # ends in the model's h_t
     for name, values in tr.gates[0].items():  # each gate line ends in the trace's value
-        line = next(row for row in lines if row.startswith(f"{name}_t"))
-        assert latex_number(float(values[0, t, unit]), name in ("g", "n")) in line
+        line = next(row for row in lines if row.startswith(f"{name}<sub>t</sub>"))
+        assert line.endswith(f"<b>{html_number(float(values[0, t, unit]), name in 'gn')}</b>")
     back = backward_terms(run.model, x, y, tr, 0, 0)
-    text = " ".join(backward_equations(back, t))
-    norm = latex_number(float(tr.grad_h[0][0, t]), signed=False, significant=True)
-    assert norm in text
+    text = " ".join(" ".join(parts) for parts in backward_equations(back, t))
+    norm = html_number(float(tr.grad_h[0][0, t]), signed=False, significant=True)
+    assert f"<b>{norm}</b>" in text and f"h<sub>{t}</sub>" in text
 
 
-def test_latex_numbers():
-    assert latex_number(0.5) == r"\textcolor{#B2182B}{0.500}"
-    assert latex_number(-0.25, paren=True) == r"\textcolor{#2166AC}{(-0.250)}"
-    assert latex_number(0.0012, signed=False, significant=True) == r"1.20 \times 10^{-3}"
-    assert latex_number(4550.0, signed=False, significant=True) == r"4.55 \times 10^{3}"
-    assert latex_number(0.0) == "0"
+def test_html_numbers():
+    assert html_number(0.5) == '<span style="color:#B2182B">0.500</span>'
+    assert html_number(-0.25, paren=True) == '<span style="color:#2166AC">(−0.250)</span>'
+    assert html_number(0.0012, signed=False, significant=True) == "1.20×10<sup>−3</sup>"
+    assert html_number(4550.0, signed=False, significant=True) == "4.55×10<sup>3</sup>"
+    assert html_number(0.0) == "0"
+
+
+def test_equation_lines_fit_a_phone_and_keep_every_part():
+    """Broken between parts, never inside one; a subscript counts less than a letter."""
+    from rnnviz.charts.stepthrough_frames import EQUATION_UNITS, _units, equation_lines
+    parts = ["r<sub>t</sub> = σ(W<sub>ir</sub>x<sub>t</sub> + b<sub>ir</sub>)",
+             "= σ(0.123 + (−0.456))", "= σ(−0.333)", "= <b>0.417</b>"]
+    lines = equation_lines(parts)
+    assert "".join(lines).replace("\u00a0", "").replace(" ", "") == "".join(parts).replace(
+        " ", "")
+    assert all(_units(line) <= EQUATION_UNITS for line in lines)
+    assert _units("x<sub>ab</sub>") == pytest.approx(1 + 0.7 * 2)
+    assert equation_lines(parts, units=200) == [" ".join(parts)]
 
 
 # ---------------------------------------------------------------- the animated figures
@@ -234,7 +248,7 @@ def test_forward_animation_has_every_steps_real_numbers(traced):
                                       terms.h[k])  # the study's numbers, exactly
         np.testing.assert_allclose(ours["h<sub>t</sub>: the new hidden state"],
                                    oracle["h"][k].numpy(), atol=1e-5)  # and torch's
-        np.testing.assert_allclose(ours["h<sub>t−1</sub>: the state coming in (zeros at t = 0)"],
+        np.testing.assert_allclose(ours["h<sub>t−1</sub>: the state coming in"],
                                    oracle["h_prev"][k].numpy(), atol=1e-5)
         np.testing.assert_allclose(ours["x<sub>t</sub>: the input"], x[example, k].numpy())
         for name in terms.gates:
@@ -244,10 +258,14 @@ def test_forward_animation_has_every_steps_real_numbers(traced):
         if cell == "lstm":
             np.testing.assert_allclose(ours["c<sub>t</sub>: the memory cell going out"],
                                        oracle["c"][k].numpy(), atol=1e-5)
-        # the title of the left panel says this step's numbers of the chosen unit
-        head = frame.layout.annotations[0].text
-        assert head.startswith(f"<b>t = {k}</b>")
-        assert f"h {float(oracle['h'][k][unit]):.3f}" in head.replace("-0.000", "0.000")
+        # the title, the first panel's head and the equations say step k; the equations
+        # carry the unit's numbers at k, ending in torch's own h_t
+        assert frame.layout.title.text.startswith(f"Walking forward through time, t = {k}")
+        head, equations = frame.layout.annotations[:2]
+        assert head.text.startswith(f"<b>t = {k}</b>")
+        assert equations.text.startswith(f"<b>The equations at t = {k}, unit {unit}</b>")
+        h = float(oracle["h"][k][unit])
+        assert equations.text.endswith(f"<b>{html_number(h if abs(h) >= 5e-4 else 0.0)}</b>")
         outline = frame.layout.shapes[-2 if k < steps - 1 else -1]
         assert (outline.x0, outline.x1) == (k - 0.5, k + 0.5)  # step k outlined
     # the figure itself shows step `shown`, and its slider stands there
@@ -277,6 +295,13 @@ def test_backward_animation_walks_back_with_the_gradients(traced):
         if run.config.cell == "lstm":
             np.testing.assert_array_equal(_strip_z(strips[3]), back.grad_c[k])
         assert frame.layout.annotations[0].text.startswith(f"<b>t = {k}</b>")
+        assert frame.layout.title.text.startswith(f"Walking back through time, t = {k}")
+        equations = frame.layout.annotations[2].text
+        assert equations.startswith(f"<b>The step back to t = {k}</b>")
+        norm = html_number(float(tr.grad_h[layer][example, k]), signed=False,
+                           significant=True)
+        assert f"‖∂L/∂h<sub>{k}</sub>‖ = ‖direct + carried‖" in equations
+        assert f"= <b>{norm}</b>" in equations  # the trace's norm at k, maybe on its own line
     assert fig.layout.sliders[0].active == steps - 1  # the walk starts at the loss
 
 

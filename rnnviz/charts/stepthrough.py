@@ -5,7 +5,17 @@ from 0, titles, legends, log axes for gradient magnitudes). Pure functions: the 
 
 ``forward_animation`` and ``backward_animation`` put every time step in one figure as plotly
 frames, with a play/pause button and a slider: the browser walks through the steps at
-``FRAME_MS`` per step and the server computes nothing per frame.
+``FRAME_MS`` per step and the server computes nothing per frame. Everything that names a step
+is in the frame of that step: the title, the pictures, the equations with their numbers and
+the breakdown of a pre-activation. One control (the figure's player) moves them all, so they
+can never show different steps (the equations used to be Streamlit markdown for a step picked
+elsewhere, and said t = 0 while the picture played t = 41).
+
+The panels are stacked in one column, placed by pixels from the top (the height is fixed, so
+a pixel is a known fraction of the plot), and nothing is placed beside anything else: at a
+phone's 390 px and a desk's 1400 px alike no title, button, slider or equation covers another.
+Equations are broken between their parts ("= ...") at ``EQUATION_UNITS`` characters, which fit
+a phone's width.
 """
 
 from __future__ import annotations
@@ -16,7 +26,6 @@ import numpy as np
 import plotly.graph_objects as go
 
 from rnnviz.charts.palette import (
-    ARROW_COLOR,
     FADE,
     HIGHLIGHT,
     MEASURED_COLOR,
@@ -25,30 +34,40 @@ from rnnviz.charts.palette import (
     REFERENCE_COLOR,
     TRANSPARENT,
 )
+from rnnviz.charts.stepthrough_frames import (  # noqa: F401 (FRAME_MS: the pages read it)
+    _AXIS_PX,
+    _EQ_LINE_PX,
+    _TITLE_PX,
+    FRAME_MS,
+    MAX_STRIP_TEXT,
+    _animate,
+    _bars,
+    _color_axes,
+    _equations,
+    _layout,
+    _panel,
+    _strip_update,
+    _strips,
+    _strips_px,
+    _title,
+    _top_px,
+    equation_lines,
+)
 from rnnviz.charts.style import (
     DIVERGING,
-    LEGEND_BELOW,
     LOG_AXIS,
     TIME_AXIS,
-    UNIT_AXIS,
     _base_layout,
     _finite,
     _integer_ticks,
-    _legend_rows,
     _log_safe,
     _message,
     _reference_line,
 )
 
-MAX_STRIP_TEXT = 12  # strips with at most this many cells print their values (half a page)
 STEP_GATE_WORDS = {"i": "input gate", "f": "forget gate", "g": "candidate", "o": "output gate",
                    "r": "reset gate", "z": "update gate", "n": "candidate"}
-FRAME_MS = 120  # one time step per 0.12 s when playing: about 8 steps a second
 # ---------------------------------------------------------------- step through: strips
-
-# colour axis of each kind of strip: signed states (tanh range), sigmoid gates, gradients
-_STRIP_AXES = {"input": "coloraxis", "state": "coloraxis", "gate": "coloraxis2",
-               "gradient": "coloraxis3", "cell": "coloraxis4"}
 
 
 def _power_of_ten(values) -> int:
@@ -105,9 +124,6 @@ def contributions_chart(contributions: dict[str, np.ndarray], block: str, unit: 
 
 
 _GROW, _SHRINK = POSITIVE_SOFT, NEGATIVE_SOFT  # a step Jacobian norm above 1 / below 1
-_STRIP_PX, _TITLE_PX = 30, 26  # a strip, the room for a panel title
-_HEAD_PX, _PLAYER_PX = 42, 64  # the two-line titles of the top panels, and the player above
-_LEFT, _RIGHT = (0.0, 0.42), (0.52, 1.0)  # x domains: the walk over time | the step's vectors
 
 
 def forward_strip_rows(terms, t: int, input_name: str = "x<sub>t</sub>"
@@ -117,13 +133,13 @@ def forward_strip_rows(terms, t: int, input_name: str = "x<sub>t</sub>"
     (``terms``: a ``rnnviz.studies.stepthrough.StepTerms``). The labels name no step: an
     animation shows them at every step."""
     rows = [(f"{input_name}: the input", terms.x[t], "input"),
-            ("h<sub>t−1</sub>: the state coming in (zeros at t = 0)", terms.h_prev[t], "state")]
+            ("h<sub>t−1</sub>: the state coming in", terms.h_prev[t], "state")]
     for name, values in terms.gates.items():
         rows.append((f"{name}<sub>t</sub>: {STEP_GATE_WORDS[name]}", values[t],
                      "state" if name in ("g", "n") else "gate"))
     if terms.cell == "rnn":
-        rows.append(("W<sub>ih</sub>x<sub>t</sub> + b<sub>ih</sub> + W<sub>hh</sub>h<sub>t−1"
-                     "</sub> + b<sub>hh</sub>: the pre-activation", terms.pre["h"][t], "state"))
+        rows.append(("the pre-activation (inside the tanh or relu)", terms.pre["h"][t],
+                     "state"))
     if terms.c is not None:
         rows.append(("c<sub>t−1</sub>: the memory cell coming in", terms.c_prev[t], "cell"))
         rows.append(("c<sub>t</sub>: the memory cell going out", terms.c[t], "cell"))
@@ -137,143 +153,61 @@ def backward_strip_rows(terms, t: int) -> list[tuple[str, np.ndarray, str]]:
     rows = [("∂L/∂h<sub>t</sub>: the gradient reaching h<sub>t</sub>", terms.grad_h[t],
              "gradient"),
             ("its part arriving directly", terms.direct[t], "gradient"),
-            ("its part carried back from step t + 1", terms.carried[t], "gradient")]
+            ("its part carried back from t + 1", terms.carried[t], "gradient")]
     if terms.grad_c is not None:
-        rows.append(("∂L/∂c<sub>t</sub>: the gradient reaching the memory cell",
+        rows.append(("∂L/∂c<sub>t</sub>: the gradient at the memory cell",
                      terms.grad_c[t], "gradient"))
     return rows
 
 
-def _stack(fig: go.Figure, heights: list[float], x_domain, first: int, plot_px: float,
-           titles: list[str]) -> tuple[list[str], list[dict]]:
-    """Panels stacked from the top in one column, ``heights`` px each with a title above; the
-    axis numbers (``"2"`` for xaxis2/yaxis2, ``""`` for the first) and the title annotations."""
-    top, ids, annotations, axes = plot_px, [], [], {}
-    for number, (height, title) in enumerate(zip(heights, titles), start=first):
-        suffix = "" if number == 1 else str(number)
-        axes[f"xaxis{suffix}"] = dict(domain=list(x_domain), anchor=f"y{suffix}")
-        axes[f"yaxis{suffix}"] = dict(domain=[max(top - height, 0) / plot_px, top / plot_px],
-                                      anchor=f"x{suffix}")
-        annotations.append(dict(text=title, xref="paper", yref="paper", x=x_domain[0],
-                                y=top / plot_px, xanchor="left", yanchor="bottom",
-                                showarrow=False, font=dict(size=13)))
-        ids.append(suffix)
-        top -= height + _TITLE_PX
-    fig.update_layout(axes)
-    return ids, annotations
-
-
-def _strip_traces(fig: go.Figure, rows, axes: list[str], unit: int | None) -> list[int]:
-    """One heatmap per strip on its axes (values come with each step); their trace indices."""
-    indices, layout, shapes = [], {}, []
-    for position, ((label, values, kind), suffix) in enumerate(zip(rows, axes)):
-        size = np.size(values)
-        indices.append(len(fig.data))
-        fig.add_trace(go.Heatmap(
-            z=np.zeros((1, size)), x=np.arange(size), y=[""], coloraxis=_STRIP_AXES[kind],
-            xgap=2, showlegend=False, textfont=dict(size=11), xaxis=f"x{suffix}",
-            yaxis=f"y{suffix}", texttemplate="%{text}" if size <= MAX_STRIP_TEXT else None,
-            hovertemplate=f"{label}<br>index %{{x}}<br>value %{{z:.4g}}<extra></extra>"))
-        if unit is not None and kind != "input" and 0 <= unit < size:
-            shapes.append(dict(type="rect", x0=unit - 0.5, x1=unit + 0.5, y0=-0.5, y1=0.5,
-                               xref=f"x{suffix}", yref=f"y{suffix}",
-                               line=dict(color=HIGHLIGHT, width=2)))
-        last = position == len(rows) - 1
-        layout[f"xaxis{suffix}"] = dict(showticklabels=last, dtick=1 if size <= 16 else 5,
-                                        title_text=UNIT_AXIS if last else None)
-        layout[f"yaxis{suffix}"] = dict(showticklabels=False, fixedrange=True)
-    fig.update_layout(layout, shapes=list(fig.layout.shapes) + shapes)
-    return indices
-
-
-def _strip_update(values: np.ndarray, exponent: int = 0) -> dict:
-    values = _finite(values).reshape(-1)
-    text = None
-    if values.size <= MAX_STRIP_TEXT:
-        text = [[f"{v / 10.0 ** exponent:.2f}" if math.isfinite(v) else "–" for v in values]]
-    return dict(type="heatmap", z=values[None, :], text=text)
-
-
-def _color_axes(state_bound: float, kinds: set[str], cell_bound: float = 1.0) -> dict:
-    """The strips' colour scales, fixed for every step: signed states (and inputs), the
-    LSTM's memory cell (not squashed: its own range), sigmoid gates (white at 0.5), gradients;
-    the colorbars of those shown share the height."""
-    scales = {"state": ("coloraxis", -state_bound, state_bound, "value<br>white = 0"),
-              "cell": ("coloraxis4", -cell_bound, cell_bound, "c<sub>t</sub><br>white = 0"),
-              "gate": ("coloraxis2", 0.0, 1.0, "gate<br>white = 0.5"),
-              "gradient": ("coloraxis3", -1.0, 1.0, "∂L/∂h<br>white = 0")}
-    shown = [kind for kind in scales if kind in kinds]
-    axes = {}
-    for kind, (axis, low, high, title) in scales.items():
-        place = shown.index(kind) if kind in shown else 0
-        axes[axis] = dict(
-            colorscale=DIVERGING, cmin=low, cmax=high, cmid=(low + high) / 2,
-            showscale=kind in shown, colorbar=dict(
-                title=dict(text=title, side="top"), thickness=12, x=1.01, xanchor="left",
-                len=0.9 / max(len(shown), 1) - 0.04, y=1 - place / max(len(shown), 1),
-                yanchor="top", exponentformat="power"))
-    return axes
-
-
-def _animate(fig: go.Figure, steps: int, t: int, at_step, backward: bool) -> None:
-    """Frames ``"0"`` … ``"T-1"`` from ``at_step(k) -> (traces, indices, layout)``, the figure
-    itself showing step ``t``, and the player under it: Play walks forward (backward: from the
-    last step to the first) at FRAME_MS per step from where it stands; the slider jumps."""
-    traces, indices, layout = at_step(t)  # validated here, as the figure's own step t
-    for index, trace in zip(indices, traces):
-        fig.data[index].update({k: v for k, v in trace.items() if k != "type"})
-    fig.update_layout(**layout)
-    fig.frames = [dict(name=str(k), data=data, traces=indices, layout=layout)  # made once
-                  for k in range(steps) for data, _, layout in [at_step(k)]]
-    still = dict(frame=dict(duration=0, redraw=True), transition=dict(duration=0),
-                 mode="immediate")
-    play = dict(still, frame=dict(duration=FRAME_MS, redraw=True), fromcurrent=True,
-                direction="reverse" if backward else "forward")
-    labels = steps <= 20  # more step labels than that overlap; the current value says t
-    fig.update_layout(
-        updatemenus=[dict(
-            type="buttons", direction="left", showactive=False, x=0, xanchor="left", y=1,
-            yanchor="bottom", pad=dict(b=_HEAD_PX + 8, r=8), font=dict(size=13),
-            buttons=[dict(label="▶ Play", method="animate", args=[None, play]),
-                     dict(label="❚❚ Pause", method="animate", args=[[None], still])])],
-        sliders=[dict(
-            active=t, x=0.2, len=0.8, xanchor="left", y=1, yanchor="bottom",
-            pad=dict(b=_HEAD_PX, t=0), ticklen=4,
-            font=dict(size=11, color=ARROW_COLOR if labels else TRANSPARENT),
-            currentvalue=dict(prefix="t = ", visible=True, xanchor="left",
-                              font=dict(size=14, color=HIGHLIGHT)),
-            steps=[dict(label=str(k), method="animate", args=[[str(k)], still])
-                   for k in range(steps)])])
-
-
-def _layout(fig: go.Figure, title: str, plot_px: float) -> go.Figure:
-    """The house look, with room above for the player (in view where the figure starts) and
-    the panel titles, and below for the axes and the legend (above the plot it would cover the
-    panel titles)."""
-    fig.update_xaxes(automargin=False)
-    fig = _base_layout(fig, title)
-    legend_px = 22 * _legend_rows(fig) + 10 if fig.layout.showlegend else 0
-    above, below = 60 + _PLAYER_PX + _HEAD_PX, 60
-    return fig.update_layout(
-        height=int(plot_px) + above + below + legend_px,
-        margin=dict(l=60, r=110, t=above, b=below + legend_px),
-        legend=LEGEND_BELOW)
+def _contribution_rows(contributions: list[dict], input_name: str, top: int
+                       ) -> tuple[list[str], np.ndarray]:
+    """Every step's terms of one pre-activation (``contributions[k]`` as
+    ``StepTerms.contributions`` gives it) as names and a ``[T, terms]`` array: the ``top``
+    largest over the walk, the others summed into one column."""
+    names = ([f"W·{input_name}[{k}]" for k in range(np.size(contributions[0]["input"]))]
+             + [f"W·h(t−1)[{k}]" for k in range(np.size(contributions[0]["recurrent"]))]
+             + ["bias (input)", "bias (recurrent)"])
+    values = np.array([np.concatenate([np.ravel(c["input"]), np.ravel(c["recurrent"]),
+                                       [float(c["bias_input"]), float(c["bias_recurrent"])]])
+                       for c in contributions])
+    order = np.argsort(-np.nanmax(np.abs(values), axis=0), kind="stable")
+    keep, rest = sorted(order[:top].tolist()), order[top:]
+    shown = values[:, keep]
+    names = [names[i] for i in keep]
+    if rest.size:
+        shown = np.column_stack([shown, values[:, rest].sum(axis=1)])
+        names.append(f"{rest.size} smaller terms")
+    return names, shown
 
 
 def forward_animation(terms, unit: int, t: int = 0, bounded: bool = True,
-                      input_name: str = "x<sub>t</sub>") -> go.Figure:
-    """The forward walk as one animated figure, a frame per time step. Left: the unrolled
-    network (h_t of every unit over time), step t outlined, the steps to come veiled, and the
-    numbers of ``unit`` at t in the title. Right: every vector of the step
-    (``forward_strip_rows``). The figure shows step ``t``; one colour scale for all steps.
-    ``terms``: a ``rnnviz.studies.stepthrough.StepTerms`` (every step computed once)."""
+                      input_name: str = "x<sub>t</sub>", *, contributions=None,
+                      block: str | None = None, subtitle: str = "") -> go.Figure:
+    """The forward walk as one animated figure, a frame per time step, in one column: the
+    unrolled network (h_t of every unit over time, step t outlined, the steps to come veiled),
+    the cell's equations at t with ``unit``'s numbers, every vector of the step
+    (``forward_strip_rows``), and, given ``contributions`` (``StepTerms.contributions`` of
+    ``block`` at every step), the terms that add up to that block's pre-activation at t. The
+    title says t. The figure shows step ``t``; one colour scale for all steps. ``terms``: a
+    ``rnnviz.studies.stepthrough.StepTerms`` (every step computed once)."""
+    from rnnviz.studies.stepthrough import forward_equations
     steps, units = terms.steps, terms.hidden_size
     rows = forward_strip_rows(terms, 0, input_name)
-    plot_px = max(len(rows) * (_STRIP_PX + _TITLE_PX) - _TITLE_PX, 260)
+    walk_px = min(max(12 * units, 140), 260)
+    eq_lines = 2 + (1 if terms.layer else 0) + max(  # the most lines any step's numbers take
+        sum(len(equation_lines(p)) for p in forward_equations(terms, k, unit))
+        for k in range(steps))
+    eq_top = _TITLE_PX + walk_px + _AXIS_PX
+    strips_top = eq_top + eq_lines * _EQ_LINE_PX + 24
+    kinds = {"state"} | {kind for _, _, kind in rows}
+    bars_top = strips_top + _strips_px(rows, _bars(kinds))
+    names, bar_values = ([], None) if contributions is None else _contribution_rows(
+        contributions, "x" if input_name.startswith("x") else "h below", 20)
+    plot_px = bars_top + (_TITLE_PX + 16 * len(names) + _AXIS_PX if names else 0) - _AXIS_PX
+    top_px = _top_px(_title("Walking forward through time", 0, subtitle))
     fig = go.Figure()
-    _, titles = _stack(fig, [plot_px], _LEFT, 1, plot_px, ["t"])
-    strip_axes, strip_titles = _stack(fig, [_STRIP_PX] * len(rows), _RIGHT, 2, plot_px,
-                                      [label for label, _, _ in rows])
+    walk_title = _panel(fig, 1, _TITLE_PX, walk_px, plot_px, "")
     hidden = _finite(terms.h)
     fig.add_trace(go.Heatmap(
         z=hidden.T, x=np.arange(steps), y=np.arange(units), coloraxis="coloraxis",
@@ -281,65 +215,94 @@ def forward_animation(terms, unit: int, t: int = 0, bounded: bool = True,
         hovertemplate=f"{TIME_AXIS} = %{{x}}<br>unit %{{y}}<br>h_t = %{{z:.3f}}<extra></extra>"))
     fig.add_shape(type="rect", x0=-0.5, x1=steps - 0.5, y0=unit - 0.5, y1=unit + 0.5,
                   line=dict(color=HIGHLIGHT, width=1, dash="dot"))
-    fig.update_layout(xaxis=dict(title_text=TIME_AXIS), yaxis=dict(title_text=UNIT_AXIS))
-    strips = _strip_traces(fig, rows, strip_axes, unit)
+    fig.update_layout(xaxis=dict(title_text=TIME_AXIS), yaxis=dict(title_text="unit"))
+    strips, strip_titles = _strips(fig, rows, 2, strips_top, plot_px, unit)
+    traced = list(strips)
+    if names:
+        number = 2 + len(rows)
+        bar_title = _panel(fig, number, bars_top + _TITLE_PX, 16 * len(names), plot_px, "")
+        peak = float(np.nanmax(np.abs(bar_values))) or 1.0
+        traced.append(len(fig.data))
+        fig.add_trace(go.Bar(
+            x=bar_values[0], y=names, orientation="h", name="term", xaxis=f"x{number}",
+            yaxis=f"y{number}", showlegend=False,
+            marker=dict(color=bar_values[0], colorscale=DIVERGING, cmin=-peak, cmax=peak,
+                        cmid=0),
+            hovertemplate="%{y}<br>= %{x:.4f}<extra></extra>"))
+        fig.update_layout({f"xaxis{number}": dict(range=[-1.05 * peak, 1.05 * peak],
+                                                  title_text="weight × input"),
+                           f"yaxis{number}": dict(autorange="reversed", fixedrange=True,
+                                                  tickfont=dict(size=10))})
     static_shapes = [s.to_plotly_json() for s in fig.layout.shapes]
 
-    def peak(kinds: set[str], *more) -> float:
+    def peak_of(kinds: set[str], *more) -> float:
         values = [np.abs(_finite(v)).ravel() for k in range(steps)
                   for _, v, kind in forward_strip_rows(terms, k, input_name) if kind in kinds]
         values = np.concatenate(values + [np.abs(_finite(m)).ravel() for m in more]
                                 + [np.zeros(0)])
         return float(np.nanmax(values)) if np.isfinite(values).any() else 0.0
 
-    bound = max(peak({"state", "input"}, hidden), 1.0)
+    bound = max(peak_of({"state", "input"}, hidden), 1.0)
     bound = 1.0 if bounded and bound <= 1 else bound
-    shown = [n for n in ("i", "f", "g", "o", "r", "z", "n") if n in terms.gates]
-    shown += ["c"] if terms.c is not None else []
+    below = "<br>here x<sub>t</sub> is h<sub>t</sub> of the layer below" if terms.layer else ""
 
     def at_step(k: int):
-        values = terms.unit_values(k, unit)
-        numbers = " · ".join(f"{name} {values[name]:.3f}" for name in shown + ["h"])
-        head = dict(titles[0], align="left",
-                    text=f"<b>t = {k}</b>: h<sub>t</sub> of every unit; unit {unit} (dotted "
-                         f"row) at t:<br>{numbers}")
+        head = dict(walk_title, text=f"<b>t = {k}</b>: h<sub>t</sub> of every unit, step {k} "
+                                     f"outlined, unit {unit} dotted")
+        equations, _ = _equations(
+            f"<b>The equations at t = {k}, unit {unit}</b><br>(PyTorch's; bold: the model's "
+            f"own value{below})", forward_equations(terms, k, unit), eq_top, plot_px)
         shapes = [dict(type="rect", xref="x", yref="y", x0=k - 0.5, x1=k + 0.5, y0=-0.5,
                        y1=units - 0.5, line=dict(color=HIGHLIGHT, width=3))]
         if k < steps - 1:
             shapes.append(dict(type="rect", xref="x", yref="y", x0=k + 0.5, x1=steps - 0.5,
                                y0=-0.5, y1=units - 0.5, fillcolor=FADE, line=dict(width=0)))
         traces = [_strip_update(v) for _, v, _ in forward_strip_rows(terms, k, input_name)]
-        return traces, strips, dict(shapes=static_shapes + shapes,
-                                    annotations=[head] + strip_titles)
+        notes = [head, equations] + strip_titles
+        if names:
+            traces.append(dict(type="bar", x=bar_values[k], marker=dict(color=bar_values[k])))
+            notes.append(dict(bar_title, text=f"What adds up to {block}<sub>t</sub>'s "
+                                              f"pre-activation at t = {k}: "
+                                              f"{bar_values[k].sum():.3f}"))
+        return traces, traced, dict(shapes=static_shapes + shapes, annotations=notes,
+                                    title=dict(text=_title("Walking forward through time", k,
+                                                           subtitle)))
 
-    fig.update_layout(**_color_axes(bound, {"state"} | {kind for _, _, kind in rows},
-                                    max(peak({"cell"}), 1e-12)))
-    _animate(fig, steps, t, at_step, backward=False)
+    fig.update_layout(**_color_axes(bound, kinds, strips_top + _strips_px(rows), plot_px,
+                                    max(peak_of({"cell"}), 1e-12)))
+    _animate(fig, steps, t, at_step, False, top_px, plot_px)
     _integer_ticks(fig, steps)
-    return _layout(fig, "Walking forward through time: the unrolled network, and every vector "
-                        "of step t", plot_px)
+    fig = _layout(fig, _title("Walking forward through time", t, subtitle), plot_px, top_px)
+    fig.update_layout(title_text=_title("Walking forward through time", t, subtitle))
+    return fig
 
 
-def backward_animation(terms, t: int | None = None) -> go.Figure:
+def backward_animation(terms, t: int | None = None, *, subtitle: str = "") -> go.Figure:
     """The backward walk as one animated figure, a frame per step, played from the last step
-    (where the loss is) back to the first. Left: ‖dL/dh_t‖ on a log axis (the steps walked so
-    far solid; the parts arriving directly and carried back from t + 1 dotted and dashed),
-    and the step Jacobian norms, the factor that carries the gradient from t + 1 back to t
-    outlined. Right: the gradient vectors of step t (``backward_strip_rows``), on the step's
-    own colour scale and power of ten (the norms compare the steps). ``terms``: a
-    ``rnnviz.studies.stepthrough.BackwardTerms``; the figure shows step ``t`` (default: the
-    last)."""
+    (where the loss is) back to the first, in one column: ‖dL/dh_t‖ on a log axis (the steps
+    walked so far solid; the parts arriving directly and carried back from t + 1 dotted and
+    dashed), the step Jacobian norms (the factor that carries the gradient from t + 1 back to
+    t outlined), the step back at t as equations with the measured norms, and the gradient
+    vectors of step t (``backward_strip_rows``) on the step's own colour scale and power of
+    ten. The title says t. ``terms``: a ``rnnviz.studies.stepthrough.BackwardTerms``; the
+    figure shows step ``t`` (default: the last)."""
+    from rnnviz.studies.stepthrough import backward_equations
     steps = terms.steps
     t = steps - 1 if t is None else t
     x = np.arange(steps)
     rows = backward_strip_rows(terms, 0)
-    plot_px = max(len(rows) * (_STRIP_PX + _TITLE_PX) - _TITLE_PX, 340)
+    norm_px, jac_px = 190, 110
+    jac_top = _TITLE_PX + norm_px + 16 + _TITLE_PX
+    eq_top = jac_top + jac_px + _AXIS_PX
+    eq_lines = max(1 + sum(len(equation_lines(p)) for p in backward_equations(terms, k))
+                   for k in range(steps))
+    strips_top = eq_top + eq_lines * _EQ_LINE_PX + 24
+    plot_px = strips_top + _strips_px(rows, 1)
+    top_px = _top_px(_title("Walking back through time", 0, subtitle))
     fig = go.Figure()
-    norm_px = (plot_px - _TITLE_PX) * 0.62
-    _, titles = _stack(fig, [norm_px, plot_px - _TITLE_PX - norm_px], _LEFT, 1, plot_px,
-                       ["t", "the step Jacobian norm ‖J<sub>t</sub>‖"])
-    strip_axes, strip_titles = _stack(fig, [_STRIP_PX] * len(rows), _RIGHT, 3, plot_px,
-                                      [label for label, _, _ in rows])
+    norm_title = _panel(fig, 1, _TITLE_PX, norm_px, plot_px, "")
+    jac_title = _panel(fig, 2, jac_top, jac_px, plot_px,
+                       "the step Jacobian norm ‖J<sub>t</sub>‖")
     norm = terms.grad_norm
     drawn, floored, floor = _log_safe(norm)
     fig.add_trace(go.Scatter(
@@ -372,25 +335,24 @@ def backward_animation(terms, t: int | None = None) -> go.Figure:
     fig.add_trace(_reference_line(-0.5, steps - 0.5, 1.0, "‖J‖ = 1",
                                   "‖J‖ = 1: neither grows nor shrinks", xaxis="x2",
                                   yaxis="y2"))
+    strips, strip_titles = _strips(fig, rows, 3, strips_top, plot_px, None)
     fig.update_layout(
         xaxis=dict(matches="x2", showticklabels=False),
         yaxis=dict(**LOG_AXIS, title_text="‖∂L/∂h_t‖"),
         xaxis2=dict(title_text=TIME_AXIS), yaxis2=dict(title_text="‖J_t‖", rangemode="tozero"))
-    strips = _strip_traces(fig, rows, strip_axes, None)
+    extra = []
     if floored.any():
-        titles.append(dict(titles[1], text=f"{int(floored.sum())} zero gradients drawn at "
-                                           f"{floor:.2g}", x=_LEFT[1], xanchor="right"))
+        extra.append(dict(norm_title, text=f"{int(floored.sum())} zero gradients drawn at "
+                                           f"{floor:.2g}", x=1, xanchor="right"))
 
     def at_step(k: int):
         vectors = [v for _, v, _ in backward_strip_rows(terms, k)]
         exponents = [_power_of_ten(v) for v in vectors]
         peak = max((float(np.nanmax(np.abs(_finite(v)))) for v in vectors
                     if np.isfinite(v).any()), default=0.0)
-        factor = (f" · carried back from t + 1 by ‖J<sub>{k + 1}</sub>‖ = "
-                  f"{terms.jacobian_norm[k + 1]:.3g}" if k + 1 < steps else
-                  " · the last step: nothing comes back from later")
-        head = dict(titles[0], text=f"<b>t = {k}</b>: ‖∂L/∂h<sub>t</sub>‖ = {norm[k]:.3g}"
-                                    f"{factor}")
+        head = dict(norm_title, text=f"<b>t = {k}</b>: ‖∂L/∂h<sub>t</sub>‖ = {norm[k]:.3g}")
+        equations, _ = _equations(f"<b>The step back to t = {k}</b> (measured norms)",
+                                  backward_equations(terms, k), eq_top, plot_px)
         named = [dict(title, text=label + (f" (values × 10<sup>{e}</sup>)" if e else ""))
                  for title, (label, _, _), e in zip(strip_titles, rows, exponents)]
         traces = [dict(type="scatter", x=x[k:], y=drawn[k:]),
@@ -399,11 +361,14 @@ def backward_animation(terms, t: int | None = None) -> go.Figure:
                                                       for j in range(steps)])))]
         traces += [_strip_update(v, e) for v, e in zip(vectors, exponents)]
         return traces, [walked, walked + 1, bars] + strips, dict(
-            annotations=[head] + titles[1:] + named,
-            coloraxis3=dict(cmin=-(peak or 1.0), cmax=peak or 1.0))
+            annotations=[head, jac_title, equations] + extra + named,
+            coloraxis3=dict(cmin=-(peak or 1.0), cmax=peak or 1.0),
+            title=dict(text=_title("Walking back through time", k, subtitle)))
 
-    fig.update_layout(**_color_axes(1.0, {"gradient"}))
-    _animate(fig, steps, t, at_step, backward=True)
+    fig.update_layout(**_color_axes(1.0, {"gradient"}, strips_top + _strips_px(rows),
+                                    plot_px))
+    _animate(fig, steps, t, at_step, True, top_px, plot_px)
     _integer_ticks(fig, steps)
-    return _layout(fig, "Walking back through time: the gradient, the Jacobian that multiplies "
-                        "it at each step, and its vector at step t", plot_px)
+    fig = _layout(fig, _title("Walking back through time", t, subtitle), plot_px, top_px)
+    fig.update_layout(title_text=_title("Walking back through time", t, subtitle))
+    return fig

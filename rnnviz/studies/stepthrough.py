@@ -101,12 +101,23 @@ class StepTerms:
         ``W_i·[j, k] x_t[k]`` per input k, ``recurrent`` = ``W_h·[j, k] h_{t-1}[k]`` per unit k,
         and the two biases; they add up to ``pre[block][t, unit]``. (GRU n: the recurrent
         terms and ``b_hn`` come already multiplied by the reset gate r_t, as in the equation.)"""
+        return self.contributions_at_every_step(unit, block, model, steps=[t])[0]
+
+    def contributions_at_every_step(self, unit: int, block: str, model: RecurrentModel,
+                                    steps=None) -> list[dict[str, np.ndarray]]:
+        """``contributions`` at each of ``steps`` (default: every step), the weights read once:
+        the animated figure carries every step's breakdown, so that Play moves it too."""
         w_ih, w_hh, b_ih, b_hh = (p.detach().cpu().double().numpy()
                                   for p in _layer_weights(model, self.layer))
         row = BLOCKS[self.cell].index(block) * self.hidden_size + unit
-        reset = self.gates["r"][t, unit] if block == "n" else 1.0
-        return {"input": w_ih[row] * self.x[t], "recurrent": reset * w_hh[row] * self.h_prev[t],
-                "bias_input": np.array(b_ih[row]), "bias_recurrent": np.array(reset * b_hh[row])}
+        out = []
+        for t in range(self.steps) if steps is None else steps:
+            reset = self.gates["r"][t, unit] if block == "n" else 1.0
+            out.append({"input": w_ih[row] * self.x[t],
+                        "recurrent": reset * w_hh[row] * self.h_prev[t],
+                        "bias_input": np.array(b_ih[row]),
+                        "bias_recurrent": np.array(reset * b_hh[row])})
+        return out
 
 
 def _activation(cell: str, nonlinearity: str, block: str):
@@ -283,17 +294,24 @@ def _grad(tensor: torch.Tensor) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------- the equations, with numbers
+#
+# The equations are drawn inside the animated figure, one set per frame, so that Play moves
+# them with the picture: plotly text (<sub>, <b>, coloured <span>), not LaTeX, which plotly
+# cannot typeset without MathJax. Each equation is a list of parts, the symbolic form first and
+# then each "= ..." step, so that a narrow screen can break it between parts.
 
 POSITIVE, NEGATIVE = "#B2182B", "#2166AC"  # the ends of the diverging scale (RdBu_r)
+MINUS = "\u2212"
 
 
-def latex_number(value: float, signed: bool = True, digits: int = 3,
-                 significant: bool = False, paren: bool = False) -> str:
-    """A number for st.latex: ``digits`` decimals (or significant digits) for ordinary sizes,
-    a power of ten otherwise; signed values red when positive, blue when negative (the app's
-    diverging scale); ``paren`` wraps a negative number in parentheses (after a × or +)."""
+def html_number(value: float, signed: bool = True, digits: int = 3,
+                significant: bool = False, paren: bool = False) -> str:
+    """A number for plotly text: ``digits`` decimals (or significant digits) for ordinary
+    sizes, a power of ten otherwise, a true minus sign; signed values red when positive, blue
+    when negative (the app's diverging scale); ``paren`` wraps a negative number in
+    parentheses (after a × or +)."""
     if not np.isfinite(value):
-        return r"\text{" + str(value) + "}"
+        return str(value)
     magnitude = abs(value)
     if value == 0:
         text = "0"
@@ -303,83 +321,95 @@ def latex_number(value: float, signed: bool = True, digits: int = 3,
         text = f"{value:.{digits}f}"
     else:
         mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
-        text = rf"{mantissa} \times 10^{{{int(exponent)}}}"
+        text = f"{mantissa}×10<sup>{int(exponent)}</sup>"
+    text = text.replace("-", MINUS)
     if value < 0 and paren:
         text = f"({text})"
     if signed and value != 0:
-        text = rf"\textcolor{{{POSITIVE if value > 0 else NEGATIVE}}}{{{text}}}"
+        text = f'<span style="color:{POSITIVE if value > 0 else NEGATIVE}">{text}</span>'
     return text
 
 
-def _gate_equation(block: str, v: dict[str, float], function: str) -> str:
-    n = lambda name, signed=True: latex_number(v[name], signed)  # noqa: E731
-    p = lambda name: latex_number(v[name], paren=True)  # noqa: E731
-    return (rf"{block}_t = {function}\big(\underbrace{{{n('in_' + block)}}}_{{W_{{i{block}}} "
-            rf"x_t + b_{{i{block}}}}} + \underbrace{{{p('rec_' + block)}}}_{{W_{{h{block}}} "
-            rf"h_{{t-1}} + b_{{h{block}}}}}\big) = {function}({n('pre_' + block)}) = "
-            rf"\mathbf{{{n(block, block in ('g', 'n'))}}}")
+def _s(name: str, sub: str) -> str:
+    return f"{name}<sub>{sub}</sub>"
 
 
-def forward_equations(terms: StepTerms, t: int, unit: int) -> list[str]:
+def _gate_parts(block: str, v: dict[str, float], function: str) -> list[str]:
+    n = html_number
+    return [f"{_s(block, 't')} = {function}({_s('W', 'i' + block)}{_s('x', 't')} + "
+            f"{_s('b', 'i' + block)} + {_s('W', 'h' + block)}{_s('h', 't−1')} + "
+            f"{_s('b', 'h' + block)})",
+            f"= {function}({n(v['in_' + block])} + {n(v['rec_' + block], paren=True)})",
+            f"= {function}({n(v['pre_' + block])})",
+            f"= <b>{n(v[block], block in ('g', 'n'))}</b>"]
+
+
+def forward_equations(terms: StepTerms, t: int, unit: int) -> list[list[str]]:
     """The cell's equations (PyTorch's) at step ``t`` with the numbers of hidden unit ``unit``
-    plugged in, as LaTeX lines; the final number of each line is the trace's own value."""
+    plugged in: one list of parts per equation (the symbolic form, then each "= ..." step),
+    as plotly text; the last part of each is the trace's own value, in bold."""
     v = terms.unit_values(t, unit)
-    n = lambda name, signed=True: latex_number(v[name], signed)  # noqa: E731
-    p = lambda name: latex_number(v[name], paren=True)  # noqa: E731 (after an operator)
+    n = html_number
     if terms.cell == "rnn":
-        function = r"\tanh" if terms.nonlinearity == "tanh" else r"\operatorname{relu}"
-        return [rf"h_t = {function}\big(\underbrace{{{n('in_h')}}}_{{W_{{ih}} x_t + b_{{ih}}}}"
-                rf" + \underbrace{{{p('rec_h')}}}_{{W_{{hh}} h_{{t-1}} + b_{{hh}}}}\big) = "
-                rf"{function}({n('pre_h')}) = \mathbf{{{n('h')}}}"]
+        function = "tanh" if terms.nonlinearity == "tanh" else "relu"
+        return [[f"{_s('h', 't')} = {function}({_s('W', 'ih')}{_s('x', 't')} + "
+                 f"{_s('b', 'ih')} + {_s('W', 'hh')}{_s('h', 't−1')} + {_s('b', 'hh')})",
+                 f"= {function}({n(v['in_h'])} + {n(v['rec_h'], paren=True)})",
+                 f"= {function}({n(v['pre_h'])})", f"= <b>{n(v['h'])}</b>"]]
     if terms.cell == "lstm":
-        lines = [_gate_equation(b, v, r"\sigma" if b != "g" else r"\tanh")
-                 for b in ("i", "f", "g", "o")]
-        lines.append(rf"c_t = f_t \odot c_{{t-1}} + i_t \odot g_t = {n('f', False)} \times "
-                     rf"{p('c_prev')} + {n('i', False)} \times {p('g')} = \mathbf{{{n('c')}}}")
-        lines.append(rf"h_t = o_t \odot \tanh(c_t) = {n('o', False)} \times \tanh({n('c')}) = "
-                     rf"{n('o', False)} \times {p('tanh_c')} = \mathbf{{{n('h')}}}")
+        lines = [_gate_parts(b, v, "σ" if b != "g" else "tanh") for b in "ifgo"]
+        lines.append([f"{_s('c', 't')} = {_s('f', 't')} ⊙ {_s('c', 't−1')} + "
+                      f"{_s('i', 't')} ⊙ {_s('g', 't')}",
+                      f"= {n(v['f'], False)} × {n(v['c_prev'], paren=True)} + "
+                      f"{n(v['i'], False)} × {n(v['g'], paren=True)}",
+                      f"= <b>{n(v['c'])}</b>"])
+        lines.append([f"{_s('h', 't')} = {_s('o', 't')} ⊙ tanh({_s('c', 't')})",
+                      f"= {n(v['o'], False)} × tanh({n(v['c'])})",
+                      f"= {n(v['o'], False)} × {n(v['tanh_c'], paren=True)}",
+                      f"= <b>{n(v['h'])}</b>"])
         return lines
-    lines = [_gate_equation(b, v, r"\sigma") for b in ("r", "z")]
-    lines.append(rf"n_t = \tanh\big(\underbrace{{{n('in_n')}}}_{{W_{{in}} x_t + b_{{in}}}} + "
-                 rf"r_t \odot \underbrace{{{p('rec_n')}}}_{{W_{{hn}} h_{{t-1}} + b_{{hn}}}}"
-                 rf"\big) = \tanh({n('in_n')} + {n('r', False)} \times {p('rec_n')}) = "
-                 rf"\tanh({n('pre_n')}) = \mathbf{{{n('n')}}}")
-    lines.append(rf"h_t = (1 - z_t) \odot n_t + z_t \odot h_{{t-1}} = (1 - {n('z', False)}) "
-                 rf"\times {p('n')} + {n('z', False)} \times {p('h_prev')} = "
-                 rf"\mathbf{{{n('h')}}}")
+    lines = [_gate_parts(b, v, "σ") for b in "rz"]
+    lines.append([f"{_s('n', 't')} = tanh({_s('W', 'in')}{_s('x', 't')} + {_s('b', 'in')} + "
+                  f"{_s('r', 't')} ⊙ ({_s('W', 'hn')}{_s('h', 't−1')} + {_s('b', 'hn')}))",
+                  f"= tanh({n(v['in_n'])} + {n(v['r'], False)} × "
+                  f"{n(v['rec_n'], paren=True)})",
+                  f"= tanh({n(v['pre_n'])})", f"= <b>{n(v['n'])}</b>"])
+    lines.append([f"{_s('h', 't')} = (1 − {_s('z', 't')}) ⊙ {_s('n', 't')} + "
+                  f"{_s('z', 't')} ⊙ {_s('h', 't−1')}",
+                  f"= (1 − {n(v['z'], False)}) × {n(v['n'], paren=True)} + "
+                  f"{n(v['z'], False)} × {n(v['h_prev'], paren=True)}",
+                  f"= <b>{n(v['h'])}</b>"])
     return lines
 
 
-def backward_equations(terms: BackwardTerms, t: int) -> list[str]:
-    """The step back at ``t`` as LaTeX lines with the measured norms: the gradient at h_t is
-    what arrives directly plus what step t+1 carries back; the carried part is at most the
-    step Jacobian's norm times the gradient at t+1 (vanilla RNN / GRU); and the whole way back
-    from the last step against the product of the Jacobian norms."""
-    g = lambda value: latex_number(value, signed=False, significant=True)  # noqa: E731
-    norm_t = terms.grad_norm[t]
+def backward_equations(terms: BackwardTerms, t: int) -> list[list[str]]:
+    """The step back at ``t`` with the measured norms, as lists of parts like
+    ``forward_equations``: the gradient at h_t is what arrives directly plus what step t+1
+    carries back; the carried part is at most the step Jacobian's norm times the gradient at
+    t+1 (vanilla RNN / GRU); and the whole way back from the last step against the product of
+    the Jacobian norms."""
+    def g(value: float) -> str:
+        return html_number(value, signed=False, significant=True)
+
+    grad = f"‖∂L/∂{_s('h', t)}‖"
     direct = float(np.linalg.norm(terms.direct[t]))
     carried = float(np.linalg.norm(terms.carried[t]))
-    source = r"\text{readout at } t" if terms.top_layer else r"\text{layer above at } t"
-    lines = [rf"\Big\|\frac{{\partial L}}{{\partial h_{{{t}}}}}\Big\| = \Big\|"
-             rf"\underbrace{{\frac{{\partial L}}{{\partial h_{{{t}}}}}\Big|_{{\text{{direct}}}}}}"
-             rf"_{{{source}:\ \|\cdot\| = {g(direct)}}} + "
-             rf"\underbrace{{\Big(\frac{{\partial s_{{{t + 1}}}}}"
-             rf"{{\partial h_{{{t}}}}}\Big)^{{\!\top}}"
-             rf"\frac{{\partial L}}{{\partial s_{{{t + 1}}}}}}}_{{\text{{carried from }} t+1:\ "
-             rf"\|\cdot\| = {g(carried)}}}\Big\| = \mathbf{{{g(norm_t)}}}"]
+    source = "the readout" if terms.top_layer else "the layer above"
+    lines = [[f"{grad} = ‖direct + carried‖", f"= <b>{g(terms.grad_norm[t])}</b>"],
+             [f"‖direct‖ = {g(direct)}", f"(from {source} at t = {t})"],
+             [f"‖carried‖ = {g(carried)}", f"(from step {t + 1} through the recurrence)"
+              if t + 1 < terms.steps else "(nothing comes back after the last step)"]]
     bound = terms.carry_bound(t)
     if bound is not None:
-        lines.append(rf"\|\text{{carried}}\| = {g(carried)} \;\le\; \|J_{{{t + 1}}}\|\cdot"
-                     rf"\Big\|\frac{{\partial L}}{{\partial h_{{{t + 1}}}}}\Big\| = "
-                     rf"{g(terms.jacobian_norm[t + 1])} \times {g(terms.grad_norm[t + 1])} = "
-                     rf"{g(bound)}")
+        lines.append([f"‖carried‖ ≤ ‖{_s('J', t + 1)}‖ · ‖∂L/∂{_s('h', t + 1)}‖",
+                      f"= {g(terms.jacobian_norm[t + 1])} × {g(terms.grad_norm[t + 1])}",
+                      f"= {g(bound)}"])
     elif t + 1 < terms.steps:
-        lines.append(rf"\|J_{{{t + 1}}}\| = \Big\|\frac{{\partial (h_{{{t + 1}}}, c_{{{t + 1}}})}}"
-                     rf"{{\partial (h_{{{t}}}, c_{{{t}}})}}\Big\| = "
-                     rf"{g(terms.jacobian_norm[t + 1])}")
+        lines.append([f"‖{_s('J', t + 1)}‖ = ‖∂({_s('h', t + 1)}, {_s('c', t + 1)}) / "
+                      f"∂({_s('h', t)}, {_s('c', t)})‖", f"= {g(terms.jacobian_norm[t + 1])}"])
     last = terms.steps - 1
     if t < last:
-        lines.append(rf"\frac{{\|\partial L/\partial h_{{{t}}}\|}}{{\|\partial L/\partial "
-                     rf"h_{{{last}}}\|}} = {g(terms.growth_from_end(t))} \qquad "
-                     rf"\prod_{{k={t + 1}}}^{{{last}}} \|J_k\| = {g(terms.jacobian_product(t))}")
+        lines.append([f"{grad} / ‖∂L/∂{_s('h', last)}‖", f"= {g(terms.growth_from_end(t))}"])
+        lines.append([f"∏<sub>k={t + 1}…{last}</sub> ‖{_s('J', 'k')}‖",
+                      f"= {g(terms.jacobian_product(t))}"])
     return lines
