@@ -13,8 +13,9 @@ import streamlit as st
 
 from rnnviz import charts
 from rnnviz.app import state, views, widgets
+from rnnviz.charts.compare import live_compare_loss_chart
 from rnnviz.core.config import FIELDS, RunConfig
-from rnnviz.core.tasks import TASKS
+from rnnviz.core.tasks import TASKS, chance_for
 from rnnviz.serve.many import dependency_sweep, train_many
 from rnnviz.serve.pool import warm_up
 from rnnviz.studies.compare import CELLS, parse_lengths, sweep_configs
@@ -41,30 +42,35 @@ def _fmt(value: float | None, metric: str) -> str:
 
 
 def settings_form() -> tuple[RunConfig | None, list[str], bool]:
-    """The shared settings (starting from this session's Playground settings) and the cells."""
+    """The shared settings (starting from this session's Playground settings) and the cells.
+    The task is chosen above the form, so that its own settings (the copy lag) show only for
+    the task that has them."""
     base = state.config()
+    task = st.selectbox("Task", TASK_NAMES, index=TASK_NAMES.index(base.task)
+                        if base.task in TASK_NAMES else 0, key="cmp_task",
+                        format_func=lambda name: widgets.choice_label("task", name),
+                        help=widgets.field_help("task"))
+    copy_task = task == "copy"
     with st.form("compare_form"):
         st.markdown("**Shared settings** (everything else as in the Playground: "
-                    f"{base.optimizer}, lr {base.lr:g}, batch {base.batch_size}, "
+                    f"{widgets.choice_label('optimizer', base.optimizer)}, lr {base.lr:g}, "
+                    f"batch {base.batch_size}, "
                     f"clipping {base.clip if base.clip is not None else 'off'})")
-        row = st.columns([1.6, 1, 1, 1, 1, 1])
-        task = row[0].selectbox("Task", TASK_NAMES, index=TASK_NAMES.index(base.task)
-                                if base.task in TASK_NAMES else 0, key="cmp_task",
-                                format_func=lambda name: TASKS[name].title,
-                                help=widgets.field_help("task"))
-        seq_len = row[1].number_input("Sequence length", 2, int(FIELDS["seq_len"].high),
+        row = st.columns(5 if copy_task else 4)
+        seq_len = row[0].number_input("Sequence length", 2, int(FIELDS["seq_len"].high),
                                       base.seq_len, key="cmp_seq_len",
                                       help=widgets.field_help("seq_len"))
-        lag = row[2].number_input("Copy lag", 1, int(FIELDS["lag"].high), base.lag,
-                                  key="cmp_lag",
-                                  help="Copy task only. " + widgets.field_help("lag"))
-        hidden = row[3].number_input("Hidden units", 1, int(FIELDS["hidden_size"].high),
+        lag = base.lag
+        if copy_task:
+            lag = row[-1].number_input("Copy lag", 1, int(FIELDS["lag"].high), base.lag,
+                                       key="cmp_lag", help=widgets.field_help("lag"))
+        hidden = row[1].number_input("Hidden units", 1, int(FIELDS["hidden_size"].high),
                                      base.hidden_size, key="cmp_hidden",
                                      help=widgets.field_help("hidden_size"))
-        steps = row[4].number_input("Training steps", 1, MAX_STEPS, min(base.steps, MAX_STEPS),
+        steps = row[2].number_input("Training steps", 1, MAX_STEPS, min(base.steps, MAX_STEPS),
                                     key="cmp_steps", help="Optimizer steps for every cell "
                                     f"(at most {MAX_STEPS} on this page).")
-        seed = row[5].number_input("Seed", 0, int(FIELDS["seed"].high), base.seed,
+        seed = row[3].number_input("Seed", 0, int(FIELDS["seed"].high), base.seed,
                                    key="cmp_seed", help=widgets.field_help("seed"))
         cells = st.multiselect("Cells", list(CELLS), default=list(CELLS), key="cmp_cells",
                                format_func=charts.cell_label,
@@ -81,22 +87,65 @@ def settings_form() -> tuple[RunConfig | None, list[str], bool]:
     return cfg, cells, pressed
 
 
+LIVE_REDRAW_S = 1.0  # the live chart's redraws while the set trains
+
+
+def _progress_words(label: str, step: int, total: int, rate: float | None) -> str:
+    """A cell's progress, with its speed and what is left only once they are measured (no
+    fixed promise: 'a few seconds' took 45 s on a busy server)."""
+    words = f"{label}: step {step} of {total}"
+    if step >= total:
+        return words + " · done"
+    if rate is None:
+        return words
+    left = (total - step) / rate
+    return words + (f" · {rate:.0f} steps/s · about {left:.0f} s left" if left >= 1 else
+                    f" · {rate:.0f} steps/s · under a second left")
+
+
 def train_set(cfg: RunConfig, cells: list[str]) -> None:
-    """Train the cells together (reusing any run this server already has) and keep the result
-    in the session."""
+    """Train the cells together (reusing any run this server already has), drawing each cell's
+    loss curve as it trains, with each cell's measured progress, and keep the result in the
+    session."""
     configs = [cfg.replace(cell=cell) for cell in cells]
     cache = state.registry().cache
     reused = [c.cell for c in configs if cache.get(c.key) is not None]
-    bars = {i: st.progress(0.0, text=f"{charts.cell_label(c.cell)}: waiting")
-            for i, c in enumerate(configs)}
+    labels = [charts.cell_label(c.cell) for c in configs]
+    bars = {i: st.progress(0.0, text=f"{labels[i]}: waiting for a free training worker")
+            for i in range(len(configs))}
+    live = st.empty()
+    histories: dict[int, object] = {}
+    first_step: dict[int, tuple[float, int]] = {}  # when each run was first seen training
+    drawn = [0.0, 0]  # when the chart was last drawn, and how many times
+    live_steps: list[dict] = []  # each cell's steps in each live drawing (kept with the result)
+    chance = chance_for(cfg)
+
+    def draw(final: bool = False) -> None:
+        now = time.perf_counter()
+        if not histories or (not final and now - drawn[0] < LIVE_REDRAW_S):
+            return
+        drawn[0], drawn[1] = now, drawn[1] + 1
+        live_steps.append({labels[i]: h.steps_done for i, h in histories.items()})
+        figure = live_compare_loss_chart(
+            {labels[i]: histories[i] for i in sorted(histories)}, chance, cfg.steps)
+        live.plotly_chart(figure, width="stretch", key=f"cmp_live_{drawn[1]}")
+
+    def on_history(index: int, history) -> None:
+        histories[index] = history
 
     def on_progress(index: int, step: int, total: int) -> None:
-        label = charts.cell_label(configs[index].cell)
-        bars[index].progress(step / max(total, 1), text=f"{label}: step {step} of {total}")
+        now = time.perf_counter()
+        start = first_step.setdefault(index, (now, step))
+        measured = now - start[0]
+        rate = (step - start[1]) / measured if measured >= 0.5 and step > start[1] else None
+        bars[index].progress(min(step / max(total, 1), 1.0),
+                             text=_progress_words(labels[index], step, total, rate))
+        draw()
 
     started = time.perf_counter()
     try:
-        runs = train_many(configs, on_progress, workers=state.registry().max_jobs, cache=cache)
+        runs = train_many(configs, on_progress, workers=state.registry().max_jobs, cache=cache,
+                          on_history=on_history)
     except Exception as err:  # a worker failed: say so, never a traceback
         st.error(f"Training the set failed: {type(err).__name__}: {err}",
                  icon=":material/error:")
@@ -104,8 +153,9 @@ def train_set(cfg: RunConfig, cells: list[str]) -> None:
     finally:
         for bar in bars.values():
             bar.empty()
+        live.empty()
     st.session_state[RESULT] = {"runs": runs, "wall_s": time.perf_counter() - started,
-                                "reused": reused}
+                                "reused": reused, "live_steps": live_steps}
 
 
 cfg, cells, pressed = settings_form()
@@ -117,8 +167,8 @@ if pressed:
 
 result = st.session_state.get(RESULT)
 if result is None:
-    st.info("Choose the cells and press **Train the set**. With the defaults the three cells "
-            "train together in a few seconds.", icon=":material/arrow_upward:")
+    st.info("Choose the cells and press **Train the set**. They train together, and each "
+            "cell's loss curve is drawn as it trains.", icon=":material/arrow_upward:")
 else:
     runs = result["runs"]
     first = runs[0]

@@ -173,3 +173,32 @@ def test_workers_started_during_a_page_script_do_not_run_that_script(tmp_path, m
         assert not marker.exists()
     finally:
         worker_pool.shutdown_workers()
+
+
+@pytest.mark.parametrize("workers", [2, 1])  # the worker pool, and training in this process
+def test_train_many_streams_each_runs_history_while_it_trains(workers):
+    """The Compare page draws every cell's curve as it grows (issue 20, item 3): the history
+    each call hands over is the run's own, part-way through, and at the end bit for bit the
+    finished run's."""
+    import threading
+
+    configs = [RunConfig(cell=cell, **{**TINY, "steps": 800, "seq_len": 20})
+               for cell in ("rnn", "gru")]
+    caller = threading.get_ident()
+    seen: dict[int, list[int]] = {0: [], 1: []}
+    streamed = {}
+
+    def on_history(index, history):
+        assert threading.get_ident() == caller
+        seen[index].append(history.steps_done)
+        streamed[index] = history
+
+    runs = train_many(configs, workers=workers, on_history=on_history)
+    for index, run in enumerate(runs):
+        counts = seen[index]
+        assert counts == sorted(counts) and len(counts) >= 2, counts
+        assert any(0 < n < run.config.steps for n in counts), counts  # part-way through
+        history = streamed[index]
+        assert history.steps_done == run.config.steps
+        np.testing.assert_array_equal(history.loss, run.history.loss)
+        np.testing.assert_array_equal(history.val_loss, run.history.val_loss)

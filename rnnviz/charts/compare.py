@@ -24,6 +24,7 @@ from rnnviz.charts.style import (
     _log_axis_ok,
     _log_safe,
 )
+from rnnviz.charts.training import compare_loss_chart
 
 
 def cell_label(cell: str) -> str:
@@ -109,4 +110,16 @@ def hidden_column_heatmap(hidden: np.ndarray, cell: str, bounded: bool) -> go.Fi
     fig = state_heatmap(hidden, f"{cell_label(cell)}: h_t", (-1, 1) if bounded else None)
     fig.update_layout(height=min(fig.layout.height or 360, 380),
                       margin=dict(l=50, r=10, t=max(50, fig.layout.margin.t or 0), b=50))
+    return fig
+
+
+def live_compare_loss_chart(histories: dict, chance, steps: int) -> go.Figure:
+    """``compare_loss_chart`` while the cells train: the step axis spans the whole budget
+    (``steps``), so each curve grows to the right as its run trains instead of the axis
+    rescaling under it, and the title says how far the slowest cell is."""
+    fig = compare_loss_chart(histories, chance)
+    done = min((h.steps_done for h in histories.values()), default=0)
+    fig.update_xaxes(range=[0, steps])
+    fig.update_layout(title_text=f"Training loss by cell, live<br><sup>every cell at step "
+                                 f"{done} or later, of {steps}</sup>")
     return fig
