@@ -33,7 +33,11 @@ PAGES = [
 
 # Streamlit leaves 6rem above every page; 4rem clears its header and gives the first screen
 # (the result of a Train press, the chart a lesson is about) the difference
-st.html("<style>[data-testid='stMainBlockContainer'] { padding-top: 4rem; }</style>")
+# The header's "Stop" (Streamlit's status widget) stops the script run drawing the page, not
+# the training, which goes on in a worker: a learner who pressed it saw nothing stop. Training
+# has its own Stop button on the Playground, so the header's is hidden.
+st.html("<style>[data-testid='stMainBlockContainer'] { padding-top: 4rem; }"
+        "[data-testid='stStatusWidget'] button { display: none; }</style>")
 
 page = st.navigation(PAGES)
 frame()

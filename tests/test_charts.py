@@ -106,8 +106,11 @@ def test_loss_curves_of_a_real_run():
     fig = charts.loss_curves(history, chance, "MSE", higher_is_better=False)
     lay = layout(fig)
     assert lay["template"] == decoded(pio.templates["plotly_white"].to_plotly_json())
-    assert lay["xaxis"]["title"]["text"] == lay["xaxis2"]["title"]["text"] == "training step"
-    assert lay["yaxis"]["title"]["text"] == "loss" and lay["yaxis2"]["title"]["text"] == "MSE"
+    assert lay["xaxis"]["title"]["text"] == "training step"
+    # a regression task's metric is its loss: one panel, not the same curve twice
+    assert "xaxis2" not in lay and "yaxis2" not in lay
+    assert lay["yaxis"]["title"]["text"] == "loss (MSE)"
+    np.testing.assert_allclose(history.metric, history.loss, rtol=1e-6)  # why one panel
     assert lay["yaxis"]["type"] == "log"  # every loss is positive
     assert lay["showlegend"] is True
     train_loss = traces(fig)[0]
@@ -117,7 +120,7 @@ def test_loss_curves_of_a_real_run():
     assert validation["mode"] == "lines+markers"
     np.testing.assert_array_equal(validation["x"], history.val_step)
     chance_lines = [t for t in traces(fig) if t["legendgroup"] == "chance"]
-    assert [t["y"][0] for t in chance_lines] == [chance.loss, chance.metric]
+    assert [t["y"][0] for t in chance_lines] == [chance.loss]
     assert all(t["line"]["dash"] == "dash" for t in chance_lines)
     assert any(text.startswith("chance") for text in annotation_texts(fig))
     # on a log axis an annotation's y is the log10 of the value
@@ -141,6 +144,9 @@ def test_loss_curves_with_an_empty_history_say_so():
     assert annotation_texts(fig).count("no steps yet") == 2
     assert layout(fig)["yaxis"].get("type") != "log"
     fig.to_json()  # serialisable
+    mse = charts.loss_curves(History(steps=10, eval_every=2, seq_len=8),
+                             Chance(loss=0.5, metric=0.5, how="mean"), "MSE", False)
+    assert annotation_texts(mse).count("no steps yet") == 1
 
 
 def test_loss_curves_with_nan_values_keep_them_as_gaps():

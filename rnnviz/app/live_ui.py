@@ -1,55 +1,197 @@
-"""The Playground's live inside view: while a run trains, the figures of its newest snapshot,
-side by side under the loss curve. The job computed the snapshot's inside once (in the worker
-or the job thread); the figures are built once per snapshot and shared by every session that
-watches the same job."""
+"""The Playground's inside grid: hidden states, the memory gate, ||dL/dh_t|| over t and the
+gradient over training, side by side with the loss curve, while a run trains and after.
+
+Every panel, title and caption of one redraw comes from one snapshot (``Snapshot``), read once:
+the live view used to read the job's newest inside view once for the figures and again for the
+caption, and show two steps at once. Before the first snapshot arrives from the worker, the
+picture is the network at step 0, computed here from the config (``initial_inside``): the same
+weights the run starts from, so the learner sees the inside the moment Train is pressed.
+
+Figures are built once per snapshot and shared by every session watching the same job.
+"""
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 
+import numpy as np
 import streamlit as st
 
 from rnnviz import charts
+from rnnviz.core.config import RunConfig
+from rnnviz.core.tasks import probe_batch
+from rnnviz.core.train import Run
 from rnnviz.serve.jobs import Job
+from rnnviz.studies.inside import InsideView, initial_inside, inside_view
 
-from . import classroom, state
+from . import classroom, rewind, state
 
-_FIGURES: OrderedDict[tuple[int, int, int], list] = OrderedDict()  # (job, step, rows) -> figures
+_FIGURES: OrderedDict[tuple, list] = OrderedDict()  # (source, step, rows) -> figures
+_FIRST: OrderedDict[str, tuple[InsideView, np.ndarray]] = OrderedDict()  # cfg key -> step 0
 _LOCK = threading.Lock()
 MAX_CACHED = 64  # figure sets kept: a few per job being watched
 
+# Streamlit fades every element of a fragment while the fragment reruns (its "stale" state,
+# data-stale="true" on the element's container: the behaviour streamlit/streamlit#6063
+# describes and asks to control). A live view reruns every second, so on a busy server its
+# panels spent most of their time at a third of their opacity. Each panel here says which
+# snapshot it shows, and a redraw replaces all of them from one snapshot, so a panel waiting
+# for its replacement is not stale in that sense: inside the containers keyed below (a key
+# gives a container the class st-key-<key>, per st.container's documentation) the fade is off.
+NO_FADE = ("<style>{} {{ opacity: 1 !important; transition: none !important; }}</style>")
+FADE_FREE = ("live_view", "inside_grid")
 
-def _figures(job: Job) -> list | None:
+
+def no_fade() -> None:
+    """Switch the stale fade off inside the live view's containers (once per page)."""
+    selectors = ", ".join(f".st-key-{key} [data-stale='true']" for key in FADE_FREE)
+    st.html(NO_FADE.format(selectors))
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One moment of training as the grid draws it: the inside at ``view.step`` and the rows
+    of the gradient over training up to that step (``probe_step [rows]``, ``probe_grad [rows,
+    time]``)."""
+
+    view: InsideView
+    probe_step: np.ndarray
+    probe_grad: np.ndarray
+    source: object  # what the figures are cached under (a job, a run)
+
+    @property
+    def step(self) -> int:
+        return self.view.step
+
+
+def first_picture(cfg: RunConfig) -> tuple[InsideView, np.ndarray]:
+    """The network of ``cfg`` at step 0 (computed once per config on this server)."""
+    return state.bounded(_FIRST, cfg.key, lambda: initial_inside(cfg), MAX_CACHED, _LOCK)
+
+
+def first_snapshot(cfg: RunConfig) -> Snapshot:
+    """``cfg``'s network at step 0, with its one row of the gradient over training."""
+    first, row = first_picture(cfg)
+    return Snapshot(first, np.zeros(1, dtype=np.int64), row[None, :], cfg.key)
+
+
+_PREPARING: set[str] = set()
+
+
+def prepare_first_picture(cfg: RunConfig) -> None:
+    """Build ``cfg``'s step-0 figures in the background while the learner reads the form, so
+    that a Train press with these settings shows them at once (the four figures take a few
+    hundred milliseconds: plotly validates every property)."""
+    with _LOCK:
+        if (cfg.key, 0, 1) in _FIGURES or cfg.key in _PREPARING:
+            return
+        _PREPARING.add(cfg.key)
+
+    def build() -> None:
+        try:
+            _figures(first_snapshot(cfg))
+        except Exception:  # e.g. an uploaded series gone: the press computes and says why
+            pass
+        finally:
+            with _LOCK:
+                _PREPARING.discard(cfg.key)
+    threading.Thread(target=build, name="rnnviz-first-picture", daemon=True).start()
+
+
+def _rows_up_to(probe_step: np.ndarray, probe_grad: np.ndarray, step: int):
+    keep = probe_step <= step  # rows newer than the inside shown belong to a later picture
+    return probe_step[keep].copy(), probe_grad[keep].copy()
+
+
+def job_snapshot(job: Job) -> Snapshot:
+    """The newest snapshot of a training job, read once; step 0 from the config before the
+    worker has sent one."""
     view, history = job.inside, job.history
-    if view is None or history is None:
-        return None
+    if view is None or history is None or not history.probes_kept:
+        return first_snapshot(job.cfg)
+    steps, grads = _rows_up_to(history.probe_step, history.probe_grad, view.step)
+    return Snapshot(view, steps, grads, id(job))
+
+
+def run_snapshot(run: Run, step: int) -> Snapshot:
+    """A finished run's inside at one of its snapshots (``run`` as ``rewind.run_at`` gave it:
+    the model at ``step``), on probe example 0, with the gradient rows up to that step."""
+    def compute() -> InsideView:
+        x, y = probe_batch(run.config)
+        return inside_view(run.model, x, y, step)
+    view = state.cached(run, f"inside_view_{step}", compute)
+    steps, grads = _rows_up_to(run.history.probe_step, run.history.probe_grad, step)
+    return Snapshot(view, steps, grads, run.config.key)
+
+
+def chosen_step(run: Run) -> int:
+    """The step of the model ``rewind.rewind(run)`` returned: the slider's snapshot, or the
+    weights the run kept (its last step's, or an early stop's best, or an explosion's
+    rollback)."""
+    chosen = st.session_state.get(rewind.CHOSEN)
+    if chosen in rewind.options(run) and chosen != rewind.KEPT:
+        return int(chosen)
+    kept = run.history.weights_step
+    return int(kept) if kept is not None else int(run.history.steps_done)
+
+
+# On a phone the columns stack and the live view starts a screen or two below Train: after a
+# press the page scrolls to it once it exists (a wide screen shows it beside the button).
+_SCROLL = """<script>
+(() => {
+  if (!window.matchMedia("(max-width: 640px)").matches) return;
+  const started = Date.now();
+  const go = () => {
+    const target = document.querySelector(".st-key-KEY");
+    if (target) target.scrollIntoView({block: "start", behavior: "instant"});
+    else if (Date.now() - started < 10000) setTimeout(go, 100);
+  };
+  go();
+})();
+</script>"""
+
+
+def scroll_into_view(key: str) -> None:
+    """On a phone, scroll the page to the container keyed ``key`` (once, when it appears)."""
+    st.html(_SCROLL.replace("KEY", key), unsafe_allow_javascript=True)
+
+
+def _figures(snapshot: Snapshot) -> list:
     return state.bounded(
-        _FIGURES, (id(job), view.step, history.probes_kept),
-        lambda: charts.live_figures(view, history.probe_step.copy(), history.probe_grad.copy()),
+        _FIGURES, (snapshot.source, snapshot.step, len(snapshot.probe_step)),
+        lambda: charts.live_figures(snapshot.view, snapshot.probe_step, snapshot.probe_grad),
         MAX_CACHED, _LOCK)
 
 
-def live_inside(job: Job) -> None:
-    """Two columns of live figures, or a line saying the first snapshot is on its way (or, in
-    shared mode, why training has not started)."""
+def inside_grid(snapshot: Snapshot, caption: str, key: str = "inside_grid") -> None:
+    """The four panels of one snapshot in two columns (stacked on a phone), and ``caption``."""
+    with st.container(key=key):
+        columns = st.columns(2, gap="small")
+        for index, (name, figure) in enumerate(_figures(snapshot)):
+            with columns[index % 2]:
+                if classroom.is_on():  # on a copy: the cached figures are every watcher's
+                    figure = classroom.projector_figure(
+                        figure.to_plotly_json() if hasattr(figure, "to_plotly_json") else figure)
+                st.plotly_chart(figure, width="stretch", key=f"{key}_{name}")
+        st.caption(caption)
+
+
+def live_inside(job: Job, snapshot: Snapshot) -> None:
+    """The live grid of a training job at ``snapshot`` (or, in shared mode, why training has
+    not started)."""
     if job.progress.state == "waiting":
         st.warning(f"{(job.progress.error or 'waiting').capitalize()}. Training starts by "
                    "itself as soon as it can; you may leave this page meanwhile.",
                    icon=":material/hourglass_top:")
         return
-    figures = _figures(job)
-    if figures is None:
-        st.caption("The inside view appears with the first snapshot of the weights "
-                   f"(every {job.cfg.probe_every} steps).")
-        return
-    columns = st.columns(2, gap="small")
-    for index, (key, figure) in enumerate(figures):
-        with columns[index % 2]:
-            if classroom.is_on():  # on a copy: the cached figures are every watcher's
-                figure = classroom.projector_figure(
-                    figure.to_plotly_json() if hasattr(figure, "to_plotly_json") else figure)
-            st.plotly_chart(figure, width="stretch", key=key)
-    st.caption(f"The network inside, live: probe example 0 at the newest snapshot (step "
-               f"{job.inside.step}), redrawn as training goes on. Rows of the last chart are the "
-               "snapshots so far, step 0 at the top.")
+    if snapshot.step == 0 and job.inside is None:
+        words = ("The network inside before training (step 0): the weights it starts from, on "
+                 "probe example 0. The pictures follow training as snapshots arrive (every "
+                 f"{job.cfg.probe_every} steps).")
+    else:
+        words = (f"The network inside, live: probe example 0 at step {snapshot.step}, the "
+                 "newest snapshot (the dotted line on the loss curve). Rows of the last chart "
+                 "are the snapshots so far, step 0 at the top.")
+    inside_grid(snapshot, words, key="live_grid")

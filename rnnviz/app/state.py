@@ -14,7 +14,7 @@ from rnnviz.core.own_model import OwnModelRun
 from rnnviz.core.tasks import PROBE_SIZE, TASKS, probe_batch, seeded_generator, task_params
 from rnnviz.core.trace import Trace, trace
 from rnnviz.core.train import Run
-from rnnviz.serve import limits, shared
+from rnnviz.serve import limits, shared, speed
 from rnnviz.serve.jobs import Job, JobRegistry
 from rnnviz.serve.shared_jobs import SharedJobRegistry
 
@@ -64,18 +64,43 @@ def current_run() -> Run | None:
 
 
 def current_job() -> Job | None:
+    """The session's training job, if one is running; reading it tells the server that a page
+    still looks at it (a job no page looks at any more is stopped: ``JobRegistry``)."""
     current_run()
-    return st.session_state.get(JOB)
+    job = st.session_state.get(JOB)
+    if job is not None:
+        job.touch()
+    return job
 
 
 QUEUED_WORDS = "queued: waiting for a free training slot"
 
 
+def time_left(job: Job) -> str:
+    """What the wait for ``job`` is, in this server's measured numbers: the time its steps
+    left take at its own speed so far (or, before its first steps, at the speed of this
+    server's recent runs); while queued, how many runs hold the slots and how soon the first
+    of them ends. Never a fixed phrase: with nothing measured yet it says so."""
+    p, reg = job.progress, registry()
+    if p.state == "queued":
+        running = [other for other in reg.jobs() if other.progress.state == "running"]
+        ends = [speed.seconds_left(other.cfg, other.progress.step, other.progress.started,
+                                   reg.speed)[0] for other in running]
+        ends = [seconds for seconds in ends if seconds is not None]
+        soonest = f"; the first ends in {speed.duration_words(min(ends))}" if ends else ""
+        return (f"{len(running)} run{'s' if len(running) != 1 else ''} hold this server's "
+                f"{reg.max_jobs} training slot{'s' if reg.max_jobs != 1 else ''}{soonest}")
+    seconds, basis = speed.seconds_left(job.cfg, p.step, p.started, reg.speed)
+    if seconds is None:
+        return "time left: measuring this server's speed"
+    return f"{speed.duration_words(seconds)} left {basis}"
+
+
 def progress_bar(job: Job, what: str) -> None:
-    """A bar of ``job``'s progress: "<what>: step s of n", or that it is queued."""
+    """A bar of ``job``'s progress: "<what>: step s of n · time left", or that it is queued."""
     p = job.progress
     words = QUEUED_WORDS if p.state == "queued" else f"step {p.step} of {p.total}"
-    st.progress(p.step / max(p.total, 1), text=f"{what}: {words}")
+    st.progress(p.step / max(p.total, 1), text=f"{what}: {words} · {time_left(job)}")
 
 
 def start_training(cfg: RunConfig) -> None:

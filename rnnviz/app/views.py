@@ -50,7 +50,12 @@ def _job_progress() -> None:
                    "run starts by itself as soon as it can.")
     else:
         st.caption(f"Training {CELL_NAMES[job.cfg.cell]} on {TASKS[job.cfg.task].title}")
-        st.progress(p.step / max(p.total, 1), text=f"step {p.step} / {p.total}")
+        if classroom.current_page()[0] == PLAYGROUND:
+            # one progress figure on a page: the Playground's own bar, beside its pictures
+            # (two bars redrawn a second apart disagreed: step 151 against 201)
+            st.caption("Its progress is on the page.")
+        else:
+            state.progress_bar(job, "Step")
 
 
 def sidebar_summary() -> None:

@@ -197,7 +197,7 @@ def config_form(key: str = "config_form", narrow: bool = False) -> RunConfig | N
     None (showing the error in plain words when the values do not fit together). ``narrow``:
     the widgets one below another, for a column beside the charts."""
     defaults = RunConfig()
-    choosers = st.columns(2, gap="small") if narrow else st.columns(3, gap="medium")
+    choosers = _columns(2, narrow) if narrow else st.columns(3, gap="medium")
     for name, column in zip(_CHOOSERS, choosers):
         _widget(name, getattr(defaults, name), column)
     task = st.session_state.get("task", defaults.task)

@@ -51,25 +51,30 @@ def _history_line(steps: np.ndarray, values: np.ndarray, name: str, color: str,
                       **kwargs)
 
 
-def loss_curves(history, chance, metric_name: str, higher_is_better: bool) -> go.Figure:
+def loss_curves(history, chance, metric_name: str, higher_is_better: bool,
+                height: int = HEIGHT) -> go.Figure:
     """Training and validation curves of a run, side by side.
 
     Left: training loss per step (thin line, strided) and validation loss (markers at
     ``history.val_step``) with the chance loss as a dashed line; log y when all values are > 0.
-    Right: the same for the task metric (``metric_name``; accuracy on [0, 1] when
-    ``higher_is_better``, else MSE on a log axis when positive) with the chance metric.
+    Right, for a classification task (``higher_is_better``): the same for its accuracy, on
+    [0, 1], with the chance accuracy. A regression task's metric is its loss (the MSE), so it
+    gets the one panel, its axis named "loss (MSE)", not the same curve twice.
 
     ``history`` is a ``rnnviz.core.train.History``; ``chance`` a ``rnnviz.core.tasks.Chance``.
     An empty history gives empty axes that say "no steps yet"; NaN values are gaps.
     """
     # room between the panels for the right one's ticks and title, also at phone width
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.17)
+    two = higher_is_better  # the metric is not the loss
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.17) if two else \
+        make_subplots(rows=1, cols=1)
     steps, val_steps = history.step, history.val_step
     last = int(steps[-1]) if len(steps) else 1
     panels = (
-        (1, "loss", history.loss, history.val_loss, chance.loss, False),
+        (1, "loss" if two else f"loss ({metric_name})", history.loss, history.val_loss,
+         chance.loss, False),
         (2, metric_name, history.metric, history.val_metric, chance.metric, higher_is_better),
-    )
+    )[:2 if two else 1]
     for col, name, train_values, val_values, chance_value, bounded in panels:
         first = col == 1  # legend entries once: the panels share their meaning
         fig.add_traces([
@@ -103,17 +108,20 @@ def loss_curves(history, chance, metric_name: str, higher_is_better: bool) -> go
             _message(fig, "no steps yet", xref=f"x{axis} domain", yref=f"y{axis} domain",
                      x=0.5, y=0.8)
     fig.update_xaxes(title_text=STEP_AXIS)
-    better = "higher" if higher_is_better else "lower"
+    if not two:
+        return _base_layout(fig, f"Loss ({metric_name}) during training<br>"
+                                 "<sup>lower is better</sup>", height=height)
     return _base_layout(fig, f"Loss and {metric_name} during training<br>"
-                             f"<sup>{metric_name}: {better} is better</sup>", height=HEIGHT)
+                             f"<sup>{metric_name}: higher is better</sup>", height=height)
 
 
 LIVE_POINTS = 400
 
 
-def live_loss_figure(history, chance, metric_name: str) -> dict:
+def live_loss_figure(history, chance, metric_name: str, inside_step: int | None = None) -> dict:
     """The loss curve drawn while a run trains: training loss (thinned to LIVE_POINTS),
-    validation loss and the chance line, on a log axis.
+    validation loss and the chance line, on a log axis; with ``inside_step``, a dotted
+    vertical line at the snapshot the inside panels beside it show.
 
     A plain figure dict, not a ``go.Figure``: the live view redraws it for every watching
     session a few times a second, and plotly's property validation (~40 ms a figure) would
@@ -126,6 +134,11 @@ def live_loss_figure(history, chance, metric_name: str) -> dict:
     y_axis = ({"title": {"text": "loss"}, **log_axis(loss, history.val_loss, [chance.loss])}
               if positive else {"title": {"text": "loss"}, "type": "linear"})
     title = wrap_text(f"Training live ({metric_name} task): loss per step")
+    marker = [] if inside_step is None else [
+        {"type": "scatter", "mode": "lines", "name": f"inside shown: step {inside_step}",
+         "x": [inside_step, inside_step], "y": [0, 1], "yaxis": "y2",
+         "hovertemplate": f"the inside panels show step {inside_step}<extra></extra>",
+         "line": {"color": REFERENCE_COLOR, "dash": "dot", "width": 1}}]
     return {
         "data": [
             {"type": "scatter", "mode": "lines", "name": "training loss",
@@ -138,7 +151,7 @@ def live_loss_figure(history, chance, metric_name: str) -> dict:
              "x": [0, last_step], "y": [chance.loss, chance.loss],
              "hovertemplate": f"chance loss %{{y:.4g}}: {chance.how}<extra></extra>",
              "line": {"color": REFERENCE_COLOR, "dash": "dash"}},
-        ],
+        ] + marker,
         "layout": {
             "template": TEMPLATE, "height": 320,
             "title": {"text": title, "x": 0, "xref": "container", "xanchor": "left",
@@ -146,6 +159,8 @@ def live_loss_figure(history, chance, metric_name: str) -> dict:
                       "pad": {"t": TITLE_PAD_PX, "l": 8}, "font": {"size": TITLE_SIZE}},
             "xaxis": {"title": {"text": STEP_AXIS}},
             "yaxis": y_axis,
+            # the snapshot line spans the plot's height whatever the loss axis is
+            "yaxis2": {"overlaying": "y", "range": [0, 1], "visible": False, "fixedrange": True},
             "legend": LEGEND_BELOW,
             "margin": {"l": 60, "r": 20, "t": title_height(title) + 8,
                        "b": 60 + LEGEND_ROW_PX + 8},

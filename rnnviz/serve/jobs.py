@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import os
 import queue
 import threading
 import time
@@ -32,14 +33,30 @@ from rnnviz.core.tasks import Chance, chance_for, probe_batch
 from rnnviz.core.train import Run, stopped_copy, train
 from rnnviz.serve import pool
 from rnnviz.serve.limits import max_concurrent_jobs
+from rnnviz.serve.speed import Speed
 from rnnviz.serve.store import RunStore
 from rnnviz.studies.inside import InsideView, inside_view
 
 DEFAULT_CACHE_ENTRIES = 32
 DEFAULT_CACHE_BYTES = 256 * 1024 * 1024
 RELAY_POLL_S = 0.1  # how often a job thread looks at its worker's messages and its stop flag
+# A job that a page watches is stopped when no page has looked at it for this long (a closed
+# tab never says goodbye). Pages look every second or so; a browser tab in the background
+# slows its timers to once a minute, so the default leaves two of those.
+ABANDONED_ENV = "RNNVIZ_ABANDONED_AFTER_S"
+DEFAULT_ABANDONED_S = 150.0
 
 log = logging.getLogger(__name__)
+
+
+def abandoned_after_s() -> float:
+    """``RNNVIZ_ABANDONED_AFTER_S`` (default 150 s; a value that is not a positive number falls
+    back to the default)."""
+    try:
+        value = float(os.environ.get(ABANDONED_ENV, DEFAULT_ABANDONED_S))
+    except ValueError:
+        return DEFAULT_ABANDONED_S
+    return value if value > 0 else DEFAULT_ABANDONED_S
 
 
 def run_nbytes(run: Run) -> int:
@@ -117,6 +134,11 @@ class Job:
         self._partial: Run | None = None  # the run being trained here (thread mode)
         self._inside_sent = -math.inf
         self._probe = None  # the probe batch of the live view (thread mode), made once
+        # when a page last looked at the job (time.monotonic); None for a job that no page
+        # watches (a script's, a pretraining's), which is never stopped for want of a look
+        self.seen: float | None = None
+        self.abandoned_after: float | None = None  # set when stopped for that reason
+        self.trained_s = 0.0  # seconds of training, from the first step's message to the end
         self.result: Run | None = None
         self.thread = threading.Thread(target=self._work, name=f"rnnviz-train-{id(self)}",
                                        daemon=True)
@@ -137,6 +159,15 @@ class Job:
         with self._lock:
             self._watchers += 1
         return self
+
+    def touch(self) -> None:
+        """A page is looking at this job now (see ``JobRegistry.stop_abandoned``)."""
+        self.seen = time.monotonic()
+
+    def abandon(self, unseen_s: float) -> None:
+        """Stop training: no page has looked at the job for ``unseen_s`` seconds."""
+        self.abandoned_after = unseen_s
+        self._stop.set()
 
     def detach(self, timeout: float = 5.0) -> Run | None:
         """Leave the job and get the model as trained so far. The last watcher to leave stops
@@ -178,6 +209,13 @@ class Job:
                     started = time.perf_counter()
                     self.result = (self._train_in_worker() if self.in_worker
                                    else self._train_here())
+                    if self.progress.started:
+                        self.trained_s = time.time() - self.progress.started
+            if self.result is not None and self.abandoned_after is not None and \
+                    self.result.history.stop_reason.startswith("stopped"):
+                self.result.history.stop_reason = (
+                    f"stopped at step {self.result.history.steps_done}: no page had looked at "
+                    f"it for {self.abandoned_after:.0f} s (its tabs were closed)")
             self.progress.state = "done"
             if self.result is not None:
                 reason = self.result.history.stop_reason
@@ -278,6 +316,8 @@ class JobRegistry:
     with other jobs: it overrides ``_new_job``, ``_joinable`` and ``_keep``."""
 
     QUEUED_STATES: tuple[str, ...] = ("queued",)  # the progress states ``queued()`` counts
+    # whether jobs no page looks at are stopped here (shared mode has its watcher entries)
+    STOPS_ABANDONED = True
 
     def __init__(self, max_jobs: int | None = None, cache: RunCache | None = None,
                  store: RunStore | None = None):
@@ -287,6 +327,8 @@ class JobRegistry:
         self.store = store if store is not None else RunStore.from_env()  # pre-trained runs
         self._active: dict[str, Job] = {}
         self._lock = threading.Lock()
+        self.speed = Speed()  # how fast this server trained its recent jobs
+        self._reaper: threading.Thread | None = None
 
     def lookup(self, cfg: RunConfig) -> Run | None:
         """A finished run of ``cfg`` without training: the memory cache, then the runs folder
@@ -308,7 +350,34 @@ class JobRegistry:
                 return job.watch()
             job = self._new_job(cfg)
             self._active[cfg.key] = job
+            if self.STOPS_ABANDONED and self._reaper is None:
+                self._reaper = threading.Thread(target=self._reap, name="rnnviz-abandoned-jobs",
+                                                daemon=True)
+                self._reaper.start()
         return job.start()
+
+    def _reap(self) -> None:
+        limit = abandoned_after_s()
+        while True:
+            time.sleep(min(5.0, limit / 4))
+            self.stop_abandoned(limit)
+
+    def stop_abandoned(self, limit: float | None = None) -> list[Job]:
+        """Stop every job that pages watch but none has looked at for ``limit`` seconds
+        (default ``abandoned_after_s()``); the jobs stopped. A job another session joined is
+        looked at by that session, so it goes on; a job no page watches (``seen`` None) is
+        left alone."""
+        limit = abandoned_after_s() if limit is None else limit
+        now = time.monotonic()
+        with self._lock:
+            stale = [job for job in self._active.values() if not job.done and
+                     job.seen is not None and now - job.seen > limit and
+                     job.abandoned_after is None]
+        for job in stale:
+            log.info("job stopped: no page has looked at %s on %s for %.0f s", job.cfg.cell,
+                     job.cfg.task, now - job.seen)
+            job.abandon(now - job.seen)
+        return stale
 
     def _new_job(self, cfg: RunConfig) -> Job:
         return Job(cfg, self.slots, self._finished)
@@ -320,12 +389,19 @@ class JobRegistry:
         with self._lock:
             if self._active.get(job.cfg.key) is job:
                 del self._active[job.cfg.key]
+        if job.result is not None and job.trained_s > 0:
+            self.speed.record(job.cfg, job.result.history.steps_done, job.trained_s)
         if pool.is_complete(job.result):
             self._keep(job)
 
     def _keep(self, job: Job) -> None:
         """A finished job's complete run joins the cache."""
         self.cache.put(job.result)
+
+    def jobs(self) -> list[Job]:
+        """The jobs training or queued now."""
+        with self._lock:
+            return list(self._active.values())
 
     @property
     def active(self) -> int:

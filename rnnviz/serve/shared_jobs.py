@@ -393,6 +393,7 @@ class SharedJobRegistry(JobRegistry):
     ``Job`` of this server) and whose cache writes through to the shared store."""
 
     QUEUED_STATES = ("queued", "waiting")  # "waiting": for a training worker to connect
+    STOPS_ABANDONED = False  # the watcher entries (renewed while sessions watch) do it here
 
     def __init__(self, client: redis.Redis, max_jobs: int | None = None,
                  cache: RunCache | None = None, store: RunStore | None = None,

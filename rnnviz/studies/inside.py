@@ -13,8 +13,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from rnnviz.core.models import RecurrentModel
-from rnnviz.core.trace import trace
+from rnnviz.core.config import RunConfig
+from rnnviz.core.determinism import single_thread
+from rnnviz.core.models import RecurrentModel, build_model
+from rnnviz.core.tasks import probe_batch
+from rnnviz.core.trace import gradient_profile, trace
 
 # the gate that decides what a gated cell keeps: the one the live view shows
 MEMORY_GATE = {"lstm": "f", "gru": "z"}
@@ -50,3 +53,17 @@ def inside_view(model: RecurrentModel, x: torch.Tensor, y: torch.Tensor, step: i
     return InsideView(step=step, cell=model.cell, hidden=tr.hidden[-1][0],
                       grad_h=tr.grad_h[-1][0], loss=float(tr.loss[0]),
                       gates={name: values[0] for name, values in tr.gates[-1].items()})
+
+
+def initial_inside(cfg: RunConfig) -> tuple[InsideView, np.ndarray]:
+    """The inside of ``cfg``'s network before its first training step, and the probe row of
+    the gradient over training at step 0 (``[time]``, as ``train`` records it): what the
+    Playground draws the moment Train is pressed, before any worker has started.
+
+    Exact, not a stand-in: ``build_model`` draws the initial weights seeded by ``cfg.seed``
+    alone, so these are the weights of the run's step-0 snapshot, traced on the same probe
+    batch (on one torch thread, as training runs: the same bits)."""
+    with single_thread():
+        model = build_model(cfg)
+        x, y = probe_batch(cfg)
+        return inside_view(model, x, y, 0), gradient_profile(model, x, y)

@@ -1,0 +1,116 @@
+"""The Playground's one screen, server side: the first picture is the run's real step 0, every
+panel of a redraw is one snapshot, estimates come from measured speed, and a job no page looks
+at any more stops (issue 20)."""
+
+import time
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from rnnviz.app import live_ui
+from rnnviz.core.config import RunConfig
+from rnnviz.core.tasks import probe_batch
+from rnnviz.core.train import train
+from rnnviz.serve import speed
+from rnnviz.studies.inside import initial_inside, inside_view
+from tests.jobhelpers import registry_in, wait_until
+
+TINY = dict(seq_len=8, hidden_size=8, steps=60, eval_every=20, probe_every=20, device="cpu")
+LONG = dict(TINY, steps=100_000)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_the_first_picture_is_the_runs_own_step_0(cell):
+    """Computed from the config before any worker starts, and equal, bit for bit, to the inside
+    of the trained run's step-0 snapshot and to the probe row training recorded at step 0."""
+    cfg = RunConfig(**TINY, cell=cell)
+    view, row = initial_inside(cfg)
+    run = train(cfg)
+    x, y = probe_batch(cfg)
+    oracle = inside_view(run.model_at(0), x, y, 0)
+    assert view.step == 0
+    np.testing.assert_array_equal(view.hidden, oracle.hidden)
+    np.testing.assert_array_equal(view.grad_h, oracle.grad_h)
+    assert view.gates.keys() == oracle.gates.keys()
+    for name in view.gates:
+        np.testing.assert_array_equal(view.gates[name], oracle.gates[name])
+    assert run.history.probe_step[0] == 0
+    np.testing.assert_array_equal(np.float32(row), run.history.probe_grad[0])  # kept as float32
+
+
+def test_every_panel_of_a_redraw_is_one_snapshot():
+    """The gradient-over-training rows stop at the step the other panels show, even when the
+    history already holds newer ones (the worker sends its inside less often than it probes),
+    and every figure's title names that step."""
+    cfg = RunConfig(**dict(TINY, steps=100, probe_every=10))
+    run = train(cfg)
+    x, y = probe_batch(cfg)
+    view = inside_view(run.model_at(40), x, y, 40)
+    job = SimpleNamespace(inside=view, history=run.history, cfg=cfg)
+    assert run.history.probe_step.max() == 100  # newer rows exist
+    snapshot = live_ui.job_snapshot(job)
+    assert snapshot.step == 40
+    np.testing.assert_array_equal(snapshot.probe_step, [0, 10, 20, 30, 40])
+    np.testing.assert_array_equal(snapshot.probe_grad, run.history.probe_grad[:5])
+    figures = live_ui._figures(snapshot)
+    titles = [figure.layout.title.text for _, figure in figures]
+    assert all("step 40" in title for title in titles[:-1]), titles
+    heat = figures[-1][1].data[0]
+    assert list(heat.y) == [0, 10, 20, 30, 40]  # the last panel's rows: no later step
+
+
+def test_before_the_first_snapshot_the_live_view_shows_step_0():
+    cfg = RunConfig(**TINY)
+    job = SimpleNamespace(inside=None, history=None, cfg=cfg)
+    snapshot = live_ui.job_snapshot(job)
+    assert snapshot.step == 0
+    np.testing.assert_array_equal(snapshot.probe_step, [0])
+    np.testing.assert_array_equal(snapshot.view.hidden, initial_inside(cfg)[0].hidden)
+
+
+def test_estimates_come_from_measured_speed(tmp_path):
+    """No estimate before anything was measured; after a job, the server's rate in unit
+    updates per second, so a run twice as long is estimated twice as long; a running job is
+    estimated from its own steps per second."""
+    registry = registry_in(tmp_path, max_jobs=1)
+    cfg = RunConfig(**dict(TINY, steps=400))
+    assert registry.speed.seconds_for(cfg) is None
+    assert speed.seconds_left(cfg, 0, 0.0, registry.speed)[0] is None
+    job = registry.submit(cfg)
+    run = job.wait(120)
+    assert run is not None and job.trained_s > 0
+    measured = job.trained_s
+    assert registry.speed.seconds_for(cfg) == pytest.approx(measured, rel=1e-6)
+    longer = RunConfig(**dict(TINY, steps=800))
+    assert registry.speed.seconds_for(longer) == pytest.approx(2 * measured, rel=1e-6)
+    # a job 100 steps in, started 2 s ago: 50 steps/s, 300 steps left -> 6 s
+    seconds, basis = speed.seconds_left(cfg, 100, 1000.0, registry.speed, now=1002.0)
+    assert seconds == pytest.approx(6.0) and "50 steps/s" in basis
+    assert speed.duration_words(6.2) == "about 6 s"
+    assert speed.duration_words(200) == "about 3 min"
+
+
+def test_a_job_no_page_looks_at_stops_and_one_a_page_watches_goes_on(tmp_path):
+    """A closed tab never detaches: its job is stopped once no page has looked at it for the
+    limit. A job a page keeps looking at trains on (another session joined it), and a job no
+    page ever watched (a script's, a pretraining's) is left alone."""
+    registry = registry_in(tmp_path, max_jobs=3)
+    closed = registry.submit(RunConfig(**LONG, seed=1))
+    watched = registry.submit(RunConfig(**LONG, seed=2))
+    scripted = registry.submit(RunConfig(**LONG, seed=3))
+    for job in (closed, watched, scripted):
+        wait_until(lambda job=job: job.progress.step > 0, 300)
+    closed.touch()
+    closed.seen -= 60  # its tab was closed a minute ago
+    watched.touch()
+    assert registry.stop_abandoned(limit=30) == [closed]
+    run = closed.wait(60)
+    assert run is not None and closed.done
+    assert "no page had looked at it for" in run.history.stop_reason
+    assert run.history.steps_done < LONG["steps"]
+    time.sleep(0.5)
+    assert not watched.done and not scripted.done
+    assert watched.progress.step > 0
+    for job in (watched, scripted):
+        job.detach()
