@@ -74,7 +74,7 @@ if run is not None:
                       help=(f"No step ahead has |error| > {tolerance:g}: the forecast stays "
                             f"inside the band for all {horizon} steps." if drift is None else
                             f"Steps ahead that stay within ±{tolerance:g} of the truth before "
-                            f"the first one outside it, step {drift} (the magenta cross)."))
+                            "the first one outside it (the magenta cross)."))
     metrics[1].metric("RMS error over the horizon", f"{rms:.3f}")
     metrics[2].metric("“It stays where it was”", f"{lazy:.3f}",
                       delta=f"{rms - lazy:+.3f} model vs this", delta_color="inverse",

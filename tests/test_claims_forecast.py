@@ -172,10 +172,17 @@ def test_forecast_page_metric_and_chart_count_steps_inside_the_band(forecaster, 
         metric = next(m for m in at.metric if m.label == "Drifts out of the band after")
         spec = json.loads(at.get("plotly_chart")[0].proto.spec)
         title = plain(spec["layout"]["title"]["text"])
+        names = [t.get("name") or "" for t in spec["data"]]
         if shown < HORIZON:
-            assert metric.value == f"{shown} step" + ("" if shown == 1 else "s")
-            assert f"for {shown} step" in title and f"leaves it at step {shown + 1}" in title, \
-                title
+            # one count everywhere: the metric, the title and the cross's legend entry say the
+            # steps inside (the legend said "19 steps ahead" beside the metric's "18 steps")
+            words = f"{shown} step" + ("" if shown == 1 else "s")
+            assert metric.value == words
+            assert f"for {words}, then drifts out" in title, title
+            assert f"drifts out of the band after {words}" in names, names
+            numbers = {int(n) for text in (title, metric.help, *names)
+                       for n in re.findall(r"\b(\d+) steps?\b", text)}
+            assert shown + 1 == HORIZON or shown + 1 not in numbers, (title, metric.help, names)
         else:
             assert metric.value == f"never in {HORIZON} steps"
             assert f"for all {HORIZON} steps" in title, title

@@ -42,7 +42,7 @@ from rnnviz.charts.style import (
     _log_axis,
     _message,
 )
-from rnnviz.studies.generate import steps_inside_band
+from rnnviz.studies.generate import drift_words
 
 GRID_COLUMNS = 48  # characters per row of the text grid
 GRID_ROW_PX = 30
@@ -111,10 +111,10 @@ def forecast_chart(fc) -> go.Figure:
         t_drift = prompt + drift - 1
         fig.add_trace(go.Scatter(
             x=[t_drift], y=[fc.forecast[drift - 1]], mode="markers",
-            name=f"drifts out of the band: {drift} step{'' if drift == 1 else 's'} ahead",
+            name=f"drifts out of the band after {drift - 1} step{'' if drift == 2 else 's'}",
             marker=dict(color=WRONG_COLOR, size=13, symbol="x"),
-            hovertemplate=f"{TIME_AXIS} = %{{x}}<br>first step outside the band "
-                          f"({drift} ahead)<extra></extra>"), row=1, col=1)
+            hovertemplate=f"{TIME_AXIS} = %{{x}}<br>the first step outside the band, after "
+                          f"{drift - 1} inside<extra></extra>"), row=1, col=1)
         for row in (1, 2):
             fig.add_vline(x=t_drift, line=dict(color=WRONG_COLOR, dash="dot", width=1),
                           row=row, col=1)
@@ -125,12 +125,8 @@ def forecast_chart(fc) -> go.Figure:
     fig.update_yaxes(title_text="value", row=1, col=1)
     fig.update_yaxes(title_text="|error|", rangemode="tozero", row=2, col=1)
     fig.update_xaxes(title_text=TIME_AXIS, row=2, col=1)
-    inside = steps_inside_band(fc)
-    plural = "" if inside == 1 else "s"
-    where = (f"stays within ±{fc.tolerance:g} for {inside} step{plural}, leaves it at step {drift}"
-             if drift is not None else f"stays within ±{fc.tolerance:g} for all {horizon} steps")
     return _base_layout(fig, f"Closed-loop forecast after reading {prompt} values<br><sup>"
-                             f"{horizon} steps on its own predictions: {where}</sup>",
+                             f"{horizon} steps on its own predictions: {drift_words(fc)}</sup>",
                         height=560)
 
 

@@ -264,6 +264,17 @@ def forecast_example(model: RecurrentModel, seed: int, prompt_length: int, horiz
     return forecast(model, noisy[:prompt_length], clean, horizon, tolerance)
 
 
+def drift_words(fc: Forecast) -> str:
+    """One forecast's band in the words every place uses, with one number: the steps inside
+    ('stays within ±0.25 for 18 steps, then drifts out', or 'for all 100 steps'). The page's
+    "18 steps" sat beside the chart's "19 steps ahead" (the first step outside, counted from 1:
+    the same forecast, another count; issue 20)."""
+    inside = steps_inside_band(fc)
+    if fc.drift_step is None:
+        return f"stays within ±{fc.tolerance:g} for all {fc.horizon} steps"
+    return f"stays within ±{fc.tolerance:g} for {inside} step{_plural(inside)}, then drifts out"
+
+
 def steps_inside_band(fc: Forecast) -> int:
     """How many forecast steps stay inside the band before the first one outside it.
 
