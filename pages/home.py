@@ -8,7 +8,8 @@ via_app()
 
 import streamlit as st
 
-from rnnviz.app import home_ui
+from rnnviz.app import home_ui, state
+from rnnviz.core.config import RunConfig
 from rnnviz.studies.lessons import LESSONS
 from rnnviz.studies.recipes import EXPLODE, LONG_LSTM, RESCUE, THINGS_TO_TRY
 
@@ -46,9 +47,10 @@ with right:
         home_ui.try_button(things["overfit"])
 with left:
     st.subheader("Start here")
+    took = state.takes(RunConfig())  # measured here, or nothing promised
     st.markdown(
-        "1. **Playground**: pick a task and a cell and press Train. The defaults (an LSTM on "
-        "the adding problem) learn in a few seconds.\n"
+        "1. **Playground**: pick a task and a cell and press Train, and watch the defaults (an "
+        f"LSTM on the adding problem) learn{f' ({took})' if took else ''}.\n"
         "2. **Hidden states**: the memory $h_t$ of every unit at every step, and its path "
         "through state space.\n"
         "3. **Gates**: how an LSTM or GRU opens and closes its gates.\n"

@@ -690,3 +690,16 @@ def test_the_over_training_heatmap_never_labels_a_step_that_was_not_probed():
     colorbar = fig.data[0].colorbar
     assert 2 <= len(colorbar.tickvals) <= 6
     assert colorbar.tickvals[-1] == 1 and colorbar.tickvals[0] >= -22  # the decades it spans
+
+
+@pytest.mark.parametrize("task", ["adding", "sine"])
+def test_the_chance_number_on_the_chart_is_the_captions(task):
+    """The chart's "chance 0.150" beside a caption's "1/6 ≈ 0.167" read as two chance levels:
+    the caption (``Chance.how``) now leads with the validation set's number, printed as the
+    chart prints it."""
+    run, *_ = tiny("lstm", task)
+    fig = charts.loss_curves(run.history, run.chance, "MSE", higher_is_better=False)
+    label = next(text for text in annotation_texts(fig) if text.startswith("chance "))
+    number = label.removeprefix("chance ")
+    assert float(number) == pytest.approx(run.chance.metric, abs=5e-4)
+    assert f"scores {number} here" in run.chance.how

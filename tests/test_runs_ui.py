@@ -43,7 +43,6 @@ def test_csv_upload_preview_train_and_inspect():
     assert "last 104 rows" in split["layout"]["title"]["text"]
     assert any(shape["type"] == "rect" for shape in split["layout"]["shapes"])
     # a window longer than the validation part allows is refused before training
-    at.toggle(key="use_own_data").set_value(True).run()
     _set(at, **{**TINY, "seq_len": 150, "seed": 99})
     next(b for b in at.button if b.label == "Train").click().run()
     assert any("too long for your data" in e for e in _errors(at)) and "job" not in at.session_state

@@ -57,6 +57,7 @@ def _progress() -> None:
     if job is None or job.done:
         st.rerun(scope="app")
         return
+    job.touch()
     state.progress_bar(job, "Training the example model")
 
 
@@ -76,8 +77,9 @@ def working_model() -> None:
                 icon=":material/info:")
         return
     if isinstance(found, Job):
+        found.touch()  # this page looks at it (a job nobody looks at is stopped)
         st.caption(f"An {HOME_RUN.cell.upper()} on the {TASKS[HOME_RUN.task].title.lower()} "
-                   "is training on this server (a second or two); its charts appear here.")
+                   "is training on this server; its charts appear here when it is done.")
         _progress()
         return
     run = found

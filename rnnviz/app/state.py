@@ -96,6 +96,13 @@ def time_left(job: Job) -> str:
     return f"{speed.duration_words(seconds)} left {basis}"
 
 
+def takes(cfg: RunConfig) -> str:
+    """How long training ``cfg`` takes here, at the speed of this server's recent runs
+    ("about 4 s on this server"), or "" before this server has measured any."""
+    seconds = registry().speed.seconds_for(cfg)
+    return "" if seconds is None else f"{speed.duration_words(seconds)} on this server"
+
+
 def progress_bar(job: Job, what: str) -> None:
     """A bar of ``job``'s progress: "<what>: step s of n · time left", or that it is queued."""
     p = job.progress

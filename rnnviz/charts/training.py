@@ -51,6 +51,12 @@ def _history_line(steps: np.ndarray, values: np.ndarray, name: str, color: str,
                       **kwargs)
 
 
+def chance_number(value: float) -> str:
+    """A chance level as the captions print it (``Task.chance_words``: three decimals), so the
+    chart's 0.150 is the caption's 0.150, not 0.15 beside it."""
+    return f"{value:.3f}" if 0.01 <= abs(value) < 1000 else f"{value:.3g}"
+
+
 def loss_curves(history, chance, metric_name: str, higher_is_better: bool,
                 height: int = HEIGHT) -> go.Figure:
     """Training and validation curves of a run, side by side.
@@ -101,7 +107,8 @@ def loss_curves(history, chance, metric_name: str, higher_is_better: bool,
         fig.add_annotation(
             x=1, xref=f"x{axis} domain", xanchor="right", yref=f"y{axis}", yanchor="bottom",
             y=math.log10(chance_value) if log_y else chance_value, showarrow=False,
-            text=f"chance {chance_value:.3g}", font=dict(size=11, color=REFERENCE_COLOR),
+            text=f"chance {chance_number(chance_value)}",
+            font=dict(size=11, color=REFERENCE_COLOR),
             bgcolor=rgba(PAPER, 0.8))
         fig.update_yaxes(title_text=name, row=1, col=col)
         if not len(steps):

@@ -114,7 +114,8 @@ class Task:
             return (f"a fixed guess from the validation set's class frequencies, always class "
                     f"{int(constant)}, right {metric:.1%} of the time; {population.how} scores "
                     f"{population.metric:.1%}")
-        return f"always predicting the validation set's mean; {population.how}"
+        return (f"always predicting the validation set's mean scores {metric:.3f} here; "
+                f"{population.how}")
 
     # ---- losses and metrics, shared by the regression and the classification tasks ----
     def loss_per_example(self, pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -192,8 +193,8 @@ class SineTask(Task):
                       how="always predicting the mean of all waves, 0.0")
 
     def chance_words(self, constant, metric, population):
-        return (f"always predicting the validation set's mean, {float(constant[0]):.3f}; over "
-                f"all waves the mean, 0, scores {population.metric:.3f}")
+        return (f"always predicting the validation set's mean, {float(constant[0]):.3f}, scores "
+                f"{metric:.3f} here; over all waves the mean, 0, scores {population.metric:.3f}")
 
 
 class AddingTask(Task):
@@ -235,8 +236,10 @@ class AddingTask(Task):
                       how="always predicting the mean sum of all sequences, 1.0")
 
     def chance_words(self, constant, metric, population):
-        return (f"always predicting the validation set's mean sum, {float(constant[0]):.3f}; "
-                "over all sequences the mean, 1.0, scores 1/6 ≈ 0.167")
+        # the number first that the chart's chance line is drawn at (the validation set's);
+        # the population's 1/6 second, as what it tends to with more sequences
+        return (f"always predicting the validation set's mean sum, {float(constant[0]):.3f}, "
+                f"scores {metric:.3f} here; over all sequences the mean, 1.0, scores 1/6 ≈ 0.167")
 
 
 class CopyTask(Task):
