@@ -47,7 +47,7 @@ BANNER_CSS = ("<style>@media BANNER_STICKY { [data-testid='stLayoutWrapper']:has
               ".st-key-lesson_banner { background: #ffffff; padding: 0.35rem 0.75rem; "
               "row-gap: 0.2rem; }"
               "[data-testid='stMain'] .st-key-lesson_banner [data-testid='stMarkdownContainer'] p"
-              " { font-size: 1.05rem; line-height: 1.35; margin-bottom: 0; }"
+              " { font-size: 1.05rem; line-height: 1.35; }"
               "</style>").replace("BANNER_STICKY", BANNER_STICKY)
 
 # Everything classroom mode changes, in one place. Streamlit gives every keyed widget a
