@@ -13,7 +13,6 @@ import streamlit as st
 
 from rnnviz import charts
 from rnnviz.app import state, views, widgets
-from rnnviz.charts.compare import live_compare_loss_chart
 from rnnviz.core.config import FIELDS, RunConfig
 from rnnviz.core.tasks import TASKS, chance_for
 from rnnviz.serve.many import dependency_sweep, train_many
@@ -126,7 +125,7 @@ def train_set(cfg: RunConfig, cells: list[str]) -> None:
             return
         drawn[0], drawn[1] = now, drawn[1] + 1
         live_steps.append({labels[i]: h.steps_done for i, h in histories.items()})
-        figure = live_compare_loss_chart(
+        figure = charts.live_compare_loss_chart(
             {labels[i]: histories[i] for i in sorted(histories)}, chance, cfg.steps)
         live.plotly_chart(figure, width="stretch", key=f"cmp_live_{drawn[1]}")
 

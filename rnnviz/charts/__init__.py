@@ -22,6 +22,7 @@ from rnnviz.charts.compare import (
     cell_label,
     final_metric_chart,
     hidden_column_heatmap,
+    live_compare_loss_chart,
     sweep_chart,
 )
 from rnnviz.charts.diagram import unrolled_diagram
@@ -80,7 +81,6 @@ from rnnviz.charts.stepthrough import (
     STEP_GATE_WORDS,
     backward_animation,
     backward_strip_rows,
-    contributions_chart,
     forward_animation,
     forward_strip_rows,
 )

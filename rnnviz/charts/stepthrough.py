@@ -57,11 +57,9 @@ from rnnviz.charts.style import (
     DIVERGING,
     LOG_AXIS,
     TIME_AXIS,
-    _base_layout,
     _finite,
     _integer_ticks,
     _log_safe,
-    _message,
     _reference_line,
 )
 
@@ -76,48 +74,6 @@ def _power_of_ten(values) -> int:
     peak = float(np.nanmax(values)) if values.size and np.isfinite(values).any() else 0.0
     exponent = math.floor(math.log10(peak)) if peak > 0 else 0
     return 0 if exponent in (0, 1) else exponent
-
-
-def contributions_chart(contributions: dict[str, np.ndarray], block: str, unit: int, t: int,
-                        input_name: str = "x_t", top: int = 20) -> go.Figure:
-    """Where one pre-activation comes from: a bar per term ``W[j, k] · v[k]`` (each input
-    component, each previous hidden unit) and the two biases, red positive, blue negative. The
-    ``top`` largest by size are shown, the other non-zero terms summed into one bar; exact
-    zeros (an input that is 0, the initial state) are counted in the title."""
-    names, values = [], []
-    for k, v in enumerate(np.ravel(contributions["input"])):
-        names.append(f"W·{input_name}[{k}]")
-        values.append(float(v))
-    for k, v in enumerate(np.ravel(contributions["recurrent"])):
-        names.append(f"W·h_(t−1)[{k}]")
-        values.append(float(v))
-    names += [f"bias b_i{block}", f"bias b_h{block}"]
-    values += [float(contributions["bias_input"]), float(contributions["bias_recurrent"])]
-    values = np.asarray(values)
-    nonzero = np.flatnonzero(values != 0)
-    order = nonzero[np.argsort(-np.abs(values[nonzero]), kind="stable")]
-    keep, rest = sorted(order[:top].tolist()), order[top:]
-    shown_names = [names[i] for i in keep]
-    shown = [float(values[i]) for i in keep]
-    if rest.size:
-        shown_names.append(f"{rest.size} smaller terms")
-        shown.append(float(values[rest].sum()))
-    peak = max((abs(v) for v in shown), default=1.0) or 1.0
-    fig = go.Figure(go.Bar(
-        x=shown, y=shown_names, orientation="h",
-        marker=dict(color=shown, colorscale=DIVERGING, cmin=-peak, cmax=peak, cmid=0),
-        hovertemplate="%{y}<br>= %{x:.4f}<extra></extra>", name="term"))
-    zeros = len(values) - nonzero.size
-    if not shown:
-        _message(fig, "every term is 0")
-    fig.update_yaxes(autorange="reversed")
-    note = (f" · {zeros} term{'s are' if zeros > 1 else ' is'} 0 (not shown)"
-            if zeros else "")
-    return _base_layout(
-        fig, f"What adds up to {block}_t's pre-activation, unit {unit}, t = {t}"
-             f"<br><sup>sum {values.sum():.3f}{note}</sup>",
-        x_title="weight × input (contribution to the sum)",
-        height=max(280, 110 + 22 * len(shown)))
 
 
 # ---------------------------------------------------------------- step through: animation
