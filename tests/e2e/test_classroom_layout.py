@@ -5,6 +5,7 @@ switched, no "Try:" button sits between them, and colour bars read like the axes
 from __future__ import annotations
 
 from .harness import EXCEPTION, SIZES, box, open_page, settle, sized_tab, wait_until_drawn
+from .test_accessibility import _violations
 from .test_learners_view import _shot, _start_lesson
 
 HEIGHT = SIZES["classroom"][1]
@@ -62,6 +63,7 @@ def test_a_projected_lesson_keeps_its_question_and_chart_in_view(browser, server
         wait_until_drawn(tab, at_least=1, heading="Playground")
         tab.wait_for_function(CHART_UNDER_BANNER, arg=["loss_curves", HEIGHT], timeout=30_000,
                               polling=250)
+        assert _violations(tab) == []  # the compact banner, at projector sizes
         _shot(tab, "classroom_lesson_exploding_switched_1280x720")
 
         # the gradient of the exploded run spans many decades: its colour bars read like the

@@ -5,6 +5,7 @@ lesson banner out of the way."""
 from __future__ import annotations
 
 from .harness import EXCEPTION, box, settle, sized_tab, wait_until_drawn
+from .test_accessibility import _violations
 from .test_learners_view import _shot
 
 # every chart's title and, where it is shown, plotly's toolbar (the modebar), overlapping
@@ -103,6 +104,8 @@ def test_on_a_phone_the_text_pages_characters_do_not_overlap(browser, server_url
                             " <= window.innerWidth")
         # while it trained, how long was left, from this run's own speed (no fixed promise)
         assert tab.evaluate("() => window.__estimate")
+        # a box that scrolls sideways takes the keyboard's focus (axe: scrollable-region-...)
+        assert _violations(tab) == []
         _shot(tab, "phone_text_390x844")
         assert tab.locator(EXCEPTION).count() == 0
         assert tab.problems == []
@@ -133,4 +136,5 @@ def test_on_a_phone_the_lesson_banner_scrolls_away_and_lesson_1_marks_its_steps(
             const c = document.querySelector('.st-key-sequence').getBoundingClientRect();
             return c.top >= 0 && c.bottom <= window.innerHeight; }""", timeout=30_000,
             polling=250)
+        assert _violations(tab) == []  # the banner and the marks too
         _shot(tab, "phone_lesson_recurrence_390x844")
