@@ -48,6 +48,7 @@ BANNER_CSS = ("<style>@media BANNER_STICKY { [data-testid='stLayoutWrapper']:has
               "row-gap: 0.2rem; }"
               "[data-testid='stMain'] .st-key-lesson_banner [data-testid='stMarkdownContainer'] p"
               " { font-size: 1.05rem; line-height: 1.35; }"
+              "[data-testid='stMain'] .st-key-lesson_banner .katex { font-size: 1.1em; }"
               "</style>").replace("BANNER_STICKY", BANNER_STICKY)
 
 # Everything classroom mode changes, in one place. Streamlit gives every keyed widget a
