@@ -49,46 +49,53 @@ elif run is not None:
     st.markdown("Gates are sigmoids: numbers between 0 (closed) and 1 (open), one per unit and "
                 "step, computed from the input and the previous hidden state. The equations "
                 "are PyTorch's, with the same names.")
-    st.latex(STATE_UPDATE[cell])
-    run = rewind.rewind(run)
-    layer, example, tr, _, _ = views.inspection_controls(run)
-    gates = {name: values[example] for name, values in tr.gates[layer].items()}
 
-    if cell == "lstm":
-        forget = tr.gates[layer]["f"]
-        mean_f = float(forget.mean())
-        kept = float((forget > 0.9).mean())
-        st.success(
-            f"**Forget gate and memory.** Over this batch the forget gate's mean is "
-            f"**{mean_f:.2f}** and it is above 0.9 on **{kept:.0%}** of unit-steps. Where $f_t$ "
-            "is near 1 the cell state is copied forward almost unchanged, and so is the "
-            r"gradient flowing back along it: $c_t = f_t \odot c_{t-1} + \dots$ has Jacobian "
-            "$f_t$. That "
-            "is how an LSTM remembers across long gaps (look for the red rows in the f heatmap "
-            "and compare them with the cell state on the Hidden states page).",
-            icon=":material/memory:")
-    else:
-        z = tr.gates[layer]["z"]
-        st.success(f"**Update gate and memory.** Mean $z_t$ over this batch is "
-                   f"**{float(z.mean()):.2f}**; where $z_t$ is near 1 a unit keeps $h_{{t-1}}$ "
-                   "unchanged and the gradient passes through untouched.", icon=":material/memory:")
+    def draw(run) -> None:
+        """The charts of one training step (the slider reruns only them: ``rewind``)."""
+        layer, example, tr, _, _ = views.inspection_controls(run)
+        gates = {name: values[example] for name, values in tr.gates[layer].items()}
+        # the heatmaps first, right under the slider that drives them; each gate's meaning
+        # and equation under its heatmap
+        columns = st.columns(2, gap="medium")
+        for index, (name, values) in enumerate(gates.items()):
+            with columns[index % 2]:
+                views.chart(charts.gate_heatmap(values, name, cell), key=f"gate_{name}")
+                st.markdown(f"**{name}**: {MEANING[name]}")
+                st.latex(EQUATIONS[name])
+        st.latex(STATE_UPDATE[cell])
+        memory_note(cell, tr.gates[layer])
+        views.chart(charts.gate_means(gates, cell),
+                    "The average over units of each gate at every step: a quick look at when "
+                    "the cell reads, keeps and forgets.", key="gate_means")
+        saturation = {name: gate_saturation(values) for name, values in tr.gates[layer].items()
+                      if name not in ("g", "n")}
+        views.chart(charts.saturation_scatter(saturation),
+                    "Each dot is a unit, or a number of units at one spot (the number on it): "
+                    "how often its gate is almost closed (< 0.1, right) or "
+                    "almost open (> 0.9, up), over every step of the batch (Karpathy, Johnson & "
+                    "Fei-Fei 2015). Dots near the top-left axis are units that almost always "
+                    "let information through; near the diagonal, gates that act as binary "
+                    "switches.", key="saturation")
 
-    columns = st.columns(2, gap="medium")
-    for index, (name, values) in enumerate(gates.items()):
-        with columns[index % 2]:
-            st.markdown(f"**{name}**: {MEANING[name]}")
-            st.latex(EQUATIONS[name])
-            views.chart(charts.gate_heatmap(values, name, cell), key=f"gate_{name}")
+    def memory_note(cell: str, layer_gates: dict) -> None:
+        """The batch's memory gate in two numbers, and what they mean for the gradient."""
+        if cell == "lstm":
+            forget = layer_gates["f"]
+            st.success(
+                f"**Forget gate and memory.** Over this batch the forget gate's mean is "
+                f"**{float(forget.mean()):.2f}** and it is above 0.9 on "
+                f"**{float((forget > 0.9).mean()):.0%}** of unit-steps. Where $f_t$ "
+                "is near 1 the cell state is copied forward almost unchanged, and so is the "
+                r"gradient flowing back along it: $c_t = f_t \odot c_{t-1} + \dots$ has Jacobian "
+                "$f_t$. That "
+                "is how an LSTM remembers across long gaps (look for the red rows in the f "
+                "heatmap and compare them with the cell state on the Hidden states page).",
+                icon=":material/memory:")
+        else:
+            z = layer_gates["z"]
+            st.success(f"**Update gate and memory.** Mean $z_t$ over this batch is "
+                       f"**{float(z.mean()):.2f}**; where $z_t$ is near 1 a unit keeps "
+                       "$h_{t-1}$ unchanged and the gradient passes through untouched.",
+                       icon=":material/memory:")
 
-    views.chart(charts.gate_means(gates, cell),
-                "The average over units of each gate at every step: a quick look at when the "
-                "cell reads, keeps and forgets.", key="gate_means")
-    saturation = {name: gate_saturation(values) for name, values in tr.gates[layer].items()
-                  if name not in ("g", "n")}
-    views.chart(charts.saturation_scatter(saturation),
-                "Each dot is a unit, or a number of units at one spot (the number on it): how "
-                "often its gate is almost closed (< 0.1, right) or "
-                "almost open (> 0.9, up), over every step of the batch (Karpathy, Johnson & "
-                "Fei-Fei 2015). Dots near the top-left axis are units that almost always let "
-                "information through; near the diagonal, gates that act as binary switches.",
-                key="saturation")
+    rewind.rewind(run, draw=draw)

@@ -32,18 +32,31 @@ st.markdown(
 st.latex(r"\frac{\partial L}{\partial h_t} = \sum_{k \ge t} "
          r"\frac{\partial L_k}{\partial h_k}\prod_{j=t+1}^{k}\frac{\partial h_j}{\partial h_{j-1}}")
 
-run = views.require_run()
-if run is not None:
-    run = rewind.rewind(run)
-if run is not None:
+
+def derived(run, batch_id: int, layer: int | None = None) -> tuple:
+    """The page's numbers of ``run`` beyond its trace, on the example batch ``batch_id``:
+    spectra, the last step's loss alone (many-to-many tasks; ``layer``, default the top one),
+    parameter gradient norms. Each is kept on the run, so ``rewind`` computes them ahead, in
+    its background thread (no Streamlit there), for the snapshots next to the one shown
+    (``warm``) and the page finds them there."""
+    layer = run.config.num_layers - 1 if layer is None else layer
+    _, x, y = state.run_trace(run, batch_id)
+    spectra = state.cached(run, "spectra", lambda: recurrent_spectra(run.model))
+    # on a many-to-many task only the last step's loss alone is bounded by one power of W_hh
+    last_loss = None if run.model.many_to_one else state.cached(
+        run, f"last-loss-{batch_id}-{layer}",
+        lambda: last_loss_gradient_profile(run.model, x, y, layer))
+    norms = state.cached(run, f"param-grads-{batch_id}",
+                         lambda: parameter_gradient_norms(run.model, x, y))
+    return spectra, last_loss, norms
+
+
+def draw(run) -> None:
+    """The charts of one training step (the slider reruns only them: ``rewind``)."""
     cfg = run.config
     layer, example, tr, x, y = views.inspection_controls(run)
-    spectra = state.cached(run, "spectra", lambda: recurrent_spectra(run.model))
+    spectra, last_loss, norms = derived(run, state.example_batch_id(), layer)
     many_to_one = run.model.many_to_one
-    # on a many-to-many task only the last step's loss alone is bounded by one power of W_hh
-    last_loss = None if many_to_one else state.cached(
-        run, f"last-loss-{state.example_batch_id()}-{layer}",
-        lambda: last_loss_gradient_profile(run.model, x, y, layer))
     block = next((s for s in spectra if s.layer == layer), None)
     # the theory lines are the vanilla RNN's, and only the top layer's gradient is carried by
     # its own W_hh alone (a lower layer's also arrives through the layer above)
@@ -63,22 +76,8 @@ if run is not None:
                     layer=layer, num_layers=cfg.num_layers),
                 key="profile")
 
-    st.subheader("Over training")
-    views.chart(charts.probe_heatmap(run.history.probe_step, run.history.probe_grad),
-                "Each row is a snapshot taken during training on the same probe batch, from "
-                "the top row (training step 0, the initial weights) down to the last: the "
-                "gradient of the top layer at every time step (colour, log scale). Dark columns "
-                "on the left are steps the learning signal does not reach; read down to see "
-                "whether they brighten as the model learns.", key="probe", of_step=False)
-    views.chart(charts.grad_norm_over_training(run.history, cfg.clip),
-                "The total gradient norm of every training step, before clipping. Magenta marks "
-                "the steps where clipping rescaled it to the threshold (dashed).",
-                key="grad_norm", of_step=False)
-
     left, right = st.columns(2)
     with left:
-        norms = state.cached(run, f"param-grads-{state.example_batch_id()}",
-                             lambda: parameter_gradient_norms(run.model, x, y))
         views.chart(charts.parameter_grad_bars(norms),
                     "Gradient norm of each weight matrix and bias on this batch: which "
                     "parameters the loss is pushing on right now.", key="param_grads")
@@ -91,3 +90,24 @@ if run is not None:
                 "how much its loss would change if the input at step $t$ changed. "
                 + SALIENCY_HINTS.get(cfg.task, ""),
                 key="saliency")
+
+
+def over_training(run) -> None:
+    """The charts of the whole training (no step: drawn once, outside the slider's reruns)."""
+    st.subheader("Over training")
+    views.chart(charts.probe_heatmap(run.history.probe_step, run.history.probe_grad),
+                "Each row is a snapshot taken during training on the same probe batch, from "
+                "the top row (training step 0, the initial weights) down to the last: the "
+                "gradient of the top layer at every time step (colour, log scale). Dark columns "
+                "on the left are steps the learning signal does not reach; read down to see "
+                "whether they brighten as the model learns.", key="probe", of_step=False)
+    views.chart(charts.grad_norm_over_training(run.history, run.config.clip),
+                "The total gradient norm of every training step, before clipping. Magenta marks "
+                "the steps where clipping rescaled it to the threshold (dashed).",
+                key="grad_norm", of_step=False)
+
+
+run = views.require_run()
+if run is not None:
+    rewind.rewind(run, draw=draw, warm=derived)
+    over_training(run)

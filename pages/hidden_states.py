@@ -16,10 +16,9 @@ st.title("Hidden states")
 st.markdown("The hidden state $h_t$ is everything the network remembers after reading step t. "
             "Each row below is one unit; each column one time step.")
 
-run = views.require_run()
-if run is not None:
-    run = rewind.rewind(run)
-if run is not None:
+
+def draw(run) -> None:
+    """Everything of one training step (the slider reruns only this: ``rewind``)."""
     cfg = run.config
     layer, example, tr, x, y = views.inspection_controls(run)
     views.chart(charts.sequence_panel(run.task, x[example].numpy(), y[example].numpy(),
@@ -56,7 +55,7 @@ if run is not None:
         st.warning("Some hidden states are not finite numbers (the activations overflowed), so "
                    "there is no state-space picture for this model. Lower the learning rate or "
                    "the recurrent spectral radius.")
-        st.stop()
+        return
     st.subheader("The path through state space")
     dims = st.segmented_control("View", [2, 3], default=2, key="pca_dims",
                                 format_func=lambda d: f"{d}D") or 2
@@ -67,3 +66,8 @@ if run is not None:
                 "Each point is the whole hidden state at one step, projected on the directions "
                 "along which the states of this batch vary most (PCA). Colour is time: follow "
                 "how the memory moves as the sequence is read.", key="pca")
+
+
+run = views.require_run()
+if run is not None:
+    rewind.rewind(run, draw=draw)

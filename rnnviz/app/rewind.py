@@ -13,10 +13,12 @@ given back to the slider before it is drawn on every page.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import streamlit as st
@@ -50,7 +52,7 @@ def options(run: Run) -> list:
     return steps + [KEPT] if run.history.weights_step is not None else steps
 
 
-def _label(run: Run, step) -> str:
+def label(run: Run, step) -> str:
     """The slider's words for ``step``. Its number is the validation loss of the weights shown,
     where training measured one at that step; the training loss recorded at a step was computed
     before that step's update, so it describes other weights (issue 19: "step 450, training
@@ -69,14 +71,12 @@ def _label(run: Run, step) -> str:
 
 
 def _advance(choices: list) -> None:
-    """One tick of the play button: the next snapshot, or stop at the end. A fragment also runs
-    inside every full run of the page; only a tick at least an interval after the last one
-    moves on (the slider's value is set through ``NEXT`` before the slider is drawn)."""
-    now = time.monotonic()
-    if not st.session_state.get(PLAYING) or \
-            now - st.session_state.get(TICK, -math.inf) < 0.9 * PLAY_INTERVAL_S:
+    """One tick of the play button of a page that draws its charts itself (``rewind`` without
+    ``draw``): the next snapshot, or stop at the end. A fragment also runs inside every full
+    run of the page; only a tick at least an interval after the last one moves on (the
+    slider's value is set through ``NEXT`` before the slider is drawn)."""
+    if not st.session_state.get(PLAYING) or not _due():
         return
-    st.session_state[TICK] = now
     current = st.session_state.get(CHOSEN)
     index = choices.index(current) if current in choices else -1
     if index + 1 >= len(choices):
@@ -86,49 +86,101 @@ def _advance(choices: list) -> None:
     st.rerun()
 
 
+def _due() -> bool:
+    """Whether a Replay tick may move on: at least (nearly) an interval since the last move."""
+    now = time.monotonic()
+    if now - st.session_state.get(TICK, -math.inf) < 0.9 * PLAY_INTERVAL_S:
+        return False
+    st.session_state[TICK] = now
+    return True
+
+
 def _chosen() -> None:
-    """The slider moved: remember the step for every inside page."""
-    st.session_state[CHOSEN] = st.session_state[STEP]
+    """The slider moved: remember the step for every inside page. Not while Replay plays:
+    then the value the browser sends can be the one it showed before the last tick (a timer
+    rerun asked for while the tick's run was under way carries it), and taking it would walk
+    Replay back a snapshot; the slider follows Replay until Pause."""
+    if not st.session_state.get(PLAYING):
+        st.session_state[CHOSEN] = st.session_state[STEP]
 
 
-def _toggle_play(choices: list) -> None:
+def _toggle_play(choices: list, fragment: str | None = None) -> None:
+    """Replay or Pause (``fragment``: the key of the rewind fragment the button is in, whose
+    first Replay frame shows the step it starts from)."""
     playing = not st.session_state.get(PLAYING)
     st.session_state[PLAYING] = playing
     st.session_state[TICK] = time.monotonic()  # the first step shows for a whole interval
     if playing and st.session_state.get(CHOSEN) == choices[-1]:
         st.session_state[CHOSEN] = choices[0]  # play from the start when at the end
+    if fragment is not None:
+        st.session_state[START] = playing
+        st.rerun(fragment)  # the rewind fragment alone (as a click in it does in a browser)
 
 
-def rewind(run: Run, container=st) -> Run:
-    """The slider over ``run.snapshot_steps`` (default: the weights the run ended with) and the
-    play button; returns the run at the chosen step."""
-    choices = options(run)
-    if len(choices) < 2:  # a run file from before snapshots: nothing to rewind
-        _page.label = ""
-        return run
+def _sync(choices: list):
+    """The step to show: the play button's next one, else the learner's, else the run's end;
+    given to the slider before it is drawn."""
     if NEXT in st.session_state:  # the play button's tick
         st.session_state[CHOSEN] = st.session_state.pop(NEXT)
     if st.session_state.get(CHOSEN) not in choices:  # another run's step, or none yet
         st.session_state[CHOSEN] = choices[-1]
     st.session_state[STEP] = st.session_state[CHOSEN]
+    return st.session_state[CHOSEN]
+
+
+def _controls(run: Run, choices: list, labels: dict, playing: bool, container=st,
+              fragment: str | None = None):
+    """The slider and the Replay/Pause button; returns the slider's step."""
     left, right = container.columns([5, 1], vertical_alignment="bottom")
-    labels = {choice: _label(run, choice) for choice in choices}
-    step = left.select_slider(
-        "Training step", choices, key=STEP, format_func=labels.__getitem__,
-        on_change=_chosen,
-        help="Rewind training: every chart on this page shows the model as it was after this "
+    words = ("Rewind training: every chart on this page shows the model as it was after this "
              "many training steps (the snapshots taken every "
              f"{run.config.probe_every} steps), on the same example. The loss in its label "
              "is those weights' loss on the validation set, at the steps where training "
              "measured one.")
-    playing = bool(st.session_state.get(PLAYING))
+    if playing and fragment is not None:
+        # Replay's frames follow each other with a rerun always asked for, and then the browser
+        # shows a widget's new value only after the frame behind it (measured: the slider
+        # steps behind the charts): while it plays, a bar that is drawn like the charts says
+        # the step; the slider is back on Pause
+        step = st.session_state[CHOSEN]
+        left.progress(choices.index(step) / (len(choices) - 1),
+                      text=f"Training step (replaying): {labels[step]}")
+    else:
+        step = left.select_slider("Training step", choices, key=STEP,
+                                  format_func=labels.__getitem__, on_change=_chosen, help=words)
     right.button("Pause" if playing else "Replay", icon=":material/pause:" if playing else
                  ":material/play_arrow:", key="train_step_play", width="stretch",
-                 on_click=_toggle_play, args=(choices,),
+                 on_click=_toggle_play, args=(choices, fragment),
                  help="Replay training: walk through the snapshots, one every "
-                      f"{PLAY_INTERVAL_S:g} s.")
-    if playing:
-        st.fragment(lambda: _advance(choices), run_every=PLAY_INTERVAL_S)()
+                      f"{PLAY_INTERVAL_S:g} s, or as fast as this server draws them.")
+    return step, right
+
+
+def rewind(run: Run, container=st, draw=None, warm=None) -> Run:
+    """The slider over ``run.snapshot_steps`` (default: the weights the run ended with) and the
+    play button; returns the run at the chosen step.
+
+    With ``draw`` (a function of the run at a step that draws the charts of that step), the
+    slider and ``draw`` run together in one fragment (see "The rewind fragment" below): a notch,
+    a Replay tick or a widget drawn by ``draw`` reruns only them, never the page; ``warm``
+    (a function of a run at a step and an example batch id) is run ahead, in the background,
+    for the snapshots next to the one shown. ``run`` itself is returned then."""
+    choices = options(run)
+    if len(choices) < 2:  # a run file from before snapshots: nothing to rewind
+        _page.label = ""
+        if draw is not None:
+            draw(run)
+        return run
+    if draw is not None:
+        _view(run, choices, container, draw, warm)
+        return run
+    step = _sync(choices)
+    labels = {choice: label(run, choice) for choice in choices}
+    playing = bool(st.session_state.get(PLAYING))
+    step, right = _controls(run, choices, labels, playing, container)
+    if playing:  # inside the button's column: nothing after the slider moves while it plays
+        with right:
+            st.fragment(lambda: _advance(choices), run_every=PLAY_INTERVAL_S)()
     # at the run's end the charts are the run's as always; anywhere else they say when they are
     _page.label = "" if step == choices[-1] else labels[step]
     return run_at(run, step)
@@ -142,3 +194,133 @@ def step_label() -> str:
 def reset() -> None:
     """At the start of every page run: no slider drawn yet."""
     _page.label = ""
+
+
+# ---- The rewind fragment: the slider and the charts it drives (rewind(run, draw=...)) ----
+# The Training step slider and the charts it drives, as one fragment (``rewind.rewind(run,
+# draw=...)``; issue 20, item 5: "Rewind is slow and stale").
+#
+# Why it is built this way, measured on the Gates page of the default LSTM (1400x900, Chromium,
+# this 2-core machine; ``tests/e2e/test_rewind_speed.py`` and ``python -m
+# rnnviz.measure.rewind_timing``):
+#
+# - **A notch reran the whole page** (the sidebar, the equations, every chart) and the page faded
+#   while it did. Here a notch reruns one fragment: the slider, the controls and the charts of
+#   the step (``st.fragment``; the rest of the page stays as it is).
+# - **Most of a notch's server time was the trace**: its Jacobian norms (a 2-norm of every step's
+#   Jacobian, an SVD each) took 0.1-0.3 s on a quiet machine and seconds beside a busy browser.
+#   The snapshots next to the one shown (the next two during Replay) are traced ahead in one
+#   background thread, so a notch or a Replay tick finds its trace ready; a page may warm its own
+#   derived numbers there too (``warm``).
+# - **Replay reran the page from a timer fragment inserted before the controls** only while it
+#   played: every element after it moved one place down, so for the length of a run the page
+#   showed the Example controls twice (the old ones stale in their old place), and the charts,
+#   redrawn after the slider, were one snapshot behind it. Here the Replay timer is the fragment
+#   that draws the charts (``run_every``), swapped in and out inside the rewind fragment, so no
+#   element moves; each tick advances one snapshot and draws its charts first and the slider last
+#   (into a place kept above them), so the slider never names a step the charts do not show yet.
+# - **Streamlit fades stale elements** (``[data-stale="true"]``: opacity 0.33 after 0.5 s, a
+#   design its maintainers discuss in https://github.com/streamlit/streamlit/issues/6063 "Clean-
+#   slate rendering" and #2820). The fade says "this may change"; inside the rewind area what
+#   is on screen is a whole consistent snapshot until the next one replaces it (charts first,
+#   label last), so the fade is switched off there alone, with CSS scoped to the rewind
+#   container's key (``st.container(key=...)`` gives it the class ``st-key-<key>``, the
+#   documented way to style one container).
+
+FRAGMENT = "rewind"  # the rewind fragment's key (the Replay button reruns it alone)
+AREA = "rewind_area"  # its container's key: the class the no-fade CSS is scoped to
+START = "train_step_start"  # set by Replay: its first frame shows the step it starts from
+PENDING = "rewind-pending"  # a run's cache: (PENDING, batch id) -> the background trace's future
+# See the module docstring: the stale fade of Streamlit's element containers, off in this area.
+NO_FADE = (f"<style>.st-key-{AREA} [data-stale='true'] "
+           "{ opacity: 1 !important; transition: none !important; }</style>")
+# One thread for every session of this server: traces ahead never take more than one core.
+_AHEAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rnnviz-rewind-ahead")
+
+
+def _view(run: Run, choices: list, container, draw, warm) -> None:
+    """The rewind area: its style, then the fragment (see the module docstring)."""
+    area = container.container(key=AREA)
+    area.html(NO_FADE)
+    with area:
+        st.fragment(_area, key=FRAGMENT)(run, choices, draw, warm)
+
+
+def _area(run: Run, choices: list, draw, warm) -> None:
+    """The rewind fragment: the frame, still or replaying. Two functions, so that Streamlit
+    sees two fragments and stops the Replay timer with the fragment that had it (a
+    fragment's ``run_every`` is fixed when it is drawn; the Replay button reruns this one)."""
+    if st.session_state.get(PLAYING):
+        st.fragment(_replaying, run_every=PLAY_INTERVAL_S)(run, choices, draw, warm)
+    else:
+        st.fragment(_still)(run, choices, draw, warm)
+
+
+def _still(run: Run, choices: list, draw, warm) -> None:
+    _frame(run, choices, draw, warm, playing=False)
+
+
+def _replaying(run: Run, choices: list, draw, warm) -> None:
+    """A Replay frame: one snapshot on (none on the frame Replay starts with), an interval
+    after the last one moved on. Every frame moves on exactly once: a timer tick that comes
+    early (a tick queued behind a slow frame) waits out the rest of the interval rather than
+    drawing the same snapshot again or, on the next tick, skipping one. At the end Replay stops
+    on the last snapshot, and the page reruns once to drop the timer."""
+    if not st.session_state.pop(START, False):
+        wait = st.session_state.get(TICK, 0.0) + PLAY_INTERVAL_S - time.monotonic()
+        if wait > 0:
+            time.sleep(min(wait, PLAY_INTERVAL_S))
+        current = st.session_state.get(CHOSEN)
+        index = choices.index(current) if current in choices else -1
+        if index + 1 >= len(choices):
+            st.session_state[PLAYING] = False
+            st.rerun()
+        st.session_state[CHOSEN] = choices[index + 1]
+        st.session_state[TICK] = time.monotonic()
+    _frame(run, choices, draw, warm, playing=True)
+
+
+def _frame(run: Run, choices: list, draw, warm, playing: bool) -> None:
+    """The slider's place, the charts of the chosen step, then the slider in its place."""
+    step = _sync(choices)
+    labels = {choice: label(run, choice) for choice in choices}
+    shown = ready(run, step, state.example_batch_id())
+    _page.label = "" if step == choices[-1] else labels[step]
+    place = st.container()
+    try:
+        draw(shown)
+    finally:
+        _controls(run, choices, labels, playing, place, fragment=FRAGMENT)
+    index = choices.index(step)
+    near = (index + 1, index + 2) if playing else (index + 1, index - 1)
+    for other in near:
+        if 0 <= other < len(choices):
+            ahead(run, choices[other], state.example_batch_id(), warm)
+
+
+def ready(run: Run, step, batch_id: int) -> Run:
+    """The run at ``step``, its trace on the batch waited for when it is being computed ahead
+    (computing it twice at once would only slow both)."""
+    shown = run_at(run, step)
+    pending = shown.cache.get((PENDING, batch_id))
+    if pending is not None:
+        with contextlib.suppress(Exception):  # a failure is met again, and shown, by the page
+            pending.result()
+    return shown
+
+
+def ahead(run: Run, step, batch_id: int, warm=None):
+    """Trace ``run`` at ``step`` on the batch in the background (and ``warm`` it), unless that
+    is done or under way; returns the future, or None."""
+    shown = run_at(run, step)
+    if ("trace", batch_id) in shown.cache or (PENDING, batch_id) in shown.cache:
+        return None
+    future = _AHEAD.submit(_prepare, shown, batch_id, warm)
+    shown.cache[(PENDING, batch_id)] = future
+    return future
+
+
+def _prepare(shown: Run, batch_id: int, warm) -> None:
+    state.run_trace(shown, batch_id)
+    if warm is not None:
+        warm(shown, batch_id)

@@ -1,0 +1,84 @@
+"""The Gates page while the Training step slider replays training (issue 20, item 5: "the Example
+controls appear twice").
+
+Streamlit places an element by its path in the page (its container and its index there). The
+browser keeps the element it drew at a path until the run that replaces it ends: when a run puts
+something new before the Example controls (the old Replay timer did, only while playing), the
+controls move one place down, and for the length of a run the page shows them twice, the old
+ones stale in their old place. So the controls, and every chart, must keep their place whether
+or not Replay is on; AppTest reads each element's path from the page's tree, as the browser
+receives it."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1.element_tree import Block
+
+from rnnviz.app import rewind
+from tests.apptest import TINY, open_app, press, set_widgets, wait_for_run
+
+
+def _paths(node, path=()) -> dict[str, tuple]:
+    """Every keyed element's (or a chart's) path in the page: ``key -> (index, index, ...)``."""
+    found = {}
+    children = getattr(node, "children", {})
+    for index, child in children.items():
+        here = (*path, index)
+        key = getattr(child, "key", None)
+        if child.type == "plotly_chart":
+            key = child.proto.id.split("-", 2)[-1]
+        if key and not isinstance(child, Block):
+            found[key] = here
+        found.update(_paths(child, here))
+    return found
+
+
+def _open_gates():
+    at = open_app()
+    at.switch_page("pages/playground.py").run()
+    set_widgets(at, **{**TINY, "cell": "lstm", "steps": 60, "probe_every": 20})
+    press(at, "Train")
+    wait_for_run(at)
+    at.switch_page("pages/gates.py").run()
+    assert not at.exception
+    return at
+
+
+def test_the_example_controls_are_drawn_once_and_keep_their_place_during_replay():
+    at = _open_gates()
+    still = _paths(at.main)
+    assert [s.key for s in at.get("slider")].count("example") == 1
+    next(b for b in at.button if b.key == "train_step_play").click().run()
+    assert not at.exception
+    assert at.session_state[rewind.PLAYING]
+    playing = _paths(at.main)
+    assert [s.key for s in at.get("slider")].count("example") == 1
+    # the Example controls and every chart: the same place, played or not (while it plays a
+    # bar stands in the slider's place and says the step: see rewind._controls)
+    for key in ("example", "new_examples", "gate_i", "gate_f", "gate_means"):
+        assert key in still, (key, sorted(still))
+        assert playing.get(key) == still[key], (key, still[key], playing.get(key))
+
+
+def _in_order(node) -> list[tuple[str, str | None]]:
+    """Every element of the page, depth first (the order a reader meets them): (type, key)."""
+    out = []
+    for child in getattr(node, "children", {}).values():
+        if isinstance(child, Block):
+            out.extend(_in_order(child))
+        else:
+            key = (child.proto.id.split("-", 2)[-1] if child.type == "plotly_chart"
+                   else getattr(child, "key", None))
+            out.append((child.type, key))
+    return out
+
+
+def test_the_gate_heatmaps_come_right_after_the_controls():
+    """Nothing long between the slider and the heatmaps it drives: the words about the forget
+    gate and each gate's equation come after them (the browser test measures the fold)."""
+    at = _open_gates()
+    order = _in_order(at.main)
+    keys = [key for _, key in order]
+    slider, heatmap = keys.index(rewind.STEP), keys.index("gate_i")
+    assert slider < keys.index("example") < heatmap
+    between = [kind for kind, _ in order[slider:heatmap]]
+    assert not {"success", "latex", "markdown"} & set(between), between
