@@ -57,9 +57,15 @@ def _try(cfg) -> None:
 
 
 def control_column() -> None:
-    """The settings, Train, Stop, Reset and the link for students."""
+    """The finished run's result on top (in view beside its pictures), then the settings,
+    Train, Stop, Reset and the link for students."""
     st.caption("Pick a task and a cell, press **Train**, and watch the network learn. Every "
                "setting is in the page's address: copy it to share this exact experiment.")
+    finished = state.current_run() if state.current_job() is None else None
+    if finished is not None and not own_model_ui.is_own_model(finished):
+        with st.container(border=True, key="result"):
+            result_summary(finished)
+            next_steps(finished)
     cfg = widgets.config_form(narrow=True)
     if cfg is not None:
         cfg = data_ui.apply(cfg)  # "Your own data" below can swap in the user's series
@@ -103,12 +109,9 @@ def live_view() -> None:
                     "starts as soon as a slot frees up; below is its network before training.")
         else:
             state.progress_bar(job, "Training")
-        if job.history is not None:
-            task = TASKS[job.cfg.task]
-            st.plotly_chart(classroom.projector_figure(charts.live_loss_figure(
-                job.history, job.chance, task.metric_name, snapshot.step)), width="stretch",
-                key="live_loss")
-        live_ui.live_inside(job, snapshot)
+        loss = None if job.history is None else charts.live_loss_figure(
+            job.history, job.chance, TASKS[job.cfg.task].metric_name)
+        live_ui.live_inside(job, snapshot, loss)
 
 
 def result_summary(run) -> None:
@@ -125,7 +128,7 @@ def result_summary(run) -> None:
     name = task.metric_name
     fmt = (lambda v: f"{v:.1%}") if name == "accuracy" else (lambda v: f"{v:.4f}")
     verdict = run_verdict(run)
-    top, bottom = st.columns(2), st.columns(2)
+    top = st.columns(2)
     if summary["val_metric"] is not None:
         delta = summary["val_metric"] - chance.metric
         # percentage points next to a percentage; a run that learned nothing is not green
@@ -135,9 +138,8 @@ def result_summary(run) -> None:
                       delta_color="off" if verdict is None or not verdict.beats_chance
                       else "normal" if task.higher_is_better else "inverse")
     top[1].metric(f"Chance {name}", fmt(chance.metric), help=chance.how)
-    bottom[0].metric("Steps", f"{summary['steps']}")
-    bottom[1].metric("Speed", f"{summary['steps_per_s']:.0f} steps/s",
-                     help=f"{summary['elapsed_s']:.1f} s on {summary['device']}")
+    st.caption(f"{summary['steps']} steps in {summary['elapsed_s']:.1f} s "
+               f"({summary['steps_per_s']:.0f} steps/s on {summary['device']})")
     if verdict is not None:
         # st.error stays for what went wrong with the app; a run that learned nothing is a
         # result, told plainly, not a failure of the page
@@ -219,10 +221,6 @@ if notice:
 if controls is not None:
     with controls:
         control_column()
-        finished = state.current_run() if state.current_job() is None else None
-        if finished is not None and not own_model_ui.is_own_model(finished):
-            result_summary(finished)
-            next_steps(finished)
 with output:
     output_column()
 

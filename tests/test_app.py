@@ -91,7 +91,7 @@ def test_the_device_field_says_what_this_server_has():
     at = _app()
     at.switch_page("pages/playground.py").run()
     device = at.selectbox(key="device")
-    assert device.options == ["auto", "cpu", "cuda"]
+    assert device.options == ["Automatic", "CPU", "CUDA GPU"]  # the URL keeps the codes
     words = "has a CUDA GPU" if torch.cuda.is_available() else "has no CUDA GPU"
     assert words in device.help
 

@@ -189,13 +189,3 @@ def test_lesson_2_marks_where_the_first_marked_number_can_be():
         assert f"steps {int(first.min())}–{int(first.max())}" in figure.layout.annotations[-1].text
         if cfg.seq_len == 50:
             assert f"steps {int(first.min())}–{int(first.max())}" in lesson.question
-
-
-def test_training_time_left_comes_from_the_runs_measured_speed():
-    from rnnviz.app.classroom import time_left
-    from rnnviz.serve.jobs import Progress
-    assert time_left(Progress(state="queued", total=800), 100.0) is None
-    assert time_left(Progress(state="running", step=0, total=800, started=90.0), 100.0) is None
-    # 200 steps in 10 s: 20 steps/s, 600 steps left: 30 s
-    words = time_left(Progress(state="running", step=200, total=800, started=90.0), 100.0)
-    assert words == "about 30 s left at this run's measured 20 steps/s"

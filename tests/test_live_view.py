@@ -2,6 +2,7 @@
 panel of a redraw is one snapshot, estimates come from measured speed, and a job no page looks
 at any more stops (issue 20)."""
 
+import re
 import time
 from types import SimpleNamespace
 
@@ -86,7 +87,7 @@ def test_estimates_come_from_measured_speed(tmp_path):
     assert registry.speed.seconds_for(longer) == pytest.approx(2 * measured, rel=1e-6)
     # a job 100 steps in, started 2 s ago: 50 steps/s, 300 steps left -> 6 s
     seconds, basis = speed.seconds_left(cfg, 100, 1000.0, registry.speed, now=1002.0)
-    assert seconds == pytest.approx(6.0) and "50 steps/s" in basis
+    assert seconds == pytest.approx(6.0) and basis == "at this run's measured 50 steps/s"
     assert speed.duration_words(6.2) == "about 6 s"
     assert speed.duration_words(200) == "about 3 min"
 
@@ -114,3 +115,45 @@ def test_a_job_no_page_looks_at_stops_and_one_a_page_watches_goes_on(tmp_path):
     assert watched.progress.step > 0
     for job in (watched, scripted):
         job.detach()
+
+
+@pytest.mark.parametrize("columns", [2, 1])
+def test_the_board_is_one_figure_of_one_snapshot_with_its_panels_apart(columns):
+    """The live board: the loss across the top with the snapshot's step marked, every panel in
+    its own region (panels of one row side by side with room for a colour bar between them,
+    rows one under another), each colour bar beside its own panel, every panel's title kept,
+    and every step the figure names the snapshot's."""
+    cfg = RunConfig(**dict(TINY, steps=100, probe_every=10))
+    run = train(cfg)
+    x, y = probe_batch(cfg)
+    view = inside_view(run.model_at(40), x, y, 40)
+    snapshot = live_ui.job_snapshot(SimpleNamespace(inside=view, history=run.history, cfg=cfg))
+    panels = live_ui._panels(snapshot)
+    from rnnviz import charts
+    loss = charts.live_loss_figure(run.history, run.chance, "MSE")
+    board = charts.live_board(panels, loss, 40, "Training live: the network at step 40", columns)
+    layout = board["layout"]
+    boxes = []
+    for index in range(1, len(panels) + 2):
+        suffix = "" if index == 1 else str(index)
+        boxes.append((layout[f"xaxis{suffix}"]["domain"], layout[f"yaxis{suffix}"]["domain"]))
+    for a in range(len(boxes)):
+        for b in range(a + 1, len(boxes)):
+            (ax, ay), (bx, by) = boxes[a], boxes[b]
+            apart = ax[1] <= bx[0] or bx[1] <= ax[0] or ay[1] <= by[0] or by[1] <= ay[0]
+            assert apart, (a, b, boxes[a], boxes[b])
+    for trace in board["data"]:
+        if "colorbar" in trace:
+            index = int(trace["xaxis"][1:] or 1)
+            (px, py) = boxes[index - 1]
+            bar = trace["colorbar"]
+            assert px[1] < bar["x"] < px[1] + 0.05 and py[0] <= bar["y"] <= py[1]
+            right = [bx[0] for bx, by in boxes if by == py and bx[0] > px[1]]
+            assert all(bar["x"] < edge - 0.15 for edge in right)  # room for its tick labels
+    texts = [layout["title"]["text"]] + [a["text"] for a in layout["annotations"]]
+    for _, figure in panels:
+        assert figure["layout"]["title"]["text"] in texts
+    assert {int(m) for text in texts for m in re.findall(r"step (\d+)", text)} == {40}
+    assert layout["shapes"][0]["x0"] == 40  # the loss's mark
+    if columns == 1:
+        assert all(bx == [0, 1] or bx == [0.0, 1.0] for bx, _ in boxes)

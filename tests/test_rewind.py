@@ -128,17 +128,20 @@ def test_the_playground_shows_the_inside_live_while_it_trains():
                 "the job ended before the live view showed two snapshots: run "
                 f"{run.history.stop_reason if run else None!r}, page says {notices}")
         figures = _figures(at)
-        live = {key: f for key, f in figures.items() if "live_hidden" in key}
-        if live:
-            hidden = next(iter(live.values()))
-            if not seen or hidden["layout"]["title"]["text"] != seen[-1]["layout"]["title"]["text"]:
-                seen.append(hidden)
-            assert any("live_profile" in key for key in figures)
-            assert any("live_probe" in key for key in figures)
-            assert any("live_gate" in key for key in figures)  # an LSTM: its forget gate
+        boards = [f for key, f in figures.items() if "live_board" in key]
+        if boards:  # one figure: the loss and every inside panel of one snapshot
+            board = boards[0]
+            title = board["layout"]["title"]["text"]
+            if "at step" in title and (not seen or title != seen[-1]["layout"]["title"]["text"]):
+                seen.append(board)
+            panels = " ".join(a["text"] for a in board["layout"]["annotations"])
+            assert "Hidden states" in panels and "‖∂L/∂h_t‖" in panels
+            assert "Gradient over training" in panels
+            assert "f gate" in panels  # an LSTM: its forget gate
     press(at, "Stop")
     assert len(seen) == 2, "the live view showed two different snapshots"
-    first, second = (np.asarray(s["data"][0]["z"], dtype=float) for s in seen)
+    first, second = (np.asarray(next(t for t in s["data"] if t["type"] == "heatmap")["z"],
+                                 dtype=float) for s in seen)
     assert not np.allclose(first, second)  # the network changed while it trained
 
 
@@ -158,7 +161,7 @@ def test_the_live_view_is_at_projector_size_in_classroom_mode_and_only_there():
         at.run()
         assert not at.exception
         figures = _figures(at)
-        return figures if any("live_hidden" in key for key in figures) else None
+        return figures if any("live_board" in key for key in figures) else None
 
     try:
         for at, font, tick in ((teacher, classroom.FIGURE_FONT_PX, classroom.TICK_FONT_PX),
@@ -168,7 +171,7 @@ def test_the_live_view_is_at_projector_size_in_classroom_mode_and_only_there():
                 assert time.time() < deadline, "no live view"
                 time.sleep(0.5)
             for key, figure in figures.items():
-                if "live_" not in key:
+                if "live_board" not in key:
                     continue
                 layout = figure["layout"]
                 assert layout.get("legend", {}).get("font", {}).get("size") == font, key

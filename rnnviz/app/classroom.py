@@ -14,8 +14,6 @@
 
 from __future__ import annotations
 
-import time
-
 import streamlit as st
 
 from rnnviz.core.config import FIELDS, RunConfig
@@ -404,27 +402,13 @@ def lesson_sidebar() -> None:
 # ---------------------------------------------------------------- application pages
 
 
-def time_left(progress, now: float) -> str | None:
-    """How long the rest of a run should take at the speed it has been training at (its own
-    steps per second since its first step), in words; None before it has measured a speed.
-    No fixed promise: the text model's "about 10 seconds" took 54 s on a busy server."""
-    if progress.state != "running" or not progress.started or progress.step < 1:
-        return None
-    rate = progress.step / max(now - progress.started, 1e-6)
-    left = max(progress.total - progress.step, 0) / rate
-    return (f"about {left:.0f} s left at this run's measured {rate:.0f} steps/s" if left >= 1
-            else "about to finish")
-
-
 @st.fragment(run_every=0.5)
 def _training_progress() -> None:
     job = state.current_job()
     if job is None:
         st.rerun(scope="app")
         return
-    state.progress_bar(job, "Training")
-    left = time_left(job.progress, time.time())
-    st.caption(left.capitalize() + "." if left else "Measuring this run's speed…")
+    state.progress_bar(job, "Training")  # with the time left at its measured speed
 
 
 def require_task_run(task: str, preset: RunConfig, what: str) -> Run | None:

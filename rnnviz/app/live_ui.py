@@ -17,6 +17,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
 from rnnviz import charts
@@ -29,6 +30,7 @@ from rnnviz.studies.inside import InsideView, initial_inside, inside_view
 from . import classroom, rewind, state
 
 _FIGURES: OrderedDict[tuple, list] = OrderedDict()  # (source, step, rows) -> figures
+_PANELS: OrderedDict[tuple, list] = OrderedDict()  # the same as plain dicts
 _FIRST: OrderedDict[str, tuple[InsideView, np.ndarray]] = OrderedDict()  # cfg key -> step 0
 _LOCK = threading.Lock()
 MAX_CACHED = 64  # figure sets kept: a few per job being watched
@@ -158,40 +160,60 @@ def scroll_into_view(key: str) -> None:
     st.html(_SCROLL.replace("KEY", key), unsafe_allow_javascript=True)
 
 
-def _figures(snapshot: Snapshot) -> list:
+def _figures(snapshot: Snapshot) -> list[tuple[str, go.Figure]]:
+    """The panels of one snapshot, built once (a few hundred milliseconds: plotly validates
+    every property) and shared by every session."""
     return state.bounded(
         _FIGURES, (snapshot.source, snapshot.step, len(snapshot.probe_step)),
         lambda: charts.live_figures(snapshot.view, snapshot.probe_step, snapshot.probe_grad),
         MAX_CACHED, _LOCK)
 
 
+def _panels(snapshot: Snapshot) -> list[tuple[str, dict]]:
+    return state.bounded(
+        _PANELS, (snapshot.source, snapshot.step, len(snapshot.probe_step)),
+        lambda: [(name, figure.to_plotly_json()) for name, figure in _figures(snapshot)],
+        MAX_CACHED, _LOCK)
+
+
+def board_columns() -> int:
+    """Two columns of panels, one on a phone (whose browser says "Mobi" in its user agent, as
+    every phone browser does; a figure cannot reflow its subplots by itself)."""
+    agent = st.context.headers.get("User-Agent") or ""
+    return 1 if "Mobi" in agent else 2
+
+
+def board(snapshot: Snapshot, loss: dict | None, title: str, key: str) -> None:
+    """One figure: the loss (if given) and the panels of ``snapshot`` (``charts.live_board``),
+    so that the browser draws them together."""
+    figure = charts.live_board(_panels(snapshot), loss, snapshot.step, title, board_columns())
+    st.plotly_chart(classroom.projector_figure(figure), width="stretch", key=key)
+
+
 def inside_grid(snapshot: Snapshot, caption: str, key: str = "inside_grid") -> None:
-    """The four panels of one snapshot in two columns (stacked on a phone), and ``caption``."""
+    """The panels of one snapshot as one figure, and ``caption``."""
     with st.container(key=key):
-        columns = st.columns(2, gap="small")
-        for index, (name, figure) in enumerate(_figures(snapshot)):
-            with columns[index % 2]:
-                if classroom.is_on():  # on a copy: the cached figures are every watcher's
-                    figure = classroom.projector_figure(
-                        figure.to_plotly_json() if hasattr(figure, "to_plotly_json") else figure)
-                st.plotly_chart(figure, width="stretch", key=f"{key}_{name}")
+        board(snapshot, None, f"Inside the network at step {snapshot.step}, probe example 0",
+              f"{key}_board")
         st.caption(caption)
 
 
-def live_inside(job: Job, snapshot: Snapshot) -> None:
-    """The live grid of a training job at ``snapshot`` (or, in shared mode, why training has
-    not started)."""
+def live_inside(job: Job, snapshot: Snapshot, loss: dict | None) -> None:
+    """The live board of a training job at ``snapshot``, with the loss curve (or, in shared
+    mode, why training has not started)."""
     if job.progress.state == "waiting":
         st.warning(f"{(job.progress.error or 'waiting').capitalize()}. Training starts by "
                    "itself as soon as it can; you may leave this page meanwhile.",
                    icon=":material/hourglass_top:")
         return
     if snapshot.step == 0 and job.inside is None:
-        words = ("The network inside before training (step 0): the weights it starts from, on "
-                 "probe example 0. The pictures follow training as snapshots arrive (every "
-                 f"{job.cfg.probe_every} steps).")
+        title = "Before training: the network at step 0, probe example 0"
+        words = ("The weights the run starts from. The pictures follow training as snapshots "
+                 f"arrive (every {job.cfg.probe_every} steps).")
     else:
-        words = (f"The network inside, live: probe example 0 at step {snapshot.step}, the "
-                 "newest snapshot (the dotted line on the loss curve). Rows of the last chart "
-                 "are the snapshots so far, step 0 at the top.")
-    inside_grid(snapshot, words, key="live_grid")
+        title = f"Training live: the network inside at step {snapshot.step}, probe example 0"
+        words = ("The inside panels show the newest snapshot (the dotted line on the loss). "
+                 "Rows of the last panel are the snapshots so far, step 0 at the top.")
+    with st.container(key="live_grid"):
+        board(snapshot, loss, title, "live_board")
+        st.caption(words)

@@ -55,7 +55,7 @@ def _job_progress() -> None:
             # (two bars redrawn a second apart disagreed: step 151 against 201)
             st.caption("Its progress is on the page.")
         else:
-            state.progress_bar(job, "Step")
+            state.progress_bar(job, "Progress")
 
 
 def sidebar_summary() -> None:

@@ -43,7 +43,7 @@ from rnnviz.charts.inside import (
     state_heatmap,
     unit_lines,
 )
-from rnnviz.charts.live import LIVE_HEIGHT, LIVE_MARGIN, live_figures
+from rnnviz.charts.live import LIVE_HEIGHT, LIVE_MARGIN, live_board, live_figures
 from rnnviz.charts.palette import (
     ALARM_COLOR,
     CELL_COLORS,

@@ -125,10 +125,10 @@ def loss_curves(history, chance, metric_name: str, higher_is_better: bool,
 LIVE_POINTS = 400
 
 
-def live_loss_figure(history, chance, metric_name: str, inside_step: int | None = None) -> dict:
+def live_loss_figure(history, chance, metric_name: str) -> dict:
     """The loss curve drawn while a run trains: training loss (thinned to LIVE_POINTS),
-    validation loss and the chance line, on a log axis; with ``inside_step``, a dotted
-    vertical line at the snapshot the inside panels beside it show.
+    validation loss and the chance line, on a log axis (the live board, ``live.live_board``,
+    marks on it the snapshot its inside panels show).
 
     A plain figure dict, not a ``go.Figure``: the live view redraws it for every watching
     session a few times a second, and plotly's property validation (~40 ms a figure) would
@@ -141,11 +141,6 @@ def live_loss_figure(history, chance, metric_name: str, inside_step: int | None 
     y_axis = ({"title": {"text": "loss"}, **log_axis(loss, history.val_loss, [chance.loss])}
               if positive else {"title": {"text": "loss"}, "type": "linear"})
     title = wrap_text(f"Training live ({metric_name} task): loss per step")
-    marker = [] if inside_step is None else [
-        {"type": "scatter", "mode": "lines", "name": f"inside shown: step {inside_step}",
-         "x": [inside_step, inside_step], "y": [0, 1], "yaxis": "y2",
-         "hovertemplate": f"the inside panels show step {inside_step}<extra></extra>",
-         "line": {"color": REFERENCE_COLOR, "dash": "dot", "width": 1}}]
     return {
         "data": [
             {"type": "scatter", "mode": "lines", "name": "training loss",
@@ -158,7 +153,7 @@ def live_loss_figure(history, chance, metric_name: str, inside_step: int | None 
              "x": [0, last_step], "y": [chance.loss, chance.loss],
              "hovertemplate": f"chance loss %{{y:.4g}}: {chance.how}<extra></extra>",
              "line": {"color": REFERENCE_COLOR, "dash": "dash"}},
-        ] + marker,
+        ],
         "layout": {
             "template": TEMPLATE, "height": 320,
             "title": {"text": title, "x": 0, "xref": "container", "xanchor": "left",
@@ -166,8 +161,6 @@ def live_loss_figure(history, chance, metric_name: str, inside_step: int | None 
                       "pad": {"t": TITLE_PAD_PX, "l": 8}, "font": {"size": TITLE_SIZE}},
             "xaxis": {"title": {"text": STEP_AXIS}},
             "yaxis": y_axis,
-            # the snapshot line spans the plot's height whatever the loss axis is
-            "yaxis2": {"overlaying": "y", "range": [0, 1], "visible": False, "fixedrange": True},
             "legend": LEGEND_BELOW,
             "margin": {"l": 60, "r": 20, "t": title_height(title) + 8,
                        "b": 60 + LEGEND_ROW_PX + 8},

@@ -61,11 +61,12 @@ def own_rate(step: int, started: float, now: float | None = None) -> float | Non
 def seconds_left(cfg: RunConfig, step: int, started: float, speed: Speed,
                  now: float | None = None) -> tuple[float | None, str]:
     """``(seconds, basis)``: the time the rest of a job needs, from its own rate once it has
-    one, else from the server's recent jobs; ``basis`` says which ("its own speed so far",
-    "this server's recent runs"), and seconds is None with nothing measured."""
+    one, else from the server's recent jobs; ``basis`` says which ("at this run's measured
+    480 steps/s", "at the speed of this server's recent runs"), and seconds is None with
+    nothing measured."""
     rate = own_rate(step, started, now)
     if rate is not None:
-        return (cfg.steps - step) / rate, f"at its {rate:,.0f} steps/s so far"
+        return (cfg.steps - step) / rate, f"at this run's measured {rate:,.0f} steps/s"
     seconds = speed.seconds_for(cfg, cfg.steps - step)
     if seconds is not None:
         return seconds, "at the speed of this server's recent runs"

@@ -94,8 +94,8 @@ def test_the_result_of_a_train_press_is_in_view_without_scrolling(browser, serve
                  "&probe_every=50")
         settle(tab)
         train_button(tab).click()
-        tab.locator(".st-key-live_loss").wait_for(timeout=60_000)  # the live view
-        live = box(tab, ".st-key-live_loss")
+        tab.locator(".st-key-live_grid").first.wait_for(timeout=60_000)  # the live view
+        live = box(tab, ".st-key-live_grid")
         assert 0 <= live["top"] < DESK_HEIGHT - 100, live
         wait_for_run(tab, timeout=120)
         wait_until_drawn(tab, at_least=1)

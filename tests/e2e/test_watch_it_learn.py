@@ -18,7 +18,6 @@ from .harness import (
 )
 
 LIVE_TITLES = ("Hidden states h_t", "‖∂L/∂h_t‖ of example 0", "Gradient over training")
-HIDDEN = "Hidden states h_t, example 0, step "
 
 # every visible plotly chart: its title and its first trace's z (or y) values, and whether plotly
 # drew it. Visible only: Streamlit keeps a chart a rerun replaced, hidden, in the page for a while
@@ -39,24 +38,44 @@ def _wait_for_charts(page, condition: str, arg=None, timeout: float = 60_000) ->
                                   polling=250).json_value()
 
 
+# the live board (one figure): its title, its panels' titles and its first panel's values
+BOARD = """() => Array.from(document.querySelectorAll('.st-key-live_grid .js-plotly-plot'))
+    .filter(el => el.checkVisibility() && el._fullLayout).map(el => ({
+        title: el._fullLayout.title.text || '',
+        panels: (el._fullLayout.annotations || []).map(a => a.text || ''),
+        hidden: JSON.stringify(Array.from(((el._fullData || []).find(t => t.type === 'heatmap')
+            || {}).z || []).slice(0, 50))}))"""
+
+
+def _board_at(page, condition: str, arg=None) -> dict:
+    """The visible live board once ``condition(board, arg)`` holds."""
+    return page.wait_for_function(f"""(arg) => {{ const boards = ({BOARD})();
+        return boards.length === 1 && ({condition})(boards[0], arg) ? boards[0] : null; }}""",
+                                  arg=arg, timeout=60_000, polling=250).json_value()
+
+
+def _step(board: dict) -> int:
+    return int(re.search(r"at step (\d+)", board["title"]).group(1))
+
+
 def test_a_long_run_shows_the_inside_live_and_it_changes(page, server_url):
     page.goto(f"{server_url}/playground?seq_len=10&hidden_size=8&steps=20000&probe_every=50")
     settle(page)
     train_button(page).click()
     page.get_by_text(re.compile(r"Training: step \d+ of 20000")).wait_for(timeout=60_000)
-    count_visible_at_once(page, "Hidden states")
-    # a drawn live set: the loss curve and the inside of one snapshot (hidden states, gradient
-    # profile, gradient over training; an LSTM's forget gate besides)
-    first = _wait_for_charts(page, """(charts, titles) => titles.every(t => charts.some(c =>
-        c.drawn && c.title.startsWith(t)))""", ["Training live", *LIVE_TITLES])
-    hidden_then = next(c for c in first if c["title"].startswith(HIDDEN))
-    step_then = int(hidden_then["title"][len(HIDDEN):])
-    # the live view moves on to a newer snapshot
-    later = _wait_for_charts(page, f"""(charts, step) => charts.some(c => c.drawn &&
-        c.title.startsWith({HIDDEN!r}) && +c.title.slice({len(HIDDEN)}) > step)""", step_then)
-    hidden_now = next(c for c in later if c["title"].startswith(HIDDEN))
-    assert hidden_now["values"] != hidden_then["values"], (hidden_then, hidden_now)
-    # the learner never sees two hidden-state figures (an old snapshot's and a new one's)
+    count_visible_at_once(page, "Training live")
+    # a drawn board of a snapshot after step 0: the loss, and every inside panel of that step
+    then = _board_at(page, """(board, titles) => /at step [1-9]/.test(board.title) &&
+        titles.every(t => board.panels.some(p => p.includes(t)))""", list(LIVE_TITLES))
+    step_then = _step(then)
+    for panel in then["panels"]:  # every panel of the board says the board's step
+        found = re.search(r"step (\d+)", panel)
+        assert found is None or int(found.group(1)) == step_then, (panel, then["title"])
+    # the live view moves on to a newer snapshot, and the hidden states with it
+    later = _board_at(page, "(board, step) => +(/at step (\\d+)/.exec(board.title) || [0, 0])[1]"
+                      " > step", step_then)
+    assert later["hidden"] != then["hidden"], (then["title"], later["title"])
+    # the learner never sees two boards (an old snapshot's and a new one's)
     at_once = most_visible_at_once(page)
     assert at_once["most"] == 1, at_once
     assert page.locator(EXCEPTION).count() == 0
@@ -130,14 +149,20 @@ def test_the_sidebar_follows_the_live_run_and_a_reused_run(page, server_url):
     settle(page)
     train_button(page).click()
     page.get_by_text(re.compile(r"Training: step \d+ of 20000")).wait_for(timeout=60_000)
-    # the sidebar's step moves on from 0 with the run; both read at one moment
-    in_sidebar, on_page = page.wait_for_function("""() => {
-        const text = sel => (document.querySelector(sel) || {}).innerText || '';
-        const side = /step (\\d+) \\/ 20000/.exec(text("[data-testid='stSidebar']"));
-        const main = /Training: step (\\d+) of 20000/.exec(text("[data-testid='stMain']"));
-        return side && main && +side[1] > 0 ? [+side[1], +main[1]] : null;
-    }""", timeout=60_000, polling=250).json_value()
-    assert abs(in_sidebar - on_page) < 2000, (in_sidebar, on_page)  # a second of training apart
+    # on the Playground one progress figure, the page's; on another page the sidebar's, which
+    # moves on with the run
+    sidebar = page.locator("[data-testid='stSidebar']")
+    assert sidebar.locator("[data-testid='stProgress']").count() == 0
+    open_page(page, "Hidden states")
+    steps = []
+    for _ in range(2):
+        steps.append(page.wait_for_function("""(after) => {
+            const text = (document.querySelector("[data-testid='stSidebar']") || {}).innerText;
+            const side = /Progress: step (\\d+) of 20000/.exec(text || '');
+            return side && +side[1] > after ? +side[1] : null;
+        }""", arg=steps[-1] if steps else 0, timeout=60_000, polling=250).json_value())
+    assert steps[1] > steps[0] > 0, steps
+    open_page(page, "Playground")
     page.locator(".st-key-stop [data-testid^='stBaseButton']").first.click()
     # a run this server already trained is reused at once: the sidebar says so too
     page.goto(f"{server_url}/playground?seq_len=10&hidden_size=8")
