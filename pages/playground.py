@@ -26,6 +26,7 @@ from rnnviz.app import (
     widgets,
 )
 from rnnviz.core.config import is_data_task
+from rnnviz.core.history import History
 from rnnviz.core.inspect import OWN_TASK
 from rnnviz.core.tasks import TASKS
 from rnnviz.studies import run_notes
@@ -109,8 +110,9 @@ def live_view() -> None:
                     "starts as soon as a slot frees up; below is its network before training.")
         else:
             state.progress_bar(job, "Training")
-        loss = None if job.history is None else charts.live_loss_figure(
-            job.history, job.chance, TASKS[job.cfg.task].metric_name)
+        # before the worker's first step an empty loss panel: the board keeps its layout
+        history = job.history or History(job.cfg.steps, job.cfg.eval_every, job.cfg.seq_len)
+        loss = charts.live_loss_figure(history, job.chance, TASKS[job.cfg.task].metric_name)
         live_ui.live_inside(job, snapshot, loss)
 
 
@@ -171,12 +173,14 @@ def finished_view(run) -> None:
                                    task.higher_is_better, height=LOSS_HEIGHT),
                 "Thin: the training loss at every step; dots: the fixed validation set. Dashed: "
                 f"chance, {chance.how}.", key="loss_curves", of_step=False)
-    shown = rewind.rewind(run)
-    step = live_ui.chosen_step(run)
-    live_ui.inside_grid(live_ui.run_snapshot(shown, step),
-                        f"The network inside at step {step}, on probe example 0. Move the "
-                        "Training step slider to see it at any snapshot, or Replay training. "
-                        "Rows of the last chart are the snapshots up to that step.")
+    def draw(shown) -> None:  # the board at the slider's step; a notch reruns only this
+        step = live_ui.chosen_step(run)
+        live_ui.inside_grid(live_ui.run_snapshot(shown, step),
+                            "Move the Training step slider to see the network at any snapshot, "
+                            "or Replay training. Rows of the last panel are the snapshots up "
+                            "to that step.")
+
+    rewind.rewind(run, draw=draw)
     links = st.columns(3)
     links[0].page_link("pages/hidden_states.py", label="Hidden states: what it remembers",
                        icon=":material/memory:")
@@ -209,10 +213,9 @@ def output_column() -> None:
                 "Lessons page, or switch classroom mode off in the sidebar to train your own.",
                 icon=":material/school:")
     else:
-        live_ui.prepare_first_picture(state.config())
-        st.info("No model yet: choose settings and press **Train**. The pictures of the "
-                "network's inside appear here the moment you do, and follow it as it learns.",
-                icon=":material/arrow_back:")
+        st.info("No model yet: choose settings and press **Train**, and watch the network "
+                "learn here.", icon=":material/arrow_back:")
+        live_ui.before_training(widgets.form_config())
 
 
 notice = state.take_notice()

@@ -79,29 +79,6 @@ def first_snapshot(cfg: RunConfig) -> Snapshot:
     return Snapshot(first, np.zeros(1, dtype=np.int64), row[None, :], cfg.key)
 
 
-_PREPARING: set[str] = set()
-
-
-def prepare_first_picture(cfg: RunConfig) -> None:
-    """Build ``cfg``'s step-0 figures in the background while the learner reads the form, so
-    that a Train press with these settings shows them at once (the four figures take a few
-    hundred milliseconds: plotly validates every property)."""
-    with _LOCK:
-        if (cfg.key, 0, 1) in _FIGURES or cfg.key in _PREPARING:
-            return
-        _PREPARING.add(cfg.key)
-
-    def build() -> None:
-        try:
-            _figures(first_snapshot(cfg))
-        except Exception:  # e.g. an uploaded series gone: the press computes and says why
-            pass
-        finally:
-            with _LOCK:
-                _PREPARING.discard(cfg.key)
-    threading.Thread(target=build, name="rnnviz-first-picture", daemon=True).start()
-
-
 def _rows_up_to(probe_step: np.ndarray, probe_grad: np.ndarray, step: int):
     keep = probe_step <= step  # rows newer than the inside shown belong to a later picture
     return probe_step[keep].copy(), probe_grad[keep].copy()
@@ -196,6 +173,22 @@ def inside_grid(snapshot: Snapshot, caption: str, key: str = "inside_grid") -> N
         board(snapshot, None, f"Inside the network at step {snapshot.step}, probe example 0",
               f"{key}_board")
         st.caption(caption)
+
+
+def before_training(cfg: RunConfig | None) -> None:
+    """The network of ``cfg`` before training, before Train is pressed: what a playground
+    shows first (and, built now, the first live picture is ready the moment Train is)."""
+    if cfg is None:
+        return
+    try:
+        snapshot = first_snapshot(cfg)
+    except Exception:  # e.g. an uploaded series no longer on this server: Train says why
+        return
+    with st.container(key="before_training"):
+        board(snapshot, None, "Before training: the network at step 0, probe example 0",
+              "before_board")
+        st.caption("The weights these settings start from (the form's changes show once you "
+                   "press Train). Train, and these pictures follow the network as it learns.")
 
 
 def live_inside(job: Job, snapshot: Snapshot, loss: dict | None) -> None:

@@ -222,14 +222,27 @@ def config_form(key: str = "config_form", narrow: bool = False) -> RunConfig | N
                                           width="stretch")
     if not submitted:
         return None
-    values = {name: st.session_state.get(name, getattr(defaults, name)) for name in FIELDS}
     try:
-        cfg = RunConfig(**values)
+        cfg = RunConfig(**_form_values())
     except ValueError as err:
         st.error(f"This configuration can't be trained: {err}.", icon=":material/block:")
         return None
     st.session_state.pop(LINK_WARNINGS, None)
     return cfg
+
+
+def _form_values() -> dict:
+    defaults = RunConfig()
+    return {name: st.session_state.get(name, getattr(defaults, name)) for name in FIELDS}
+
+
+def form_config() -> RunConfig | None:
+    """The configuration the form holds as last applied (a form's changes count only when it
+    is submitted), or None where those values do not make a valid one."""
+    try:
+        return RunConfig(**_form_values())
+    except ValueError:
+        return None
 
 
 PUBLIC_URL_ENV = "RNNVIZ_PUBLIC_URL"  # e.g. https://rnnviz.example.org: what students reach
