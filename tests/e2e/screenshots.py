@@ -4,7 +4,8 @@
                                     [--size desktop|classroom|phone|all]
 
 Starts the app, trains the default run (or the one in --query) through the Playground, then
-saves a full-page PNG of every page in the sidebar, named after the page. On Compare it first
+saves a full-page PNG of every page in the sidebar, named after the page, and the Playground
+while a long run trains (``playground_live.png``, at every size). On Compare it first
 trains the three cells and runs the dependency sweep, and on Forecasting and Text it trains the
 model the page needs, so the pictures show results rather than forms.
 
@@ -17,6 +18,7 @@ the three, one session each.
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 from .harness import (
@@ -88,12 +90,47 @@ def press_and_wait(page, label: str, timeout: float = 300_000) -> None:
         settle(page, timeout=timeout)
 
 
+PHONE_AGENT = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+               "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1")
+
+
+def live_shot(page, url: str, out: Path, size: str, problems: list) -> None:
+    """The Playground while a long run trains (on a projector: pressed at the desk, then
+    classroom mode switched on, and off again to stop it)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    page.goto(f"{url}/playground?{LIVE_QUERY}")
+    settle(page)
+    train_button(page).click()
+    classroom = size == "classroom"
+    if classroom:
+        page.get_by_text("Classroom mode").first.click()
+    try:
+        page.locator(".st-key-live_grid .nsewdrag[data-subplot='x2y2']").first.wait_for(
+            timeout=240_000)
+        page.get_by_text(re.compile(r"Training: step [1-9]\d* of")).first.wait_for(
+            timeout=240_000)
+    except PlaywrightTimeout:  # e.g. queued behind other trainings: said, not a crash
+        problems.append(f"{size}: the live view did not appear within 4 minutes")
+    else:
+        page.wait_for_timeout(6000)
+        path = out / "playground_live.png"
+        full_page_shot(page, path)
+        print(path)
+    if classroom:
+        page.get_by_text("Classroom mode").first.click()
+        settle(page)
+    page.locator(".st-key-stop [data-testid^='stBaseButton']:visible").first.click()
+    wait_for_run(page, timeout=120)
+
+
 def shoot(browser, url: str, out: Path, size: str, query: str, problems: list) -> None:
     """Every page at one size, in one session."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     width, height = SIZES[size]
-    page = browser.new_page(viewport={"width": width, "height": height})
+    # a phone's browser says so (the live board lays its panels out in one column for it)
+    agent = {"user_agent": PHONE_AGENT} if size == "phone" else {}
+    page = browser.new_page(viewport={"width": width, "height": height}, **agent)
     page.on("pageerror", lambda err: problems.append(f"{size}: {err}"))
+    live_shot(page, url, out, size, problems)
     page.goto(f"{url}/playground" + (f"?{query}" if query else ""))
     settle(page)
     train_button(page).click()
@@ -129,21 +166,6 @@ def shoot(browser, url: str, out: Path, size: str, query: str, problems: list) -
         print(f"{path}  ({errors} exception boxes)")
         if errors:
             problems.append(f"{size} {title}: {errors} exception boxes")
-    if size != "classroom":  # classroom mode has no Train button to start a live run with
-        live = out / "playground_live.png"  # a long run, pictured while it trains
-        page.goto(f"{url}/playground?{LIVE_QUERY}")
-        settle(page)
-        train_button(page).click()
-        try:
-            page.get_by_text("Gradient over training, so far").first.wait_for(
-                state="attached", timeout=240_000)
-        except PlaywrightTimeout:  # e.g. queued behind other trainings: said, not a crash
-            problems.append(f"{size}: the live view did not appear within 4 minutes")
-        else:
-            page.wait_for_timeout(4000)
-            full_page_shot(page, live)
-            print(live)
-        page.locator(".st-key-stop [data-testid^='stBaseButton']:visible").first.click()
     page.close()
 
 
