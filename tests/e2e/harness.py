@@ -189,6 +189,21 @@ def plotly_data_points(page) -> list[int]:
 
 
 SIZES = {"desktop": (1400, 900), "classroom": (1280, 720), "phone": (390, 844)}
+# a phone's browser says so in its user agent ("Mobile"), as the app's phone layout reads it
+PHONE_AGENT = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+               "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1")
+
+
+def train_at_size(page, url: str, query: str, size: str) -> None:
+    """Train ``query``'s run through the Playground; at the projector size the teacher trained
+    at the desk and then switches classroom mode on (it hides the Train button)."""
+    page.goto(f"{url}/playground" + (f"?{query}" if query else ""))
+    settle(page)
+    train_button(page).click()
+    wait_for_run(page, timeout=300)
+    if size == "classroom":
+        page.get_by_text("Classroom mode").first.click()
+        settle(page)
 
 
 @contextlib.contextmanager

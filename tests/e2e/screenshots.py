@@ -24,6 +24,7 @@ from pathlib import Path
 from .harness import (
     CHROMIUM_ARGS,
     EXCEPTION,
+    PHONE_AGENT,
     SIZES,
     app_server,
     chromium_path,
@@ -31,6 +32,7 @@ from .harness import (
     open_page,
     settle,
     sidebar_collapsed,
+    train_at_size,
     train_button,
     wait_for_run,
 )
@@ -90,10 +92,6 @@ def press_and_wait(page, label: str, timeout: float = 300_000) -> None:
         settle(page, timeout=timeout)
 
 
-PHONE_AGENT = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
-               "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1")
-
-
 def live_shot(page, url: str, out: Path, size: str, problems: list) -> None:
     """The Playground while a long run trains (on a projector: pressed at the desk, then
     classroom mode switched on, and off again to stop it)."""
@@ -131,13 +129,7 @@ def shoot(browser, url: str, out: Path, size: str, query: str, problems: list) -
     page = browser.new_page(viewport={"width": width, "height": height}, **agent)
     page.on("pageerror", lambda err: problems.append(f"{size}: {err}"))
     live_shot(page, url, out, size, problems)
-    page.goto(f"{url}/playground" + (f"?{query}" if query else ""))
-    settle(page)
-    train_button(page).click()
-    wait_for_run(page, timeout=300)
-    if size == "classroom":  # the teacher trained at the desk; now the projector
-        page.get_by_text("Classroom mode").first.click()
-        settle(page)
+    train_at_size(page, url, query, size)
     titles = nav_titles(page)
     rewound = out / "gates_rewound.png"  # the inside at an earlier moment of training
     go_to(page, "Gates", size)

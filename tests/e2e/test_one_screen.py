@@ -8,7 +8,16 @@ from __future__ import annotations
 import re
 import time
 
-from .harness import EXCEPTION, SIZES, box, settle, sized_tab, train_button, wait_for_run
+from .harness import (
+    EXCEPTION,
+    PHONE_AGENT,
+    SIZES,
+    box,
+    settle,
+    sized_tab,
+    train_button,
+    wait_for_run,
+)
 
 LONG = "seq_len=10&hidden_size=8&steps=30000&probe_every=50&eval_every=100"
 SHORT = "seq_len=8&hidden_size=6&steps=1500&probe_every=50&eval_every=50"
@@ -85,10 +94,6 @@ def test_train_shows_the_inside_at_once_beside_the_controls_and_keeps_it(browser
         for page in ("hidden_states", "gates", "gradients"):
             assert any(href.endswith(f"/{page}") for href in hrefs), hrefs
         assert tab.locator(EXCEPTION).count() == 0 and tab.problems == []
-
-
-PHONE_AGENT = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
-               "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1")
 
 
 def test_a_phone_scrolls_to_the_live_view_on_train(browser, server_url):

@@ -19,8 +19,7 @@ from .harness import (
     settle,
     sidebar_collapsed,
     sized_tab,
-    train_button,
-    wait_for_run,
+    train_at_size,
     wait_until_drawn,
 )
 
@@ -99,13 +98,7 @@ def _steps_said(parts: list[dict]) -> dict[str, int]:
 
 
 def _open_step_through(page, url: str, size: str) -> None:
-    page.goto(f"{url}/playground?{QUERY}")
-    settle(page)
-    train_button(page).click()
-    wait_for_run(page, timeout=300)
-    if size == "classroom":  # the teacher trained at the desk; now the projector
-        page.get_by_text("Classroom mode").first.click()
-        settle(page)
+    train_at_size(page, url, QUERY, size)
     if sidebar_collapsed(page):
         page.locator("[data-testid='stExpandSidebarButton']").first.click()
         page.wait_for_timeout(400)
