@@ -117,7 +117,9 @@ def live_shot(page, url: str, out: Path, size: str, problems: list) -> None:
     if classroom:
         page.get_by_text("Classroom mode").first.click()
         settle(page)
-    page.locator(".st-key-stop [data-testid^='stBaseButton']:visible").first.click()
+    # dispatched: the grown and restored viewport can leave Playwright thinking it is off screen
+    page.locator(".st-key-stop [data-testid^='stBaseButton']:visible").first.dispatch_event(
+        "click")
     wait_for_run(page, timeout=120)
 
 

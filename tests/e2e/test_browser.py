@@ -56,8 +56,9 @@ def test_shared_link_reproduces_configuration(browser, server_url):
         sliders = {label: slider_value(page, label) for label in ("Sequence length",
                                                                   "Hidden units")}
         assert sliders == {"Sequence length": "33", "Hidden units": "12"}
-        assert selectbox_value(page, "Cell") == "gru"
-        assert selectbox_value(page, "Task") == "parity"
+        # the boxes show the names a learner reads; the link keeps the codes
+        assert selectbox_value(page, "Cell") == "GRU"
+        assert selectbox_value(page, "Task") == "Parity of marked bits"
         assert "cell=gru" in page.url and "seq_len=33" in page.url
     finally:
         context.close()
