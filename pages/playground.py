@@ -181,14 +181,14 @@ def finished_view(run) -> None:
                             "to that step.")
 
     rewind.rewind(run, draw=draw)
-    links = st.columns(3)
-    links[0].page_link("pages/hidden_states.py", label="Hidden states: what it remembers",
-                       icon=":material/memory:")
-    links[1].page_link("pages/gates.py", icon=":material/door_open:",
-                       label="Gates: why a vanilla RNN has none" if run.config.cell == "rnn"
-                       else "Gates: what it keeps and forgets")
-    links[2].page_link("pages/gradients.py", icon=":material/trending_down:",
-                       label="Gradients: how far back learning reaches")
+    # one under another: side by side, a third of the column cut the labels short
+    st.page_link("pages/hidden_states.py", label="Hidden states: what it remembers",
+                 icon=":material/memory:")
+    st.page_link("pages/gates.py", icon=":material/door_open:",
+                 label="Gates: why a vanilla RNN has none" if run.config.cell == "rnn"
+                 else "Gates: what it keeps and forgets")
+    st.page_link("pages/gradients.py", icon=":material/trending_down:",
+                 label="Gradients: how far back learning reaches")
 
 
 def output_column() -> None:
