@@ -163,7 +163,8 @@ def board_columns() -> int:
 def board(snapshot: Snapshot, loss: dict | None, title: str, key: str) -> None:
     """One figure: the loss (if given) and the panels of ``snapshot`` (``charts.live_board``),
     so that the browser draws them together."""
-    figure = charts.live_board(_panels(snapshot), loss, snapshot.step, title, board_columns())
+    figure = charts.live_board(_panels(snapshot), loss, snapshot.step, title, board_columns(),
+                               panel_title_px=18 if classroom.is_on() else 13)
     st.plotly_chart(classroom.projector_figure(figure), width="stretch", key=key)
 
 

@@ -71,7 +71,7 @@ def _rows(count: int, columns: int) -> list[list[int]]:
 
 
 def live_board(panels: list[tuple[str, dict]], loss: dict | None, step: int, title: str,
-               columns: int = 2) -> dict:
+               columns: int = 2, panel_title_px: int = 13) -> dict:
     """The live view as ONE plotly figure (a plain dict): the loss curve across the top (when
     given, ``live_loss_figure``'s dict) and the inside panels (``live_figures``, as
     ``to_plotly_json`` dicts) in ``columns`` columns, under one title that names ``step``.
@@ -79,7 +79,8 @@ def live_board(panels: list[tuple[str, dict]], loss: dict | None, step: int, tit
     One figure because the browser draws one figure at once: drawn as separate charts, a busy
     browser finished some redraws before others and showed hidden states from one snapshot
     beside a gate from an older one. Assembling dicts costs milliseconds, so the board can be
-    rebuilt for every redraw from panels built once per snapshot."""
+    rebuilt for every redraw from panels built once per snapshot. ``panel_title_px``: the
+    panels' titles (larger on a projector)."""
     rows = _rows(len(panels), columns)
     # one column is a phone's: the loss's legend wraps onto a line per entry there
     after_loss = AFTER_LOSS_PX + (40 if columns == 1 else 0)
@@ -145,6 +146,6 @@ def live_board(panels: list[tuple[str, dict]], loss: dict | None, step: int, tit
             layout["annotations"].append({
                 "text": panel_title, "xref": "paper", "yref": "paper", "x": x_band[0],
                 "y": y_band[1] + 8 / plot_px, "xanchor": "left", "yanchor": "bottom",
-                "align": "left", "showarrow": False, "font": {"size": 13}})
+                "align": "left", "showarrow": False, "font": {"size": panel_title_px}})
         top_px += BOARD_PANEL_PX + BETWEEN_ROWS_PX
     return {"data": data, "layout": layout}

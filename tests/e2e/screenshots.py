@@ -112,9 +112,15 @@ def live_shot(page, url: str, out: Path, size: str, problems: list) -> None:
     else:
         page.wait_for_timeout(6000)
         path = out / "playground_live.png"
-        full_page_shot(page, path)
+        if classroom:  # what the projector shows: the screen, not the page grown to its length
+            page.screenshot(path=str(path))  # (the grown one left the toggle off screen)
+        else:
+            full_page_shot(page, path)
         print(path)
-    if classroom:
+    if classroom:  # classroom mode closed the sidebar, where its switch is
+        if sidebar_collapsed(page):
+            page.locator("[data-testid='stExpandSidebarButton']").first.click()
+            page.wait_for_timeout(400)
         page.get_by_text("Classroom mode").first.click()
         settle(page)
     # dispatched: the grown and restored viewport can leave Playwright thinking it is off screen
