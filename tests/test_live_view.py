@@ -100,8 +100,10 @@ def test_a_job_no_page_looks_at_stops_and_one_a_page_watches_goes_on(tmp_path):
     closed = registry.submit(RunConfig(**LONG, seed=1))
     watched = registry.submit(RunConfig(**LONG, seed=2))
     scripted = registry.submit(RunConfig(**LONG, seed=3))
-    for job in (closed, watched, scripted):
-        wait_until(lambda job=job: job.progress.step > 0, 300)
+    # the pool has RNNVIZ_MAX_CONCURRENT_JOBS workers (2 by default): the third may still wait
+    # for one, which does not matter here (it is never looked at, whatever its state)
+    for job in (closed, watched):
+        wait_until(lambda job=job: job.progress.step > 0, 200)
     closed.touch()
     closed.seen -= 60  # its tab was closed a minute ago
     watched.touch()
@@ -112,7 +114,7 @@ def test_a_job_no_page_looks_at_stops_and_one_a_page_watches_goes_on(tmp_path):
     assert run.history.steps_done < LONG["steps"]
     time.sleep(0.5)
     assert not watched.done and not scripted.done
-    assert watched.progress.step > 0
+    assert watched.progress.step > 0 and scripted.abandoned_after is None
     for job in (watched, scripted):
         job.detach()
 
