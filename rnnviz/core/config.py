@@ -51,7 +51,8 @@ class Field:
 FIELDS: dict[str, Field] = {
     # Task
     "task": Field("Task", "Task", "Which toy sequence problem to learn.",
-                  choices=("sine", "adding", "copy", "parity", "text", "sentiment")),
+                  choices=("sine", "adding", "copy", "parity", "text", "sentiment", "digits",
+                           "digits_speaker")),
     "seq_len": Field("Task", "Sequence length", "Time steps per example: the distance gradients "
                      "must travel back through time.", low=2, high=400),
     "lag": Field("Task", "Copy lag", "Copy task: the target at step t is the symbol seen "
@@ -164,6 +165,9 @@ class RunConfig:
             # imported here: the grammar module imports torch, which this table does not need
             from rnnviz.core.sentiment import check_seq_len
             check_seq_len(self.seq_len)
+        if self.task in ("digits", "digits_speaker"):
+            from rnnviz.core.speech import check_seq_len as check_frames
+            check_frames(self.seq_len)
 
     def replace(self, **changes: Any) -> RunConfig:
         """A copy with some fields changed (validated)."""

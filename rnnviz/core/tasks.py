@@ -12,6 +12,7 @@ copy        many-to-many      ``[B, T]`` symbol at t - lag     accuracy (1 / sym
 parity      many-to-one       ``[B]`` XOR of marked bits       accuracy (1/2)
 text        many-to-many      ``[B, T]`` next character        accuracy (most common char)
 sentiment   many-to-one       ``[B, 1]`` 1 positive, 0 neg.    accuracy (1/2)
+digits      many-to-one       ``[B, 1]`` the digit said        accuracy (1/10)
 ==========  ================  ===============================  ===========================
 
 The sentiment task's ``x`` is token ids ``[B, T]`` (int64) instead: ``Task.vocab_size`` says so,
@@ -39,7 +40,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from rnnviz.core import sentiment
+from rnnviz.core import sentiment, speech
 
 
 def _assets_dir() -> Path:
@@ -419,7 +420,8 @@ class SentimentTask(Task):
 
 
 TASKS: dict[str, Task] = {t.name: t for t in (SineTask(), AddingTask(), CopyTask(), ParityTask(),
-                                              TextTask(), SentimentTask())}
+                                              TextTask(), SentimentTask(),
+                                              *speech.make_task(Task))}
 
 
 def task_params(cfg) -> dict:
