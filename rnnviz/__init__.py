@@ -10,7 +10,9 @@ from rnnviz.core.config import FIELDS, RunConfig
 from rnnviz.core.history import History
 from rnnviz.core.inspect import inspect
 from rnnviz.core.models import build_model
-from rnnviz.core.runs import load_run, save_run
+from rnnviz.core.record import record
+from rnnviz.core.recorded import load_run  # a run file or a recorded folder
+from rnnviz.core.runs import save_run
 from rnnviz.core.tasks import TASKS
 from rnnviz.core.trace import Trace, trace
 from rnnviz.core.train import Run, train
@@ -18,7 +20,8 @@ from rnnviz.core.train import Run, train
 _LAZY = {"read_series": "rnnviz.core.csvread", "register_series": "rnnviz.serve.uploads"}
 
 __all__ = ["FIELDS", "History", "Run", "RunConfig", "TASKS", "Trace", "build_model",
-           "inspect", "load_run", "read_series", "register_series", "save_run", "trace", "train"]
+           "inspect", "load_run", "read_series", "record", "register_series", "save_run",
+           "trace", "train"]
 
 
 def __getattr__(name: str):
