@@ -7,6 +7,7 @@ which the training worker processes (which import this package) have no use for.
 """
 
 from rnnviz.core.config import FIELDS, RunConfig
+from rnnviz.core.hear import hear
 from rnnviz.core.history import History
 from rnnviz.core.inspect import inspect
 from rnnviz.core.models import build_model
@@ -20,7 +21,7 @@ from rnnviz.core.train import Run, train
 _LAZY = {"read_series": "rnnviz.core.csvread", "register_series": "rnnviz.serve.uploads"}
 
 __all__ = ["FIELDS", "History", "Run", "RunConfig", "TASKS", "Trace", "build_model",
-           "inspect", "load_run", "read_series", "record", "register_series", "save_run",
+           "hear", "inspect", "load_run", "read_series", "record", "register_series", "save_run",
            "trace", "train"]
 
 
