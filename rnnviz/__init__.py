@@ -3,7 +3,8 @@
 The public names below come from the engine, ``rnnviz.core``, except ``register_series``, which
 puts a data set into the server's registry (``rnnviz.serve.uploads``); docs/ARCHITECTURE.md maps
 the rest. ``read_series`` and ``register_series`` are imported on first use: they need pandas,
-which the training worker processes (which import this package) have no use for.
+which the training worker processes (which import this package) have no use for. ``show``
+(``rnnviz.charts.notebook``) is too: it needs plotly, which only a notebook asks for.
 """
 
 from rnnviz.core.config import FIELDS, RunConfig
@@ -18,11 +19,12 @@ from rnnviz.core.tasks import TASKS
 from rnnviz.core.trace import Trace, trace
 from rnnviz.core.train import Run, train
 
-_LAZY = {"read_series": "rnnviz.core.csvread", "register_series": "rnnviz.serve.uploads"}
+_LAZY = {"read_series": "rnnviz.core.csvread", "register_series": "rnnviz.serve.uploads",
+         "show": "rnnviz.charts.notebook"}  # plotly only when a notebook asks
 
 __all__ = ["FIELDS", "History", "Run", "RunConfig", "TASKS", "Trace", "build_model",
            "hear", "inspect", "load_run", "read_series", "record", "register_series", "save_run",
-           "trace", "train"]
+           "show", "trace", "train"]
 
 
 def __getattr__(name: str):

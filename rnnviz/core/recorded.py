@@ -388,3 +388,21 @@ def load_run(path) -> Run:
     if Path(path).is_dir():
         return load_recording(path)
     return load_run_file(path)
+
+
+def probe_trace(run: Run, step: int | None = None, gradients: bool = False):
+    """The trace of ``run`` at snapshot ``step`` (default: its last) on the batch its pages
+    show first (a recording's own probe; a trained run's probe batch), without Jacobians;
+    with ``gradients``, differentiated with the run's task loss. ``(step, trace)``; a step
+    that was not kept is a ValueError naming the nearest kept ones."""
+    from rnnviz.core.tasks import probe_batch
+    from rnnviz.core.trace import trace
+
+    steps = run.snapshot_steps
+    step = steps[-1] if step is None else step
+    if isinstance(step, bool) or not isinstance(step, (int, np.integer)):
+        raise ValueError(f"step must be a whole number, one of run.snapshot_steps; got {step!r}")
+    model = run.model_at(int(step))
+    x, y = (run.example_batch(0) if isinstance(run, OwnModelRun)
+            else probe_batch(run.config.replace(device="cpu")))
+    return int(step), trace(model, x, y if gradients else None, jacobians=False)
