@@ -63,6 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench_cmd.add_argument("--compare", action="store_true",
                            help="time RNN, LSTM and GRU trained together against one after "
                                 "another (the Compare page's training)")
+    record_cmd = commands.add_parser(
+        "bench-record", help="rnnviz.record's overhead on a training loop of the app's "
+                             "default size (rnnviz.measure.record_overhead)")
+    record_cmd.add_argument("--steps", type=int, default=1000, help="steps per timing")
+    record_cmd.add_argument("--repeats", type=int, default=3, help="timings per variant")
+    record_cmd.add_argument("--every", type=int, default=50, help="steps between probes")
     lessons_cmd = commands.add_parser(
         "lessons", help="train every lesson, check its claim and print a table")
     lessons_cmd.add_argument("keys", nargs="*", metavar="LESSON",
@@ -276,13 +282,22 @@ def command_claims(args: argparse.Namespace) -> int:
     return 0 if every else 1
 
 
+def command_bench_record(args: argparse.Namespace) -> int:
+    from rnnviz.measure import record_overhead
+    if args.steps < 10 or args.repeats < 1 or args.every < 1:
+        raise ValueError("bench-record: --steps must be at least 10, --repeats and --every at "
+                         "least 1")
+    print(record_overhead.table(record_overhead.measure(args.steps, args.repeats, args.every)))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         commands = {"train": command_train, "bench": command_bench,
                     "pretrain": command_pretrain, "lessons": command_lessons,
-                    "claims": command_claims,
+                    "claims": command_claims, "bench-record": command_bench_record,
                     "worker": command_worker}
         return commands[args.command](args)
     except ValueError as err:  # a bad value that passed argparse: the config says what is wrong

@@ -209,7 +209,7 @@ class Recorder:
         self.history = History(1, 1, self.x.shape[1], n_params=n_params)
         self._files: dict[int, str] = {}
         self._last_flush = 0.0
-        self.probe_s = 0.0  # time spent on probes and files, for the overhead benchmark
+        self.own_s = 0.0  # seconds spent in the recorder's calls (the overhead benchmark)
         started = time.perf_counter()
         run = {"format": FORMAT, "version": VERSION, "name": str(name or self.path.name),
                "cell": arch.cell, "input_size": arch.input_size,
@@ -222,7 +222,7 @@ class Recorder:
         atomic_write(self.path / PROBE_FILE,
                      save_tensors({"x": self.x.detach().to("cpu", torch.float32).contiguous()}))
         self._probe_now(force=True)  # step 0: the initial weights, before any training
-        self.probe_s += time.perf_counter() - started
+        self.own_s += time.perf_counter() - started
 
     @staticmethod
     def _probe(module: nn.Module, probe_x) -> tuple[torch.Tensor, bool]:
@@ -256,6 +256,7 @@ class Recorder:
     def step(self, loss, val_loss=None) -> None:
         """One optimizer step done (call it after ``optimizer.step()``): record its loss,
         and the validation loss when given; probe on the schedule."""
+        started = time.perf_counter()
         if self.closed:
             raise ValueError("this recording is closed; start a new one with rnnviz.record")
         value = _number(loss, "loss")
@@ -265,23 +266,22 @@ class Recorder:
         if val is not None:
             self.val.add(self.step_count, val)
         if self.step_count % self.every == 0:
-            started = time.perf_counter()
             self._probe_now()
-            self.probe_s += time.perf_counter() - started
         elif time.monotonic() - self._last_flush >= FLUSH_S:
-            started = time.perf_counter()
             self._flush("recording")
-            self.probe_s += time.perf_counter() - started
+        self.own_s += time.perf_counter() - started
 
     def close(self) -> None:
         """Probe the last step (kept whatever the stride) and mark the recording finished."""
         if self.closed:
             return
+        started = time.perf_counter()
         steps = self.history.probe_step
         if not len(steps) or int(steps[-1]) != self.step_count:
             self._probe_now(force=True, flush=False)
         self.closed = True
         self._flush("closed")
+        self.own_s += time.perf_counter() - started
 
     def __enter__(self) -> Recorder:
         return self
