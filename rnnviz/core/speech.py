@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import functools
 import math
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -134,11 +135,19 @@ SILENCE_FRAME = (math.log(FLOOR) - LOG_SHIFT) / LOG_SCALE  # every value of a fr
 
 # ---- the shipped data ----
 
+def _data_file() -> Path:
+    """``assets/fsdd.npz`` beside the package in a checkout, ``rnnviz/_assets`` when installed
+    (where ``rnnviz.core.tasks`` finds the corpus; not imported from there: tasks imports this
+    module)."""
+    package = Path(__file__).resolve().parents[1]
+    installed = package / "_assets" / "fsdd.npz"
+    return installed if installed.is_file() else package.parent / "assets" / "fsdd.npz"
+
+
 @functools.lru_cache(maxsize=1)
 def fsdd() -> dict[str, np.ndarray]:
     """The packed recordings (``assets/make_fsdd.py`` documents the arrays)."""
-    from rnnviz.core.tasks import ASSETS  # here: tasks imports this module
-    with np.load(ASSETS / "fsdd.npz") as data:
+    with np.load(_data_file()) as data:
         return {name: data[name] for name in data.files}
 
 
@@ -206,11 +215,9 @@ def check_seq_len(seq_len: int) -> None:
 
 # ---- the task (registered in rnnviz.core.tasks) ----
 
-def make_task(base):
-    """The two digits tasks as subclasses of ``rnnviz.core.tasks.Task`` (passed in: tasks
-    imports this module)."""
-    from rnnviz.core.tasks import Chance
-
+def make_task(base, Chance):  # noqa: N803 (a class)
+    """The two digits tasks as subclasses of ``rnnviz.core.tasks.Task``; the base class and
+    ``Chance`` are passed in, since tasks imports this module."""
     class DigitsTask(base):
         many_to_one, classification, metric_name = True, True, "accuracy"
 

@@ -421,7 +421,7 @@ class SentimentTask(Task):
 
 TASKS: dict[str, Task] = {t.name: t for t in (SineTask(), AddingTask(), CopyTask(), ParityTask(),
                                               TextTask(), SentimentTask(),
-                                              *speech.make_task(Task))}
+                                              *speech.make_task(Task, Chance))}
 
 
 def task_params(cfg) -> dict:
