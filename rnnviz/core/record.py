@@ -160,12 +160,23 @@ def _folder(to) -> Path:
     return path
 
 
+def refresh(copy: nn.Module, module: nn.Module) -> nn.Module:
+    """``copy`` (a ``model_from_module(module)`` made earlier) holding ``module``'s weights
+    now, bit for bit: building the copy anew costs more than the replay of a small probe."""
+    with torch.no_grad():
+        state = copy.rnn.state_dict()
+        for name, value in module.state_dict().items():
+            state[name].copy_(value)
+    return copy
+
+
 def probe_profile(module: nn.Module, x_batch_first: torch.Tensor, unbatched: bool,
-                  loss_fn: Callable) -> np.ndarray:
+                  loss_fn: Callable, model: nn.Module | None = None) -> np.ndarray:
     """``||dL_b/dh_t||`` of the top layer, mean over the batch, ``[T]`` float64: what
     ``inspect(module, x, loss_fn).grad_h[-1].mean(0)`` gives, computed on ``inspect``'s copy
-    of the module with ``torch.autograd.grad`` so no ``.grad`` anywhere is touched."""
-    model = model_from_module(module)
+    of the module (``model``, refreshed, or a new one) with ``torch.autograd.grad`` so no
+    ``.grad`` anywhere is touched."""
+    model = model_from_module(module) if model is None else refresh(model, module)
     with torch.enable_grad():
         # the input as a leaf, as inspect has it: the copy's weights need no gradient
         rep = replay(model, x_batch_first.clone().requires_grad_(True))
@@ -196,6 +207,7 @@ class Recorder:
             raise TypeError(f"model= must be the nn.Module that holds the recurrent module; "
                             f"got {type(model).__name__}")
         self.module, self.loss_fn, self.every, self.model = module, loss_fn, every, model
+        self._copy: nn.Module | None = None  # inspect's copy of the module, for the probes
         self.architecture = arch
         self.x, self.unbatched = self._probe(module, probe_x)
         self._measure()  # a loss_fn that gives no per-example loss fails before any file
@@ -317,8 +329,8 @@ class Recorder:
             profile, weights = np.zeros(self.x.shape[1]), None
         kept = self.history.record_probe(step, profile, weights, force=force)
         assert kept == keep, "the probe schedule and History disagree"
-        if flush:
-            self._flush("recording")
+        if flush:  # the index names the new snapshot at once; the losses when due
+            self._flush("recording", time.monotonic() - self._last_flush >= FLUSH_S)
 
     def _measure(self) -> tuple[np.ndarray, np.ndarray]:
         """The gradient profile and the weights, leaving the training as it was."""
@@ -330,23 +342,29 @@ class Recorder:
             if model is not None:
                 model.eval()
             with torch.random.fork_rng(devices=devices):
-                profile = probe_profile(self.module, self.x, self.unbatched, self.loss_fn)
+                if self._copy is None:
+                    self._copy = model_from_module(self.module)
+                profile = probe_profile(self.module, self.x, self.unbatched, self.loss_fn,
+                                        self._copy)
         finally:
             if model is not None:
                 for m, mode in zip(model.modules(), modes):
                     m.training = mode
         return profile, model_weights(self.module)
 
-    def _flush(self, status: str) -> None:
-        """The losses, then the index that names only snapshot files on disk, then the
-        snapshot files the thinning dropped (a reader of the old index may still open them
-        for a moment; ``recorded`` retries once)."""
+    def _flush(self, status: str, losses: bool = True) -> None:
+        """The losses (unless ``losses`` is False: at a probe within ``FLUSH_S`` of the last
+        flush, they wait for the next), then the index that names only snapshot files on
+        disk, then the snapshot files the thinning dropped (a reader of the old index may
+        still open them for a moment; ``recorded`` retries once)."""
         s, v = self.losses, self.val
-        atomic_write(self.path / LOSS_FILE, save_tensors({
-            "loss_step": torch.from_numpy(s.steps[:s.kept].copy()),
-            "loss": torch.from_numpy(s.values[:s.kept].copy()),
-            "val_step": torch.from_numpy(v.steps[:v.kept].copy()),
-            "val_loss": torch.from_numpy(v.values[:v.kept].copy())}))
+        if losses or not (self.path / LOSS_FILE).exists():
+            atomic_write(self.path / LOSS_FILE, save_tensors({
+                "loss_step": torch.from_numpy(s.steps[:s.kept].copy()),
+                "loss": torch.from_numpy(s.values[:s.kept].copy()),
+                "val_step": torch.from_numpy(v.steps[:v.kept].copy()),
+                "val_loss": torch.from_numpy(v.values[:v.kept].copy())}))
+            self._last_flush = time.monotonic()
         kept = [int(step) for step in self.history.probe_step]
         index = {"format": FORMAT, "version": VERSION, "status": status,
                  "updated": time.time(), "last_step": self.step_count,
@@ -357,7 +375,6 @@ class Recorder:
         atomic_write(self.path / INDEX_FILE, json.dumps(index).encode())
         for step in set(self._files) - set(kept):
             (self.path / self._files.pop(step)).unlink(missing_ok=True)
-        self._last_flush = time.monotonic()
 
 
 def record(module: nn.Module, probe_x, loss_fn: Callable, to="runs/my-run", *,

@@ -9,10 +9,12 @@ as a learner writes it, not ``core.train``: forward, loss, backward, clip, ``opt
 then ``rec.step(loss)`` when recording, probing every ``--every`` steps (the app's 50) on the
 app's probe batch (16 examples). The two variants run one after the other ``--repeats`` times,
 each from the same seed, on one torch thread; the table gives each variant's median
-seconds, the seconds spent inside the recorder's own calls (``Recorder.own_s``: the loss,
-the probes, the files) and the overhead both ways: that time over the plain loop's (steady
-on a shared machine) and the medians' ratio (the wall clock, with every other process's
-noise in it). The issue's target: at most 10 % slower.
+wall-clock and CPU seconds (``time.process_time``: one torch thread, so the process's CPU
+time is the loop's own work, steady on a machine other people share, where the wall clock is
+not), the seconds spent inside the recorder's own calls (``Recorder.own_s``: the loss, the
+probes, the files) and the overhead three ways. The issue's target, at most 10 % slower,
+is checked on the recorder's calls (wall time, I/O waits included) over the plain loop's CPU
+time: the one ratio that another process's load cannot move by more than the cost itself.
 Why measure at all: the probe replays the module step by step in Python, which is slower per
 step than the fused module; the schedule (and its thinning) is what keeps it a small share.
 """
@@ -36,16 +38,17 @@ from rnnviz.core.train import BatchStream
 TARGET = 0.10
 
 
-def loop(cfg: RunConfig, steps: int, folder: Path | None, every: int) -> tuple[float, float]:
-    """Seconds for ``steps`` steps of the learner's loop (with the recorder writing into
-    ``folder`` when given), and the seconds spent inside the recorder's own calls."""
+def loop(cfg: RunConfig, steps: int, folder: Path | None,
+         every: int) -> tuple[float, float, float]:
+    """Wall-clock and CPU seconds of ``steps`` steps of the learner's loop (with the recorder
+    writing into ``folder`` when given), and the wall seconds inside the recorder's calls."""
     torch.manual_seed(cfg.seed)
     model = build_model(cfg)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     task = TASKS[cfg.task]
     batches = BatchStream(cfg, torch.device("cpu"))
     probe_x, probe_y = probe_batch(cfg)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     rec = None
     if folder is not None:
         rec = record(model.rnn, probe_x, lambda out: task.loss_per_example(
@@ -61,24 +64,27 @@ def loop(cfg: RunConfig, steps: int, folder: Path | None, every: int) -> tuple[f
             rec.step(loss)
     if rec is not None:
         rec.close()
-    return time.perf_counter() - started, (rec.own_s if rec is not None else 0.0)
+    return (time.perf_counter() - started, time.process_time() - cpu,
+            rec.own_s if rec is not None else 0.0)
 
 
 def measure(steps: int = 1000, repeats: int = 3, every: int = RunConfig().probe_every) -> dict:
     cfg = RunConfig()
     torch.set_num_threads(1)
-    plain, recorded, shares = [], [], []
+    plain, recorded = [], []
     with tempfile.TemporaryDirectory(prefix="rnnviz-bench-record-") as tmp:
         loop(cfg, 20, None, every)  # warm up torch's kernels
         for repeat in range(repeats):
-            plain.append(loop(cfg, steps, None, every)[0])
-            seconds, own = loop(cfg, steps, Path(tmp) / f"run-{repeat}", every)
-            recorded.append(seconds)
-            shares.append(own)
-    base, with_rec = statistics.median(plain), statistics.median(recorded)
+            plain.append(loop(cfg, steps, None, every))
+            recorded.append(loop(cfg, steps, Path(tmp) / f"run-{repeat}", every))
+    med = {name: [statistics.median(t[i] for t in runs) for i in range(3)]
+           for name, runs in (("plain", plain), ("recorded", recorded))}
     return {"config": cfg, "steps": steps, "every": every, "repeats": repeats,
-            "plain_s": base, "recorded_s": with_rec, "recorder_s": statistics.median(shares),
-            "overhead": with_rec / base - 1.0}
+            "plain_s": med["plain"][0], "recorded_s": med["recorded"][0],
+            "plain_cpu_s": med["plain"][1], "recorded_cpu_s": med["recorded"][1],
+            "recorder_s": med["recorded"][2],
+            "overhead": med["recorded"][0] / med["plain"][0] - 1.0,
+            "cpu_overhead": med["recorded"][1] / med["plain"][1] - 1.0}
 
 
 def table(result: dict) -> str:
@@ -86,18 +92,19 @@ def table(result: dict) -> str:
     lines = [f"{cfg.cell} {cfg.hidden_size} units on {cfg.task}, T={cfg.seq_len}, batch "
              f"{cfg.batch_size}, {result['steps']} steps, probe every {result['every']}, "
              f"median of {result['repeats']}, torch threads {torch.get_num_threads()}",
-             f"{'loop':<34}{'seconds':>9}{'ms/step':>9}"]
-    for name, key in (("without the recorder", "plain_s"),
-                      ("with rnnviz.record", "recorded_s"),
-                      ("  of which inside the recorder", "recorder_s")):
-        seconds = result[key]
-        lines.append(f"{name:<34}{seconds:>9.3f}{1000 * seconds / result['steps']:>9.3f}")
-    own = result["recorder_s"] / result["plain_s"]
+             f"{'loop':<32}{'wall s':>9}{'CPU s':>9}{'CPU ms/step':>13}"]
+    for name, wall, cpu in (("without the recorder", "plain_s", "plain_cpu_s"),
+                            ("with rnnviz.record", "recorded_s", "recorded_cpu_s")):
+        lines.append(f"{name:<32}{result[wall]:>9.3f}{result[cpu]:>9.3f}"
+                     f"{1000 * result[cpu] / result['steps']:>13.3f}")
+    lines.append(f"{'  inside the recorder (wall)':<32}{result['recorder_s']:>9.3f}")
+    own = result["recorder_s"] / result["plain_cpu_s"]
     verdict = "within" if own <= TARGET else "OVER"
-    lines.append(f"overhead: the recorder's own time is {100 * own:.1f} % of the loop "
-                 f"without it ({verdict} the {100 * TARGET:.0f} % target); wall clock "
-                 f"{100 * result['overhead']:+.1f} % (on a busy machine the wall clock also "
-                 "carries the other processes' noise)")
+    lines.append(f"overhead: the recorder's calls take {100 * own:.1f} % of the plain loop's "
+                 f"CPU time ({verdict} the {100 * TARGET:.0f} % target); CPU time "
+                 f"{100 * result['cpu_overhead']:+.1f} %, wall clock "
+                 f"{100 * result['overhead']:+.1f} % (on a busy machine these two also "
+                 "carry the other processes' noise)")
     return "\n".join(lines)
 
 
