@@ -29,6 +29,7 @@ PAGES = [
     st.Page("pages/forecast.py", title="Forecasting", icon=":material/show_chart:"),
     st.Page("pages/text.py", title="Text", icon=":material/text_fields:"),
     st.Page("pages/sentiment.py", title="Sentiment", icon=":material/sentiment_satisfied:"),
+    st.Page("pages/speech.py", title="Speech", icon=":material/graphic_eq:"),
 ]
 
 # Streamlit leaves 6rem above every page; 4rem clears its header and gives the first screen

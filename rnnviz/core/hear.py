@@ -35,6 +35,7 @@ class Heard:
     probs: torch.Tensor  # [frames, 10]: P(digit) after each frame
     digit: int  # the answer: argmax of the last frame's P
     saliency: torch.Tensor  # [frames]: ‖∂L/∂x_t‖ of the answer's loss (or the target's)
+    hidden: torch.Tensor  # [frames, H]: the top layer's h_t after every frame
 
 
 def _model(run_or_model):
@@ -45,17 +46,23 @@ def _model(run_or_model):
     return model
 
 
-def probabilities(model, frames: torch.Tensor) -> torch.Tensor:
-    """``[frames, 10]``: the readout's softmax after every frame (eval mode, no gradient)."""
+def read(model, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(hidden [frames, H], probs [frames, 10])``: the top layer's h_t after every frame and
+    the readout's softmax applied to each (eval mode, no gradient)."""
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
             device = next(model.parameters()).device
             out, _ = model.rnn(model.embed(frames[None].to(device)))
-            return model.head(out[0]).softmax(dim=-1).cpu()
+            return out[0].cpu(), model.head(out[0]).softmax(dim=-1).cpu()
     finally:
         model.train(was_training)
+
+
+def probabilities(model, frames: torch.Tensor) -> torch.Tensor:
+    """``[frames, 10]``: P(digit) after every frame."""
+    return read(model, frames)[1]
 
 
 def saliency(model, frames: torch.Tensor, target: int) -> torch.Tensor:
@@ -79,10 +86,10 @@ def listen(run_or_model, samples, target: int | None = None) -> Heard:
     model = _model(run_or_model)
     trimmed = speech.trim_silence(samples)
     frames = speech.frames(trimmed)
-    probs = probabilities(model, frames)
+    hidden, probs = read(model, frames)
     digit = int(probs[-1].argmax())
     return Heard(trimmed.numpy().astype(np.float64), frames, probs, digit,
-                 saliency(model, frames, digit if target is None else target))
+                 saliency(model, frames, digit if target is None else target), hidden)
 
 
 def hear(run, wav: bytes) -> Heard:
