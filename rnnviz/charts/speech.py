@@ -54,7 +54,8 @@ def listening_figure(frames, hidden, probs, saliency, title: str) -> go.Figure:
     fig.add_trace(go.Bar(x=t, y=saliency, name="saliency", marker_color=MEASURED_COLOR,
                          hovertemplate="frame %{x}<br>‖∂L/∂x_t‖ = %{y:.3g}<extra></extra>"),
                   row=4, col=1)
-    _base_layout(fig, title, height=760)
+    fig.update_traces(showlegend=False)  # each row's title says what it is
+    _base_layout(fig, title, height=700)
     for row, bar in enumerate(bars, start=1):
         domain = list(fig.layout[f"yaxis{'' if row == 1 else row}"].domain)
         fig.data[row - 1].colorbar = _colorbar(bar, domain)
@@ -63,6 +64,8 @@ def listening_figure(frames, hidden, probs, saliency, title: str) -> go.Figure:
     fig.update_yaxes(title_text="digit", dtick=1, row=3, col=1)
     fig.update_yaxes(title_text="‖∂L/∂x_t‖", row=4, col=1)
     fig.update_xaxes(title_text=FRAME_AXIS, row=4, col=1)
+    for row in (1, 2, 3):  # the frame axis is drawn once, under the last row
+        fig.update_xaxes(visible=False, row=row, col=1)
     fig.update_layout(margin=dict(r=90))
     return fig
 
