@@ -287,3 +287,24 @@ def test_load_run_still_opens_run_files_and_refuses_a_missing_path(tmp_path):
     assert rnnviz.load_run(tmp_path / "a.rnnviz").history.steps_done == 2
     with pytest.raises(ValueError, match="no such file"):
         rnnviz.load_run(tmp_path / "nothing")
+
+
+def test_two_layers_without_biases_and_a_relu_rnn(tmp_path):
+    """The architectures inspect accepts beyond the default: stacked, bias-free, relu."""
+    for name, module in (("relu", nn.RNN(2, 4, num_layers=2, nonlinearity="relu", bias=False)),
+                         ("lstm2", nn.LSTM(2, 3, num_layers=2, batch_first=True))):
+        probe = torch.randn(3, 6, 2) if module.batch_first else torch.randn(6, 3, 2)
+        loss_fn = (lambda out: (out[:, -1] ** 2).sum(1)) if module.batch_first else \
+            (lambda out: (out[-1] ** 2).sum(1))
+        with record(module, probe, loss_fn, to=tmp_path / name, every=1) as rec:
+            with torch.no_grad():
+                for p in module.parameters():
+                    p.mul_(1.1)
+            rec.step(1.0)
+        run = rnnviz.load_run(tmp_path / name)
+        expected = rnnviz.inspect(module, probe, loss_fn, jacobians=False).grad_h[-1].mean(0)
+        np.testing.assert_allclose(run.profile_at(1), expected, rtol=1e-6)
+        for key, value in module.state_dict().items():
+            assert torch.equal(run.model_at(1).rnn.state_dict()[key], value), (name, key)
+        assert run.config.num_layers == 2 and run.config.nonlinearity == (
+            "relu" if name == "relu" else "tanh")
