@@ -308,3 +308,17 @@ def test_two_layers_without_biases_and_a_relu_rnn(tmp_path):
             assert torch.equal(run.model_at(1).rnn.state_dict()[key], value), (name, key)
         assert run.config.num_layers == 2 and run.config.nonlinearity == (
             "relu" if name == "relu" else "tanh")
+
+
+def test_a_thinned_loss_series_keeps_its_true_steps(tmp_path, monkeypatch):
+    """Beyond the loss buffer the series keeps every other step; the Run says the real steps."""
+    monkeypatch.setattr("rnnviz.core.record.MAX_LOSS_POINTS", 16)
+    rnn = nn.RNN(1, 2)
+    with record(rnn, torch.randn(3, 1, 1), lambda o: o[-1].sum(1), to=tmp_path / "t",
+                every=100) as rec:
+        for step in range(1, 41):
+            rec.step(float(step))
+    run = rnnviz.load_run(tmp_path / "t")
+    assert run.history.steps_done == 40 and run.summary()["steps"] == 40
+    assert len(run.history.loss) <= 16
+    np.testing.assert_array_equal(run.history.loss, run.history.step)  # loss k at step k

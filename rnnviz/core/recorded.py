@@ -246,16 +246,34 @@ def expected_shapes(arch: Architecture) -> dict[str, tuple]:
 
 
 class RecordedHistory(History):
-    """A History read from a recording: its loss series may be thinned (every stride-th step
-    kept), so ``step`` is the recorded step numbers, not 1..n; ``last_step`` the last step the
-    loop reported."""
+    """A History read from a recording. Its loss series may be thinned (every stride-th step
+    kept), so the per-step arrays hold ``kept`` points and ``step`` is their recorded step
+    numbers, not 1..n; ``steps_done`` (and ``last_step``) is the last step the loop reported,
+    as in a run trained here. A recording has no metric, gradient norm or clipping: NaN."""
 
     last_step: int = 0
+    kept: int = 0
     _recorded_steps: np.ndarray
 
     @property
     def step(self) -> np.ndarray:
-        return self._recorded_steps[: self.steps_done]
+        return self._recorded_steps[: self.kept]
+
+    @property
+    def loss(self) -> np.ndarray:
+        return self._loss[: self.kept]
+
+    @property
+    def metric(self) -> np.ndarray:
+        return self._metric[: self.kept]
+
+    @property
+    def grad_norm(self) -> np.ndarray:
+        return self._grad_norm[: self.kept]
+
+    @property
+    def clipped(self) -> np.ndarray:
+        return self._clipped[: self.kept]
 
 
 @dataclass
@@ -366,7 +384,8 @@ def _history(index, loss_step, loss, val_step, val_loss, probe_steps, profiles, 
     history._loss[:n] = loss
     history._recorded_steps = np.zeros(max(n, 1), dtype=np.int64)
     history._recorded_steps[:n] = loss_step
-    history.steps_done = n
+    history.kept = n
+    history.steps_done = index["last_step"]
     history._val = np.full((len(val_step), 3), np.nan)
     history._val[:, 0], history._val[:, 1] = val_step, val_loss
     history.evals_done = len(val_step)
