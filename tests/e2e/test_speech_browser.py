@@ -87,6 +87,9 @@ def test_the_microphone_hears_a_real_recording(browser, server_url, tmp_path):
         settle(tab)
         assert tab.locator(EXCEPTION).count() == 0
         assert tab.get_by_text("This recording can't be used").count() == 0
+        # the preset LSTM (deterministic per config) names theo's 3
+        answer = tab.locator(".st-key-speech_voice_answer [data-testid='stMetricValue']")
+        assert answer.first.inner_text().strip() == "3"
         _tall_screenshot(tab, "speech_microphone.png")
     finally:
         context.close()
