@@ -113,3 +113,18 @@ def test_seq_len_too_short_is_a_clear_message():
     with pytest.raises(ValueError, match="at least 16"):
         RunConfig(task="digits", seq_len=8)
     assert RunConfig(task="digits", seq_len=16).seq_len == 16
+
+
+def test_frames_are_the_same_bits_on_any_thread_count():
+    """A page may compute the data's frames in a server's thread (several torch threads) and a
+    pool worker on one: the training data, and so the run, must not depend on which."""
+    samples = [speech.recording(i) for i in range(0, 3000, 250)]
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = [speech.frames(s) for s in samples]
+        torch.set_num_threads(4)
+        four = [speech.frames(s) for s in samples]
+    finally:
+        torch.set_num_threads(before)
+    assert all(torch.equal(a, b) for a, b in zip(one, four))

@@ -42,6 +42,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from rnnviz.core.determinism import single_thread
+
 RATE = 8000  # Hz, FSDD's rate: every input is resampled to it
 N_FFT = 256  # 32 ms window
 HOP = 128  # 16 ms between frames
@@ -176,8 +178,12 @@ def find(digit: int, speaker: str, take: int) -> int:
 
 @functools.lru_cache(maxsize=1)
 def all_frames() -> tuple[torch.Tensor, ...]:
-    """Every recording's frames (3,000 tensors; computed once per process, about a second)."""
-    return tuple(frames(recording(i)) for i in range(len(fsdd()["digit"])))
+    """Every recording's frames (3,000 tensors; computed once per process, about a second).
+    On one torch thread, as a run trains: whichever computes them first (a page in a server
+    with several threads, a pool worker with one), a config's training data is the same bits
+    and its run too (``rnnviz.core.determinism``)."""
+    with single_thread():
+        return tuple(frames(recording(i)) for i in range(len(fsdd()["digit"])))
 
 
 def split_indices(split: str, held_out: str | None) -> np.ndarray:
