@@ -221,8 +221,9 @@ class Recorder:
         self.history = History(1, 1, self.x.shape[1], n_params=n_params)
         self._files: dict[int, str] = {}
         self._last_flush = 0.0
-        self.own_s = 0.0  # seconds spent in the recorder's calls (the overhead benchmark)
-        started = time.perf_counter()
+        # wall and CPU seconds spent in the recorder's calls (the overhead benchmark)
+        self.own_s = self.own_cpu_s = 0.0
+        started, cpu = time.perf_counter(), time.process_time()
         run = {"format": FORMAT, "version": VERSION, "name": str(name or self.path.name),
                "cell": arch.cell, "input_size": arch.input_size,
                "hidden_size": arch.hidden_size, "num_layers": arch.num_layers,
@@ -234,7 +235,7 @@ class Recorder:
         atomic_write(self.path / PROBE_FILE,
                      save_tensors({"x": self.x.detach().to("cpu", torch.float32).contiguous()}))
         self._probe_now(force=True)  # step 0: the initial weights, before any training
-        self.own_s += time.perf_counter() - started
+        self._count(started, cpu)
 
     @staticmethod
     def _probe(module: nn.Module, probe_x) -> tuple[torch.Tensor, bool]:
@@ -268,7 +269,7 @@ class Recorder:
     def step(self, loss, val_loss=None) -> None:
         """One optimizer step done (call it after ``optimizer.step()``): record its loss,
         and the validation loss when given; probe on the schedule."""
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         if self.closed:
             raise ValueError("this recording is closed; start a new one with rnnviz.record")
         value = _number(loss, "loss")
@@ -281,19 +282,23 @@ class Recorder:
             self._probe_now()
         elif time.monotonic() - self._last_flush >= FLUSH_S:
             self._flush("recording")
-        self.own_s += time.perf_counter() - started
+        self._count(started, cpu)
 
     def close(self) -> None:
         """Probe the last step (kept whatever the stride) and mark the recording finished."""
         if self.closed:
             return
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         steps = self.history.probe_step
         if not len(steps) or int(steps[-1]) != self.step_count:
             self._probe_now(force=True, flush=False)
         self.closed = True
         self._flush("closed")
+        self._count(started, cpu)
+
+    def _count(self, started: float, cpu: float) -> None:
         self.own_s += time.perf_counter() - started
+        self.own_cpu_s += time.process_time() - cpu
 
     def __enter__(self) -> Recorder:
         return self
