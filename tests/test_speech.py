@@ -98,6 +98,14 @@ def test_digits_batches_are_padded_in_front_with_silence():
     assert torch.equal(middle, longest[start: start + 20])
 
 
+@pytest.mark.parametrize("seq_len", [16, 24, 48, 200])
+def test_gathered_batches_equal_padding_each_recording(seq_len):
+    every = torch.arange(3000)
+    gathered = speech.padded_rows(every, seq_len)
+    for i in range(3000):
+        assert torch.equal(gathered[i], speech.pad_frames(speech.all_frames()[i], seq_len)), i
+
+
 @pytest.mark.parametrize("task,size", [("digits", 300), ("digits_speaker", 500)])
 def test_validation_set_is_the_whole_test_split(task, size):
     cfg = RunConfig(task=task, seq_len=48)
