@@ -181,6 +181,7 @@ def chart(figure, how_to_read: str = "", key: str | None = None, of_step: bool =
         st.plotly_chart(classroom.projector_figure(figure), width="stretch", key=key)
     else:
         st.altair_chart(classroom.projector_figure(figure), width="stretch", key=key)
+    rewind.chart_drawn()
     if how_to_read:
         st.caption(how_to_read)
 
