@@ -322,3 +322,64 @@ def test_a_thinned_loss_series_keeps_its_true_steps(tmp_path, monkeypatch):
     assert run.history.steps_done == 40 and run.summary()["steps"] == 40
     assert len(run.history.loss) <= 16
     np.testing.assert_array_equal(run.history.loss, run.history.step)  # loss k at step k
+
+
+THINNING_WRITER = textwrap.dedent("""
+    import sys, torch
+    from torch import nn
+    sys.path.insert(0, {root!r})
+    import rnnviz
+    torch.set_num_threads(1)
+    rnn = nn.RNN(1, 2)
+    rec = rnnviz.record(rnn, torch.randn(3, 1, 1), lambda o: o[-1].sum(1), to={to!r}, every=1)
+    while True:
+        with torch.no_grad():
+            rnn.weight_hh_l0.mul_(0.999)
+        rec.step(1.0)
+""")
+
+
+def test_reading_while_the_writer_thins_its_snapshots(tmp_path):
+    """Every read of a folder whose writer is deleting thinned snapshots opens, in order."""
+    to = tmp_path / "thinning"
+    proc = subprocess.Popen([sys.executable, "-c",
+                             THINNING_WRITER.format(root=str(ROOT), to=str(to))])
+    try:
+        deadline, reads, strides = time.monotonic() + 120, 0, set()
+        while reads < 10 or max(strides) < 4:
+            assert time.monotonic() < deadline and proc.poll() is None
+            if not (to / "index.json").exists():
+                time.sleep(0.05)  # polling: the writer has not written its first index yet
+                continue
+            run = load_recording(to)
+            steps = run.snapshot_steps
+            assert steps[0] == 0 and steps == sorted(steps) and len(steps) <= MAX_SNAPSHOTS + 1
+            strides.add(json.loads((to / "index.json").read_text())["probe_stride"])
+            reads += 1
+    finally:
+        proc.kill()
+        proc.wait(30)
+
+
+def test_a_snapshot_thinned_between_the_index_and_its_read(tmp_path, monkeypatch):
+    """The writer's order when it thins (new index, then delete), landing between the
+    reader's reading the index and its opening the file: the reader reads the index again."""
+    gru = nn.GRU(1, 2)
+    with record(gru, torch.randn(3, 1, 1), lambda o: o[-1].sum(1), to=tmp_path / "r",
+                every=1) as rec:
+        rec.step(1.0)
+        rec.step(1.0)
+    folder = tmp_path / "r"
+    victim = folder / "snap-000000001.safetensors"
+    read_bytes = type(victim).read_bytes
+
+    def thin_then_read(path):
+        if path.name == victim.name and victim.exists():
+            index = json.loads((folder / "index.json").read_text())
+            index["snapshots"] = [s for s in index["snapshots"] if s["step"] != 1]
+            (folder / "index.json").write_text(json.dumps(index))
+            victim.unlink()
+        return read_bytes(path)
+
+    monkeypatch.setattr(type(victim), "read_bytes", thin_then_read)
+    assert load_recording(folder).snapshot_steps == [0, 2]

@@ -69,6 +69,10 @@ DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch
           "float64": torch.float64}
 
 
+class MissingFile(ValueError):
+    """A file the folder should hold is not there (for a snapshot: maybe just thinned)."""
+
+
 def _file(folder: Path, name: str) -> Path:
     """``folder/name``, refused unless it is a regular file inside the folder (not a link)."""
     if not isinstance(name, str) or "/" in name or "\\" in name or name in ("", ".", "..") \
@@ -80,7 +84,7 @@ def _file(folder: Path, name: str) -> Path:
         raise ValueError(f"{path}: is a symbolic link; a run folder's files must be plain "
                          "files inside it (delete the link)")
     if not path.is_file():
-        raise ValueError(f"{path}: missing; the folder is incomplete (was it copied in part?)")
+        raise MissingFile(f"{path}: missing; the folder is incomplete (was it copied in part?)")
     if path.stat().st_size > MAX_FILE_BYTES:
         raise ValueError(f"{path}: larger than {MAX_FILE_BYTES // 2**20} MB, not a "
                          "recorder's file")
@@ -107,7 +111,11 @@ def _json(folder: Path, name: str) -> dict:
 def _tensors(folder: Path, name: str) -> dict[str, torch.Tensor]:
     path = _file(folder, name)
     try:
-        return load_tensors(path.read_bytes())
+        data = path.read_bytes()
+    except FileNotFoundError:  # deleted between the check and the read
+        raise MissingFile(f"{path}: missing; the folder is incomplete") from None
+    try:
+        return load_tensors(data)
     except Exception as err:  # safetensors raises several kinds for a damaged file
         raise ValueError(f"{path}: not a readable safetensors file ({str(err)[:120]}); the "
                          "file is damaged or truncated") from None
@@ -349,10 +357,10 @@ def _load(folder: Path) -> RecordedRun:
     expected = expected_shapes(arch)
     snapshots, profiles = [], []
     for step in index["steps"]:
-        if not (folder / snapshot_name(step)).exists() and \
-                not (folder / snapshot_name(step)).is_symlink():
-            raise _Thinned
-        weights, profile = _snapshot(folder, step, expected, steps)
+        try:
+            weights, profile = _snapshot(folder, step, expected, steps)
+        except MissingFile:
+            raise _Thinned from None
         snapshots.append(weights)
         profiles.append(profile)
     infer_architecture(snapshots[0])  # the names and shapes describe one module
