@@ -216,6 +216,10 @@ def test_bad_calls_get_clear_messages(tmp_path):
         record(nn.Linear(3, 4), probe, loss_fn, to=tmp_path / "a")
     with pytest.raises(ValueError, match=r"probe_x must be a float tensor \[T, B, 3\]"):
         record(lstm, torch.randn(5, 2, 4), loss_fn, to=tmp_path / "b")
+    with pytest.raises(ValueError, match=r"\[T, B, 3\] .*got list"):
+        record(lstm, [[1.0, 2.0, 3.0]], loss_fn, to=tmp_path / "b")
+    with record(lstm, probe.numpy(), loss_fn, to=tmp_path / "numpy"):
+        pass  # a numpy probe, as inspect takes one
     with pytest.raises(ValueError, match="time steps"):
         record(lstm, torch.randn(1, 2, 3), loss_fn, to=tmp_path / "c")
     (tmp_path / "file.txt").write_text("mine")

@@ -243,6 +243,8 @@ class Recorder:
         checked against the module and the limits the pages draw within."""
         size = module.input_size
         layout = "[B, T, in]" if module.batch_first else "[T, B, in]"
+        if isinstance(probe_x, np.ndarray) and probe_x.dtype.kind == "f":
+            probe_x = torch.from_numpy(probe_x)  # as inspect takes it
         if not isinstance(probe_x, torch.Tensor) or not probe_x.is_floating_point() or \
                 probe_x.dim() not in (2, 3) or probe_x.shape[-1] != size:
             got = (f"{list(probe_x.shape)} {probe_x.dtype}" if isinstance(probe_x, torch.Tensor)
