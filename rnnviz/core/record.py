@@ -36,6 +36,12 @@ The folder is safe to read while it is written and after the writer is killed: e
 written under a temporary name in the folder and renamed into place (``os.replace``), so a
 reader sees the old file or the new one, never half of one. ``index.json`` is written last and
 names only files that exist; a dropped snapshot is deleted after the index stops naming it.
+The index is rewritten at every kept probe (a killed writer's folder opens up to its last
+snapshot), the loss series at most once every ``FLUSH_S`` (1 s) and at the end: writing them
+at every probe cost a third of the recorder's time (measured with ``rnnviz bench-record``).
+A module whose loss_fn uses parts with state of their own (batch norm) must be passed as
+``model=`` too: only then are they in eval mode, and their running statistics untouched,
+during the probe.
 Only safetensors and JSON, never pickle (``rnnviz.core.recorded`` reads it back, checking
 everything). Disk and memory are bounded however long the loop runs: at most ``MAX_LOSS_POINTS``
 losses and ``MAX_VAL_POINTS`` validation losses, and the History's snapshot budget.
