@@ -37,8 +37,9 @@ written under a temporary name in the folder and renamed into place (``os.replac
 reader sees the old file or the new one, never half of one. ``index.json`` is written last and
 names only files that exist; a dropped snapshot is deleted after the index stops naming it.
 The index is rewritten at every kept probe (a killed writer's folder opens up to its last
-snapshot), the loss series at most once every ``FLUSH_S`` (1 s) and at the end: writing them
-at every probe cost a third of the recorder's time (measured with ``rnnviz bench-record``).
+snapshot), the loss series at most once every ``FLUSH_S`` (1 s) and at the end: file writes
+were about two fifths of the recorder's time in a profile of ``rnnviz bench-record``, and the
+losses at every probe were one write in three.
 A module whose loss_fn uses parts with state of their own (batch norm) must be passed as
 ``model=`` too: only then are they in eval mode, and their running statistics untouched,
 during the probe.
