@@ -92,8 +92,9 @@ def recording_section(run) -> None:
                             int(st.session_state[TAKE]))
     index = speech.find(digit, speaker, take)
     trained = index in set(speech.split_indices("train", TASKS[run.config.task].held_out))
-    heard = state.cached(run, f"speech-{index}",
-                         lambda: listen(run, speech.recording(index), target=digit))
+    # not cached on the run: one forward and one backward pass over a few dozen frames take
+    # milliseconds, while a cache per recording could grow to every one of the 3,000
+    heard = listen(run, speech.recording(index), target=digit)
     st.audio(heard.samples, sample_rate=speech.RATE)
     st.caption(f"{speaker} saying {digit}, take {take}: "
                + ("**in the training set** (the model has heard it)." if trained else
