@@ -11,7 +11,8 @@ gap (what learning voices instead of digits costs), and the training time measur
 ``train`` (the features are computed once before, about a second, and not counted). Also the
 log-mel statistics ``rnnviz.core.speech`` scales by, measured again over FSDD's training takes.
 
-Run it under ``nice -n 19`` on a shared machine; each line is one training of a few seconds.
+Run it under ``nice -n 19`` on a shared machine; each line is two trainings, whose times it
+prints.
 """
 
 from __future__ import annotations
