@@ -330,11 +330,16 @@ def shutting_down() -> bool:
     return _closing
 
 
-def _stop_at_exit() -> None:
+def close() -> None:
+    """Stop the workers for good, as the server stops: a running job ends with "the server is
+    shutting down", and no training starts any more in this process."""
     global _closing
     with _pool_lock:
         _closing = True
     shutdown_workers()
+
+
+_stop_at_exit = close
 
 
 def _ping() -> int:
