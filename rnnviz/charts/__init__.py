@@ -73,6 +73,7 @@ from rnnviz.charts.sentiment import (
     unit_meaning_chart,
 )
 from rnnviz.charts.sequences import sequence_panel
+from rnnviz.charts.speech import confusion_figure, digits_panel, listening_figure
 from rnnviz.charts.stepthrough import (
     FADE,
     FRAME_MS,

@@ -16,6 +16,7 @@ from rnnviz.charts.palette import (
     UNIT_COLORS,
     WRONG_COLOR,
 )
+from rnnviz.charts.speech import digits_panel
 from rnnviz.charts.style import (
     TIME_AXIS,
     TIME_WINDOW,
@@ -289,6 +290,7 @@ def _own_model_panel(task, x: np.ndarray, y: np.ndarray, prediction: np.ndarray,
 
 _SEQUENCE_PANELS = {"sine": _sine_panel, "adding": _adding_panel, "copy": _copy_panel,
                     "parity": _parity_panel, "text": _text_panel, "sentiment": _sentiment_panel,
+                    "digits": digits_panel, "digits_speaker": digits_panel,
                     OWN_TASK: _own_model_panel}
 
 
@@ -299,7 +301,8 @@ def sequence_panel(task, x: np.ndarray, y: np.ndarray, prediction: np.ndarray) -
     task gives them for one example: sine ``[T, 1]`` / ``[T, 1]``; adding ``[1]`` / ``[1]``
     (read at the last step); copy ``[T]`` class index, -1 = no target / logits ``[T, C]``;
     parity ``[1]`` / logits ``[2]`` (shown as P(parity = 1) at the last step); text ``[T]`` /
-    logits ``[T, vocab]`` (characters as text, predictions green when right, red when wrong).
+    logits ``[T, vocab]`` (characters as text, predictions green when right, red when wrong);
+    digits ``[1]`` digit said / logits ``[10]`` (the frames as a heatmap, ``charts.speech``).
     Copy and text sequences longer than a screen open on their first steps; dragging pans.
     """
     x = _finite(x)

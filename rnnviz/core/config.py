@@ -50,7 +50,8 @@ class Field:
 
 FIELDS: dict[str, Field] = {
     # Task
-    "task": Field("Task", "Task", "Which toy sequence problem to learn.",
+    "task": Field("Task", "Task", "Which sequence problem to learn: a toy task made up on the "
+                  "fly, or real data (the spoken digits of FSDD).",
                   choices=("sine", "adding", "copy", "parity", "text", "sentiment", "digits",
                            "digits_speaker")),
     "seq_len": Field("Task", "Sequence length", "Time steps per example: the distance gradients "
