@@ -33,8 +33,24 @@ def test_the_wheel_holds_every_package_and_the_assets(wheel):
         assert f"{package}/__init__.py" in names, package
     sources = {p.relative_to(ROOT).as_posix() for p in (ROOT / "rnnviz").rglob("*.py")}
     assert sources <= names, sorted(sources - names)
-    for asset in ("corpus.txt", "daily_temperature.csv", "predator_prey.csv"):
+    for asset in ("corpus.txt", "daily_temperature.csv", "predator_prey.csv", "fsdd.npz",
+                  "FSDD_LICENSE.md", "favicon.png"):
         assert f"rnnviz/_assets/{asset}" in names
+
+
+def test_the_wheel_holds_the_pages_the_entry_and_the_settings(wheel):
+    """`rnnviz app` needs no checkout: every page of pages/, the packaged entry and the
+    Streamlit settings of .streamlit/ travel in the wheel, and the navigation names only pages
+    the wheel holds."""
+    from rnnviz.app.main import PAGES
+
+    names = set(zipfile.ZipFile(wheel).namelist())
+    pages = {p.name for p in (ROOT / "pages").glob("*.py")}
+    assert {name for name, _, _ in PAGES} <= pages
+    for page in pages:
+        assert f"rnnviz/_pages/{page}" in names, page
+    assert "rnnviz/app/script/rnnviz_app.py" in names
+    assert "rnnviz/_streamlit/config.toml" in names
 
 
 def test_the_console_script_is_the_cli(wheel):
