@@ -52,7 +52,7 @@ elif run is not None:
 
     def draw(run) -> None:
         """The charts of one training step (the slider reruns only them: ``rewind``)."""
-        layer, example, tr, _, _ = views.inspection_controls(run)
+        layer, example, tr, _, _ = views.inspection_controls(run, jacobians=False)
         gates = {name: values[example] for name, values in tr.gates[layer].items()}
         # the heatmaps first, right under the slider that drives them; each gate's meaning
         # and equation under its heatmap
@@ -98,4 +98,4 @@ elif run is not None:
                        "$h_{t-1}$ unchanged and the gradient passes through untouched.",
                        icon=":material/memory:")
 
-    rewind.rewind(run, draw=draw)
+    rewind.rewind(run, draw=draw, jacobians=False)

@@ -20,7 +20,7 @@ st.markdown("The hidden state $h_t$ is everything the network remembers after re
 def draw(run) -> None:
     """Everything of one training step (the slider reruns only this: ``rewind``)."""
     cfg = run.config
-    layer, example, tr, x, y = views.inspection_controls(run)
+    layer, example, tr, x, y = views.inspection_controls(run, jacobians=False)
     views.chart(charts.sequence_panel(run.task, x[example].numpy(), y[example].numpy(),
                                       tr.prediction[example]),
                 "What the network saw, what it should answer and what it answered, on the "
@@ -70,4 +70,4 @@ def draw(run) -> None:
 
 run = views.require_run()
 if run is not None:
-    rewind.rewind(run, draw=draw)
+    rewind.rewind(run, draw=draw, jacobians=False)

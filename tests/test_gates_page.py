@@ -82,3 +82,30 @@ def test_the_gate_heatmaps_come_right_after_the_controls():
     assert slider < keys.index("example") < heatmap
     between = [kind for kind, _ in order[slider:heatmap]]
     assert not {"success", "latex", "markdown"} & set(between), between
+
+
+def test_gates_and_hidden_states_trace_without_jacobians_and_draw_the_same_numbers():
+    """Gates and Hidden states draw no Jacobian norm, so their trace skips the SVD per step
+    (most of a rewind notch's server time); what they draw must be what the whole trace says."""
+    import numpy as np
+
+    from rnnviz.app import state
+    from rnnviz.core.trace import trace
+
+    at = _open_gates()
+    run = at.session_state[state.RUN]
+    batch_id = 0  # the run's probe batch: no "New examples" pressed
+    light = run.cache[("trace-light", batch_id)]
+    assert ("trace", batch_id) not in run.cache
+    assert light[0].jacobian_norm == []
+    whole = trace(run.model, light[1], light[2])
+    assert whole.jacobian_norm  # the oracle has them: the light trace left them out
+    for name, values in whole.gates[0].items():
+        np.testing.assert_array_equal(light[0].gates[0][name], values)
+    np.testing.assert_array_equal(light[0].hidden[0], whole.hidden[0])
+    at.switch_page("pages/hidden_states.py").run()
+    assert not at.exception
+    assert ("trace", batch_id) not in run.cache
+    at.switch_page("pages/gradients.py").run()  # it draws them: the whole trace
+    assert not at.exception
+    assert run.cache[("trace", batch_id)][0].jacobian_norm

@@ -162,7 +162,7 @@ def _controls(run: Run, choices: list, labels: dict, playing: bool, container=st
     return step, right
 
 
-def rewind(run: Run, container=st, draw=None, warm=None) -> Run:
+def rewind(run: Run, container=st, draw=None, warm=None, jacobians: bool = True) -> Run:
     """The slider over ``run.snapshot_steps`` (default: the weights the run ended with) and the
     play button; returns the run at the chosen step.
 
@@ -170,7 +170,8 @@ def rewind(run: Run, container=st, draw=None, warm=None) -> Run:
     slider and ``draw`` run together in one fragment (see "The rewind fragment" below): a notch,
     a Replay tick or a widget drawn by ``draw`` reruns only them, never the page; ``warm``
     (a function of a run at a step and an example batch id) is run ahead, in the background,
-    for the snapshots next to the one shown. ``run`` itself is returned then."""
+    for the snapshots next to the one shown, with the trace ``draw`` asks for
+    (``jacobians``: see ``state.run_trace``). ``run`` itself is returned then."""
     choices = options(run)
     if len(choices) < 2:  # a run file from before snapshots: nothing to rewind
         _page.label = ""
@@ -178,7 +179,7 @@ def rewind(run: Run, container=st, draw=None, warm=None) -> Run:
             draw(run)
         return run
     if draw is not None:
-        _view(run, choices, container, draw, warm)
+        _view(run, choices, container, draw, warm, jacobians)
         return run
     step = _sync(choices)
     labels = {choice: label(run, choice) for choice in choices}
@@ -253,29 +254,29 @@ NO_FADE = (f"<style>.st-key-{AREA} [data-stale='true'] "
 _AHEAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rnnviz-rewind-ahead")
 
 
-def _view(run: Run, choices: list, container, draw, warm) -> None:
+def _view(run: Run, choices: list, container, draw, warm, jacobians: bool) -> None:
     """The rewind area: its style, then the fragment (see the module docstring)."""
     area = container.container(key=AREA)
     area.html(NO_FADE)
     with area:
-        st.fragment(_area, key=FRAGMENT)(run, choices, draw, warm)
+        st.fragment(_area, key=FRAGMENT)(run, choices, draw, warm, jacobians)
 
 
-def _area(run: Run, choices: list, draw, warm) -> None:
+def _area(run: Run, choices: list, draw, warm, jacobians: bool) -> None:
     """The rewind fragment: the frame, still or replaying. Two functions, so that Streamlit
     sees two fragments and stops the Replay timer with the fragment that had it (a
     fragment's ``run_every`` is fixed when it is drawn; the Replay button reruns this one)."""
     if st.session_state.get(PLAYING):
-        st.fragment(_replaying, run_every=PLAY_INTERVAL_S)(run, choices, draw, warm)
+        st.fragment(_replaying, run_every=PLAY_INTERVAL_S)(run, choices, draw, warm, jacobians)
     else:
-        st.fragment(_still)(run, choices, draw, warm)
+        st.fragment(_still)(run, choices, draw, warm, jacobians)
 
 
-def _still(run: Run, choices: list, draw, warm) -> None:
-    _frame(run, choices, draw, warm, playing=False)
+def _still(run: Run, choices: list, draw, warm, jacobians: bool) -> None:
+    _frame(run, choices, draw, warm, jacobians, playing=False)
 
 
-def _replaying(run: Run, choices: list, draw, warm) -> None:
+def _replaying(run: Run, choices: list, draw, warm, jacobians: bool) -> None:
     """A Replay frame: one snapshot on (none on the frame Replay starts with), an interval
     after the last one moved on. Every frame moves on exactly once: a timer tick that comes
     early (a tick queued behind a slow frame) waits out the rest of the interval rather than
@@ -296,11 +297,11 @@ def _replaying(run: Run, choices: list, draw, warm) -> None:
             st.session_state[PLAYING] = False
             st.rerun()
         st.session_state[CHOSEN] = choices[index + 1]
-    _frame(run, choices, draw, warm, playing=True)
+    _frame(run, choices, draw, warm, jacobians, playing=True)
     st.session_state[TICK] = time.monotonic()
 
 
-def _frame(run: Run, choices: list, draw, warm, playing: bool) -> None:
+def _frame(run: Run, choices: list, draw, warm, jacobians: bool, playing: bool) -> None:
     """The slider's place, the charts of the chosen step, and the slider drawn into its place
     right after the first chart (``chart_drawn``), or after them all when no chart says so.
 
@@ -324,7 +325,7 @@ def _frame(run: Run, choices: list, draw, warm, playing: bool) -> None:
     near = (index + 1, index + 2) if playing else (index + 1, index - 1)
     for other in near:
         if 0 <= other < len(choices):
-            ahead(run, choices[other], state.example_batch_id(), warm)
+            ahead(run, choices[other], state.example_batch_id(), warm, jacobians)
 
 
 def ready(run: Run, step, batch_id: int) -> Run:
@@ -338,18 +339,18 @@ def ready(run: Run, step, batch_id: int) -> Run:
     return shown
 
 
-def ahead(run: Run, step, batch_id: int, warm=None):
+def ahead(run: Run, step, batch_id: int, warm=None, jacobians: bool = True):
     """Trace ``run`` at ``step`` on the batch in the background (and ``warm`` it), unless that
     is done or under way; returns the future, or None."""
     shown = run_at(run, step)
-    if ("trace", batch_id) in shown.cache or (PENDING, batch_id) in shown.cache:
+    if state.has_trace(shown, batch_id, jacobians) or (PENDING, batch_id) in shown.cache:
         return None
-    future = _AHEAD.submit(_prepare, shown, batch_id, warm)
+    future = _AHEAD.submit(_prepare, shown, batch_id, warm, jacobians)
     shown.cache[(PENDING, batch_id)] = future
     return future
 
 
-def _prepare(shown: Run, batch_id: int, warm) -> None:
-    state.run_trace(shown, batch_id)
+def _prepare(shown: Run, batch_id: int, warm, jacobians: bool) -> None:
+    state.run_trace(shown, batch_id, jacobians)
     if warm is not None:
         warm(shown, batch_id)

@@ -152,15 +152,16 @@ def pick_example(container=st, button_container=None) -> int:
     return index
 
 
-def inspection_controls(run: Run):
+def inspection_controls(run: Run, jacobians: bool = True):
     """Layer and example pickers over the run's trace, and the trace as a CSV download:
-    ``(layer, example, trace, x, y)``."""
+    ``(layer, example, trace, x, y)``; ``jacobians=False`` for a page that draws no Jacobian
+    norm (``state.run_trace``)."""
     layered = run.config.num_layers > 1  # no empty slot for a layer picker with one layer
     controls = st.columns([1.2, 3, 1.1, 1.1] if layered else [3, 1.1, 1.1],
                           vertical_alignment="bottom")
     layer = pick_layer(run, controls[0]) if layered else 0
     example = pick_example(*controls[-3:-1])
-    tr, x, y = state.run_trace(run)
+    tr, x, y = state.run_trace(run, jacobians=jacobians)
     with controls[-1]:
         trace_download(run, key="download_trace_here")
     return layer, example, tr, x, y
