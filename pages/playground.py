@@ -57,6 +57,16 @@ def _try(cfg) -> None:
     st.session_state[SCROLL_TO_LIVE] = True
 
 
+def _train(cfg) -> str | None:
+    """Train pressed (the form's callback, before the page runs: the sidebar drawn next
+    already shows the job); "Your own data" below can swap in the learner's series."""
+    problem = data_ui.apply(cfg)
+    if problem is None:
+        state.start_training(cfg)
+        st.session_state[SCROLL_TO_LIVE] = True
+    return problem
+
+
 def control_column() -> None:
     """The finished run's result on top (in view beside its pictures), then the settings,
     Train, Stop, Reset and the link for students."""
@@ -67,13 +77,7 @@ def control_column() -> None:
         with st.container(border=True, key="result"):
             result_summary(finished)
             next_steps(finished)
-    cfg = widgets.config_form(narrow=True)
-    if cfg is not None:
-        cfg = data_ui.apply(cfg)  # "Your own data" below can swap in the user's series
-    if cfg is not None:
-        state.start_training(cfg)
-        st.session_state[SCROLL_TO_LIVE] = True
-        st.rerun()  # the sidebar, drawn before this, must show the run or job just started
+    widgets.config_form(_train, narrow=True)
     job = state.current_job()
     buttons = st.columns(2)
     if buttons[0].button("Stop", icon=":material/stop:", disabled=job is None,

@@ -271,21 +271,19 @@ def _where_it_trains(dataset: csvdata.Dataset) -> None:
             icon=":material/arrow_upward:")
 
 
-def apply(cfg: RunConfig) -> RunConfig | None:
-    """The form's config, checked against the session's series when its task is one (the
-    series is held for the run). None (with an error shown) when it cannot be trained."""
+def apply(cfg: RunConfig) -> str | None:
+    """Check the form's config against the session's series when its task is one, and hold
+    the series for the run; returns what stops it from being trained, in plain words, or None.
+    (Called from the Train button's callback: the message is shown by the form.)"""
     if not is_data_task(cfg.task):
-        return cfg
+        return None
     dataset: csvdata.Dataset | None = st.session_state.get(DATASET)
     if dataset is None or dataset.name != cfg.task:
-        st.error("That series is no longer loaded: upload the CSV file again (Your own data, "
-                 "below) or choose another task.", icon=":material/block:")
-        return None
+        return ("That series is no longer loaded: upload the CSV file again (Your own data, "
+                "below) or choose another task.")
     if cfg.seq_len > dataset.max_seq_len:
-        st.error(f"The sequence length {cfg.seq_len} is too long for your data: {dataset.rows:,} "
-                 f"rows leave {dataset.rows - dataset.split:,} for validation, so windows can be "
-                 f"at most {dataset.max_seq_len} steps. Lower the sequence length.",
-                 icon=":material/block:")
-        return None
+        return (f"The sequence length {cfg.seq_len} is too long for your data: {dataset.rows:,} "
+                f"rows leave {dataset.rows - dataset.split:,} for validation, so windows can be "
+                f"at most {dataset.max_seq_len} steps. Lower the sequence length.")
     keep(dataset)
-    return cfg
+    return None

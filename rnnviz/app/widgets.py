@@ -13,7 +13,16 @@ import segno
 import streamlit as st
 from streamlit.runtime.state import get_session_state
 
-from rnnviz.core.config import FIELDS, RunConfig, check_field, clamp, coerce, is_data_task
+from rnnviz.core.config import (
+    FIELDS,
+    SEQ2SEQ_FIELDS,
+    SEQ2SEQ_TASKS,
+    RunConfig,
+    check_field,
+    clamp,
+    coerce,
+    is_data_task,
+)
 from rnnviz.core.tasks import TASKS
 from rnnviz.serve.limits import device_summary
 
@@ -82,7 +91,8 @@ def _code_in_url(name: str, value, default) -> None:
 def applies(name: str, task: str, cell: str) -> bool:
     """Whether a field means anything for this task and cell (the copy lag only for the copy
     task, the nonlinearity only for a vanilla RNN, ...)."""
-    return _TASK_ONLY.get(name, task) == task and _CELL_ONLY.get(name, cell) == cell
+    return (_TASK_ONLY.get(name, task) == task and _CELL_ONLY.get(name, cell) == cell
+            and (name not in SEQ2SEQ_FIELDS or task in SEQ2SEQ_TASKS))
 
 
 def read_link() -> None:
@@ -192,10 +202,16 @@ def _columns(count: int, narrow: bool) -> list:
     return [st.container() for _ in range(count)] if narrow else st.columns(count, gap="medium")
 
 
-def config_form(key: str = "config_form", narrow: bool = False) -> RunConfig | None:
-    """The grouped configuration form; returns the validated config when Train is pressed, or
-    None (showing the error in plain words when the values do not fit together). ``narrow``:
-    the widgets one below another, for a column beside the charts."""
+FORM_ERROR = "config_form_error"  # why the last Train press trained nothing, shown by the form
+
+
+def config_form(on_train, key: str = "config_form", narrow: bool = False) -> None:
+    """The grouped configuration form. Train calls ``on_train(cfg)`` with the validated config
+    before the page runs again (the button's callback), so the run that follows the press
+    already draws the job it started: a press is one script run, not two. ``on_train`` may
+    return why the config cannot be trained; that, or why the values do not fit together, is
+    shown in plain words under the button. ``narrow``: the widgets one below another, for a
+    column beside the charts."""
     defaults = RunConfig()
     choosers = _columns(2, narrow) if narrow else st.columns(3, gap="medium")
     for name, column in zip(_CHOOSERS, choosers):
@@ -218,17 +234,23 @@ def config_form(key: str = "config_form", narrow: bool = False) -> RunConfig | N
                             and (name not in _TASK_ONLY and name not in _CELL_ONLY
                                  or name == "forget_bias") and applies(name, task, cell)):
                         _widget(name, getattr(defaults, name), column)
-        submitted = st.form_submit_button("Train", icon=":material/play_arrow:", type="primary",
-                                          width="stretch")
-    if not submitted:
-        return None
+        st.form_submit_button("Train", icon=":material/play_arrow:", type="primary",
+                              width="stretch", on_click=_train_pressed, args=(on_train,))
+    error = st.session_state.pop(FORM_ERROR, None)
+    if error:
+        st.error(error, icon=":material/block:")
+
+
+def _train_pressed(on_train) -> None:
     try:
         cfg = RunConfig(**_form_values())
     except ValueError as err:
-        st.error(f"This configuration can't be trained: {err}.", icon=":material/block:")
-        return None
+        st.session_state[FORM_ERROR] = f"This configuration can't be trained: {err}."
+        return
     st.session_state.pop(LINK_WARNINGS, None)
-    return cfg
+    problem = on_train(cfg)
+    if problem:
+        st.session_state[FORM_ERROR] = problem
 
 
 def _form_values() -> dict:
