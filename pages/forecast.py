@@ -30,7 +30,7 @@ st.markdown(
     "prediction**. How far ahead does it stay right?")
 classroom.explanations(["forecasting"])
 
-run = classroom.require_task_run("sine", FORECASTER, "a forecaster (an LSTM, a few seconds)")
+run = classroom.require_task_run("sine", FORECASTER, "a forecaster (an LSTM)")
 if run is not None:
     cfg = run.config
     with st.container(key="forecast_controls"):

@@ -430,11 +430,16 @@ def require_task_run(task: str, preset: RunConfig, what: str) -> Run | None:
     if job is not None:
         detail = ", and the run being trained now is for another task."
     elif run is not None:
-        detail = (f"; the current run is a {run.config.cell.upper()} on "
-                  f"{TASKS[run.config.task].title}.")
+        # said before the press, not in a tooltip: the one run of the session is replaced
+        # (issue 20: "Train a forecaster" replaced the Playground's model without a word)
+        detail = (f". Training it **replaces your current run**, a {run.config.cell.upper()} "
+                  f"on {TASKS[run.config.task].title}, on the Playground and the inside pages "
+                  "(download it there first to keep it).")
     else:
         detail = "."
-    st.info(f"This page needs a model trained on the **{title}** task{detail}",
+    takes = state.takes(preset)
+    duration = f" Training it takes {takes}." if takes else ""
+    st.info(f"This page needs a model trained on the **{title}** task{detail}{duration}",
             icon=":material/info:")
     if st.button(f"Train {what}", icon=":material/play_arrow:", type="primary",
                  key=f"train_preset_{task}",
