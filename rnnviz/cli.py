@@ -19,6 +19,7 @@ import time
 
 import torch
 
+from rnnviz.app.launch import add_app_arguments, command_app
 from rnnviz.core.config import FIELDS, RunConfig, coerce
 from rnnviz.core.models import build_model
 from rnnviz.core.runs import save_run
@@ -85,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     claims_cmd.add_argument("--markdown", action="store_true", help="print a markdown table")
     add_worker_arguments(commands.add_parser(
         "worker", help="train the jobs of shared mode (needs RNNVIZ_REDIS_URL) until SIGTERM"))
+    add_app_arguments(commands.add_parser(
+        "app", help="start the web app (with --logdir: your recorded runs, followed live)"))
     return parser
 
 
@@ -298,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
         commands = {"train": command_train, "bench": command_bench,
                     "pretrain": command_pretrain, "lessons": command_lessons,
                     "claims": command_claims, "bench-record": command_bench_record,
-                    "worker": command_worker}
+                    "worker": command_worker, "app": command_app}
         return commands[args.command](args)
     except ValueError as err:  # a bad value that passed argparse: the config says what is wrong
         sys.stderr.write(f"rnnviz: error: {err}\n")

@@ -18,6 +18,7 @@ from rnnviz.core.tasks import ASSETS
 
 from . import classroom, phone
 from .entry import frame, through_app
+from .launch import LOGDIR_ENV
 
 # (file, title, icon) of every page, in the navigation's order; the first is the default
 PAGES = [
@@ -36,7 +37,6 @@ PAGES = [
 ]
 # shown only when the app reads a log folder (``rnnviz app --logdir``, or RNNVIZ_LOGDIR set)
 RECORDED = ("recorded.py", "Recorded runs", ":material/folder_open:")
-LOGDIR_ENV = "RNNVIZ_LOGDIR"
 
 
 def pages_dir() -> Path:
