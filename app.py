@@ -2,9 +2,9 @@
 
 Run with:  streamlit run app.py   (from an installed package: rnnviz app)
 
-The checkout's entry: the navigation and the frame live in ``rnnviz.app.main``, shared with the
-installed package's entry (``rnnviz/app/script/rnnviz_app.py``); this file hands it the
-checkout's ``pages/``.
+The entry of a checkout and, as ``rnnviz/_app/app.py`` beside ``pages/`` and
+``.streamlit/config.toml`` (pyproject.toml), of an installed package: ``rnnviz app`` runs it.
+The navigation and the frame are ``rnnviz.app.main``.
 """
 
 from contextlib import asynccontextmanager

@@ -1,10 +1,8 @@
 """``rnnviz app``: the command that starts the web app from an installed package (issue 23).
-Its bad input is one line and exit status 2 before any server starts; the settings it passes
-Streamlit are the project's config file, each one an option Streamlit 1.67 knows."""
+Its bad input is one line and exit status 2 before any server starts; Streamlit reads the
+project's settings beside the entry it runs."""
 
 from __future__ import annotations
-
-import tomllib
 
 from streamlit import config as streamlit_config
 
@@ -27,15 +25,17 @@ def test_a_port_out_of_range_is_refused(tmp_path, capsys):
     assert "--port 70000" in capsys.readouterr().err
 
 
-def test_the_flags_are_the_projects_settings_and_streamlit_knows_each():
-    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
-    flags = launch.settings_flags(ROOT / ".streamlit" / "config.toml")
-    assert len(flags) == sum(len(section) for section in config.values())
-    assert "--server.headless=true" in flags and "--runner.postScriptGC=false" in flags
-    known = streamlit_config._config_options_template
-    for flag in flags:
-        assert flag[2:].split("=", 1)[0] in known, flag
+def test_streamlit_runs_the_entry_with_the_settings_beside_it():
+    """The entry's own .streamlit/config.toml is a config file Streamlit reads for it (the
+    last and strongest of the files), and the command line's port and address are flags."""
     argv = launch.streamlit_argv(8600, "localhost")
-    assert argv[:2] == ["run", str(launch.ENTRY)] and launch.ENTRY.is_file()
-    # the command line's port and address come after the file's settings, so they win
-    assert argv.index("--server.port=8600") > max(argv.index(f) for f in flags)
+    assert argv[:2] == ["run", str(launch.entry())]
+    assert launch.entry() == ROOT / "app.py"  # a checkout: its own entry
+    assert "--server.port=8600" in argv and "--server.address=localhost" in argv
+    before = streamlit_config._main_script_path
+    try:
+        streamlit_config._main_script_path = str(launch.entry())
+        files = streamlit_config.get_config_files("config.toml")
+    finally:
+        streamlit_config._main_script_path = before
+    assert files[-1] == str(ROOT / ".streamlit" / "config.toml")

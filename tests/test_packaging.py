@@ -38,19 +38,17 @@ def test_the_wheel_holds_every_package_and_the_assets(wheel):
         assert f"rnnviz/_assets/{asset}" in names
 
 
-def test_the_wheel_holds_the_pages_the_entry_and_the_settings(wheel):
-    """`rnnviz app` needs no checkout: every page of pages/, the packaged entry and the
-    Streamlit settings of .streamlit/ travel in the wheel, and the navigation names only pages
-    the wheel holds."""
+def test_the_wheel_holds_the_app_as_the_checkout_lays_it_out(wheel):
+    """`rnnviz app` needs no checkout: app.py, every page of pages/ and the Streamlit settings
+    travel in the wheel as rnnviz/_app, laid out as in the checkout (pages link to each other
+    by paths relative to the entry), with nothing else of the checkout's top level."""
     from rnnviz.app.main import PAGES
 
     names = set(zipfile.ZipFile(wheel).namelist())
     pages = {p.name for p in (ROOT / "pages").glob("*.py")}
     assert {name for name, _, _ in PAGES} <= pages
-    for page in pages:
-        assert f"rnnviz/_pages/{page}" in names, page
-    assert "rnnviz/app/script/rnnviz_app.py" in names
-    assert "rnnviz/_streamlit/config.toml" in names
+    shipped = {n.removeprefix("rnnviz/_app/") for n in names if n.startswith("rnnviz/_app/")}
+    assert shipped == {"app.py", ".streamlit/config.toml"} | {f"pages/{p}" for p in pages}
 
 
 def test_the_console_script_is_the_cli(wheel):
@@ -78,3 +76,9 @@ def test_installed_away_from_the_checkout_it_trains(wheel, tmp_path):
     where = subprocess.run([sys.executable, "-c", "import rnnviz; print(rnnviz.__file__)"],
                            cwd=elsewhere, env=env, capture_output=True, text=True, timeout=60)
     assert where.stdout.startswith(str(target))  # the installed copy, not the checkout
+    entry = subprocess.run([sys.executable, "-c", "from rnnviz.app import launch; "
+                            "print(launch.entry())"],
+                           cwd=elsewhere, env=env, capture_output=True, text=True, timeout=60)
+    assert entry.stdout.strip() == str(target / "rnnviz" / "_app" / "app.py")
+    settings = target / "rnnviz" / "_app" / ".streamlit" / "config.toml"
+    assert settings.read_text() == (ROOT / ".streamlit" / "config.toml").read_text()

@@ -2,17 +2,17 @@
 ``tensorboard --logdir`` starts TensorBoard.
 
 Why in-process: ``rnnviz app`` runs Streamlit's own command line (``streamlit run``) on the
-packaged entry, ``rnnviz/app/script/rnnviz_app.py``, in this process, so the server is the
-same one ``streamlit run app.py`` starts in a checkout (an ``st.App`` served by uvicorn, the
-training workers started with it) and nothing is fetched or spawned besides.
+app's entry in this process, so the server is the one ``streamlit run app.py`` starts in a
+checkout (an ``st.App`` served by uvicorn, the training workers started with it) and nothing is
+fetched or spawned besides. The entry is ``rnnviz/_app/app.py`` in an installed package (the
+checkout's ``app.py``, ``pages/`` and ``.streamlit/config.toml``, laid out as in the checkout:
+pyproject.toml), else the checkout's own ``app.py``.
 
-The settings are the project's ``.streamlit/config.toml``, shipped in the wheel as
-``rnnviz/_streamlit/config.toml`` (and read from the checkout's ``.streamlit/`` when run from
-one). They are passed as Streamlit flags, which take precedence over config files: the app's
-own choices (no file watcher, no garbage collection after each script run, the contrast of its
-theme) hold even where the learner's ``~/.streamlit/config.toml`` says otherwise. ``--port``
-and ``--address`` come last and win. The server listens on localhost unless ``--address``
-says otherwise (a learner's runs are theirs, as TensorBoard's default is).
+The settings are the project's ``.streamlit/config.toml`` beside the entry, which Streamlit
+reads as the entry's own config file, over the learner's ``~/.streamlit/config.toml``; flags
+take precedence over config files, so ``--port`` and ``--address`` win. The server listens on
+localhost unless ``--address`` says otherwise (a learner's runs are theirs, as TensorBoard's
+default is).
 
 The log folder reaches the pages through the ``RNNVIZ_LOGDIR`` environment variable
 (``LOGDIR_ENV``), checked here first: a missing one is one line and exit 2.
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import tomllib
 from pathlib import Path
 
 from rnnviz.serve.logdir import check_logdir
@@ -31,7 +30,12 @@ from rnnviz.serve.logdir import check_logdir
 # Streamlit until the server starts, so that every other command of the CLI starts without it
 LOGDIR_ENV = "RNNVIZ_LOGDIR"
 PACKAGE = Path(__file__).resolve().parents[1]
-ENTRY = Path(__file__).resolve().parent / "script" / "rnnviz_app.py"
+
+
+def entry() -> Path:
+    """The app's entry: the installed package's copy, else the checkout's."""
+    installed = PACKAGE / "_app" / "app.py"
+    return installed if installed.is_file() else PACKAGE.parent / "app.py"
 
 
 def add_app_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,30 +46,9 @@ def add_app_arguments(parser: argparse.ArgumentParser) -> None:
                         help="address to listen on (localhost; 0.0.0.0 for every interface)")
 
 
-def settings_file() -> Path:
-    """The shipped settings in an installed package, else the checkout's."""
-    installed = PACKAGE / "_streamlit" / "config.toml"
-    return installed if installed.is_file() else PACKAGE.parent / ".streamlit" / "config.toml"
-
-
-def settings_flags(path: Path | None = None) -> list[str]:
-    """Every setting of the config file as a ``--section.key=value`` flag of ``streamlit run``
-    (booleans as ``true``/``false``, as Streamlit's flags spell them)."""
-    with open(path or settings_file(), "rb") as file:
-        config = tomllib.load(file)
-    flags = []
-    for section, values in config.items():
-        for key, value in values.items():
-            if isinstance(value, bool):
-                value = "true" if value else "false"
-            flags.append(f"--{section}.{key}={value}")
-    return flags
-
-
 def streamlit_argv(port: int, address: str) -> list[str]:
-    """The arguments of ``streamlit run`` for the packaged entry."""
-    return ["run", str(ENTRY), *settings_flags(), f"--server.port={port}",
-            f"--server.address={address}",
+    """The arguments of ``streamlit run`` for the app's entry."""
+    return ["run", str(entry()), f"--server.port={port}", f"--server.address={address}",
             # naming the address keeps Streamlit from asking a service off this machine for its
             # external IP at start (and from warning where there is no internet)
             f"--browser.serverAddress={address if address != '0.0.0.0' else 'localhost'}"]

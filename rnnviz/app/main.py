@@ -1,10 +1,10 @@
-"""The navigation and the frame around every page: one script run of the app, for the
-checkout's ``app.py`` and for the installed package's entry (``rnnviz/app/script``) alike.
+"""The navigation and the frame around every page: one script run of the app's entry,
+``app.py`` (in a checkout, or as ``rnnviz/_app/app.py`` in an installed package).
 
-Why it lives in the package: ``pip install rnnviz`` has no checkout, so the entry that
-``rnnviz app`` hands to Streamlit and the pages it lists must travel in the wheel. Both entries
-call ``main`` with the folder their pages are in; st.Page takes the absolute path (Streamlit
-resolves a page path against the entry's folder, and an absolute one stays itself).
+``main`` takes the folder the pages are in and gives st.Page absolute paths (Streamlit resolves
+a page path against the entry's folder, and an absolute one stays itself). The wheel keeps the
+checkout's layout, ``app.py`` beside ``pages/``, because the pages link to each other by paths
+relative to the entry (``st.page_link("pages/gates.py")``).
 """
 
 from __future__ import annotations
@@ -37,14 +37,6 @@ PAGES = [
 ]
 # shown only when the app reads a log folder (``rnnviz app --logdir``, or RNNVIZ_LOGDIR set)
 RECORDED = ("recorded.py", "Recorded runs", ":material/folder_open:")
-
-
-def pages_dir() -> Path:
-    """The pages: ``rnnviz/_pages`` in an installed package (pyproject.toml maps the
-    checkout's ``pages/`` there), else the checkout's ``pages/`` beside the package."""
-    package = Path(__file__).resolve().parents[1]
-    installed = package / "_pages"
-    return installed if installed.is_dir() else package.parent / "pages"
 
 
 def page_list(folder: Path) -> list[tuple[str, str, str]]:
