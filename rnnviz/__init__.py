@@ -18,13 +18,14 @@ from rnnviz.core.runs import save_run
 from rnnviz.core.tasks import TASKS
 from rnnviz.core.trace import Trace, trace
 from rnnviz.core.train import Run, train
+from rnnviz.core.translate import translate  # a seq2seq run applied to a typed source
 
 _LAZY = {"read_series": "rnnviz.core.csvread", "register_series": "rnnviz.serve.uploads",
          "show": "rnnviz.charts.notebook"}  # plotly only when a notebook asks
 
 __all__ = ["FIELDS", "History", "Run", "RunConfig", "TASKS", "Trace", "build_model",
            "hear", "inspect", "load_run", "read_series", "record", "register_series", "save_run",
-           "show", "trace", "train"]
+           "show", "trace", "train", "translate"]
 
 
 def __getattr__(name: str):

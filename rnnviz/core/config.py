@@ -53,7 +53,7 @@ FIELDS: dict[str, Field] = {
     "task": Field("Task", "Task", "Which sequence problem to learn: a toy task made up on the "
                   "fly, or real data (the spoken digits of FSDD).",
                   choices=("sine", "adding", "copy", "parity", "text", "sentiment", "digits",
-                           "digits_speaker")),
+                           "digits_speaker", "reverse", "dates", "en_fr")),
     "seq_len": Field("Task", "Sequence length", "Time steps per example: the distance gradients "
                      "must travel back through time.", low=2, high=400),
     "lag": Field("Task", "Copy lag", "Copy task: the target at step t is the symbol seen "
@@ -89,6 +89,16 @@ FIELDS: dict[str, Field] = {
     "forget_bias": Field("Model", "Forget-gate bias", "LSTM only: initial bias of the forget "
                          "gate (1 keeps memory from the start; Jozefowicz et al. 2015).",
                          low=-5.0, high=5.0),
+    # Model of the seq2seq tasks only (SEQ2SEQ_FIELDS)
+    "attention": Field("Model", "Attention", "Translation tasks: none gives the decoder only the "
+                       "encoder's last state; dot (Luong) and additive (Bahdanau) let every "
+                       "output step look back at every source step.",
+                       choices=("none", "dot", "additive")),
+    "teacher_forcing": Field("Training", "Teacher forcing", "Translation tasks: the share of "
+                             "training steps at which the decoder reads the true previous "
+                             "token instead of its own guess.", low=0.0, high=1.0),
+    "beam": Field("Training", "Beam width", "Translation tasks: how many partial translations "
+                  "decoding keeps at each step (1 is greedy).", low=1, high=10),
     # Training
     "optimizer": Field("Training", "Optimizer", "SGD with momentum 0.9, Adam or RMSprop.",
                        choices=("sgd", "adam", "rmsprop")),
@@ -150,6 +160,9 @@ class RunConfig:
     probe_every: int = 50
     seed: int = 0
     device: str = "auto"
+    attention: str = "none"  # seq2seq tasks: "none" | "dot" | "additive"
+    teacher_forcing: float = 1.0  # seq2seq tasks: share of steps fed the true previous token
+    beam: int = 1  # seq2seq tasks: beam width of the validation's decoding (1 = greedy)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -169,6 +182,9 @@ class RunConfig:
         if self.task in ("digits", "digits_speaker"):
             from rnnviz.core.speech import check_seq_len as check_frames
             check_frames(self.seq_len)
+        if self.task in SEQ2SEQ_TASKS:
+            from rnnviz.core.tasks import TASKS
+            TASKS[self.task].check_seq_len(self.seq_len)
 
     def replace(self, **changes: Any) -> RunConfig:
         """A copy with some fields changed (validated)."""
@@ -191,10 +207,20 @@ class RunConfig:
 
     @property
     def key(self) -> str:
-        """A stable key for caching runs: equal configs give equal keys."""
-        return self.to_json()
+        """A stable key for caching runs: equal configs give equal keys. The seq2seq fields are
+        left out at their defaults, so that adding them (issue 21) kept every earlier run's key,
+        its file name in the runs folder and its Redis entry."""
+        data = self.to_dict()
+        for name in SEQ2SEQ_FIELDS:
+            if data[name] == _SEQ2SEQ_DEFAULTS[name]:
+                del data[name]
+        return json.dumps(data, sort_keys=True)
 
 
+SEQ2SEQ_TASKS = ("reverse", "dates", "en_fr")
+SEQ2SEQ_FIELDS = ("attention", "teacher_forcing", "beam")  # shown for SEQ2SEQ_TASKS only
+_SEQ2SEQ_DEFAULTS = {f.name: f.default for f in dataclasses.fields(RunConfig)
+                     if f.name in SEQ2SEQ_FIELDS}
 _INT_FIELDS = {f.name for f in dataclasses.fields(RunConfig) if "int" in str(f.type)}
 
 

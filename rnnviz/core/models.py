@@ -132,12 +132,36 @@ def build_model(cfg: RunConfig) -> RecurrentModel:
     torch thread, since the orthogonal initialisation's QR rounds differently on two
     (``rnnviz.core.determinism``)."""
     task = TASKS[cfg.task]
+    if getattr(task, "seq2seq", False):
+        return _build_seq2seq(cfg, task)
     with single_thread(), seeded_rng(cfg.seed):
         model = RecurrentModel(cfg.cell, task.input_size(), cfg.hidden_size, task.output_size(),
                                num_layers=cfg.num_layers, nonlinearity=cfg.nonlinearity,
                                dropout=cfg.dropout, many_to_one=task.many_to_one,
                                task=cfg.task, vocab_size=task.vocab_size())
         _initialize(model, cfg)
+    return model
+
+
+class _Cells:
+    """What ``_initialize`` reads of a model (``.rnn``, ``.gate_count``), for the encoder and
+    the decoder of a seq2seq model: they get the config's initialisation like any cell."""
+
+    def __init__(self, rnn: nn.Module, cell: str):
+        self.rnn, self.gate_count = rnn, max(len(GATE_NAMES[cell]), 1)
+
+
+def _build_seq2seq(cfg: RunConfig, task) -> nn.Module:
+    """The encoder-decoder of a translation task (``rnnviz.core.seq2seq``), seeded and on one
+    thread like ``RecurrentModel``."""
+    from rnnviz.core.seq2seq import Seq2SeqModel  # only translation runs need it
+    with single_thread(), seeded_rng(cfg.seed):
+        model = Seq2SeqModel(cfg.cell, task.vocab_size(), task.output_size(), task.input_size(),
+                             cfg.hidden_size, num_layers=cfg.num_layers,
+                             nonlinearity=cfg.nonlinearity, dropout=cfg.dropout,
+                             attention=cfg.attention, task=cfg.task)
+        for rnn in (model.encoder, model.decoder):
+            _initialize(_Cells(rnn, cfg.cell), cfg)
     return model
 
 

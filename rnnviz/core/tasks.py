@@ -40,7 +40,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from rnnviz.core import sentiment, speech
+from rnnviz.core import sentiment, seq2seq_tasks, speech
 
 
 def _assets_dir() -> Path:
@@ -421,7 +421,8 @@ class SentimentTask(Task):
 
 TASKS: dict[str, Task] = {t.name: t for t in (SineTask(), AddingTask(), CopyTask(), ParityTask(),
                                               TextTask(), SentimentTask(),
-                                              *speech.make_task(Task, Chance))}
+                                              *speech.make_task(Task, Chance),
+                                              *seq2seq_tasks.make_tasks(Task, Chance))}
 
 
 def task_params(cfg) -> dict:

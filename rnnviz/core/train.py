@@ -24,6 +24,7 @@ import contextlib
 import copy
 import dataclasses
 import math
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -279,6 +280,11 @@ def train(cfg: RunConfig, on_step: OnStep | None = None,
 def _train(cfg: RunConfig, device: torch.device, on_step: OnStep | None,
            on_start: Callable[[Run], None] | None) -> Run:
     task = TASKS[cfg.task]
+    if getattr(task, "seq2seq", False):  # a translation task: its own loop, the same Run
+        from rnnviz.core.seq2seq_train import train_seq2seq
+        # this module's pieces (batches, optimizer, clipping, Run) go along as an argument,
+        # so that seq2seq_train does not import train back (no import cycle)
+        return train_seq2seq(cfg, device, on_step, on_start, sys.modules[__name__])
     model = build_model(cfg).to(device)
     history = History(cfg.steps, cfg.eval_every, cfg.seq_len,
                       n_params=sum(t.numel() for t in model.state_dict().values()))
