@@ -13,6 +13,8 @@ from rnnviz.core.models import GATE_NAMES
 from rnnviz.studies.lessons import LESSONS, Lesson
 from rnnviz.studies.sentiment import DISTANCE_BIN
 
+_COUNT_WORDS = {8: "Eight", 9: "Nine", 10: "Ten", 11: "Eleven", 12: "Twelve"}
+
 
 def _start(lesson: Lesson) -> None:
     classroom.start_lesson(lesson)
@@ -150,6 +152,16 @@ def outcome_charts(lesson: Lesson, runs, outcome) -> None:
                     "Each point: the fresh validation sentences whose deciding negation has that "
                     "many words after it, and the share each model got right.",
                     key="lesson_chart_1")
+    elif key == "speech":
+        views.chart(charts.measured_bars(
+            {label: outcome.numbers[name] for label, name in (
+                ("LSTM", "lstm_acc"), ("vanilla RNN", "rnn_acc"),
+                ("LSTM, new voice", "new_voice_acc"))},
+            "Share of the test recordings named right", "share right",
+            reference=("guessing", 0.1)),
+            "FSDD's own test split for the LSTM and the vanilla RNN (voices heard in training); "
+            "all recordings of the held-out speaker for the LSTM that never heard that voice.",
+            key="lesson_chart_1")
     elif key == "overfitting":
         left, right = st.columns(2)
         for column, label in zip((left, right), ("16 examples", "weight decay")):
@@ -241,7 +253,8 @@ if selected is None and starting is not None:
     selected = starting
 if selected is None:
     st.markdown(
-        "Eight short experiments, each one click away: the button sets the configuration, "
+        f"{_COUNT_WORDS.get(len(LESSONS), len(LESSONS))} short experiments, each one click "
+        "away: the button sets the configuration, "
         "trains the models (or reuses them at once if this server has already trained them) "
         "and opens the page that shows the effect, with what to look at and a question for the "
         "class. **Notes and results** shows what the runs measured and the explanation.")

@@ -184,3 +184,37 @@ def test_lesson_6_says_how_much_of_the_gradient_the_identity_start_passes_back(t
     facts = " ".join(lesson.outcome(_runs(trained, "init")).facts)
     assert f"{share:.0%} of the gradient reaches step 0" in facts, facts
     assert "passes back intact" not in facts
+
+
+def test_lesson_9_counts_the_digits_each_run_names(trained):
+    """Lesson 9's accuracies against two independent counts: the training loop's own last
+    validation accuracy (every recording of the test split, counted while training), and the
+    held-out speaker's 50 test takes found one by one with ``speech.find`` and read by the
+    model through its own forward pass; every number in the facts is these."""
+    import torch
+
+    from rnnviz.core import speech
+    runs = _runs(trained, "speech")
+    outcome = LESSONS["speech"].outcome(runs)
+    n = outcome.numbers
+    assert outcome.holds, outcome.facts
+    for label, name in (("LSTM", "lstm_acc"), ("vanilla RNN", "rnn_acc"),
+                        ("LSTM, new voice", "new_voice_acc")):
+        # the loop's accuracy is a float32 mean: equal to within 1e-6 (one recording is 2e-3)
+        assert n[name] == pytest.approx(float(runs[label].history.val_metric[-1]), abs=1e-6)
+    assert n["lstm_acc"] >= 0.9 and n["rnn_acc"] <= n["lstm_acc"] - 0.1
+    assert n["new_voice_acc"] <= n["lstm_acc"] - 0.05
+    held_out = "theo"
+    for label, name in (("LSTM", "heard_speaker"), ("LSTM, new voice", "unheard_speaker")):
+        run, right = runs[label], 0
+        for digit in range(10):
+            for take in range(5):
+                samples = speech.recording(speech.find(digit, held_out, take))
+                x = speech.pad_frames(speech.frames(samples), run.config.seq_len)
+                with torch.no_grad():
+                    right += int(run.model.eval()(x[None]).argmax(dim=-1).item() == digit)
+        assert n[name] == pytest.approx(right / 50)
+    facts = " ".join(outcome.facts)
+    for value in (n["lstm_acc"], n["rnn_acc"], n["new_voice_acc"]):
+        assert f"**{value:.1%}**" in facts
+    assert f"**{n['heard_speaker']:.0%}**" in facts and f"**{n['unheard_speaker']:.0%}**" in facts
