@@ -42,11 +42,11 @@ def test_the_wheel_holds_the_app_as_the_checkout_lays_it_out(wheel):
     """`rnnviz app` needs no checkout: app.py, every page of pages/ and the Streamlit settings
     travel in the wheel as rnnviz/_app, laid out as in the checkout (pages link to each other
     by paths relative to the entry), with nothing else of the checkout's top level."""
-    from rnnviz.app.main import PAGES
+    from rnnviz.app.main import PAGES, RECORDED
 
     names = set(zipfile.ZipFile(wheel).namelist())
     pages = {p.name for p in (ROOT / "pages").glob("*.py")}
-    assert {name for name, _, _ in PAGES} <= pages
+    assert {name for name, _, _ in PAGES} | {RECORDED[0]} <= pages
     shipped = {n.removeprefix("rnnviz/_app/") for n in names if n.startswith("rnnviz/_app/")}
     assert shipped == {"app.py", ".streamlit/config.toml"} | {f"pages/{p}" for p in pages}
 
