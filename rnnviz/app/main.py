@@ -34,6 +34,7 @@ PAGES = [
     ("text.py", "Text", ":material/text_fields:"),
     ("sentiment.py", "Sentiment", ":material/sentiment_satisfied:"),
     ("speech.py", "Speech", ":material/graphic_eq:"),
+    ("translation.py", "Translation", ":material/translate:"),
 ]
 # shown only when the app reads a log folder (``rnnviz app --logdir``, or RNNVIZ_LOGDIR set)
 RECORDED = ("recorded.py", "Recorded runs", ":material/folder_open:")

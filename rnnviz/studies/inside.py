@@ -48,7 +48,12 @@ class InsideView:
 def inside_view(model: RecurrentModel, x: torch.Tensor, y: torch.Tensor, step: int) -> InsideView:
     """Trace ``model`` on the first example of the probe batch ``x, y`` (``trace`` puts the model
     in eval mode and restores its mode, and touches no random number generator, so calling
-    this between two training steps leaves training exactly as it was)."""
+    this between two training steps leaves training exactly as it was). A translation run's
+    view is its attention on that example (``studies.translation``): the worker pool sends it
+    live the same way."""
+    if getattr(model, "seq2seq", False):
+        from rnnviz.studies.translation import attention_view
+        return attention_view(model, x, y, step)
     tr = trace(model, x[:1], y[:1], jacobians=False)
     return InsideView(step=step, cell=model.cell, hidden=tr.hidden[-1][0],
                       grad_h=tr.grad_h[-1][0], loss=float(tr.loss[0]),

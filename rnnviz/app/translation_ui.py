@@ -1,0 +1,204 @@
+"""The Translation page's glue (issue 21): one translation run per session, trained through the
+job registry (deduplicated, on the worker pool, live history and attention from the worker as
+the Playground's runs), its attention live and then rewindable, a typed source through
+``rnnviz.translate``, the gradient reaching each encoder step, and the bottleneck sweep.
+
+The run and job live under keys of their own, not the session's current run: the Playground
+and the inside pages draw a cell's trace, which a translation model does not have.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from rnnviz import charts
+from rnnviz.app import rewind, state
+from rnnviz.core.config import RunConfig
+from rnnviz.core.tasks import TASKS
+from rnnviz.core.train import Run
+from rnnviz.core.translate import translate
+from rnnviz.serve import speed
+from rnnviz.serve.many import train_many
+from rnnviz.studies import translation
+
+JOB, RUN, SWEEP = "translation_job", "translation_run", "translation_sweep"
+ATTENTION_WORDS = {"additive": "additive (Bahdanau)", "dot": "dot product (Luong)",
+                   "none": "none: the last encoder state only"}
+LIVE_EVERY_S = 1.0
+EXAMPLES = {"dates": "7 March 2021", "reverse": "abcdefghabcd",
+            "en_fr": "the red car does not see the black dogs"}
+
+
+def controls() -> RunConfig:
+    """The task and attention choosers and the Train button; the config they make."""
+    left, middle, right = st.columns([2, 2, 1], vertical_alignment="bottom")
+    task = left.selectbox("Task", list(translation.DEFAULTS), key="tr_task",
+                          format_func=lambda name: TASKS[name].title)
+    attention = middle.selectbox("Attention", list(ATTENTION_WORDS), key="tr_attention",
+                                 format_func=ATTENTION_WORDS.get)
+    cfg = translation.DEFAULTS[task].replace(attention=attention)
+    estimate = state.takes(cfg)
+    right.button("Train", type="primary", key="tr_train", on_click=_start, args=(cfg,),
+                 help="Trains this task's model" + (f" ({estimate})" if estimate else ""))
+    st.caption(TASKS[task].description + f" {cfg.cell.upper()}, {cfg.hidden_size} units, "
+               f"{cfg.steps} steps.")
+    return cfg
+
+
+def _start(cfg: RunConfig) -> None:
+    job = st.session_state.pop(JOB, None)
+    if job is not None and not job.done:
+        job.detach(timeout=0)
+    result = state.registry().submit(cfg)
+    if isinstance(result, Run):
+        st.session_state[RUN] = result
+    else:
+        st.session_state.pop(RUN, None)
+        st.session_state[JOB] = result
+
+
+def current() -> tuple[object | None, Run | None]:
+    """The session's translation job (still training) and run (finished)."""
+    job = st.session_state.get(JOB)
+    if job is not None and job.done:
+        del st.session_state[JOB]
+        if job.result is not None:
+            st.session_state[RUN] = job.result
+        else:
+            st.error(f"Training failed: {job.progress.error}", icon=":material/error:")
+        job = None
+    if job is not None:
+        job.touch()
+    return job, st.session_state.get(RUN)
+
+
+def _attention_figure(cfg: RunConfig, view) -> object:
+    positions = translation.true_positions(cfg)
+    share = None
+    if view.weights is not None:
+        share, _ = translation.alignment_share(view.weights, positions)
+    return charts.attention_matrix(view.source, view.target, view.weights, view.step,
+                                   positions, share)
+
+
+def _output_words(view) -> str:
+    task_joiner = " " if len(view.output) and len(view.output[0]) > 1 else ""
+    return task_joiner.join(view.output)
+
+
+def live(job) -> None:
+    """While the job trains: its progress and the attention of probe example 0 at the newest
+    snapshot the worker sent, redrawn every second."""
+
+    @st.fragment(run_every=LIVE_EVERY_S)
+    def board() -> None:
+        current_job, _ = current()
+        if current_job is None:
+            st.rerun()
+        p = current_job.progress
+        words = state.QUEUED_WORDS if p.state == "queued" else f"step {p.step} of {p.total}"
+        st.progress(p.step / max(p.total, 1),
+                    text=f"Training: {words} · {state.time_left(current_job)}")
+        view = current_job.inside
+        if isinstance(view, translation.AttentionView):
+            st.plotly_chart(_attention_figure(current_job.cfg, view), width="stretch",
+                            key="tr_live_attention")
+            st.markdown(f"Greedy output now: `{_output_words(view)}`")
+        else:
+            st.caption("The first snapshot's attention appears here as soon as training "
+                       "sends it.")
+
+    board()
+
+
+def _step_of(run: Run, shown: Run) -> int:
+    for step, view in run.cache.get("rewind", {}).items():
+        if view is shown and isinstance(step, int):
+            return step
+    return run.history.steps_done
+
+
+def finished(run: Run) -> None:
+    """The attention at every snapshot, behind the Training step slider."""
+    x, y, _ = translation.aligned_probe(run.config)
+
+    def draw(shown: Run) -> None:
+        step = _step_of(run, shown)
+        view = translation.attention_view(shown.model, x, y, step)
+        st.plotly_chart(_attention_figure(run.config, view), width="stretch",
+                        key="tr_rewind_attention")
+        rewind.chart_drawn()
+        st.markdown(f"Greedy output at this step: `{_output_words(view)}` (the target: "
+                    f"`{(' ' if run.config.task == 'en_fr' else '').join(view.target)}`)")
+
+    rewind.rewind(run, draw=draw)
+    summary = run.summary()
+    st.caption(f"Exact match on {run.config.task}'s validation set (free decoding): "
+               f"{summary['val_metric']:.1%} after {summary['steps']} steps, trained in "
+               f"{speed.duration_words(run.elapsed_s)}.")
+
+
+def typed(run: Run) -> None:
+    """A source the learner types, translated token by token with each token's attention."""
+    task = run.task
+    left, right = st.columns([4, 1], vertical_alignment="bottom")
+    source = left.text_input("Your source", value=EXAMPLES.get(run.config.task, ""),
+                             key=f"tr_source_{run.config.task}",
+                             max_chars=run.config.seq_len * (12 if task.joiner else 1))
+    beam = right.number_input("Beam width", min_value=1, max_value=10, value=1, step=1,
+                              key="tr_beam")
+    try:
+        out = translate(run, source, beam=int(beam))
+    except ValueError as err:
+        st.error(str(err), icon=":material/error:")
+        return
+    st.markdown(f"**Translation:** `{out.text}` (log-probability {out.log_prob:.2f}, "
+                f"{'greedy' if beam == 1 else f'beam of {beam}'})")
+    if out.attention is not None:
+        st.plotly_chart(charts.attention_matrix(out.source_tokens, out.tokens, out.attention,
+                                                run.history.steps_done),
+                        width="stretch", key="tr_typed_attention")
+
+
+def gradients(run: Run) -> None:
+    """||dL/dh_t^enc|| at the run's last snapshot, and its twin's with the other attention
+    setting when this server has it."""
+    other = "none" if run.config.attention != "none" else "additive"
+    twin = state.registry().lookup(run.config.replace(attention=other))
+    profiles = {f"{ATTENTION_WORDS[run.config.attention].split(':')[0]}":
+                run.history.probe_grad[-1]}
+    if twin is not None:
+        profiles[ATTENTION_WORDS[other].split(":")[0]] = twin.history.probe_grad[-1]
+    st.plotly_chart(charts.encoder_gradient_chart(profiles, run.history.steps_done),
+                    width="stretch", key="tr_gradients")
+    if twin is None:
+        st.caption(f"Train the same task with attention '{other}' to draw both.")
+
+
+def bottleneck(cfg: RunConfig) -> None:
+    """The sweep: reverse at growing lengths, without and with attention, the same budget."""
+    configs = translation.bottleneck_configs(cfg.replace(steps=translation.SWEEP_STEPS))
+    estimate = state.takes(configs[0])
+    if st.button(f"Train the sweep ({len(configs)} runs)", key="tr_sweep",
+                 help=(f"each about {estimate}" if estimate else None)):
+        bar = st.progress(0.0, text="Training the sweep")
+        done: dict[int, float] = {}
+
+        def on_progress(index: int, step: int, total: int) -> None:
+            done[index] = step / max(total, 1)
+            bar.progress(sum(done.values()) / len(configs),
+                         text=f"Training the sweep: {len(done)} of {len(configs)} runs started")
+
+        try:
+            runs = train_many(configs, on_progress, workers=state.registry().max_jobs,
+                              cache=state.registry().cache)
+        except Exception as err:  # a worker failed: say so, never a traceback
+            st.error(f"Training the sweep failed: {type(err).__name__}: {err}",
+                     icon=":material/error:")
+            return
+        finally:
+            bar.empty()
+        st.session_state[SWEEP] = translation.bottleneck_table(runs)
+    table = st.session_state.get(SWEEP)
+    if table:
+        st.plotly_chart(charts.bottleneck_chart(table), width="stretch", key="tr_bottleneck")

@@ -1,0 +1,90 @@
+"""The Translation page's figures (issue 21): the attention matrix with the true alignment, the
+bottleneck (exact match against source length), and the gradient that reaches each encoder step.
+
+Tokens sit on numeric axes labelled with the tokens: a date repeats characters ("2021"), and a
+categorical axis would merge the repeats into one column.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from rnnviz.charts.palette import INK, SERIES_COLORS
+from rnnviz.charts.style import SEQUENTIAL, _base_layout, _heatmap, _log_axis, _message
+
+SOURCE_AXIS = "source token (input step)"
+OUTPUT_AXIS = "output token (decoder step)"
+
+
+def _show(token: str) -> str:
+    return "␣" if token == " " else token
+
+
+def attention_matrix(source: list[str], output: list[str], weights: np.ndarray | None,
+                     step: int, positions: list[int] | None = None,
+                     share: float | None = None) -> go.Figure:
+    """Heatmap of ``weights`` ``[output steps, source tokens]`` (rows: the true target and
+    ``<eos>``), the true alignment as open squares, the share of aligned tokens whose strongest
+    attention is the true position in the title."""
+    fig = go.Figure()
+    rows = [*output, "<eos>"]
+    title = f"Attention at training step {step}"
+    if share is not None:
+        title += f"<br><sup>strongest attention on the true source token: {share:.0%}</sup>"
+    if weights is None:
+        _message(fig, "no attention: the decoder sees only the encoder's last state")
+        return _base_layout(fig, title, x_title=SOURCE_AXIS, y_title=OUTPUT_AXIS)
+    n_out, n_in = weights.shape
+    custom = np.array([[f"{_show(rows[k])} <- {_show(source[j])}" for j in range(n_in)]
+                       for k in range(n_out)])
+    fig.add_trace(_heatmap(weights, np.arange(n_in), np.arange(n_out), colorscale=SEQUENTIAL,
+                           zmin=0.0, zmax=1.0, zmid=None, colorbar_title="weight",
+                           hovertemplate="%{customdata}: %{z:.2f}", customdata=custom))
+    fig.data[0].name = "attention weight"
+    if positions is not None:
+        pairs = [(p, k) for k, p in enumerate(positions[:n_out]) if p >= 0]
+        fig.add_trace(go.Scatter(
+            x=[p for p, _ in pairs], y=[k for _, k in pairs], mode="markers",
+            name="true alignment",
+            marker=dict(symbol="square-open", size=14, color=INK, line=dict(width=2)),
+            hovertemplate="true source of %{y}: %{x}<extra></extra>"))
+    _base_layout(fig, title, x_title=SOURCE_AXIS, y_title=OUTPUT_AXIS,
+                 height=max(300, 90 + 26 * n_out))
+    fig.update_xaxes(tickmode="array", tickvals=list(range(n_in)),
+                     ticktext=[_show(t) for t in source])
+    fig.update_yaxes(tickmode="array", tickvals=list(range(n_out)),
+                     ticktext=[_show(t) for t in rows[:n_out]], autorange="reversed")
+    return fig
+
+
+def bottleneck_chart(table: list[dict]) -> go.Figure:
+    """Exact match against source length, one line per attention setting."""
+    fig = go.Figure()
+    kinds = sorted({row["attention"] for row in table}, key=lambda a: a != "none")
+    for color, kind in zip(SERIES_COLORS, kinds):
+        rows = sorted((r for r in table if r["attention"] == kind), key=lambda r: r["length"])
+        fig.add_trace(go.Scatter(
+            x=[r["length"] for r in rows], y=[r["exact match"] for r in rows],
+            mode="lines+markers", name="no attention" if kind == "none" else f"{kind} attention",
+            line=dict(color=color, width=2.5),
+            hovertemplate="length %{x}: %{y:.0%} exact<extra></extra>"))
+    _base_layout(fig, "The bottleneck: exact match against source length",
+                 x_title="source length (tokens)", y_title="exact match (validation)")
+    fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
+    return fig
+
+
+def encoder_gradient_chart(profiles: dict[str, np.ndarray], step: int) -> go.Figure:
+    """||dL/dh_t^enc|| over encoder steps, one line per run, on the one log axis."""
+    fig = go.Figure()
+    for color, (name, values) in zip(SERIES_COLORS, profiles.items()):
+        values = np.asarray(values, dtype=float)
+        fig.add_trace(go.Scatter(
+            x=np.arange(len(values)), y=values, mode="lines+markers", name=name,
+            line=dict(color=color, width=2.5),
+            hovertemplate="encoder step %{x}: %{y:.3g}<extra></extra>"))
+    _base_layout(fig, f"Gradient reaching each encoder step (training step {step})",
+                 x_title="encoder step t (source token)", y_title="‖∂L/∂h_t^enc‖")
+    _log_axis(fig, *[np.asarray(v, dtype=float) for v in profiles.values()])
+    return fig

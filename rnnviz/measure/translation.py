@@ -1,0 +1,120 @@
+"""``python -m rnnviz.measure.translation``: what the translation runs learn, how long they take,
+and what the run machinery costs (issue 21). Prints tables; run it under ``nice`` on a shared
+machine. One torch thread, as every training runs.
+
+1. The Translation page's default runs (``studies.translation.DEFAULTS``): exact match of free
+   decoding on the validation set, token accuracy, BLEU for en_fr, training time.
+2. The bottleneck: reverse at growing lengths, no attention against additive attention, on the
+   same budget of steps.
+3. Overhead: ``train`` (validation, probe gradients and weight snapshots included) against a
+   bare PyTorch loop doing the same training work (same model, batches, teacher forcing,
+   clipping, optimizer), in alternating rounds so that a busy machine's load falls on both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from rnnviz.core.config import RunConfig
+from rnnviz.core.models import build_model
+from rnnviz.core.seq2seq_train import token_accuracy
+from rnnviz.core.tasks import TASKS, validation_set
+from rnnviz.core.train import BatchStream, make_optimizer, train
+from rnnviz.core.translate import bleu
+from rnnviz.studies.translation import DEFAULTS
+
+
+def _scores(run) -> dict:
+    x, y = validation_set(run.config)
+    row = {"exact": float(run.history.val_metric[-1]), "token": token_accuracy(run.model, x, y),
+           "time_s": run.elapsed_s, "steps": run.history.steps_done}
+    task = TASKS[run.config.task]
+    if run.config.task == "en_fr":
+        ids, _ = run.model.greedy(x, y.shape[1])
+        hyps, refs = [], []
+        for out, ref in zip(ids.tolist(), y.tolist()):
+            out = out[: out.index(0)] if 0 in out else out
+            hyps.append(" ".join(task.target_vocab[i] for i in out))
+            refs.append(" ".join(task.target_vocab[i] for i in ref[: ref.index(0)]))
+        row["bleu"] = bleu(hyps, refs)
+    return row
+
+
+def defaults_table() -> None:
+    print("| run | exact match | token accuracy | BLEU | steps | training time |")
+    print("|---|---|---|---|---|---|")
+    for name, cfg in DEFAULTS.items():
+        row = _scores(train(cfg))
+        bleu_text = f"{row['bleu']:.1f}" if "bleu" in row else "-"
+        print(f"| {name} ({cfg.cell}, {cfg.attention}, seq_len {cfg.seq_len}) | "
+              f"{row['exact']:.1%} | {row['token']:.1%} | {bleu_text} | {row['steps']} | "
+              f"{row['time_s']:.1f} s |", flush=True)
+
+
+def bottleneck_table(lengths: list[int], steps: int) -> None:
+    print(f"\n| reverse length | none: exact match | additive: exact match | time none / "
+          f"additive ({steps} steps) |")
+    print("|---|---|---|---|")
+    for n in lengths:
+        base = RunConfig(task="reverse", seq_len=n, hidden_size=64, steps=steps,
+                         eval_every=steps // 4, probe_every=50)
+        rows = [_scores(train(base.replace(attention=a))) for a in ("none", "additive")]
+        print(f"| {n} | {rows[0]['exact']:.1%} | {rows[1]['exact']:.1%} | "
+              f"{rows[0]['time_s']:.1f} s / {rows[1]['time_s']:.1f} s |", flush=True)
+
+
+def bare_loop(cfg: RunConfig, steps: int) -> float:
+    """Seconds for ``steps`` steps of the same training with nothing else: no validation,
+    probe, snapshot or history."""
+    model = build_model(cfg)
+    model.train()
+    optimizer = make_optimizer(cfg, model.parameters())
+    batches = BatchStream(cfg, torch.device("cpu"))
+    task = TASKS[cfg.task]
+    started = time.perf_counter()
+    for _ in range(steps):
+        x, y = batches.next()
+        logits, _ = model(x, y)
+        loss = task.loss(logits, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+        optimizer.step()
+    return time.perf_counter() - started
+
+
+def overhead_table(rounds: int) -> None:
+    cfg = DEFAULTS["dates"]
+    print(f"\n| round | bare loop steps/s | train() steps/s | ratio | ({cfg.steps} steps, "
+          f"validation every {cfg.eval_every}, snapshot every {cfg.probe_every}) |")
+    print("|---|---|---|---|---|")
+    ratios = []
+    for r in range(rounds):
+        bare = cfg.steps / bare_loop(cfg, cfg.steps)
+        full = cfg.steps / train(cfg).elapsed_s
+        ratios.append(full / bare)
+        print(f"| {r + 1} | {bare:.1f} | {full:.1f} | {full / bare:.2f} | |", flush=True)
+    print(f"median ratio {sorted(ratios)[len(ratios) // 2]:.2f}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lengths", default="5,10,15,20")
+    parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", choices=("defaults", "bottleneck", "overhead"))
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    if args.only in (None, "defaults"):
+        defaults_table()
+    if args.only in (None, "bottleneck"):
+        bottleneck_table([int(n) for n in args.lengths.split(",")], args.steps)
+    if args.only in (None, "overhead"):
+        overhead_table(args.rounds)
+
+
+if __name__ == "__main__":
+    main()

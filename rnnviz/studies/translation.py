@@ -1,0 +1,117 @@
+"""What the Translation page reads off a seq2seq run (issue 21): the attention of one example
+against the true alignment, the bottleneck sweep's configs and table, and the page's default
+runs.
+
+The attention shown is the teacher-forced one: each row is the output step that should produce
+the true target token, so row k lines up with the true alignment's row k even while the model
+still gets tokens wrong. The share of aligned output tokens whose strongest attention falls on
+the true source position is computed here, from those numbers, never typed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from rnnviz.core.config import RunConfig
+from rnnviz.core.tasks import PROBE_SIZE, TASKS, VALIDATION_SIZE, seeded_generator
+
+# the page's one-click runs; measured by rnnviz.measure.translation (its table is the README's)
+DEFAULTS = {
+    "dates": RunConfig(task="dates", seq_len=33, cell="lstm", hidden_size=64, attention="additive",
+                       steps=600, eval_every=100, probe_every=50, lr=0.01),
+    "reverse": RunConfig(task="reverse", seq_len=12, cell="lstm", hidden_size=64,
+                         attention="additive", steps=1000, eval_every=250, probe_every=50),
+    "en_fr": RunConfig(task="en_fr", seq_len=12, cell="lstm", hidden_size=64,
+                       attention="additive", steps=1500, eval_every=250, probe_every=50),
+}
+BOTTLENECK_LENGTHS = (4, 8, 12, 16, 20)
+SWEEP_STEPS = 1000  # every run of the sweep trains this many steps: the same budget
+
+
+@dataclass(frozen=True)
+class AttentionView:
+    """One probe example after ``step`` training steps: the source and true target tokens, the
+    greedy output, and the teacher-forced attention ``[target steps + <eos>, source tokens]``
+    (None without attention)."""
+
+    step: int
+    source: list[str]
+    target: list[str]
+    output: list[str]
+    weights: np.ndarray | None
+    loss: float
+
+
+def aligned_probe(cfg: RunConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The probe batch with its true alignment: the validation set drawn again from the same
+    seeded generator through ``sample_aligned`` (which ``sample`` calls), so ``x`` and ``y`` are
+    ``probe_batch(cfg)``'s exactly (tests check)."""
+    task = TASKS[cfg.task]
+    x, y, align = task.sample_aligned(VALIDATION_SIZE, cfg.seq_len,
+                                      seeded_generator(cfg.seed + 1_000_003))
+    return x[:PROBE_SIZE], y[:PROBE_SIZE], align[:PROBE_SIZE]
+
+
+def attention_view(model, x: torch.Tensor, y: torch.Tensor, step: int,
+                   example: int = 0) -> AttentionView:
+    """Example ``example`` of a probe batch read by ``model`` (in eval mode, no RNG touched:
+    calling it between training steps leaves training as it was)."""
+    task = TASKS[model.task]
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            xs, ys = x[example:example + 1], y[example:example + 1]
+            logits, weights = model(xs, ys)
+            loss = float(task.loss(logits, ys))
+            ids, _ = model.greedy(xs, ys.shape[1])
+    finally:
+        model.train(was_training)
+    real = xs[0] != 0
+    steps = int((ys[0] >= 0).sum())  # target tokens and <eos>
+    out = ids[0].tolist()
+    out = out[: out.index(0)] if 0 in out else out
+    return AttentionView(
+        step=step, source=[task.source_vocab[i] for i in xs[0][real].tolist()],
+        target=[task.target_vocab[i] for i in ys[0][: steps - 1].tolist()],
+        output=[task.target_vocab[i] for i in out],
+        weights=None if weights is None else weights[0, :steps][:, real].numpy(),
+        loss=loss)
+
+
+def true_positions(cfg: RunConfig, example: int = 0) -> list[int]:
+    """Each target token's true source position among the real (unpadded) source tokens, -1
+    where none (``-`` of a date, ``<eos>``)."""
+    x, y, align = aligned_probe(cfg)
+    pad = int((x[example] == 0).sum())
+    steps = int((y[example] >= 0).sum())
+    return [p - pad if p >= 0 else -1 for p in align[example, :steps].tolist()]
+
+
+def alignment_share(weights: np.ndarray, positions: list[int]) -> tuple[float, int]:
+    """The share of output tokens with a true source position whose strongest attention falls
+    on it, and how many such tokens there are."""
+    rows = [(k, p) for k, p in enumerate(positions) if p >= 0 and k < len(weights)]
+    if not rows:
+        return 0.0, 0
+    hits = sum(int(np.argmax(weights[k]) == p) for k, p in rows)
+    return hits / len(rows), len(rows)
+
+
+def bottleneck_configs(base: RunConfig,
+                       lengths: tuple[int, ...] = BOTTLENECK_LENGTHS) -> list[RunConfig]:
+    """The sweep of the bottleneck: the same budget at every source length, without attention
+    and with ``base``'s (additive if none), on the reverse task."""
+    attention = base.attention if base.attention != "none" else "additive"
+    return [base.replace(task="reverse", seq_len=n, attention=a)
+            for n in lengths for a in ("none", attention)]
+
+
+def bottleneck_table(runs) -> list[dict]:
+    """One row per run: length, attention, exact match on its validation set (free decoding)."""
+    return [{"length": r.config.seq_len, "attention": r.config.attention,
+             "exact match": float(r.history.val_metric[-1]) if len(r.history.val_metric)
+             else 0.0} for r in runs]

@@ -1,0 +1,68 @@
+"""The Translation page through Streamlit's AppTest: its sections in order, and the numbers it
+draws equal to the engine's own for the session's translation run (the attention of the
+validation example, a typed source through rnnviz.translate, the encoder gradients), and a bad
+typed source answered with a message, not a traceback."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import rnnviz
+from rnnviz.core.config import RunConfig
+from rnnviz.studies import translation
+from tests.apptest import decode_plotly, open_app
+
+
+@pytest.fixture(scope="module")
+def dates_run():
+    return rnnviz.train(RunConfig(task="dates", seq_len=20, hidden_size=16, attention="dot",
+                                  steps=40, eval_every=20, probe_every=20, device="cpu"))
+
+
+def _figures(at) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def _figure(at, title_start: str) -> dict:
+    return next(f for f in _figures(at) if f["layout"]["title"]["text"].startswith(title_start))
+
+
+def _page(run):
+    at = open_app(timeout=120)
+    at.session_state["translation_run"] = run
+    at.switch_page("pages/translation.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_translation_page_draws_the_runs_numbers(dates_run):
+    at = _page(dates_run)
+    assert [h.value for h in at.subheader] == [
+        "Attention on a validation example", "Translate your own",
+        "The gradient through the encoder",
+        "The bottleneck: longer sources, no attention against attention"]
+    x, y, _ = translation.aligned_probe(dates_run.config)
+    view = translation.attention_view(dates_run.model, x, y, 40)
+    shown = _figure(at, "Attention at training step 40")
+    np.testing.assert_allclose(np.asarray(decode_plotly(shown["data"][0]["z"]), dtype=float),
+                               view.weights, atol=1e-6)
+    share, _ = translation.alignment_share(view.weights, translation.true_positions(
+        dates_run.config))
+    assert f"{share:.0%}" in shown["layout"]["title"]["text"]
+    typed = rnnviz.translate(dates_run, "7 March 2021")
+    assert any(f"`{typed.text}`" in m.value for m in at.markdown)
+    gradients = _figure(at, "Gradient reaching")
+    np.testing.assert_allclose(np.asarray(decode_plotly(gradients["data"][0]["y"]), dtype=float),
+                               dates_run.history.probe_grad[-1], rtol=1e-6)
+
+
+def test_a_bad_source_gets_a_message(dates_run):
+    at = _page(dates_run)
+    at.text_input(key="tr_source_dates").set_value("7 März 2021").run()
+    assert not at.exception
+    assert any("does not know 'z', 'ä'" in e.value for e in at.error)
+    at.text_input(key="tr_source_dates").set_value("").run()
+    assert any("the source is empty" in e.value for e in at.error)
