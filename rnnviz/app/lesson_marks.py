@@ -20,7 +20,8 @@ from . import classroom, state
 # the chart (its key on the lesson's page) that each lesson's "Look at" starts with
 REFERRED_CHART = {"recurrence": "sequence", "vanishing": "profile", "exploding": "loss_curves",
                   "lstm": "gate_f", "gru": "gate_z", "init": "probe",
-                  "overfitting": "loss_curves", "negation": "sentiment_decision"}
+                  "overfitting": "loss_curves", "negation": "sentiment_decision",
+                  "speech": "speech_recording_chart"}
 MARK_COLOR = "#111111"
 SCROLL = classroom.SCROLL  # set when a lesson's page opens: bring its chart into view, once
 

@@ -105,7 +105,8 @@ def _lesson_headline(key: str) -> tuple[tuple[str, str], ...]:
         "overfitting": (("plain_val", "{:.2f}"), ("decay_val", "{:.2f}"),
                         ("chance", "{:.2f}")),
         "negation": (("lstm_far", "{:.0%}"), ("rnn_far", "{:.0%}")),
-        "speech": (("lstm_acc", "{:.1%}"), ("rnn_acc", "{:.1%}"), ("new_voice_acc", "{:.1%}")),
+        "speech": (("lstm_acc", "{:.1%}"), ("rnn_acc", "{:.1%}"), ("new_voice_acc", "{:.1%}"),
+                   ("voice_error_ratio", "{:.1f}")),
     }.get(key, ())
 
 
