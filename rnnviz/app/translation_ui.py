@@ -25,18 +25,25 @@ JOB, RUN, SWEEP = "translation_job", "translation_run", "translation_sweep"
 ATTENTION_WORDS = {"additive": "additive (Bahdanau)", "dot": "dot product (Luong)",
                    "none": "none: the last encoder state only"}
 LIVE_EVERY_S = 1.0
+STEPS_RANGE = (50, 5000)
 EXAMPLES = {"dates": "7 March 2021", "reverse": "abcdefghabcd",
             "en_fr": "the red car does not see the black dogs"}
 
 
 def controls() -> RunConfig:
     """The task and attention choosers and the Train button; the config they make."""
-    left, middle, right = st.columns([2, 2, 1], vertical_alignment="bottom")
+    left, middle, steps_column, right = st.columns([2, 2, 1, 1], vertical_alignment="bottom")
     task = left.selectbox("Task", list(translation.DEFAULTS), key="tr_task",
                           format_func=lambda name: TASKS[name].title)
     attention = middle.selectbox("Attention", list(ATTENTION_WORDS), key="tr_attention",
                                  format_func=ATTENTION_WORDS.get)
-    cfg = translation.DEFAULTS[task].replace(attention=attention)
+    default = translation.DEFAULTS[task]
+    steps = steps_column.number_input("Training steps", min_value=STEPS_RANGE[0],
+                                      max_value=STEPS_RANGE[1], value=default.steps,
+                                      step=100, key=f"tr_steps_{task}",
+                                      help="The default is what the measured table reaches "
+                                      "its accuracy with.")
+    cfg = default.replace(attention=attention, steps=int(steps))
     estimate = state.takes(cfg)
     right.button("Train", type="primary", key="tr_train", on_click=_start, args=(cfg,),
                  help="Trains this task's model" + (f" ({estimate})" if estimate else ""))
@@ -156,7 +163,8 @@ def typed(run: Run) -> None:
                 f"{'greedy' if beam == 1 else f'beam of {beam}'})")
     if out.attention is not None:
         st.plotly_chart(charts.attention_matrix(out.source_tokens, out.tokens, out.attention,
-                                                run.history.steps_done),
+                                                run.history.steps_done,
+                                                title="Attention while translating your source"),
                         width="stretch", key="tr_typed_attention")
 
 

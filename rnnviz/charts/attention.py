@@ -23,13 +23,13 @@ def _show(token: str) -> str:
 
 def attention_matrix(source: list[str], output: list[str], weights: np.ndarray | None,
                      step: int, positions: list[int] | None = None,
-                     share: float | None = None) -> go.Figure:
+                     share: float | None = None, title: str | None = None) -> go.Figure:
     """Heatmap of ``weights`` ``[output steps, source tokens]`` (rows: the true target and
     ``<eos>``), the true alignment as open squares, the share of aligned tokens whose strongest
     attention is the true position in the title."""
     fig = go.Figure()
     rows = [*output, "<eos>"]
-    title = f"Attention at training step {step}"
+    title = title or f"Attention at training step {step}"
     if share is not None:
         title += f"<br><sup>strongest attention on the true source token: {share:.0%}</sup>"
     if weights is None:
