@@ -45,9 +45,9 @@ def recorded_loss(history, name: str, height: int = 340) -> go.Figure:
             hovertemplate="step %{x}<br>validation loss %{y:.4g}<extra></extra>"))
     if len(snapshots):
         fig.add_trace(go.Scatter(
-            x=snapshots, y=np.zeros(len(snapshots)), yaxis="y2", mode="markers",
+            x=snapshots, y=np.full(len(snapshots), 0.04), yaxis="y2", mode="markers",
             name="snapshot (a Training step stop)",
-            marker=dict(symbol="line-ns-open", size=8, color=REFERENCE_COLOR),
+            marker=dict(symbol="line-ns-open", size=10, line=dict(width=2), color=REFERENCE_COLOR),
             hovertemplate="snapshot at step %{x}<extra></extra>"))
         fig.update_layout(yaxis2=dict(overlaying="y", range=[0, 1], visible=False,
                                       fixedrange=True))
