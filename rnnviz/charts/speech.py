@@ -34,8 +34,10 @@ def listening_figure(frames, hidden, probs, saliency, title: str) -> go.Figure:
     frames, hidden = _finite(frames), _finite(hidden)
     probs, saliency = _finite(probs), _finite(saliency).reshape(-1)
     t = np.arange(len(frames))
+    # P(digit) labels every one of its ten rows: 18 px each at 700 px, room for a projector's
+    # 16 px ticks (at 0.24 of the height they touched); the 32 bands and units tick every 10
     fig = make_subplots(rows=4, cols=1, shared_xaxes=True, vertical_spacing=0.05,
-                        row_heights=[0.28, 0.3, 0.24, 0.18], subplot_titles=ROWS)
+                        row_heights=[0.24, 0.24, 0.36, 0.16], subplot_titles=ROWS)
     bound = float(max(np.abs(hidden).max(), 1e-6))
     traces = [
         go.Heatmap(z=frames.T, x=t, y=np.arange(frames.shape[1]), colorscale=SEQUENTIAL,
