@@ -13,7 +13,7 @@ import streamlit as st
 
 from rnnviz import charts
 from rnnviz.app import state, views, widgets
-from rnnviz.core.config import FIELDS, RunConfig
+from rnnviz.core.config import FIELDS, SEQ2SEQ_TASKS, RunConfig
 from rnnviz.core.tasks import TASKS, chance_for
 from rnnviz.serve.many import dependency_sweep, train_many
 from rnnviz.serve.pool import warm_up
@@ -23,7 +23,8 @@ from rnnviz.studies.verdict import run_verdict
 RESULT, SWEEP = "compare_result", "compare_sweep"
 MAX_STEPS = 5000  # per run on this page: a set trains up to three of them
 MAX_SWEEP_RUNS = 24
-TASK_NAMES = [t for t in FIELDS["task"].choices]
+# the translation tasks compare on their own page (its bottleneck sweep)
+TASK_NAMES = [t for t in FIELDS["task"].choices if t not in SEQ2SEQ_TASKS]
 
 warm_up()  # start the worker processes while the student reads the settings
 st.title("Compare cells")

@@ -66,3 +66,18 @@ def test_a_bad_source_gets_a_message(dates_run):
     assert any("does not know 'z', 'ä'" in e.value for e in at.error)
     at.text_input(key="tr_source_dates").set_value("").run()
     assert any("the source is empty" in e.value for e in at.error)
+
+
+def test_playground_and_compare_do_not_offer_translation_tasks():
+    """A translation model has no cell trace for the Playground's board and the inside pages:
+    its tasks are chosen on the Translation page only."""
+    at = open_app(timeout=120)
+    at.switch_page("pages/playground.py").run()
+    task = next(w for w in at.selectbox if w.key == "task")
+    assert "Sentiment of a sentence" in task.options
+    assert not {"Reverse a sequence", "Dates to ISO", "English to French"} & set(task.options)
+    at.switch_page("pages/compare.py").run()
+    compare_task = next(w for w in at.selectbox if w.key == "cmp_task")
+    assert "Adding problem" in compare_task.options
+    assert not {"Reverse a sequence", "Dates to ISO", "English to French"} & set(
+        compare_task.options)

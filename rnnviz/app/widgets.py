@@ -69,6 +69,8 @@ def choices(name: str) -> list:
     """The options of a categorical field: the table's, and for the task the session's own
     series when one is loaded (it is chosen here, like any task)."""
     options = list(FIELDS[name].choices)
+    if name == "task":  # translation runs have a page of their own (a cell's trace: none)
+        options = [task for task in options if task not in SEQ2SEQ_TASKS]
     dataset = st.session_state.get(OWN_DATASET)
     if name == "task" and dataset is not None:
         options.append(dataset.name)
