@@ -2,7 +2,9 @@
 
 The command line: ``rnnviz train ...``, ``bench``, ``pretrain``, ``lessons``, ``claims`` (every
 claim on several seeds and both kernel sets, ``rnnviz.measure.robustness``) and ``worker`` (a
-training worker of shared mode, ``rnnviz.serve.worker``); the same as ``python -m rnnviz ...``.
+training worker of shared mode, ``rnnviz.serve.worker``); ``app`` starts the web app from an
+installed package (``--logdir runs/``: the runs a loop recorded, ``rnnviz.app.launch``); the
+same as ``python -m rnnviz ...``.
 
 Flags of ``train`` are generated from the config table (``--seq-len``, ``--cell`` ...), so the
 command line accepts exactly what the app accepts. Bad arguments exit with status 2 and one line.
