@@ -154,11 +154,11 @@ def outcome_charts(lesson: Lesson, runs, outcome) -> None:
                     key="lesson_chart_1")
     elif key == "speech":
         views.chart(charts.measured_bars(
-            {label: outcome.numbers[name] for label, name in (
+            {label: 100 * outcome.numbers[name] for label, name in (
                 ("LSTM", "lstm_acc"), ("vanilla RNN", "rnn_acc"),
                 ("LSTM, new voice", "new_voice_acc"))},
-            "Share of the test recordings named right", "share right",
-            reference=("guessing", 0.1)),
+            "Share of the test recordings named right", "% named right",
+            reference=("guessing", 10.0)),
             "FSDD's own test split for the LSTM and the vanilla RNN (voices heard in training); "
             "all recordings of the held-out speaker for the LSTM that never heard that voice.",
             key="lesson_chart_1")

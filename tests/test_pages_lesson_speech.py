@@ -67,8 +67,8 @@ def test_the_notes_draw_the_measured_accuracies(lesson_runs):
     bars = next(t for t in figure["data"] if t["type"] == "bar")
     assert list(bars["x"]) == ["LSTM", "vanilla RNN", "LSTM, new voice"]
     np.testing.assert_allclose(np.asarray(decode_plotly(bars["y"]), dtype=float),
-                               [outcome.numbers["lstm_acc"], outcome.numbers["rnn_acc"],
-                                outcome.numbers["new_voice_acc"]])
+                               [100 * outcome.numbers["lstm_acc"], 100 * outcome.numbers["rnn_acc"],
+                                100 * outcome.numbers["new_voice_acc"]])
 
 
 def test_the_lessons_page_counts_its_lessons():
