@@ -202,3 +202,18 @@ def test_translate_answers_and_refuses_plainly():
             rnnviz.translate(run, source, beam=beam)
     plain = rnnviz.train(cfg.replace(attention="none"))
     assert rnnviz.translate(plain, "7/3/2021").attention is None
+
+
+def test_live_attention_travels_through_shared_mode():
+    """A shared-mode worker writes its live view to Redis as JSON (serve.shared): a
+    translation run's attention view must survive the trip (it raised AttributeError: no
+    'cell')."""
+    from rnnviz.serve import shared
+    from rnnviz.studies.inside import inside_view
+    cfg = RunConfig(task="reverse", seq_len=5, attention="dot", **SMALL)
+    x, y = probe_batch(cfg)
+    view = inside_view(build_model(cfg), x, y, 0)
+    back = shared.decode_inside(shared.encode_inside(view))
+    assert (back.source, back.target, back.step) == (view.source, view.target, 0)
+    assert back.weights.tolist() == view.weights.tolist()
+    assert back.weights.sum(1) == pytest.approx(1.0, abs=1e-6)

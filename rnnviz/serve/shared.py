@@ -39,6 +39,7 @@ import numpy as np
 import redis
 
 from rnnviz.studies.inside import InsideView
+from rnnviz.studies.translation import AttentionView
 
 REDIS_URL_ENV = "RNNVIZ_REDIS_URL"
 STREAM = "rnnviz:jobs"
@@ -198,15 +199,27 @@ def decode_delta(payload: str | bytes) -> dict:
     return delta
 
 
-def encode_inside(view: InsideView) -> str:
+def encode_inside(view: InsideView | AttentionView) -> str:
+    if isinstance(view, AttentionView):  # a translation run's live view (studies.translation)
+        return json.dumps({"kind": "attention", "step": view.step, "loss": view.loss,
+                           "source": view.source, "target": view.target,
+                           "output": view.output, "weights": None if view.weights is None
+                           else encode_array(view.weights)})
     return json.dumps({"step": view.step, "cell": view.cell, "loss": view.loss,
                        "hidden": encode_array(view.hidden), "grad_h": encode_array(view.grad_h),
                        "gates": {name: encode_array(v) for name, v in view.gates.items()}})
 
 
-def decode_inside(payload: str | bytes) -> InsideView:
+def decode_inside(payload: str | bytes) -> InsideView | AttentionView:
     try:
         data = json.loads(payload)
+        if data.get("kind") == "attention":
+            weights = data["weights"]
+            return AttentionView(step=_integer(data["step"]), loss=float(data["loss"]),
+                                 source=[str(t) for t in data["source"]],
+                                 target=[str(t) for t in data["target"]],
+                                 output=[str(t) for t in data["output"]],
+                                 weights=None if weights is None else decode_array(weights))
         gates = {str(name): decode_array(v) for name, v in dict(data["gates"]).items()}
         return InsideView(step=_integer(data["step"]), cell=str(data["cell"]),
                           hidden=decode_array(data["hidden"]),

@@ -46,6 +46,7 @@ from rnnviz.serve.redis_store import RedisRunStore
 from rnnviz.serve.shared import UNREACHABLE, decoded, text
 from rnnviz.serve.store import RunStore, load_run_bytes
 from rnnviz.studies.inside import InsideView
+from rnnviz.studies.translation import AttentionView
 
 RELAY_POLL_S = 0.25  # how often a watching server reads a job's state from Redis
 LOST = ("the training worker stopped unexpectedly and no other worker took the run over; "
@@ -329,6 +330,12 @@ class SharedJob(Job):
     def _fitting(self, view: InsideView) -> InsideView:
         """The view, when its arrays have the shapes this config's live charts draw."""
         cfg = self.cfg
+        if isinstance(view, AttentionView):  # a translation run's: its matrix fits its example
+            if view.weights is not None and (view.weights.ndim != 2 or view.weights.shape[1]
+                                             != len(view.source)) or \
+                    not 0 <= view.step <= cfg.steps:
+                raise ValueError("its arrays do not fit the job's config")
+            return view
         shape = (cfg.seq_len, cfg.hidden_size)
         if view.cell != cfg.cell or view.hidden.shape != shape or \
                 view.grad_h.shape != (cfg.seq_len,) or \
