@@ -38,7 +38,13 @@ from rnnviz.studies.lesson_checks import (
     lstm_look_at_note,
     vanishing_look_at_note,
 )
-from rnnviz.studies.lesson_speech import check_digits, digits_look_at_note
+from rnnviz.studies.lesson_speech import (
+    LSTM_AT_LEAST,
+    RNN_BELOW_BY,
+    VOICE_COSTS,
+    check_digits,
+    digits_look_at_note,
+)
 
 PAGES = {  # page file -> the title in the app's navigation
     "pages/playground.py": "Playground",
@@ -299,10 +305,10 @@ LESSONS: dict[str, Lesson] = {lesson.key: lesson for lesson in (
         "A spoken digit lasts tens of frames, and the network answers only after the last one. "
         "Which part of the word must the vanilla RNN carry to the end, and why does the LSTM "
         "lose accuracy on a new voice when the words are the same ten digits?",
-        "On FSDD's own test split the LSTM names 90% or more of the spoken digits, and the "
-        "vanilla RNN, trained alike, at least 10 percentage points fewer; the same LSTM trained "
-        "without one speaker gets at least 1.5 times as many of that speaker's recordings "
-        "wrong.",
+        f"On FSDD's own test split the LSTM names {LSTM_AT_LEAST:.0%} or more of the spoken "
+        f"digits, and the vanilla RNN, trained alike, at least {100 * RNN_BELOW_BY:.0f} "
+        "percentage points fewer; the same LSTM trained without one speaker gets at least "
+        f"{VOICE_COSTS:g} times as many of that speaker's recordings wrong.",
         ("gating", "regularization"), check_digits, look_at_note=digits_look_at_note),
 )}
 
