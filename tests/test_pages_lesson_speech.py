@@ -36,7 +36,7 @@ def test_the_speech_lesson_opens_the_speech_page_and_switches_runs(lesson_runs):
     assert not at.exception, at.exception
     assert at.title[0].value.startswith("Speech")
     assert at.session_state["run"].config == DIGITS_LSTM
-    assert "Lesson 9 · Spoken digits: memory and a new voice" in _texts(at)
+    assert "Lesson 9 · Spoken digits and a new voice" in _texts(at)
     # the chart the look-at starts with ("In the chart, read P(digit)") was brought into view:
     # the scroll request is consumed by the recording's chart (it stayed, unserved, before)
     assert "lesson_scroll" not in at.session_state

@@ -289,7 +289,7 @@ LESSONS: dict[str, Lesson] = {lesson.key: lesson for lesson in (
         "the last word reaches the deciding word in the vanilla RNN.",
         ("gating", "vanishing"), check_sentence_memory),
     Lesson(
-        "speech", 9, "Spoken digits: memory and a new voice",
+        "speech", 9, "Spoken digits and a new voice",
         "Real recordings of ten spoken digits: an LSTM names far more of them than a vanilla "
         "RNN, and fewer when the voice is one it never heard.",
         (("LSTM", DIGITS_LSTM), ("vanilla RNN", DIGITS_RNN),
