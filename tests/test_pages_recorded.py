@@ -100,6 +100,11 @@ def test_picking_a_run_opens_it_on_the_inside_pages_at_its_snapshots(logdir):
     assert list(slider.options) == ["step 0, before training", "step 2", "step 4", "step 6",
                                      "step 7"]
     assert slider.value == 7  # the last snapshot, as a finished run opens
+    # the sidebar says where the run comes from and which loss the inside pages differentiate
+    # (it said "Uploaded, not trained here", and nothing of the stand-in loss)
+    sidebar = " ".join(c.value for c in at.sidebar.caption)
+    assert "Recorded from your own training loop (5 snapshots)" in sidebar, sidebar
+    assert "Uploaded" not in sidebar
 
 
 def test_a_run_being_written_is_followed(logdir):

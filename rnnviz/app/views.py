@@ -8,6 +8,7 @@ import streamlit as st
 # the Hidden states panel of a model from outside (task "own"): registered on import
 from rnnviz.charts.style import set_title
 from rnnviz.core.own_model import LOSSES, OwnModelRun
+from rnnviz.core.recorded import RecordedRun
 from rnnviz.core.tasks import TASKS
 from rnnviz.core.train import Run
 from rnnviz.studies import run_notes
@@ -67,6 +68,12 @@ def sidebar_summary() -> None:
             # redrawn on its own while the job trains, whatever the page: the page's own live
             # view updates only the main area, and the sidebar must say the same step
             st.fragment(_job_progress, run_every=SIDEBAR_REFRESH_S)()
+        elif isinstance(run, RecordedRun):  # the learner's own loop, recorded
+            st.markdown(f"**Current model**  \n{describe_run(run)}")
+            st.caption(f"Recorded from your own training loop ({len(run.snapshot_steps)} "
+                       "snapshots) · the inside pages' gradients are of the mean square of "
+                       "the last hidden state on your probe; your own loss's profile is "
+                       "`rnnviz.show(run, 'gradients')`")
         elif isinstance(run, OwnModelRun):  # nothing trained here: no scores, no chance
             st.markdown(f"**Current model**  \n{describe_run(run)}")
             st.caption(f"Uploaded, not trained here · loss: {LOSSES[run.loss].phrase}")
