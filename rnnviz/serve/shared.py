@@ -213,7 +213,7 @@ def encode_inside(view: InsideView | AttentionView) -> str:
 def decode_inside(payload: str | bytes) -> InsideView | AttentionView:
     try:
         data = json.loads(payload)
-        if data.get("kind") == "attention":
+        if isinstance(data, dict) and data.get("kind") == "attention":
             weights = data["weights"]
             return AttentionView(step=_integer(data["step"]), loss=float(data["loss"]),
                                  source=[str(t) for t in data["source"]],
