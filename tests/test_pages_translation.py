@@ -59,6 +59,18 @@ def test_translation_page_draws_the_runs_numbers(dates_run):
                                dates_run.history.probe_grad[-1], rtol=1e-6)
 
 
+def test_the_beam_is_shown_against_greedy(dates_run):
+    at = _page(dates_run)
+    at.number_input(key="tr_beam").set_value(3).run()
+    assert not at.exception, at.exception
+    wide, greedy = (rnnviz.translate(dates_run, "7 March 2021", beam=b) for b in (3, 1))
+    assert any(f"`{wide.text}`" in m.value and "beam of 3" in m.value for m in at.markdown)
+    assert any(f"Greedy decoding: `{greedy.text}`" in m.value for m in at.markdown)
+    table = at.dataframe[0].value
+    assert len(table) == sum(len(step) for step in wide.tree)
+    assert table["log-probability"].iloc[0] == pytest.approx(wide.tree[0][0][1])
+
+
 def test_a_bad_source_gets_a_message(dates_run):
     at = _page(dates_run)
     at.text_input(key="tr_source_dates").set_value("7 März 2021").run()

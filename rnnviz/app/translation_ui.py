@@ -161,6 +161,16 @@ def typed(run: Run) -> None:
         return
     st.markdown(f"**Translation:** `{out.text}` (log-probability {out.log_prob:.2f}, "
                 f"{'greedy' if beam == 1 else f'beam of {beam}'})")
+    if beam > 1:
+        with st.expander("The beam at every step, against greedy decoding"):
+            greedy = translate(run, source, beam=1)
+            st.markdown(f"Greedy decoding: `{greedy.text}` (log-probability "
+                        f"{greedy.log_prob:.2f})")
+            st.dataframe([{"step": k + 1, "rank": rank + 1,
+                           "hypothesis": task.joiner.join(tokens), "log-probability": score}
+                          for k, hypotheses in enumerate(out.tree)
+                          for rank, (tokens, score) in enumerate(hypotheses)],
+                         hide_index=True)
     if out.attention is not None:
         st.plotly_chart(charts.attention_matrix(out.source_tokens, out.tokens, out.attention,
                                                 run.history.steps_done,
