@@ -217,3 +217,27 @@ def test_live_attention_travels_through_shared_mode():
     assert (back.source, back.target, back.step) == (view.source, view.target, 0)
     assert back.weights.tolist() == view.weights.tolist()
     assert back.weights.sum(1) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_aligned_probe_is_the_probe_batch():
+    from rnnviz.studies.translation import aligned_probe
+    for task in ("reverse", "dates", "en_fr"):
+        cfg = RunConfig(task=task, seq_len=14)
+        x, y, _ = aligned_probe(cfg)
+        px, py = probe_batch(cfg)
+        assert torch.equal(x, px) and torch.equal(y, py)
+
+
+def test_bottleneck_sweep_same_budget_and_its_chart():
+    from rnnviz import charts
+    from rnnviz.studies.translation import bottleneck_configs, bottleneck_table
+    configs = bottleneck_configs("none", lengths=(3, 4))
+    assert [(c.seq_len, c.attention) for c in configs] == [
+        (3, "none"), (3, "additive"), (4, "none"), (4, "additive")]
+    assert len({(c.steps, c.lr, c.hidden_size, c.cell, c.seed) for c in configs}) == 1
+    runs = [rnnviz.train(c.replace(**SMALL)) for c in configs]
+    table = bottleneck_table(runs)
+    figure = charts.bottleneck_chart(table)
+    plain = next(t for t in figure.data if t.name == "no attention")
+    assert list(plain.y) == [float(runs[0].history.val_metric[-1]),
+                             float(runs[2].history.val_metric[-1])]

@@ -195,7 +195,7 @@ def gradients(run: Run) -> None:
 
 def bottleneck(cfg: RunConfig) -> None:
     """The sweep: reverse at growing lengths, without and with attention, the same budget."""
-    configs = translation.bottleneck_configs(cfg.replace(steps=translation.SWEEP_STEPS))
+    configs = translation.bottleneck_configs(cfg.attention)
     estimate = state.takes(configs[0])
     if st.button(f"Train the sweep ({len(configs)} runs)", key="tr_sweep",
                  help=(f"each about {estimate}" if estimate else None)):

@@ -4,8 +4,8 @@ machine. One torch thread, as every training runs.
 
 1. The Translation page's default runs (``studies.translation.DEFAULTS``): exact match of free
    decoding on the validation set, token accuracy, BLEU for en_fr, training time.
-2. The bottleneck: reverse at growing lengths, no attention against additive attention, on the
-   same budget of steps.
+2. The bottleneck: the Translation page's sweep (``studies.translation.bottleneck_configs``),
+   reverse at growing lengths, no attention against additive attention, the same budget.
 3. Overhead: ``train`` (validation, probe gradients and weight snapshots included) against a
    bare PyTorch loop doing the same training work (same model, batches, teacher forcing,
    clipping, optimizer), in alternating rounds so that a busy machine's load falls on both.
@@ -24,7 +24,7 @@ from rnnviz.core.seq2seq_train import token_accuracy
 from rnnviz.core.tasks import TASKS, validation_set
 from rnnviz.core.train import BatchStream, make_optimizer, train
 from rnnviz.core.translate import bleu
-from rnnviz.studies.translation import DEFAULTS
+from rnnviz.studies.translation import DEFAULTS, bottleneck_configs
 
 
 def _scores(run) -> dict:
@@ -54,15 +54,16 @@ def defaults_table() -> None:
               f"{row['time_s']:.1f} s |", flush=True)
 
 
-def bottleneck_table(lengths: list[int], steps: int) -> None:
+def bottleneck_table() -> None:
+    configs = bottleneck_configs()
+    base = configs[0]
     print(f"\n| reverse length | none: exact match | additive: exact match | time none / "
-          f"additive ({steps} steps) |")
+          f"additive ({base.steps} steps, lr {base.lr:g}, {base.cell}, {base.hidden_size} "
+          f"units) |")
     print("|---|---|---|---|")
-    for n in lengths:
-        base = RunConfig(task="reverse", seq_len=n, hidden_size=64, steps=steps,
-                         eval_every=steps // 4, probe_every=50)
-        rows = [_scores(train(base.replace(attention=a))) for a in ("none", "additive")]
-        print(f"| {n} | {rows[0]['exact']:.1%} | {rows[1]['exact']:.1%} | "
+    for plain, attended in zip(configs[::2], configs[1::2]):
+        rows = [_scores(train(cfg)) for cfg in (plain, attended)]
+        print(f"| {plain.seq_len} | {rows[0]['exact']:.1%} | {rows[1]['exact']:.1%} | "
               f"{rows[0]['time_s']:.1f} s / {rows[1]['time_s']:.1f} s |", flush=True)
 
 
@@ -117,8 +118,6 @@ def overhead_table(rounds: int) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lengths", default="5,10,15,20")
-    parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", choices=("defaults", "bottleneck", "overhead"))
     args = parser.parse_args(argv)
@@ -126,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.only in (None, "defaults"):
         defaults_table()
     if args.only in (None, "bottleneck"):
-        bottleneck_table([int(n) for n in args.lengths.split(",")], args.steps)
+        bottleneck_table()
     if args.only in (None, "overhead"):
         overhead_table(args.rounds)
 
