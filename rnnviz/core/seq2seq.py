@@ -155,12 +155,13 @@ def beam_search(model: Seq2SeqModel, x: torch.Tensor, length: int, width: int):
     enc, state, mask = model.encode(x)
     beams = [([], 0.0, [])]  # (ids, log-probability, attention rows)
     finished, tree = [], []
-    token = torch.tensor([model.bos])
+    token = torch.tensor([model.bos], device=x.device)
     for _ in range(length):
         count = len(beams)
         logits, new_state, weights = model.step(
             token, state, enc.expand(count, -1, -1), mask.expand(count, -1))
         logp = torch.log_softmax(logits.double(), dim=-1)
+        logp = logp.cpu()
         total = torch.tensor([b[1] for b in beams], dtype=torch.float64).unsqueeze(1) + logp
         flat = total.reshape(-1)
         order = torch.argsort(flat, descending=True, stable=True)
@@ -180,12 +181,12 @@ def beam_search(model: Seq2SeqModel, x: torch.Tensor, length: int, width: int):
         if not keep or best_finished >= max(k[1] for k in keep):
             break  # every live hypothesis scores below a finished one and can only fall
         beams = keep
-        index = torch.tensor(rows)
+        index = torch.tensor(rows, device=x.device)
         state = _select(new_state, index)
-        token = torch.tensor([ids[-1] for ids, _, _ in keep])
+        token = torch.tensor([ids[-1] for ids, _, _ in keep], device=x.device)
     pool = finished or beams
     ids, score, attn = max(pool, key=lambda b: b[1])
-    return ids, score, (torch.stack(attn) if attn else None), tree
+    return ids, score, (torch.stack(attn).cpu() if attn else None), tree
 
 
 def sequence_log_prob(model: Seq2SeqModel, x: torch.Tensor, ids: list[int]) -> float:
@@ -226,6 +227,6 @@ def encoder_gradient_profile(model: Seq2SeqModel, x: torch.Tensor, y: torch.Tens
             loss = loss_per_example(logits, y).sum()
             grads = torch.autograd.grad(loss, outputs)
         norms = torch.stack([g.double().norm(dim=1) for g in grads], dim=1).mean(dim=0)
-        return norms.numpy(), enc.detach()
+        return norms.cpu().numpy(), enc.detach()
     finally:
         model.train(was_training)

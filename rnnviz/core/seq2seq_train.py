@@ -49,7 +49,7 @@ def exact_match(model: Seq2SeqModel, x: torch.Tensor, y: torch.Tensor, beam: int
             for b in range(x.shape[0]):
                 out, _, _, _ = beam_search(model, x[b:b + 1], y.shape[1], beam)
                 out = (out + [0])[: y.shape[1]]
-                ids[b, :len(out)] = torch.tensor(out)
+                ids[b, :len(out)] = torch.tensor(out, device=ids.device)
         return float(((ids == y) | (y < 0)).all(dim=1).float().mean())
     finally:
         model.train(was_training)

@@ -78,7 +78,7 @@ def attention_view(model, x: torch.Tensor, y: torch.Tensor, step: int,
         step=step, source=[task.source_vocab[i] for i in xs[0][real].tolist()],
         target=[task.target_vocab[i] for i in ys[0][: steps - 1].tolist()],
         output=[task.target_vocab[i] for i in out],
-        weights=None if weights is None else weights[0, :steps][:, real].numpy(),
+        weights=None if weights is None else weights[0, :steps][:, real].cpu().numpy(),
         loss=loss)
 
 
