@@ -31,7 +31,7 @@ def attention_matrix(source: list[str], output: list[str], weights: np.ndarray |
     rows = [*output, "<eos>"]
     title = title or f"Attention at training step {step}"
     if share is not None:
-        title += f"<br><sup>strongest attention on the true source token: {share:.0%}</sup>"
+        title += f"<br><sup>strongest weight on the true source: {share:.0%}</sup>"
     if weights is None:
         _message(fig, "no attention: the decoder sees only the encoder's last state")
         return _base_layout(fig, title, x_title=SOURCE_AXIS, y_title=OUTPUT_AXIS)
