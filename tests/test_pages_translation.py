@@ -52,6 +52,10 @@ def test_translation_page_draws_the_runs_numbers(dates_run):
     share, _ = translation.alignment_share(view.weights, translation.true_positions(
         dates_run.config))
     assert f"{share:.0%}" in shown["layout"]["title"]["text"]
+    forced = "".join(view.forced[: view.forced.index("<eos>")] if "<eos>" in view.forced
+                     else view.forced)
+    assert any(f"(teacher forcing): `{forced}`" in m.value and
+               f"(free running): `{''.join(view.output)}`" in m.value for m in at.markdown)
     typed = rnnviz.translate(dates_run, "7 March 2021")
     assert any(f"`{typed.text}`" in m.value for m in at.markdown)
     gradients = _figure(at, "Gradient reaching")

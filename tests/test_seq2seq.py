@@ -214,7 +214,9 @@ def test_live_attention_travels_through_shared_mode():
     x, y = probe_batch(cfg)
     view = inside_view(build_model(cfg), x, y, 0)
     back = shared.decode_inside(shared.encode_inside(view))
-    assert (back.source, back.target, back.step) == (view.source, view.target, 0)
+    assert (back.source, back.target, back.forced, back.step) == (
+        view.source, view.target, view.forced, 0)
+    assert len(view.forced) == len(view.target) + 1
     assert back.weights.tolist() == view.weights.tolist()
     assert back.weights.sum(1) == pytest.approx(1.0, abs=1e-6)
 

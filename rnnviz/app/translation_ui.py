@@ -88,9 +88,8 @@ def _attention_figure(cfg: RunConfig, view) -> object:
                                    positions, share)
 
 
-def _output_words(view) -> str:
-    task_joiner = " " if len(view.output) and len(view.output[0]) > 1 else ""
-    return task_joiner.join(view.output)
+def _until_eos(tokens: list[str]) -> list[str]:
+    return tokens[: tokens.index("<eos>")] if "<eos>" in tokens else tokens
 
 
 def live(job) -> None:
@@ -110,7 +109,8 @@ def live(job) -> None:
         if isinstance(view, translation.AttentionView):
             st.plotly_chart(_attention_figure(current_job.cfg, view), width="stretch",
                             key="tr_live_attention")
-            st.markdown(f"Greedy output now: `{_output_words(view)}`")
+            joiner = TASKS[current_job.cfg.task].joiner
+            st.markdown(f"Greedy output now: `{joiner.join(view.output)}`")
         else:
             st.caption("The first snapshot's attention appears here as soon as training "
                        "sends it.")
@@ -135,8 +135,11 @@ def finished(run: Run) -> None:
         st.plotly_chart(_attention_figure(run.config, view), width="stretch",
                         key="tr_rewind_attention")
         rewind.chart_drawn()
-        st.markdown(f"Greedy output at this step: `{_output_words(view)}` (the target: "
-                    f"`{(' ' if run.config.task == 'en_fr' else '').join(view.target)}`)")
+        joiner = run.task.joiner
+        st.markdown(f"The target: `{joiner.join(view.target)}`  \n"
+                    f"Fed its own guesses (free running): `{joiner.join(view.output)}`  \n"
+                    f"Fed the true previous tokens (teacher forcing): "
+                    f"`{joiner.join(_until_eos(view.forced))}`")
 
     rewind.rewind(run, draw=draw)
     summary = run.summary()

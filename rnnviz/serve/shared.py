@@ -203,7 +203,8 @@ def encode_inside(view: InsideView | AttentionView) -> str:
     if isinstance(view, AttentionView):  # a translation run's live view (studies.translation)
         return json.dumps({"kind": "attention", "step": view.step, "loss": view.loss,
                            "source": view.source, "target": view.target,
-                           "output": view.output, "weights": None if view.weights is None
+                           "output": view.output, "forced": view.forced,
+                           "weights": None if view.weights is None
                            else encode_array(view.weights)})
     return json.dumps({"step": view.step, "cell": view.cell, "loss": view.loss,
                        "hidden": encode_array(view.hidden), "grad_h": encode_array(view.grad_h),
@@ -219,6 +220,7 @@ def decode_inside(payload: str | bytes) -> InsideView | AttentionView:
                                  source=[str(t) for t in data["source"]],
                                  target=[str(t) for t in data["target"]],
                                  output=[str(t) for t in data["output"]],
+                                 forced=[str(t) for t in data.get("forced", [])],
                                  weights=None if weights is None else decode_array(weights))
         gates = {str(name): decode_array(v) for name, v in dict(data["gates"]).items()}
         return InsideView(step=_integer(data["step"]), cell=str(data["cell"]),

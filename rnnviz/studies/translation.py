@@ -10,7 +10,7 @@ the true source position is computed here, from those numbers, never typed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -34,8 +34,9 @@ SWEEP_STEPS, SWEEP_LR = 1500, 0.003  # every run of the sweep: the same budget
 @dataclass(frozen=True)
 class AttentionView:
     """One probe example after ``step`` training steps: the source and true target tokens, the
-    greedy output, and the teacher-forced attention ``[target steps + <eos>, source tokens]``
-    (None without attention)."""
+    greedy output (the model fed its own guesses), the teacher-forced output (fed the true
+    previous tokens: the gap between the two is exposure bias), and the teacher-forced
+    attention ``[target steps + <eos>, source tokens]`` (None without attention)."""
 
     step: int
     source: list[str]
@@ -43,6 +44,7 @@ class AttentionView:
     output: list[str]
     weights: np.ndarray | None
     loss: float
+    forced: list[str] = field(default_factory=list)  # argmax at each step, true tokens fed
 
 
 def aligned_probe(cfg: RunConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -79,7 +81,8 @@ def attention_view(model, x: torch.Tensor, y: torch.Tensor, step: int,
         target=[task.target_vocab[i] for i in ys[0][: steps - 1].tolist()],
         output=[task.target_vocab[i] for i in out],
         weights=None if weights is None else weights[0, :steps][:, real].cpu().numpy(),
-        loss=loss)
+        loss=loss, forced=[task.target_vocab[i] if i else "<eos>"
+                           for i in logits[0, :steps].argmax(-1).tolist()])
 
 
 def true_positions(cfg: RunConfig, example: int = 0) -> list[int]:
