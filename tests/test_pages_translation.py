@@ -97,3 +97,17 @@ def test_playground_and_compare_do_not_offer_translation_tasks():
     assert "Adding problem" in compare_task.options
     assert not {"Reverse a sequence", "Dates to ISO", "English to French"} & set(
         compare_task.options)
+
+
+def test_the_learner_chooses_the_sentence_length():
+    """en_fr's sentences have the length the learner sets: the job trains that config."""
+    at = open_app(timeout=120)
+    at.switch_page("pages/translation.py").run()
+    at.selectbox(key="tr_task").set_value("en_fr").run()
+    at.number_input(key="tr_len_en_fr").set_value(6).run()
+    at.number_input(key="tr_steps_en_fr").set_value(50).run()
+    next(b for b in at.button if b.label == "Train").click().run()
+    assert not at.exception, at.exception
+    job = at.session_state["translation_job"]
+    assert (job.cfg.task, job.cfg.seq_len, job.cfg.steps) == ("en_fr", 6, 50)
+    job.detach(timeout=0)  # the last watcher leaves: it stops

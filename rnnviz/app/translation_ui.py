@@ -32,7 +32,8 @@ EXAMPLES = {"dates": "7 March 2021", "reverse": "abcdefghabcd",
 
 def controls() -> RunConfig:
     """The task and attention choosers and the Train button; the config they make."""
-    left, middle, steps_column, right = st.columns([2, 2, 1, 1], vertical_alignment="bottom")
+    left, middle, length_column, steps_column, right = st.columns(
+        [2, 2, 1, 1, 1], vertical_alignment="bottom")
     task = left.selectbox("Task", list(translation.DEFAULTS), key="tr_task",
                           format_func=lambda name: TASKS[name].title)
     attention = middle.selectbox("Attention", list(ATTENTION_WORDS), key="tr_attention",
@@ -43,7 +44,14 @@ def controls() -> RunConfig:
                                       step=100, key=f"tr_steps_{task}",
                                       help="The default is what the measured table reaches "
                                       "its accuracy with.")
-    cfg = default.replace(attention=attention, steps=int(steps))
+    spec = TASKS[task]
+    unit = "words" if spec.joiner else ("letters" if task == "reverse" else "characters")
+    length = length_column.number_input(
+        f"Source length ({unit})", min_value=spec.min_len, max_value=spec.max_len,
+        value=default.seq_len, step=1, key=f"tr_len_{task}",
+        help=("Every sequence has this length." if task == "reverse" else
+              "The longest source; shorter ones are padded in front."))
+    cfg = default.replace(attention=attention, steps=int(steps), seq_len=int(length))
     estimate = state.takes(cfg)
     right.button("Train", type="primary", key="tr_train", on_click=_start, args=(cfg,),
                  help="Trains this task's model" + (f" ({estimate})" if estimate else ""))
