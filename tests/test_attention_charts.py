@@ -24,7 +24,15 @@ def _figures():
                                  {"length": 20, "attention": "dot", "exact match": 0.97}]),
         charts.encoder_gradient_chart({"additive": np.array([1e-3, 2e-3, 1e-2]),
                                        "none": np.array([1e-7, 1e-5, 1e-2])}, 300),
+        charts.states_chart(_states(), 7),
     ]
+
+
+def _states():
+    from rnnviz.studies.translation import States
+    return States(source=list("ab"), target=["b", "a", "<eos>"],
+                  encoder=np.array([[0.5, -0.2], [0.1, 0.9]]),
+                  decoder=np.array([[-0.3, 0.2], [0.4, 0.0], [0.0, -1.0]]))
 
 
 def test_house_style():
@@ -41,7 +49,9 @@ def test_house_style():
 
 
 def test_the_numbers_drawn_are_the_numbers_given():
-    matrix, empty, bottleneck, gradient = _figures()
+    matrix, empty, bottleneck, gradient, states = _figures()
+    assert np.asarray(states.data[1].z).tolist() == _states().decoder.T.tolist()
+    assert states.layout.shapes[0].x0 == 0.5  # the context vector: the last source column
     assert np.asarray(matrix.data[0].z).tolist() == [[0.7, 0.2, 0.1], [0.1, 0.1, 0.8],
                                                      [0.3, 0.3, 0.4]]
     truth = next(t for t in matrix.data if t.name == "true alignment")

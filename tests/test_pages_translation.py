@@ -56,6 +56,10 @@ def test_translation_page_draws_the_runs_numbers(dates_run):
                      else view.forced)
     assert any(f"(teacher forcing): `{forced}`" in m.value and
                f"(free running): `{''.join(view.output)}`" in m.value for m in at.markdown)
+    states = translation.hidden_states(dates_run.model, x, y)
+    drawn = _figure(at, "Encoder and decoder states")
+    np.testing.assert_allclose(np.asarray(decode_plotly(drawn["data"][0]["z"]), dtype=float),
+                               states.encoder.T, atol=1e-6)
     typed = rnnviz.translate(dates_run, "7 March 2021")
     assert any(f"`{typed.text}`" in m.value for m in at.markdown)
     gradients = _figure(at, "Gradient reaching")

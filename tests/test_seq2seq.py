@@ -243,3 +243,22 @@ def test_bottleneck_sweep_same_budget_and_its_chart():
     plain = next(t for t in figure.data if t.name == "no attention")
     assert list(plain.y) == [float(runs[0].history.val_metric[-1]),
                              float(runs[2].history.val_metric[-1])]
+
+
+def test_hidden_states_equal_a_step_by_step_replay():
+    """The states the page draws (one fused call each) against the encoder replayed step by
+    step and the decoder stepped token by token (the fused module on one step at a time)."""
+    from rnnviz.studies.translation import hidden_states
+    model = _model("dot", "gru")
+    x, y = torch.tensor([[0, 0, 3, 4, 5]]), torch.tensor([[1, 2, 0, -1]])
+    states = hidden_states(model, x, y)
+    _, replayed = encoder_gradient_profile(model, x, y, TASKS["reverse"].loss_per_example)
+    assert torch.allclose(torch.from_numpy(states.encoder), replayed[0, 2:], atol=1e-5)
+    _, state, _ = model.encode(x)
+    rows = []
+    for token in model.decoder_inputs(y)[0, :3]:
+        out, state = model.decoder(model.target_embedding(token.view(1, 1)), state)
+        rows.append(out[0, 0])
+    assert torch.allclose(torch.from_numpy(states.decoder), torch.stack(rows).detach(),
+                          atol=1e-5)
+    assert states.target[-1] == "<eos>" and len(states.source) == 3

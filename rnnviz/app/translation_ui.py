@@ -148,6 +148,11 @@ def finished(run: Run) -> None:
                     f"Fed its own guesses (free running): `{joiner.join(view.output)}`  \n"
                     f"Fed the true previous tokens (teacher forcing): "
                     f"`{joiner.join(_until_eos(view.forced))}`")
+        states = translation.hidden_states(shown.model, x, y)
+        st.plotly_chart(charts.states_chart(states, step), width="stretch", key="tr_states")
+        if run.config.attention == "none":
+            st.caption("Without attention the outlined column, the encoder's last state (the "
+                       "context vector), is all the decoder learns of the source.")
 
     rewind.rewind(run, draw=draw)
     summary = run.summary()

@@ -18,7 +18,12 @@ from rnnviz.charts.apps import (
     unit_bars,
     unit_ranking_chart,
 )
-from rnnviz.charts.attention import attention_matrix, bottleneck_chart, encoder_gradient_chart
+from rnnviz.charts.attention import (
+    attention_matrix,
+    bottleneck_chart,
+    encoder_gradient_chart,
+    states_chart,
+)
 from rnnviz.charts.compare import (
     cell_label,
     final_metric_chart,

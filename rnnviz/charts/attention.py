@@ -11,7 +11,14 @@ import numpy as np
 import plotly.graph_objects as go
 
 from rnnviz.charts.palette import INK, SERIES_COLORS
-from rnnviz.charts.style import SEQUENTIAL, _base_layout, _heatmap, _log_axis, _message
+from rnnviz.charts.style import (
+    DIVERGING,
+    SEQUENTIAL,
+    _base_layout,
+    _heatmap,
+    _log_axis,
+    _message,
+)
 
 SOURCE_AXIS = "source token (input step)"
 OUTPUT_AXIS = "output token (decoder step)"
@@ -87,4 +94,35 @@ def encoder_gradient_chart(profiles: dict[str, np.ndarray], step: int) -> go.Fig
     _base_layout(fig, f"Gradient reaching each encoder step (training step {step})",
                  x_title="encoder step t (source token)", y_title="‖∂L/∂h_t^enc‖")
     _log_axis(fig, *[np.asarray(v, dtype=float) for v in profiles.values()])
+    return fig
+
+
+def states_chart(states, step: int) -> go.Figure:
+    """Encoder states over source tokens and decoder states over output tokens, units down,
+    one signed scale; the encoder's last column, the context vector, outlined."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.04,
+                        subplot_titles=("encoder h_t", "decoder s_t"))
+    scale = float(max(np.abs(states.encoder).max(), np.abs(states.decoder).max(), 1e-9))
+    for col, (tokens, values, who) in enumerate(
+            ((states.source, states.encoder, "encoder"), (states.target, states.decoder,
+                                                          "decoder")), start=1):
+        trace = _heatmap(values.T, np.arange(len(tokens)), np.arange(values.shape[1]),
+                         colorscale=DIVERGING, zmin=-scale, zmax=scale, zmid=0.0,
+                         colorbar_title="h", hovertemplate=f"{who} step %{{x}}, unit %{{y}}: "
+                         "%{z:.2f}")
+        trace.name = f"{who} states"
+        trace.showscale = col == 2
+        fig.add_trace(trace, row=1, col=col)
+        fig.update_xaxes(tickmode="array", tickvals=list(range(len(tokens))),
+                         ticktext=[_show(t) for t in tokens], row=1, col=col)
+    last = len(states.source) - 1
+    fig.add_shape(type="rect", x0=last - 0.5, x1=last + 0.5, y0=-0.5,
+                  y1=states.encoder.shape[1] - 0.5, line=dict(color=INK, width=2),
+                  row=1, col=1)
+    _base_layout(fig, f"Encoder and decoder states<br><sup>training step {step}</sup>",
+                 y_title="hidden unit", height=420)
+    fig.update_xaxes(title_text="source token", row=1, col=1)
+    fig.update_xaxes(title_text="output token", row=1, col=2)
     return fig

@@ -121,3 +121,34 @@ def bottleneck_table(runs) -> list[dict]:
     return [{"length": r.config.seq_len, "attention": r.config.attention,
              "exact match": float(r.history.val_metric[-1]) if len(r.history.val_metric)
              else 0.0} for r in runs]
+
+
+@dataclass(frozen=True)
+class States:
+    """The top layer's states of one probe example: the encoder's ``[source tokens, H]`` (its
+    last row is the context vector, all a decoder without attention gets) and the decoder's
+    ``[target steps + <eos>, H]``, teacher-forced."""
+
+    source: list[str]
+    target: list[str]
+    encoder: np.ndarray
+    decoder: np.ndarray
+
+
+def hidden_states(model, x: torch.Tensor, y: torch.Tensor, example: int = 0) -> States:
+    """Encoder and decoder states of example ``example``, through the fused modules."""
+    task = TASKS[model.task]
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            xs, ys = x[example:example + 1], y[example:example + 1]
+            enc, state, _ = model.encode(xs)
+            dec, _ = model.decoder(model.target_embedding(model.decoder_inputs(ys)), state)
+    finally:
+        model.train(was_training)
+    real = xs[0] != 0
+    steps = int((ys[0] >= 0).sum())
+    return States(source=[task.source_vocab[i] for i in xs[0][real].tolist()],
+                  target=[task.target_vocab[i] for i in ys[0][: steps - 1].tolist()] + ["<eos>"],
+                  encoder=enc[0][real].cpu().numpy(), decoder=dec[0, :steps].cpu().numpy())
