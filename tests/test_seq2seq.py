@@ -262,3 +262,22 @@ def test_hidden_states_equal_a_step_by_step_replay():
     assert torch.allclose(torch.from_numpy(states.decoder), torch.stack(rows).detach(),
                           atol=1e-5)
     assert states.target[-1] == "<eos>" and len(states.source) == 3
+
+
+def test_validation_scores_of_an_en_fr_run():
+    """Exact match is the run's own last validation; BLEU is sacrebleu's on the greedy
+    outputs against the grammar's French."""
+    import sacrebleu
+
+    from rnnviz.core.tasks import validation_set
+    from rnnviz.studies.translation import validation_scores
+    run = rnnviz.train(RunConfig(task="en_fr", seq_len=5, attention="additive", **SMALL))
+    scores = validation_scores(run)
+    assert scores["exact"] == pytest.approx(float(run.history.val_metric[-1]))
+    x, y = validation_set(run.config)
+    task = run.task
+    hyps = [rnnviz.translate(run, " ".join(task.source_vocab[i] for i in row if i)).text
+            for row in x[:256].tolist()]
+    refs = [" ".join(task.target_vocab[i] for i in row[: row.index(0)]) for row in y.tolist()]
+    assert scores["bleu"] == pytest.approx(
+        sacrebleu.corpus_bleu(hyps, [refs], tokenize="none").score, abs=1e-9)

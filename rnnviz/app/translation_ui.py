@@ -155,10 +155,11 @@ def finished(run: Run) -> None:
                        "context vector), is all the decoder learns of the source.")
 
     rewind.rewind(run, draw=draw)
-    summary = run.summary()
-    st.caption(f"Exact match on {run.config.task}'s validation set (free decoding): "
-               f"{summary['val_metric']:.1%} after {summary['steps']} steps, trained in "
-               f"{speed.duration_words(run.elapsed_s)}.")
+    scores = state.cached(run, "translation_scores", lambda: translation.validation_scores(run))
+    bleu = f", BLEU {scores['bleu']:.1f}" if "bleu" in scores else ""
+    st.caption(f"On the validation set, decoding freely: {scores['exact']:.1%} exact match, "
+               f"{scores['token']:.1%} of tokens right{bleu}; {run.history.steps_done} steps, "
+               f"trained in {speed.duration_words(run.elapsed_s)}.")
 
 
 def typed(run: Run) -> None:

@@ -20,27 +20,13 @@ import torch
 
 from rnnviz.core.config import RunConfig
 from rnnviz.core.models import build_model
-from rnnviz.core.seq2seq_train import token_accuracy
-from rnnviz.core.tasks import TASKS, validation_set
+from rnnviz.core.tasks import TASKS
 from rnnviz.core.train import BatchStream, make_optimizer, train
-from rnnviz.core.translate import bleu
-from rnnviz.studies.translation import DEFAULTS, bottleneck_configs
+from rnnviz.studies.translation import DEFAULTS, bottleneck_configs, validation_scores
 
 
 def _scores(run) -> dict:
-    x, y = validation_set(run.config)
-    row = {"exact": float(run.history.val_metric[-1]), "token": token_accuracy(run.model, x, y),
-           "time_s": run.elapsed_s, "steps": run.history.steps_done}
-    task = TASKS[run.config.task]
-    if run.config.task == "en_fr":
-        ids, _ = run.model.greedy(x, y.shape[1])
-        hyps, refs = [], []
-        for out, ref in zip(ids.tolist(), y.tolist()):
-            out = out[: out.index(0)] if 0 in out else out
-            hyps.append(" ".join(task.target_vocab[i] for i in out))
-            refs.append(" ".join(task.target_vocab[i] for i in ref[: ref.index(0)]))
-        row["bleu"] = bleu(hyps, refs)
-    return row
+    return {**validation_scores(run), "time_s": run.elapsed_s, "steps": run.history.steps_done}
 
 
 def defaults_table() -> None:

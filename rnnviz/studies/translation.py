@@ -152,3 +152,25 @@ def hidden_states(model, x: torch.Tensor, y: torch.Tensor, example: int = 0) -> 
     return States(source=[task.source_vocab[i] for i in xs[0][real].tolist()],
                   target=[task.target_vocab[i] for i in ys[0][: steps - 1].tolist()] + ["<eos>"],
                   encoder=enc[0][real].cpu().numpy(), decoder=dec[0, :steps].cpu().numpy())
+
+
+def validation_scores(run) -> dict:
+    """A finished run on its validation set, by free (greedy) decoding: exact match, token
+    accuracy and, for en_fr, corpus BLEU against the grammar's translations (sacrebleu)."""
+    from rnnviz.core.seq2seq_train import exact_match, token_accuracy
+    from rnnviz.core.tasks import validation_set
+    from rnnviz.core.translate import bleu
+
+    x, y = validation_set(run.config)
+    task = TASKS[run.config.task]
+    scores = {"exact": exact_match(run.model, x, y), "token": token_accuracy(run.model, x, y)}
+    if task.joiner:
+        with torch.no_grad():
+            ids, _ = run.model.greedy(x, y.shape[1])
+        hyps, refs = [], []
+        for out, ref in zip(ids.tolist(), y.tolist()):
+            out = out[: out.index(0)] if 0 in out else out
+            hyps.append(" ".join(task.target_vocab[i] for i in out))
+            refs.append(" ".join(task.target_vocab[i] for i in ref[: ref.index(0)]))
+        scores["bleu"] = bleu(hyps, refs)
+    return scores
