@@ -10,6 +10,7 @@ import streamlit as st
 from rnnviz import charts
 from rnnviz.app import classroom, views
 from rnnviz.core.models import GATE_NAMES
+from rnnviz.studies.lesson_attention import LENGTHS
 from rnnviz.studies.lessons import LESSONS, Lesson
 from rnnviz.studies.sentiment import DISTANCE_BIN
 
@@ -162,6 +163,22 @@ def outcome_charts(lesson: Lesson, runs, outcome) -> None:
             "FSDD's own test split for the LSTM and the vanilla RNN (voices heard in training); "
             "all recordings of the held-out speaker for the LSTM that never heard that voice.",
             key="lesson_chart_1")
+    elif key == "attention":
+        n = outcome.numbers
+        left, right = st.columns(2)
+        with left:
+            views.chart(charts.bottleneck_chart(
+                [{"length": length, "attention": kind, "exact match": n[f"{name}_{length}"]}
+                 for length in LENGTHS for kind, name in (("none", "plain"),
+                                                         ("additive", "attention"))]),
+                "Exact match of free decoding on each run's validation set, the same budget "
+                "at every length.", key="lesson_chart_1", of_step=False)
+        with right:
+            views.chart(charts.encoder_gradient_chart(
+                {label: outcome.arrays[label]
+                 for label in ("with attention", "without attention")}, 0),
+                f"The initial weights, {LENGTHS[-1]} letters: the gradient on the probe batch "
+                "at every source step (log scale).", key="lesson_chart_2", of_step=False)
     elif key == "overfitting":
         left, right = st.columns(2)
         for column, label in zip((left, right), ("16 examples", "weight decay")):

@@ -222,3 +222,70 @@ def test_lesson_9_counts_the_digits_each_run_names(trained):
     assert f"**{n['heard_speaker']:.0%}**" in facts and f"**{n['unheard_speaker']:.0%}**" in facts
     ratio = (1 - n["new_voice_acc"]) / (1 - n["lstm_acc"])
     assert f"**{ratio:.1f}** times as many wrong" in facts
+
+
+def _encoder_gradient_by_hand(model, x, y, loss_per_example):
+    """||dL_b/dh_t^enc||, batch mean, with the encoder unrolled as an LSTMCell holding the
+    fused module's weights: each h_t is a tensor the next step (and attention) reads, so its
+    .grad is the total derivative (tests/test_seq2seq.py's oracle, on a real run's weights)."""
+    import torch
+    enc = model.encoder
+    cell = torch.nn.LSTMCell(enc.input_size, enc.hidden_size)
+    with torch.no_grad():
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(cell, name).copy_(getattr(enc, name + "_l0"))
+    model.eval()
+    emb = model.source_embedding(x).detach()
+    h = torch.zeros(x.shape[0], enc.hidden_size)
+    c = torch.zeros_like(h)
+    hs = []
+    for t in range(x.shape[1]):
+        h, c = cell(emb[:, t], (h, c))
+        h.retain_grad()
+        hs.append(h)
+    dec, _ = model.decoder(model.target_embedding(model.decoder_inputs(y)),
+                           (h.unsqueeze(0), c.unsqueeze(0)))
+    logits, _ = model.read_out(dec, torch.stack(hs, 1), x != 0)
+    loss_per_example(logits, y).sum().backward()
+    return torch.stack([hh.grad.double().norm(dim=1) for hh in hs], 1).mean(0).numpy()
+
+
+def test_lesson_10_measures_the_bottleneck_and_the_first_steps_gradient(trained):
+    """Lesson 10's numbers against independent counts: each exact match is the training loop's
+    own last validation (free decoding of the whole validation set); the first encoder step's
+    gradient before training is an LSTMCell unrolled by hand on the step-0 snapshot's weights;
+    the crossover is recomputed from those exact matches; every number in the facts is these."""
+    from rnnviz.core.tasks import TASKS, probe_batch
+    from rnnviz.studies.lesson_attention import GRADIENT_TIMES, HALF, LENGTHS, label
+    runs = _runs(trained, "attention")
+    outcome = LESSONS["attention"].outcome(runs)
+    n = outcome.numbers
+    assert outcome.holds, outcome.facts
+    for length in LENGTHS:
+        for kind, name in (("none", "plain"), ("additive", "attention")):
+            run = runs[label(length, kind)]
+            assert run.history.val_step[-1] == run.config.steps
+            assert n[f"{name}_{length}"] == pytest.approx(float(run.history.val_metric[-1]),
+                                                          abs=1e-6)
+    first_below = next(length for length in LENGTHS
+                       if n[f"plain_{length}"] < HALF * n[f"attention_{length}"])
+    assert n["crossover"] == first_below and first_below > LENGTHS[0]
+    longest = LENGTHS[-1]
+    firsts = {}
+    for kind in ("none", "additive"):
+        run = runs[label(longest, kind)]
+        assert run.history.probe_step[0] == 0
+        x, y = probe_batch(run.config)
+        by_hand = _encoder_gradient_by_hand(run.model_at(0), x, y,
+                                            TASKS["reverse"].loss_per_example)
+        np.testing.assert_allclose(run.history.probe_grad[0], by_hand, rtol=1e-4, atol=1e-9)
+        firsts[kind] = by_hand[0]
+    assert n["first_with"] == pytest.approx(firsts["additive"], rel=1e-4)
+    assert n["first_without"] == pytest.approx(firsts["none"], rel=1e-4)
+    assert firsts["additive"] >= GRADIENT_TIMES * firsts["none"]
+    facts = " ".join(outcome.facts)
+    assert f"at **{first_below}** letters" in facts
+    assert f"**{n['gradient_ratio']:.3g}** times as much" in facts
+    for length in LENGTHS:
+        assert (f"{length} letters: **{n[f'plain_{length}']:.0%}** without, "
+                f"**{n[f'attention_{length}']:.0%}** with") in facts

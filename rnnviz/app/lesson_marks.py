@@ -21,7 +21,7 @@ from . import classroom, state
 REFERRED_CHART = {"recurrence": "sequence", "vanishing": "profile", "exploding": "loss_curves",
                   "lstm": "gate_f", "gru": "gate_z", "init": "probe",
                   "overfitting": "loss_curves", "negation": "sentiment_decision",
-                  "speech": "speech_recording_chart"}
+                  "speech": "speech_recording_chart", "attention": "tr_gradients"}
 MARK_COLOR = "#111111"
 SCROLL = classroom.SCROLL  # set when a lesson's page opens: bring its chart into view, once
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import streamlit as st
 
 from rnnviz import charts
-from rnnviz.app import rewind, state
+from rnnviz.app import lesson_marks, rewind, state
 from rnnviz.core.config import RunConfig
 from rnnviz.core.tasks import TASKS
 from rnnviz.core.train import Run
@@ -22,6 +22,7 @@ from rnnviz.serve.many import train_many
 from rnnviz.studies import translation
 
 JOB, RUN, SWEEP = "translation_job", "translation_run", "translation_sweep"
+ADOPTED = "translation_lesson_run"  # the key of the lesson run this page last took
 ATTENTION_WORDS = {"additive": "additive (Bahdanau)", "dot": "dot product (Luong)",
                    "none": "none: the last encoder state only"}
 LIVE_EVERY_S = 1.0
@@ -72,8 +73,32 @@ def _start(cfg: RunConfig) -> None:
         st.session_state[JOB] = result
 
 
+def _adopt_lesson_run() -> None:
+    """Lesson 10 makes one of its reverse runs the session's current run (or job), as every
+    lesson does: when that run is new to this page, it becomes the page's run, so the lesson
+    opens on its own model and the banner's run switcher changes what the page draws. A run
+    trained here afterwards (Train) stays until the lesson's run changes again."""
+    from rnnviz.app import classroom
+
+    lesson = classroom.active_lesson()
+    if lesson is None or lesson.page != "pages/translation.py":
+        return
+    job, run = state.current_job(), state.current_run()
+    cfg = job.cfg if job is not None else (run.config if run is not None else None)
+    if cfg is None or cfg not in lesson.configs or st.session_state.get(ADOPTED) == cfg.key:
+        return
+    st.session_state[ADOPTED] = cfg.key
+    if job is not None:
+        st.session_state.pop(RUN, None)
+        st.session_state[JOB] = job
+    else:
+        st.session_state.pop(JOB, None)
+        st.session_state[RUN] = run
+
+
 def current() -> tuple[object | None, Run | None]:
     """The session's translation job (still training) and run (finished)."""
+    _adopt_lesson_run()
     job = st.session_state.get(JOB)
     if job is not None and job.done:
         del st.session_state[JOB]
@@ -204,8 +229,9 @@ def gradients(run: Run) -> None:
                 run.history.probe_grad[-1]}
     if twin is not None:
         profiles[ATTENTION_WORDS[other].split(":")[0]] = twin.history.probe_grad[-1]
-    st.plotly_chart(charts.encoder_gradient_chart(profiles, run.history.steps_done),
-                    width="stretch", key="tr_gradients")
+    figure = charts.encoder_gradient_chart(profiles, run.history.steps_done)
+    lesson_marks.mark(figure, "tr_gradients")  # lesson 10 points here: brought into view
+    st.plotly_chart(figure, width="stretch", key="tr_gradients")
     if twin is None:
         st.caption(f"Train the same task with attention '{other}' to draw both.")
 

@@ -107,6 +107,9 @@ def _lesson_headline(key: str) -> tuple[tuple[str, str], ...]:
         "negation": (("lstm_far", "{:.0%}"), ("rnn_far", "{:.0%}")),
         "speech": (("lstm_acc", "{:.1%}"), ("rnn_acc", "{:.1%}"), ("new_voice_acc", "{:.1%}"),
                    ("voice_error_ratio", "{:.1f}")),
+        "attention": (("plain_12", "{:.0%}"), ("attention_12", "{:.0%}"),
+                      ("plain_24", "{:.0%}"), ("attention_24", "{:.0%}"),
+                      ("crossover", "{:.0f}"), ("gradient_ratio", "{:.3g}")),
     }.get(key, ())
 
 

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 
 from rnnviz.core.config import RunConfig
 from rnnviz.core.train import Run, train
+from rnnviz.studies.lesson_attention import GRADIENT_TIMES, LENGTHS, check_attention
+from rnnviz.studies.lesson_attention import RUNS as ATTENTION_RUNS
 from rnnviz.studies.lesson_checks import (
     Outcome,
     check_exploding,
@@ -55,6 +57,7 @@ PAGES = {  # page file -> the title in the app's navigation
     "pages/text.py": "Text",
     "pages/sentiment.py": "Sentiment",
     "pages/speech.py": "Speech",
+    "pages/translation.py": "Translation",
 }
 
 
@@ -310,6 +313,28 @@ LESSONS: dict[str, Lesson] = {lesson.key: lesson for lesson in (
         "percentage points fewer; the same LSTM trained without one speaker gets at least "
         f"{VOICE_COSTS:g} times as many of that speaker's recordings wrong.",
         ("gating", "regularization"), check_digits, look_at_note=digits_look_at_note),
+    Lesson(
+        "attention", 10, "Why attention was invented",
+        "An encoder-decoder reverses letter sequences: without attention it fails as they grow, "
+        "with attention it does not, and the gradient shows why.",
+        ATTENTION_RUNS,
+        "pages/translation.py",
+        "The chart \"The gradient through the encoder\": $\\|\\partial L/\\partial "
+        "h_t^{enc}\\|$ at every source step, on a log axis, for the model with attention and "
+        "the one without. Without attention all the decoder gets is the encoder's last state "
+        "(the context vector, outlined in the states chart above), and the learning signal "
+        "reaches the first letters only back through every encoder step. Then look at the "
+        "attention matrix at the top: each output letter's row looks at the source letter it "
+        "copies, the anti-diagonal.",
+        "A decoder without attention must squeeze the whole source into one vector of 32 "
+        "numbers. Why does that hurt the first source letters most when the output is the "
+        "source reversed, and what does attention change for the gradient that reaches them?",
+        f"Trained alike on reversing {LENGTHS[0]}, {LENGTHS[1]} and {LENGTHS[2]} letters, the "
+        f"model without attention keeps up at {LENGTHS[0]} and falls below half of the "
+        f"attention model's exact match by {LENGTHS[-1]}; before training, with attention the "
+        f"first source letter receives at least {GRADIENT_TIMES:g} times the gradient it "
+        "receives without.",
+        ("vanishing",), check_attention),
 )}
 
 
