@@ -66,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench_cmd.add_argument("--compare", action="store_true",
                            help="time RNN, LSTM and GRU trained together against one after "
                                 "another (the Compare page's training)")
+    bench_cmd.add_argument("--seq2seq", action="store_true",
+                           help="the translation loop (the dates run, snapshots and live "
+                                "attention view on) against a bare PyTorch seq2seq loop, in "
+                                "lockstep (rnnviz.measure.translation)")
     record_cmd = commands.add_parser(
         "bench-record", help="rnnviz.record's overhead on a training loop of the app's "
                              "default size (rnnviz.measure.record_overhead)")
@@ -191,6 +195,17 @@ def command_bench(args: argparse.Namespace) -> int:
     if args.compare:
         from rnnviz.serve.bench import bench_compare  # starts worker processes: only here
         bench_compare(steps=args.steps, repeats=args.repeats)
+        return 0
+    if args.seq2seq:
+        if args.steps < 10 or args.repeats < 1:
+            raise ValueError("bench: --steps must be at least 10 and --repeats at least 1")
+        from rnnviz.measure.translation import bench_seq2seq
+        from rnnviz.studies.translation import DEFAULTS
+        dates = DEFAULTS["dates"]
+        cfg = dates.replace(steps=args.steps, eval_every=min(dates.eval_every, args.steps),
+                            probe_every=min(dates.probe_every, args.steps), device="cpu")
+        with single_thread():
+            bench_seq2seq(cfg, rounds=args.repeats)
         return 0
     if args.steps < 10 or args.repeats < 1:
         raise ValueError("bench: --steps must be at least 10 and --repeats at least 1")
