@@ -67,8 +67,11 @@ def go_to(page, title: str, size: str) -> None:
 # buttons pressed on a page before its picture, so that it shows results rather than a form
 PRESS_FIRST = {"Compare": ("Train the set", "Run the sweep"),
                "Forecasting": ("Train a forecaster",), "Text": ("Train a text model",),
-               "Sentiment": ("Train a sentiment model",)}
-WAIT_FOR = {"Home": ".st-key-home_loss"}
+               "Sentiment": ("Train a sentiment model",), "Speech": ("Train a digits model",),
+               "Translation": ("Train",)}
+# a page that fills in by itself: Home trains its run, Translation draws its finished run's
+# rewindable attention once its training ends
+WAIT_FOR = {"Home": ".st-key-home_loss", "Translation": "text=Fed its own guesses"}
 LIVE_QUERY = "seq_len=10&hidden_size=8&steps=20000&probe_every=50"  # long enough to watch
 TRAINING_NOTICE = "this page fills in when it is done"  # a page waiting for its own run
 
