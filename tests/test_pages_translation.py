@@ -77,6 +77,14 @@ def test_the_beam_is_shown_against_greedy(dates_run):
     table = at.dataframe[0].value
     assert len(table) == sum(len(step) for step in wide.tree)
     assert table["log-probability"].iloc[0] == pytest.approx(wide.tree[0][0][1])
+    # the tree: one node per hypothesis the search kept (and the root), with its score
+    tree = _figure(at, "The beam at every step")
+    nodes = next(t for t in tree["data"] if t.get("name") == "hypotheses kept")
+    want = [0.0] + [score for step in wide.tree for _, score in step]
+    np.testing.assert_allclose(np.asarray(decode_plotly(nodes["customdata"]), dtype=float),
+                               want, atol=1e-12)
+    assert f"beam {wide.log_prob:.2f}, greedy {greedy.log_prob:.2f}" in tree["layout"]["title"][
+        "text"]
 
 
 def test_a_bad_source_gets_a_message(dates_run):

@@ -208,6 +208,9 @@ def typed(run: Run) -> None:
             greedy = translate(run, source, beam=1)
             st.markdown(f"Greedy decoding: `{greedy.text}` (log-probability "
                         f"{greedy.log_prob:.2f})")
+            st.plotly_chart(charts.beam_tree(out.tree, out.tokens, out.log_prob, greedy.tokens,
+                                             greedy.log_prob, task.joiner),
+                            width="stretch", key="tr_beam_tree")
             st.dataframe([{"step": k + 1, "rank": rank + 1,
                            "hypothesis": task.joiner.join(tokens), "log-probability": score}
                           for k, hypotheses in enumerate(out.tree)

@@ -20,6 +20,7 @@ from rnnviz.charts.apps import (
 )
 from rnnviz.charts.attention import (
     attention_matrix,
+    beam_tree,
     bottleneck_chart,
     encoder_gradient_chart,
     states_chart,

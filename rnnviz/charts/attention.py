@@ -10,7 +10,14 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from rnnviz.charts.palette import INK, SERIES_COLORS
+from rnnviz.charts.palette import (
+    INK,
+    OTHER_COLOR,
+    PAPER,
+    PREDICTION_COLOR,
+    REFERENCE_COLOR,
+    SERIES_COLORS,
+)
 from rnnviz.charts.style import (
     DIVERGING,
     SEQUENTIAL,
@@ -125,4 +132,69 @@ def states_chart(states, step: int) -> go.Figure:
                  y_title="hidden unit", height=420)
     fig.update_xaxes(title_text="source token", row=1, col=1)
     fig.update_xaxes(title_text="output token", row=1, col=2)
+    return fig
+
+
+def beam_tree(tree: list, answer: list[str], answer_score: float, greedy: list[str],
+              greedy_score: float, joiner: str = "") -> go.Figure:
+    """Beam search's hypotheses as a tree: decoder step across, rank in the beam down, one node
+    per hypothesis kept at that step (its last token written on it, the whole hypothesis and
+    its log-probability in the hover), an edge from each to the hypothesis it extends. The
+    beam's answer and greedy decoding's are drawn as paths through the nodes they pass;
+    greedy's path stops where the beam dropped its prefix. ``tree`` is ``translate``'s: per
+    step, the (tokens, log-probability) kept, best first; finished hypotheses (ended with
+    ``<eos>``) leave the beam, so the answer's last node is the step before its ``<eos>``."""
+    position = {(): (0, 0)}  # a prefix -> its node; the root is the empty output
+    xs, ys, text, hover, scores = [0], [1], ["<bos>"], ["the start: nothing written yet"], [0.0]
+    edge_x: list = []
+    edge_y: list = []
+    for k, hypotheses in enumerate(tree, start=1):
+        for rank, (tokens, score) in enumerate(hypotheses, start=1):
+            position[tuple(tokens)] = (k, rank)
+            parent = position.get(tuple(tokens[:-1]))
+            if parent is not None:
+                edge_x += [parent[0], k, None]
+                edge_y += [max(parent[1], 1), rank, None]
+            xs.append(k)
+            ys.append(rank)
+            text.append(_show(tokens[-1]))
+            hover.append(f"{joiner.join(tokens)}<br>log-probability {score:.3f}")
+            scores.append(float(score))
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=edge_x, y=edge_y, mode="lines", name="extends",
+                             line=dict(color=OTHER_COLOR, width=1.5), hoverinfo="skip",
+                             showlegend=False))
+
+    def path(tokens: list[str]) -> tuple[list[int], list[int]]:
+        px, py = [0], [1]
+        for j in range(1, len(tokens) + 1):
+            node = position.get(tuple(tokens[:j]))
+            if node is None:
+                break
+            px.append(node[0])
+            py.append(node[1])
+        return px, py
+
+    for tokens, score, name, color, dash in (
+            (greedy, greedy_score, "greedy", REFERENCE_COLOR, "dash"),
+            (answer, answer_score, "beam's answer", PREDICTION_COLOR, "solid")):
+        px, py = path(tokens)
+        fig.add_trace(go.Scatter(
+            x=px, y=py, mode="lines", name=f"{name} ({score:.2f})",
+            line=dict(color=color, width=3, dash=dash),
+            hovertemplate=f"{name}: {joiner.join(tokens)}<br>log-probability {score:.3f}"
+                          "<extra></extra>"))
+    fig.add_trace(go.Scatter(
+        x=xs, y=ys, mode="markers+text", name="hypotheses kept", text=text,
+        textposition="middle center", customdata=scores, hovertext=hover,
+        hovertemplate="%{hovertext}<extra></extra>",
+        marker=dict(size=22, color=PAPER, line=dict(color=INK, width=1.5))))
+    width = max((len(h) for h in tree), default=1)
+    _base_layout(fig, f"The beam at every step<br><sup>log-probability: beam "
+                      f"{answer_score:.2f}, greedy {greedy_score:.2f}</sup>",
+                 x_title="decoder step", y_title="rank in the beam",
+                 height=max(300, 120 + 40 * width))
+    fig.update_yaxes(autorange="reversed", tickmode="array",
+                     tickvals=list(range(1, width + 1)))
+    fig.update_xaxes(tickmode="array", tickvals=list(range(len(tree) + 1)))
     return fig
