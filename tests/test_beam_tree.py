@@ -77,3 +77,21 @@ def test_the_tree_draws_the_searchs_hypotheses_and_scores(seed):
     assert greedy.name == f"greedy ({greedy_score:.2f})"
     for j, (k, rank) in enumerate(zip(greedy.x[1:], greedy.y[1:]), start=1):
         assert tree[k - 1][rank - 1][0] == greedy_ids[:j]
+
+
+def test_the_tree_in_the_house_style():
+    """As tests/test_attention_charts.py holds the page's other figures: title lines that fit
+    a phone, axis titles, hover text on every trace, a legend naming the two paths."""
+    import re
+    model = _model()
+    x = torch.randint(1, 7, (1, 5), generator=torch.Generator().manual_seed(0))
+    ids, score, _, tree = beam_search(model, x, 6, 3)
+    greedy_ids, greedy_score, _, _ = beam_search(model, x, 6, 1)
+    fig = charts.beam_tree([[(_words(h), s) for h, s in step] for step in tree], _words(ids),
+                           score, _words(greedy_ids), greedy_score)
+    for line in re.split(r"<br\s*/?>", fig.layout.title.text):
+        assert len(re.sub(r"<[^>]+>", "", line)) <= 45, fig.layout.title.text
+    assert fig.layout.xaxis.title.text and fig.layout.yaxis.title.text
+    assert all(trace.hovertemplate for trace in fig.data)
+    assert {t.name.split(" (")[0] for t in fig.data if t.showlegend is not False} == {
+        "greedy", "beam's answer", "hypotheses kept"}

@@ -163,6 +163,7 @@ def beam_tree(tree: list, answer: list[str], answer_score: float, greedy: list[s
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=edge_x, y=edge_y, mode="lines", name="extends",
                              line=dict(color=OTHER_COLOR, width=1.5), hoverinfo="skip",
+                             hovertemplate="extends the hypothesis to its left<extra></extra>",
                              showlegend=False))
 
     def path(tokens: list[str]) -> tuple[list[int], list[int]]:
