@@ -19,11 +19,13 @@ Two things are measured, on each run's own weights:
   not claimed.
 
 What is claimed is what held with margin on seeds 0-4 under both kernel sets
-(``rnnviz claims attention``): the plain model keeps up at the shortest length and has fallen
-below half by the longest (the crossover lies in that bracket, stated with its measured value),
-and with attention the first encoder step receives at least ``GRADIENT_TIMES`` times the
-gradient it receives without. The exact crossover length moves from seed to seed (12 on some,
-24 on others), so the sentences state it and the claim brackets it.
+(``rnnviz claims attention --seeds 5``: 5/5 under each): the plain model keeps up at the
+shortest length and has fallen below half by the longest (the crossover lies in that bracket,
+and the sentences state where), and before training the first encoder step receives at least
+``GRADIENT_TIMES`` times the gradient with attention that it receives without. Measured there:
+the crossover at 12 letters on all ten (seed, kernel) pairs (plain 12-24% against attention's
+90-100%), the gradient ratio 63 to 151. The attention model's own exact match at 24 letters
+(32-95%) moves too much from seed to seed to be claimed.
 """
 
 from __future__ import annotations
