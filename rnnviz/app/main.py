@@ -70,7 +70,9 @@ def main(folder: Path) -> None:
     st.html("<style>[data-testid='stMainBlockContainer'] { padding-top: 4rem; }"
             "[data-testid='stStatusWidget'] button { display: none; }</style>")
 
-    page = st.navigation(pages)
+    # every page in the sidebar: collapsed (the default), Streamlit lists the first ten and
+    # hides Sentiment, Speech and Translation behind "View more"
+    page = st.navigation(pages, expanded=True)
     frame()
     phone.scripts()  # the sidebar closes after a link on a phone
     with through_app():
