@@ -319,13 +319,14 @@ LESSONS: dict[str, Lesson] = {lesson.key: lesson for lesson in (
         "with attention it does not, and the gradient shows why.",
         ATTENTION_RUNS,
         "pages/translation.py",
-        "The chart \"The gradient through the encoder\": $\\|\\partial L/\\partial "
-        "h_t^{enc}\\|$ at every source step, on a log axis, for the model with attention and "
-        "the one without. Without attention all the decoder gets is the encoder's last state "
-        "(the context vector, outlined in the states chart above), and the learning signal "
-        "reaches the first letters only back through every encoder step. Then look at the "
-        "attention matrix at the top: each output letter's row looks at the source letter it "
-        "copies, the anti-diagonal.",
+        "The section \"The gradient through the encoder\": $\\|\\partial L/\\partial "
+        "h_t^{enc}\\|$ at every source step after training, on a log axis, for the model "
+        "with attention and its twin without (the lesson notes draw the same before "
+        "training). Without attention all the decoder gets is the encoder's last state (the "
+        "context vector, outlined in the states chart above), and the learning signal reaches "
+        "the first letters only back through every encoder step. Then look at the attention "
+        "matrix at the top: the true alignment, the anti-diagonal, is drawn over it, and its "
+        "title says the share of output letters whose strongest attention falls there.",
         "A decoder without attention must squeeze the whole source into one vector of 32 "
         "numbers. Why does that hurt the first source letters most when the output is the "
         "source reversed, and what does attention change for the gradient that reaches them?",
