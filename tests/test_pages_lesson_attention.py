@@ -80,3 +80,18 @@ def test_the_notes_draw_the_measured_numbers(lesson_runs):
     first = next(t for t in gradient["data"] if t["name"] == "without attention")
     np.testing.assert_allclose(np.asarray(decode_plotly(first["y"]), dtype=float),
                                outcome.arrays["without attention"], rtol=1e-6)
+
+
+def test_the_inside_pages_point_a_translation_run_to_its_page(lesson_runs):
+    """The lesson makes a translation run the session's run; the pages that replay one cell's
+    trace said nothing and raised AttributeError ('Seq2SeqModel' has no 'embed')."""
+    _cache(lesson_runs)
+    at = open_app({"lesson": "attention"}, timeout=120)
+    at.switch_page("pages/lessons.py").run()
+    at.button(key="start_detail_attention").click().run()
+    assert not at.exception, at.exception
+    for page in ("hidden_states", "gates", "gradients", "step_through"):
+        at.switch_page(f"pages/{page}.py").run()
+        assert not at.exception, (page, at.exception)
+        assert any("translation model" in i.value and "Translation page" in i.value
+                   for i in at.info), page

@@ -17,6 +17,7 @@ from . import classroom, lesson_marks, rewind, state
 from .runs_ui import trace_download
 
 PLAYGROUND = "pages/playground.py"
+TRANSLATION = "pages/translation.py"
 CELL_NAMES = {"rnn": "Vanilla RNN", "lstm": "LSTM", "gru": "GRU"}
 
 
@@ -107,6 +108,15 @@ def require_run() -> Run | None:
             st.info("Nothing to look inside yet: train a model first.",
                     icon=":material/waving_hand:")
         st.page_link(PLAYGROUND, label="Go to the Playground", icon=":material/play_arrow:")
+        return None
+    if getattr(run.model, "seq2seq", False):
+        # lesson 10 makes a translation run the session's run: these pages replay one cell's
+        # trace, which an encoder-decoder does not have (they raised AttributeError 'embed')
+        st.info(f"The current run is a translation model ({run.task.title}: an encoder and a "
+                "decoder), which this page cannot look inside. The Translation page shows its "
+                "attention, states and gradients.", icon=":material/translate:")
+        st.page_link(TRANSLATION, label="Go to the Translation page",
+                     icon=":material/translate:")
         return None
     if isinstance(run, OwnModelRun):
         loss = LOSSES[run.loss]
