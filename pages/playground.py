@@ -25,7 +25,7 @@ from rnnviz.app import (
     views,
     widgets,
 )
-from rnnviz.core.config import is_data_task
+from rnnviz.core.config import SEQ2SEQ_TASKS, is_data_task
 from rnnviz.core.history import History
 from rnnviz.core.inspect import OWN_TASK
 from rnnviz.core.tasks import TASKS
@@ -73,7 +73,8 @@ def control_column() -> None:
     st.caption("Pick a task and a cell, press **Train**, and watch the network learn. Every "
                "setting is in the page's address: copy it to share this exact experiment.")
     finished = state.current_run() if state.current_job() is None else None
-    if finished is not None and not own_model_ui.is_own_model(finished):
+    if (finished is not None and not own_model_ui.is_own_model(finished)
+            and finished.config.task not in SEQ2SEQ_TASKS):
         with st.container(border=True, key="result"):
             result_summary(finished)
             next_steps(finished)
@@ -195,8 +196,26 @@ def finished_view(run) -> None:
                  label="Gradients: how far back learning reaches")
 
 
+def translation_elsewhere(cfg) -> bool:
+    """A translation run or job (lesson 10 makes one the session's): the Playground's board and
+    verdict are one cell's, which an encoder-decoder does not have, so it is shown where it is
+    drawn, on the Translation page (it raised TypeError in the verdict's noise)."""
+    if cfg is None or cfg.task not in SEQ2SEQ_TASKS:
+        return False
+    st.info(f"The current {'training' if state.current_job() else 'run'} is a translation "
+            "model (an encoder and a decoder): the Translation page shows it. Press **Train** "
+            "here to train a recurrent network of your own instead.",
+            icon=":material/translate:")
+    st.page_link("pages/translation.py", label="Go to the Translation page",
+                 icon=":material/translate:")
+    return True
+
+
 def output_column() -> None:
     job = state.current_job()
+    current = job.cfg if job is not None else getattr(state.current_run(), "config", None)
+    if translation_elsewhere(current):
+        return
     if job is not None:
         if st.session_state.pop(SCROLL_TO_LIVE, False):
             live_ui.scroll_into_view("live_view")

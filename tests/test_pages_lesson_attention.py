@@ -90,7 +90,7 @@ def test_the_inside_pages_point_a_translation_run_to_its_page(lesson_runs):
     at.switch_page("pages/lessons.py").run()
     at.button(key="start_detail_attention").click().run()
     assert not at.exception, at.exception
-    for page in ("hidden_states", "gates", "gradients", "step_through"):
+    for page in ("hidden_states", "gates", "gradients", "step_through", "playground"):
         at.switch_page(f"pages/{page}.py").run()
         assert not at.exception, (page, at.exception)
         assert any("translation model" in i.value and "Translation page" in i.value
