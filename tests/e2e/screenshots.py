@@ -68,7 +68,8 @@ def go_to(page, title: str, size: str) -> None:
 PRESS_FIRST = {"Compare": ("Train the set", "Run the sweep"),
                "Forecasting": ("Train a forecaster",), "Text": ("Train a text model",),
                "Sentiment": ("Train a sentiment model",), "Speech": ("Train a digits model",),
-               "Translation": ("Train",)}
+               # exactly "Train": an icon button's label holds the word too
+               "Translation": (re.compile(r"^Train$"),)}
 # a page that fills in by itself: Home trains its run, Translation draws its finished run's
 # rewindable attention once its training ends
 WAIT_FOR = {"Home": ".st-key-home_loss", "Translation": "text=Fed its own guesses"}
