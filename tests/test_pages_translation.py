@@ -123,3 +123,19 @@ def test_the_learner_chooses_the_sentence_length():
     job = at.session_state["translation_job"]
     assert (job.cfg.task, job.cfg.seq_len, job.cfg.steps) == ("en_fr", 6, 50)
     job.detach(timeout=0)  # the last watcher leaves: it stops
+
+
+def test_classroom_mode_draws_the_translation_figures_at_projector_size(dates_run):
+    """A projector's back row reads every figure of the page as it reads the other pages' (the
+    page drew plotly's own 12 px ticks and legends in classroom mode)."""
+    from rnnviz.app.classroom import TICK_FONT_PX
+
+    at = open_app({"classroom": "1"}, timeout=120)
+    at.session_state["translation_run"] = dates_run
+    at.switch_page("pages/translation.py").run()
+    assert not at.exception, at.exception
+    figures = _figures(at)
+    assert len(figures) >= 4
+    for figure in figures:
+        assert figure["layout"]["xaxis"]["tickfont"]["size"] == TICK_FONT_PX, (
+            figure["layout"]["title"]["text"])

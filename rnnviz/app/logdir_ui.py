@@ -32,7 +32,7 @@ from rnnviz.charts.recorded import recorded_loss
 from rnnviz.core.recorded import RecordedRun
 from rnnviz.serve.logdir import LogDir, RunEntry, check_logdir
 
-from . import state
+from . import classroom, state
 from .launch import LOGDIR_ENV
 
 PICKED = "logdir_picked"  # the name of the run this session picked
@@ -155,7 +155,8 @@ def _picked_run(folder: LogDir) -> None:
                 f"(steps {steps[0]:,} to {steps[-1]:,}) for the Training step slider.",
                 help="The recorder keeps the weights at step 0, every `every` steps and the "
                      "last step, thinning old ones so the folder stays small.")
-    st.plotly_chart(recorded_loss(run.history, name), key="logdir_loss")
+    st.plotly_chart(classroom.projector_figure(recorded_loss(run.history, name)),
+                    width="stretch", key="logdir_loss")
     if not followed:
         st.caption("Another run is the current one now; press **Open** above to show this one "
                    "on the inside pages.")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import streamlit as st
 
 from rnnviz import charts
-from rnnviz.app import lesson_marks, rewind, state
+from rnnviz.app import classroom, lesson_marks, rewind, state
 from rnnviz.core.config import RunConfig
 from rnnviz.core.tasks import TASKS
 from rnnviz.core.train import Run
@@ -140,7 +140,7 @@ def live(job) -> None:
                     text=f"Training: {words} · {state.time_left(current_job)}")
         view = current_job.inside
         if isinstance(view, translation.AttentionView):
-            st.plotly_chart(_attention_figure(current_job.cfg, view), width="stretch",
+            _chart(_attention_figure(current_job.cfg, view), width="stretch",
                             key="tr_live_attention")
             joiner = TASKS[current_job.cfg.task].joiner
             st.markdown(f"Greedy output now: `{joiner.join(view.output)}`")
@@ -165,7 +165,7 @@ def finished(run: Run) -> None:
     def draw(shown: Run) -> None:
         step = _step_of(run, shown)
         view = translation.attention_view(shown.model, x, y, step)
-        st.plotly_chart(_attention_figure(run.config, view), width="stretch",
+        _chart(_attention_figure(run.config, view), width="stretch",
                         key="tr_rewind_attention")
         rewind.chart_drawn()
         joiner = run.task.joiner
@@ -174,7 +174,7 @@ def finished(run: Run) -> None:
                     f"Fed the true previous tokens (teacher forcing): "
                     f"`{joiner.join(_until_eos(view.forced))}`")
         states = translation.hidden_states(shown.model, x, y)
-        st.plotly_chart(charts.states_chart(states, step), width="stretch", key="tr_states")
+        _chart(charts.states_chart(states, step), width="stretch", key="tr_states")
         if run.config.attention == "none":
             st.caption("Without attention the outlined column, the encoder's last state (the "
                        "context vector), is all the decoder learns of the source.")
@@ -208,7 +208,7 @@ def typed(run: Run) -> None:
             greedy = translate(run, source, beam=1)
             st.markdown(f"Greedy decoding: `{greedy.text}` (log-probability "
                         f"{greedy.log_prob:.2f})")
-            st.plotly_chart(charts.beam_tree(out.tree, out.tokens, out.log_prob, greedy.tokens,
+            _chart(charts.beam_tree(out.tree, out.tokens, out.log_prob, greedy.tokens,
                                              greedy.log_prob, task.joiner),
                             width="stretch", key="tr_beam_tree")
             st.dataframe([{"step": k + 1, "rank": rank + 1,
@@ -217,7 +217,7 @@ def typed(run: Run) -> None:
                           for rank, (tokens, score) in enumerate(hypotheses)],
                          hide_index=True)
     if out.attention is not None:
-        st.plotly_chart(charts.attention_matrix(out.source_tokens, out.tokens, out.attention,
+        _chart(charts.attention_matrix(out.source_tokens, out.tokens, out.attention,
                                                 run.history.steps_done,
                                                 title="Attention while translating your source"),
                         width="stretch", key="tr_typed_attention")
@@ -234,7 +234,7 @@ def gradients(run: Run) -> None:
         profiles[ATTENTION_WORDS[other].split(":")[0]] = twin.history.probe_grad[-1]
     figure = charts.encoder_gradient_chart(profiles, run.history.steps_done)
     lesson_marks.mark(figure, "tr_gradients")  # lesson 10 points here: brought into view
-    st.plotly_chart(figure, width="stretch", key="tr_gradients")
+    _chart(figure, width="stretch", key="tr_gradients")
     if twin is None:
         st.caption(f"Train the same task with attention '{other}' to draw both.")
 
@@ -265,4 +265,9 @@ def bottleneck(cfg: RunConfig) -> None:
         st.session_state[SWEEP] = translation.bottleneck_table(runs)
     table = st.session_state.get(SWEEP)
     if table:
-        st.plotly_chart(charts.bottleneck_chart(table), width="stretch", key="tr_bottleneck")
+        _chart(charts.bottleneck_chart(table), width="stretch", key="tr_bottleneck")
+
+
+def _chart(figure, **kwargs) -> None:
+    """A figure of this page, at projector size in classroom mode (as every other page's)."""
+    st.plotly_chart(classroom.projector_figure(figure), **kwargs)
