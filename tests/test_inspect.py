@@ -534,7 +534,10 @@ def _figure(at: AppTest, title_start: str) -> dict:
 
 @pytest.mark.parametrize("kind,loss,count", [("lstm", "next_input", 3), ("gru", "last_state", 1)])
 def test_the_four_inside_pages_show_the_uploaded_model(kind, loss, count):
-    from rnnviz.app import own_model_ui  # registers the panel, as the Playground's import does
+    from rnnviz.app import (
+        own_model_ui,  # registers the panel, as the Playground's import does
+        state,
+    )
 
     model_file = load_model_file(_good_file(kind), "mine.safetensors")
     text = "\n\n".join(_rows(10, s) for s in range(count))
@@ -551,7 +554,8 @@ def test_the_four_inside_pages_show_the_uploaded_model(kind, loss, count):
     assert not at.exception
     assert any("not trained here" in i.value for i in at.info)
     assert any("Your own model (mine.safetensors)" in m.value for m in at.sidebar.markdown)
-    tr, x, _ = run.cache[("trace", 0)]
+    # the trace the page drew (Hidden states draws no Jacobian norm: the light one)
+    tr, x, _ = state.run_trace(run, 0, jacobians=False)
     example = count - 1  # the example picker was moved into this batch's range
     heatmap = _figure(at, "Hidden state h_t, layer 1")["data"][0]
     np.testing.assert_allclose(np.asarray(heatmap["z"], dtype=float), tr.hidden[1][example].T,
