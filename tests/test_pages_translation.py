@@ -139,3 +139,25 @@ def test_classroom_mode_draws_the_translation_figures_at_projector_size(dates_ru
     for figure in figures:
         assert figure["layout"]["xaxis"]["tickfont"]["size"] == TICK_FONT_PX, (
             figure["layout"]["title"]["text"])
+
+
+def test_a_link_opens_the_page_on_its_configuration_and_the_page_keeps_it_in_the_url():
+    """Seq2seq runs are runs like any other, their fields bound to the URL: a shared link sets
+    the page's choosers (a length outside the task's range clamped), the page writes its
+    choice back into the address, and a bad value gets the app's message, not a traceback."""
+    at = open_app({"task": "en_fr", "attention": "dot", "seq_len": "9", "steps": "700"})
+    at.switch_page("pages/translation.py").run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="tr_task").value == "en_fr"
+    assert at.selectbox(key="tr_attention").value == "dot"
+    assert at.number_input(key="tr_len_en_fr").value == 9
+    assert at.number_input(key="tr_steps_en_fr").value == 700
+    at.selectbox(key="tr_attention").set_value("none").run()
+    assert at.query_params["attention"] == ["none"] or at.query_params["attention"] == "none"
+    assert at.query_params["task"] in (["en_fr"], "en_fr")
+
+    bad = open_app({"task": "dates", "attention": "sideways"})
+    bad.switch_page("pages/translation.py").run()
+    assert not bad.exception
+    assert any("attention=sideways" in w.value for w in bad.warning)
+    assert bad.selectbox(key="tr_task").value == "dates"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import streamlit as st
 
 from rnnviz import charts
-from rnnviz.app import classroom, lesson_marks, rewind, state
+from rnnviz.app import classroom, lesson_marks, rewind, state, widgets
 from rnnviz.core.config import RunConfig
 from rnnviz.core.tasks import TASKS
 from rnnviz.core.train import Run
@@ -31,8 +31,52 @@ EXAMPLES = {"dates": "7 March 2021", "reverse": "abcdefghabcd",
             "en_fr": "the red car does not see the black dogs"}
 
 
+LINKED = "tr_link_read"  # the link's configuration was applied to this page's choosers
+
+
+def _from_link() -> None:
+    """Once per session: the link's task, attention, source length and training steps (read
+    and checked by ``widgets.read_link``, which says what was wrong with a bad value) set this
+    page's choosers, so ``/translation?task=dates&attention=dot&seq_len=20&steps=800`` opens on
+    that configuration; a length or step count outside this page's ranges is clamped."""
+    if st.session_state.get(LINKED):
+        return
+    st.session_state[LINKED] = True
+    link = st.query_params.to_dict()
+    task = st.session_state.get("task")
+    if "task" not in link or task not in translation.DEFAULTS:
+        return
+    st.session_state["tr_task"] = task
+    if "attention" in link and st.session_state.get("attention") in ATTENTION_WORDS:
+        st.session_state["tr_attention"] = st.session_state["attention"]
+    spec = TASKS[task]
+    if "seq_len" in link:
+        st.session_state[f"tr_len_{task}"] = min(max(int(st.session_state["seq_len"]),
+                                                     spec.min_len), spec.max_len)
+    if "steps" in link:
+        st.session_state[f"tr_steps_{task}"] = min(max(int(st.session_state["steps"]),
+                                                       STEPS_RANGE[0]), STEPS_RANGE[1])
+
+
+def _to_link(cfg: RunConfig) -> None:
+    """The page's configuration in its address, to copy and share (as the Playground's)."""
+    for name in ("task", "attention", "seq_len", "steps"):
+        text = str(getattr(cfg, name))
+        if st.query_params.get(name) != text:
+            st.query_params[name] = text
+
+
+def _initial(key: str, default):
+    """A number box's first value: ``default``, unless the link (or the learner) already set
+    the box's value (then passing a default besides is Streamlit's widget-policy warning)."""
+    return "min" if key in st.session_state else default
+
+
 def controls() -> RunConfig:
-    """The task and attention choosers and the Train button; the config they make."""
+    """The task and attention choosers and the Train button; the config they make, kept in
+    the page's address."""
+    _from_link()
+    widgets.show_link_warnings()  # what was wrong with a shared link's values, as on the Playground
     left, middle, length_column, steps_column, right = st.columns(
         [2, 2, 1, 1, 1], vertical_alignment="bottom")
     task = left.selectbox("Task", list(translation.DEFAULTS), key="tr_task",
@@ -41,7 +85,8 @@ def controls() -> RunConfig:
                                  format_func=ATTENTION_WORDS.get)
     default = translation.DEFAULTS[task]
     steps = steps_column.number_input("Training steps", min_value=STEPS_RANGE[0],
-                                      max_value=STEPS_RANGE[1], value=default.steps,
+                                      max_value=STEPS_RANGE[1],
+                                      value=_initial(f"tr_steps_{task}", default.steps),
                                       step=100, key=f"tr_steps_{task}",
                                       help="The default is what the measured table reaches "
                                       "its accuracy with.")
@@ -49,10 +94,11 @@ def controls() -> RunConfig:
     unit = "words" if spec.joiner else ("letters" if task == "reverse" else "characters")
     length = length_column.number_input(
         f"Source length ({unit})", min_value=spec.min_len, max_value=spec.max_len,
-        value=default.seq_len, step=1, key=f"tr_len_{task}",
+        value=_initial(f"tr_len_{task}", default.seq_len), step=1, key=f"tr_len_{task}",
         help=("Every sequence has this length." if task == "reverse" else
               "The longest source; shorter ones are padded in front."))
     cfg = default.replace(attention=attention, steps=int(steps), seq_len=int(length))
+    _to_link(cfg)
     estimate = state.takes(cfg)
     right.button("Train", type="primary", key="tr_train", on_click=_start, args=(cfg,),
                  help="Trains this task's model" + (f" ({estimate})" if estimate else ""))
