@@ -46,25 +46,37 @@ def local_server(app_dir: Path = ROOT, env: dict | None = None, timeout: float =
         env={**os.environ, **(env or {})})
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + timeout
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
-                    if answer.read() == b"ok":
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.time() > deadline:
-                raise RuntimeError(f"the app did not start; see {log.name}")
-            time.sleep(0.3)
+        wait_until_healthy(url, process, log.name, timeout)
         yield url, process
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(process.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(15)
-        # anything of the group still there (a server that hung, a worker it did not stop)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+        stop(process)
         log.close()
+
+
+def wait_until_healthy(url: str, process: subprocess.Popen, log_name: str,
+                       timeout: float = 120) -> None:
+    """Return once the app at ``url`` answers ``ok`` on ``/_stcore/health``; a RuntimeError
+    naming the log when ``process`` exits first or ``timeout`` seconds pass."""
+    deadline = time.time() + timeout
+    while True:
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
+                if answer.read() == b"ok":
+                    return
+        if process.poll() is not None or time.time() > deadline:
+            raise RuntimeError(f"the app did not start; see {log_name}")
+        time.sleep(0.3)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Stop a process started in a session of its own as ``docker stop`` or Kubernetes stop a
+    container: SIGTERM to it alone (a server stops its training workers itself), then whatever
+    is left of its process group (all of it, after 15 s) is killed."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(15)
+    # anything of the group still there (a server that hung, a worker it did not stop)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()

@@ -10,17 +10,15 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import signal
 import site
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from rnnviz.app.server import free_port
+from rnnviz.app.server import free_port, stop, wait_until_healthy
 from tests.conftest import ROOT
 
 from .harness import CHART, EXCEPTION, open_page, settle, sized_tab
@@ -89,24 +87,14 @@ def _process(command, cwd, log_path):
         try:
             yield process
         finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(process.pid, signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(15)
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+            stop(process)
 
 
 def _healthy(url: str, process, log: Path, timeout: float = 120) -> None:
-    deadline = time.time() + timeout
-    while True:
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
-                if answer.read() == b"ok":
-                    return
-        assert process.poll() is None and time.time() < deadline, log.read_text()[-3000:]
-        time.sleep(0.3)
+    try:
+        wait_until_healthy(url, process, str(log), timeout)
+    except RuntimeError:
+        raise AssertionError(log.read_text()[-3000:]) from None
 
 
 def _step_shown(tab) -> int:
