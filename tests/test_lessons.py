@@ -204,8 +204,6 @@ def test_lesson_9_counts_the_digits_each_run_names(trained):
                         ("LSTM, new voice", "new_voice_acc")):
         # the loop's accuracy is a float32 mean: equal to within 1e-6 (one recording is 2e-3)
         assert n[name] == pytest.approx(float(runs[label].history.val_metric[-1]), abs=1e-6)
-    assert n["lstm_acc"] >= 0.9 and n["rnn_acc"] <= n["lstm_acc"] - 0.1
-    assert 1 - n["new_voice_acc"] >= 1.5 * (1 - n["lstm_acc"])
     held_out = "theo"
     for label, name in (("LSTM", "heard_speaker"), ("LSTM, new voice", "unheard_speaker")):
         run, right = runs[label], 0
