@@ -8,7 +8,7 @@ via_app()
 import streamlit as st
 
 from rnnviz import charts
-from rnnviz.app import rewind, views
+from rnnviz.app import rewind, state, views
 from rnnviz.core.analysis import gate_saturation
 
 EQUATIONS = {
@@ -50,26 +50,46 @@ elif run is not None:
                 "step, computed from the input and the previous hidden state. The equations "
                 "are PyTorch's, with the same names.")
 
+    def figures(run, batch_id: int, layer: int, example: int) -> dict:
+        """Every chart of one training step, built once per step, batch, layer and example
+        (``state.figures``): ``rewind`` builds the next steps' ahead (``warm``)."""
+        def build() -> dict:
+            tr, _, _ = state.run_trace(run, batch_id, jacobians=False)
+            gates = {name: values[example] for name, values in tr.gates[layer].items()}
+            built = {name: charts.gate_heatmap(values, name, cell)
+                     for name, values in gates.items()}
+            built["means"] = charts.gate_means(gates, cell)
+            built["saturation"] = charts.saturation_scatter(
+                {name: gate_saturation(values) for name, values in tr.gates[layer].items()
+                 if name not in charts.TANH_GATES})
+            return built
+        return state.figures(run, f"gates-figures-{batch_id}-{layer}-{example}", build)
+
+    shown_picks: dict = {}  # the layer and example drawn last: what ``warm`` builds ahead
+
+    def warm(run, batch_id: int) -> None:
+        if shown_picks:
+            figures(run, batch_id, shown_picks["layer"], shown_picks["example"])
+
     def draw(run) -> None:
         """The charts of one training step (the slider reruns only them: ``rewind``)."""
         layer, example, tr, _, _ = views.inspection_controls(run, jacobians=False)
-        gates = {name: values[example] for name, values in tr.gates[layer].items()}
+        shown_picks.update(layer=layer, example=example)
+        drawn = figures(run, state.example_batch_id(), layer, example)
         # the heatmaps first, right under the slider that drives them; each gate's meaning
         # and equation under its heatmap
         columns = st.columns(2, gap="medium")
-        for index, (name, values) in enumerate(gates.items()):
+        for index, name in enumerate(tr.gates[layer]):
             with columns[index % 2]:
-                views.chart(charts.gate_heatmap(values, name, cell), key=f"gate_{name}")
+                views.chart(drawn[name], key=f"gate_{name}")
                 st.markdown(f"**{name}**: {MEANING[name]}")
                 st.latex(EQUATIONS[name])
         st.latex(STATE_UPDATE[cell])
         memory_note(cell, tr.gates[layer])
-        views.chart(charts.gate_means(gates, cell),
+        views.chart(drawn["means"],
                     "The average over units of each gate at every step: a quick look at when "
                     "the cell reads, keeps and forgets.", key="gate_means")
-        saturation = {name: gate_saturation(values) for name, values in tr.gates[layer].items()
-                      if name not in ("g", "n")}
-        views.chart(charts.saturation_scatter(saturation),
+        views.chart(drawn["saturation"],
                     "Each dot is a unit, or a number of units at one spot (the number on it): "
                     "how often its gate is almost closed (< 0.1, right) or "
                     "almost open (> 0.9, up), over every step of the batch (Karpathy, Johnson & "
@@ -98,4 +118,4 @@ elif run is not None:
                        "$h_{t-1}$ unchanged and the gradient passes through untouched.",
                        icon=":material/memory:")
 
-    rewind.rewind(run, draw=draw, jacobians=False)
+    rewind.rewind(run, draw=draw, warm=warm, jacobians=False)

@@ -100,6 +100,38 @@ def test_downsample_is_evenly_spaced_capped_and_keeps_the_last(n, cap):
 # ---------------------------------------------------------------- training curves
 
 
+@pytest.mark.parametrize("chart", ["heatmap", "saturation"])
+def test_a_copied_figure_changes_like_a_fresh_one_and_leaves_the_kept_one_alone(chart):
+    """``copy_figure`` skips validating what was validated when the figure was built: changed
+    the way a page changes a kept figure (the step in its title, a lesson's mark, projector
+    sizes), the copy is the figure built afresh and changed alike, and the kept one is as it
+    was built."""
+    _, _, _, tr = tiny("lstm", "adding")
+
+    def build() -> go.Figure:
+        if chart == "heatmap":
+            return charts.gate_heatmap(tr.gates[0]["f"][0], "f", "lstm")
+        return charts.saturation_scatter({name: gate_saturation(values)
+                                          for name, values in tr.gates[0].items()})
+
+    def change(fig: go.Figure) -> go.Figure:
+        charts.set_title(fig, f"{fig.layout.title.text}<br><sup>step 2</sup>")
+        fig.add_shape(type="rect", xref="x", x0=0.5, x1=1.5, yref="y domain", y0=0, y1=1,
+                      line=dict(color="red", width=2, dash="dot"))
+        fig.add_annotation(xref="x", x=0.5, yref="y domain", y=0.01, text="<b>t = 0</b>",
+                           showarrow=False, font=dict(size=13, color="red"))
+        fig.update_xaxes(tickfont_size=20, title_font_size=22)
+        for owner in charts.colorbar_owners(fig):
+            owner.colorbar = {**owner.colorbar.to_plotly_json(), "tickfont": {"size": 20}}
+        return fig
+
+    kept = build()
+    as_built = json.loads(pio.to_json(kept))
+    copied = change(charts.copy_figure(kept))
+    assert json.loads(pio.to_json(copied)) == json.loads(pio.to_json(change(build())))
+    assert json.loads(pio.to_json(kept)) == as_built
+
+
 def test_loss_curves_of_a_real_run():
     run, *_ = tiny("lstm", "adding")
     history, chance = run.history, run.chance

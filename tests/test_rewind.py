@@ -78,6 +78,32 @@ def test_the_rewound_hidden_states_are_the_snapshots_own():
     np.testing.assert_allclose(np.asarray(heatmap["z"], dtype=float), expected.T, atol=1e-6)
 
 
+def test_a_gates_notch_finds_its_charts_built_ahead_and_they_are_that_steps_own():
+    """The Gates page builds the charts of the snapshots next to the one shown ahead, in the
+    background (issue 20: a notch waited for six plotly figures to be built); a notch then
+    draws those, and they are the model's at that step: the forget gate heatmap is the gate
+    of ``run.model_at(step)`` traced by the engine."""
+    at, run = _trained()
+    at.switch_page("pages/gates.py").run()
+    assert not at.exception
+    before = rewind.run_at(run, 40)  # the snapshot left of the run's end (60)
+    pending = [value for key, value in before.cache.items() if key[0] == rewind.PENDING]
+    assert pending, sorted(map(str, before.cache))
+    for future in pending:
+        future.result(timeout=60)
+    assert any(str(key).startswith("gates-figures-") for key in before.cache), \
+        sorted(map(str, before.cache))
+    next(s for s in at.get("select_slider") if s.key == rewind.STEP).set_value(40).run()
+    assert not at.exception
+    figures = _figures(at)
+    x, y = probe_batch(run.config)
+    forget = trace(run.model_at(40), x, y).gates[0]["f"][0]  # example 0, [T, H]
+    heatmap = figures["gate_f"]
+    assert "step 40" in heatmap["layout"]["title"]["text"]
+    np.testing.assert_allclose(np.asarray(heatmap["data"][0]["z"], dtype=float), forget.T,
+                               atol=1e-6)
+
+
 def test_the_slider_labels_say_the_step_and_the_loss_there():
     """The loss of the weights shown: ``model_at(40)`` on the validation set, by hand (the
     training loss recorded at step 40 was computed before its update; tests/test_rewind_label.py

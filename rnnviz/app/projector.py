@@ -7,6 +7,8 @@ from the back of a room (axis ticks and titles, legends, colour bars) gets one s
 
 from __future__ import annotations
 
+from rnnviz.charts.style import colorbar_owners
+
 FIGURE_FONT_PX = 17  # titles of axes and colour bars, legends
 TICK_FONT_PX = 16  # tick labels of axes and colour bars
 
@@ -30,12 +32,8 @@ def sized(figure):
     figure.update_layout(legend_font_size=FIGURE_FONT_PX, title_font_size=FIGURE_FONT_PX + 3)
     figure.update_xaxes(tickfont_size=TICK_FONT_PX, title_font_size=FIGURE_FONT_PX)
     figure.update_yaxes(tickfont_size=TICK_FONT_PX, title_font_size=FIGURE_FONT_PX)
-    for trace in figure.data:  # a heatmap's bar unless hidden; a marker's only when shown
-        if "colorbar" in trace and trace.showscale is not False:
-            trace.colorbar = _projector_colorbar(trace.colorbar.to_plotly_json())
-        marker = getattr(trace, "marker", None)
-        if marker is not None and "colorbar" in marker and marker.showscale:
-            marker.colorbar = _projector_colorbar(marker.colorbar.to_plotly_json())
+    for owner in colorbar_owners(figure):
+        owner.colorbar = _projector_colorbar(owner.colorbar.to_plotly_json())
     for name in figure.layout:
         if name.startswith("coloraxis") and figure.layout[name].colorbar is not None:
             figure.layout[name].colorbar = _projector_colorbar(

@@ -340,10 +340,14 @@ def ready(run: Run, step, batch_id: int) -> Run:
 
 
 def ahead(run: Run, step, batch_id: int, warm=None, jacobians: bool = True):
-    """Trace ``run`` at ``step`` on the batch in the background (and ``warm`` it), unless that
-    is done or under way; returns the future, or None."""
+    """Trace ``run`` at ``step`` on the batch in the background, and ``warm`` it, unless that
+    is under way, or there is no ``warm`` and the trace is done; returns the future, or None.
+    ``warm`` runs every time (what it computes may depend on the page's pickers, which the
+    trace does not): it is to find what it computed before, kept on the run."""
     shown = run_at(run, step)
-    if state.has_trace(shown, batch_id, jacobians) or (PENDING, batch_id) in shown.cache:
+    pending = shown.cache.get((PENDING, batch_id))
+    if (pending is not None and not pending.done()) or (
+            warm is None and state.has_trace(shown, batch_id, jacobians)):
         return None
     future = _AHEAD.submit(_prepare, shown, batch_id, warm, jacobians)
     shown.cache[(PENDING, batch_id)] = future

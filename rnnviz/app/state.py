@@ -9,6 +9,7 @@ from collections import OrderedDict
 import streamlit as st
 import torch
 
+from rnnviz import charts
 from rnnviz.core.config import RunConfig
 from rnnviz.core.own_model import OwnModelRun
 from rnnviz.core.tasks import PROBE_SIZE, TASKS, probe_batch, seeded_generator, task_params
@@ -225,3 +226,13 @@ def cached(run: Run, key: str, compute):
     if key not in run.cache:
         run.cache[key] = compute()
     return run.cache[key]
+
+
+def figures(run: Run, key: str, build) -> dict:
+    """The plotly figures ``build()`` returns (a dict of them), built once per run and key and
+    kept on the run like ``cached``: each call hands out copies (``charts.copy_figure``), which
+    a page changes (the step in a title, a lesson's marks, projector sizes) without changing
+    what other sessions are given. Building is most of a chart's server time (plotly
+    validates every property: a gate heatmap 20 ms, a copy 2 ms), and ``rewind`` builds the
+    figures of the snapshots next to the one shown ahead, in its background thread."""
+    return {name: charts.copy_figure(figure) for name, figure in cached(run, key, build).items()}

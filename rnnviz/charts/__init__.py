@@ -114,6 +114,8 @@ from rnnviz.charts.style import (
     TIME_WINDOW,
     TITLE_CHARS,
     UNIT_AXIS,
+    colorbar_owners,
+    copy_figure,
     downsample,
     log_axis,
     set_title,

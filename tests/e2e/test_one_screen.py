@@ -38,6 +38,21 @@ LIVE_STATE = """() => {
         .map(el => el.innerText);
     return {boards: boards.length, texts, faded: faded.length, progress};
 }"""
+# the texts of the board in ``container`` (its tick labels, axis and colour-bar titles) that
+# reach past the figure's left, right or bottom edge: cut off on screen. The board lays out its
+# own margins (plotly does not grow them: ``charts.live_board``), so they must fit every label.
+# (Not the top: the title's line box rises a few pixels above the figure, its letters inside.)
+CUT_LABELS = """(container) => {
+    const board = document.querySelector(`.st-key-${container} .js-plotly-plot`);
+    if (!board) return null;
+    const edge = board.querySelector('.main-svg').getBoundingClientRect();
+    return Array.from(board.querySelectorAll('text'))
+        .filter(t => t.textContent.trim() && t.checkVisibility())
+        .filter(t => { const r = t.getBoundingClientRect();
+            return r.left < edge.left - 1 || r.right > edge.right + 1
+                || r.bottom > edge.bottom + 1; })
+        .map(t => t.textContent);
+}"""
 # the plot area of the board's first inside panel (plotly's drag layer of subplot x2y2)
 FIRST_PANEL = ".st-key-live_grid .nsewdrag[data-subplot='x2y2']"
 
@@ -80,6 +95,7 @@ def test_train_shows_the_inside_at_once_beside_the_controls_and_keeps_it(browser
                 assert "left" in live["progress"][0] or "measuring" in live["progress"][0], live
             tab.wait_for_timeout(300)
         assert len(seen_steps) >= 2, seen_steps  # it moved on, and agreed every time
+        assert tab.evaluate(CUT_LABELS, "live_grid") == []
         assert tab.locator(EXCEPTION).count() == 0
         tab.locator(".st-key-stop [data-testid^='stBaseButton']").first.click()
         wait_for_run(tab, timeout=120)
@@ -93,6 +109,7 @@ def test_train_shows_the_inside_at_once_beside_the_controls_and_keeps_it(browser
             '[data-testid=stMain] [data-testid=stPageLink] a')).map(a => a.href)""")
         for page in ("hidden_states", "gates", "gradients"):
             assert any(href.endswith(f"/{page}") for href in hrefs), hrefs
+        assert tab.evaluate(CUT_LABELS, "inside_grid") == []
         assert tab.locator(EXCEPTION).count() == 0 and tab.problems == []
 
 
@@ -118,6 +135,7 @@ def test_a_phone_scrolls_to_the_live_view_on_train(browser, server_url):
         one, two = (box(tab, f".st-key-live_grid .nsewdrag[data-subplot='x{n}y{n}']")
                     for n in (2, 3))
         assert two["top"] >= one["bottom"], (one, two)
+        assert tab.evaluate(CUT_LABELS, "live_grid") == []
         assert tab.locator(EXCEPTION).count() == 0 and tab.problems == []
     finally:
         context.close()
