@@ -159,3 +159,29 @@ def test_the_board_is_one_figure_of_one_snapshot_with_its_panels_apart(columns):
     assert layout["shapes"][0]["x0"] == 40  # the loss's mark
     if columns == 1:
         assert all(bx == [0, 1] or bx == [0.0, 1.0] for bx, _ in boxes)
+
+
+@pytest.mark.parametrize("projector", [False, True])
+def test_the_board_sent_unvalidated_is_the_board_plotly_validates(projector):
+    """The board goes to the browser as ``charts.assembled_figure``, not validated again (it is
+    put together from validated figures); the JSON the browser gets is the one plotly's
+    validation of the same dict gives, at a desk and at projector size."""
+    import json
+
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    from rnnviz import charts
+    from rnnviz.app import projector as projector_size
+
+    cfg = RunConfig(**dict(TINY, steps=100, probe_every=10))
+    run = train(cfg)
+    x, y = probe_batch(cfg)
+    view = inside_view(run.model_at(40), x, y, 40)
+    snapshot = live_ui.job_snapshot(SimpleNamespace(inside=view, history=run.history, cfg=cfg))
+    loss = charts.live_loss_figure(run.history, run.chance, "MSE")
+    board = charts.live_board(live_ui._panels(snapshot), loss, 40, "Training live", 2)
+    if projector:
+        board = projector_size.sized(board)
+    sent = json.loads(pio.to_json(charts.assembled_figure(board)))
+    assert sent == json.loads(pio.to_json(go.Figure(board)))

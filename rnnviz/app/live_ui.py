@@ -165,7 +165,8 @@ def board(snapshot: Snapshot, loss: dict | None, title: str, key: str) -> None:
     so that the browser draws them together."""
     figure = charts.live_board(_panels(snapshot), loss, snapshot.step, title, board_columns(),
                                panel_title_px=18 if classroom.is_on() else 13)
-    st.plotly_chart(classroom.projector_figure(figure), width="stretch", key=key)
+    st.plotly_chart(charts.assembled_figure(classroom.projector_figure(figure)),
+                    width="stretch", key=key)
 
 
 def inside_grid(snapshot: Snapshot, caption: str, key: str = "inside_grid") -> None:

@@ -114,6 +114,7 @@ from rnnviz.charts.style import (
     TIME_WINDOW,
     TITLE_CHARS,
     UNIT_AXIS,
+    assembled_figure,
     colorbar_owners,
     copy_figure,
     downsample,

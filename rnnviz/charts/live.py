@@ -11,10 +11,10 @@ from rnnviz.charts.gradients import gradient_profile, probe_heatmap
 from rnnviz.charts.inside import gate_heatmap, state_heatmap
 from rnnviz.charts.palette import CELL_NAMES, REFERENCE_COLOR
 from rnnviz.charts.style import (
-    TEMPLATE,
     TITLE_PAD_PX,
     TITLE_SIZE,
     set_title,
+    template_dict,
     title_height,
     wrap_text,
 )
@@ -96,7 +96,7 @@ def live_board(panels: list[tuple[str, dict]], loss: dict | None, step: int, tit
         return [round(1 - (top_px + size_px) / plot_px, 4), round(1 - top_px / plot_px, 4)]
 
     width = (1 - PANEL_GAP * (columns - 1)) / columns
-    layout = {"template": TEMPLATE, "height": height, "showlegend": loss is not None,
+    layout = {"template": template_dict(), "height": height, "showlegend": loss is not None,
               "margin": {"l": 64, "r": 72, "t": top, "b": BOARD_BOTTOM_PX},
               "title": {"text": wrap_text(title), "x": 0, "xref": "container", "xanchor": "left",
                         "y": 1, "yref": "container", "yanchor": "top",

@@ -28,11 +28,13 @@ Every figure speaks one visual language (after poloclub/cnn-explainer):
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 
 from rnnviz.charts.palette import NOTE_COLOR, REFERENCE_COLOR
 
@@ -228,7 +230,22 @@ def copy_figure(fig: go.Figure) -> go.Figure:
     for a gate heatmap, against 10 ms for ``go.Figure(fig)``; what is changed on the copy
     afterwards is not validated either). Used for figures built once and shown many times
     (``rnnviz.app.state.figures``)."""
-    return go.Figure(fig.to_dict(), _validate=False)
+    return assembled_figure(fig.to_dict())
+
+
+@functools.cache
+def template_dict() -> dict:
+    """``TEMPLATE`` as plotly.js reads it: a figure that is not validated (``assembled_figure``)
+    keeps a template's name as it is, and the browser knows no template by name. Read only."""
+    return pio.templates[TEMPLATE].to_plotly_json()
+
+
+def assembled_figure(figure: dict) -> go.Figure:
+    """A figure of a dict put together from the dicts of figures the builders made (the live
+    board), not validated again: Streamlit validates a dict it is given, every property, on
+    every redraw (20-50 ms for the live board), and not a figure. Its template must be
+    ``template_dict()``, not a name."""
+    return go.Figure(figure, _validate=False)
 
 
 def set_title(fig: go.Figure, text: str, *, min_top: int = 0) -> go.Figure:

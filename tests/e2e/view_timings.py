@@ -36,7 +36,7 @@ from .harness import (
 )
 
 FIRST = ".st-key-live_grid .nsewdrag[data-subplot='x2y2']"  # the board's first inside panel
-RUN = "seq_len=10&hidden_size=8&steps=400&probe_every=50&eval_every=50"
+RUN = "seq_len=10&hidden_size=8&steps=400&probe_every=25&eval_every=25"
 LIVE = "seq_len=10&hidden_size=8&steps=20000&probe_every=50"
 SLIDER = "input[type=range][aria-label='Training step']"
 
@@ -101,19 +101,24 @@ def first_pictures(browser, url: str, repeats: int) -> list[float]:
 
 
 def notches(tab, repeats: int) -> list[float]:
-    """Notches to the left from the run's end, each until the page shows its step. The first
-    is not timed: at the run's end the charts name no step (they are the run's), and the
-    condition would hold as soon as the first chart of the new step was drawn."""
+    """Notches to the left from the run's end (the chosen step is shared by the pages: End
+    brings it back), each until the page shows its step. The first is not timed: at the run's
+    end the charts name no step (they are the run's), and the condition would hold as soon as
+    the first chart of the new step was drawn."""
     slider = tab.locator(SLIDER).first
-    slider.focus()
-    slider.press("ArrowLeft")
+    for key in ("End", "ArrowLeft"):
+        slider.focus()
+        slider.press(key)
+        settle(tab)
     tab.wait_for_function(AT_SLIDER_STEP, polling="raf", timeout=120_000)
-    settle(tab)
     times = []
     for _ in range(repeats):
+        before = slider.get_attribute("aria-valuetext")
         slider.focus()
         times.append(_measured(tab, lambda: slider.press("ArrowLeft"), AT_SLIDER_STEP))
         settle(tab)
+        if slider.get_attribute("aria-valuetext") == before:  # at step 0: nothing was redrawn
+            raise SystemExit(f"--repeats {repeats} is more notches than the run has snapshots")
     return times
 
 
