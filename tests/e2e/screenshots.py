@@ -96,6 +96,17 @@ def press_and_wait(page, label: str, timeout: float = 300_000) -> None:
         settle(page, timeout=timeout)
 
 
+def step_slider(page, key: str, presses: int) -> None:
+    """Press ``key`` on the Training step slider ``presses`` times, each after the page has
+    drawn the last: a notch redraws the slider, and presses sent meanwhile were lost (the
+    rewound picture showed 4 notches back one time, 11 another)."""
+    for _ in range(presses):
+        slider = page.get_by_role("slider", name="Training step")
+        slider.focus()
+        slider.press(key)
+        settle(page)
+
+
 def live_shot(page, url: str, out: Path, size: str, problems: list) -> None:
     """The Playground while a long run trains (on a projector: pressed at the desk, then
     classroom mode switched on, and off again to stop it)."""
@@ -145,18 +156,12 @@ def shoot(browser, url: str, out: Path, size: str, query: str, problems: list) -
     titles = nav_titles(page)
     rewound = out / "gates_rewound.png"  # the inside at an earlier moment of training
     go_to(page, "Gates", size)
-    slider = page.get_by_role("slider", name="Training step")
-    slider.focus()
-    for _ in range(12):  # a dozen snapshots back from the end
-        slider.press("ArrowLeft")
-    settle(page)
+    step_slider(page, "ArrowLeft", 12)  # a dozen snapshots back from the end
     full_page_shot(page, rewound)
     print(rewound)
-    slider = page.get_by_role("slider", name="Training step")
-    slider.focus()
-    for _ in range(12):  # back to the end: the slider is shared by the inside pages, and the
-        slider.press("ArrowRight")  # other pictures show the trained model
-    settle(page)
+    # back to the end: the slider is shared by the inside pages, and the other pictures show
+    # the trained model
+    step_slider(page, "End", 1)
     for title in titles:
         go_to(page, title, size)
         for label in PRESS_FIRST.get(title, ()):
