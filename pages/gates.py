@@ -5,6 +5,8 @@ from rnnviz.app.entry import via_app
 via_app()
 
 
+import functools
+
 import streamlit as st
 
 from rnnviz import charts
@@ -50,26 +52,26 @@ elif run is not None:
                 "step, computed from the input and the previous hidden state. The equations "
                 "are PyTorch's, with the same names.")
 
-    def figures(run, batch_id: int, layer: int, example: int) -> dict:
+    def figures(run, batch_id: int, layer: int, example: int, interrupted=None) -> dict:
         """Every chart of one training step, built once per step, batch, layer and example
         (``state.figures``): ``rewind`` builds the next steps' ahead (``warm``)."""
-        def build() -> dict:
-            tr, _, _ = state.run_trace(run, batch_id, jacobians=False)
-            gates = {name: values[example] for name, values in tr.gates[layer].items()}
-            built = {name: charts.gate_heatmap(values, name, cell)
-                     for name, values in gates.items()}
-            built["means"] = charts.gate_means(gates, cell)
-            built["saturation"] = charts.saturation_scatter(
-                {name: gate_saturation(values) for name, values in tr.gates[layer].items()
-                 if name not in charts.TANH_GATES})
-            return built
-        return state.figures(run, f"gates-figures-{batch_id}-{layer}-{example}", build)
+        tr, _, _ = state.run_trace(run, batch_id, jacobians=False)
+        gates = {name: values[example] for name, values in tr.gates[layer].items()}
+        builders = {name: functools.partial(charts.gate_heatmap, values, name, cell)
+                    for name, values in gates.items()}
+        builders["means"] = functools.partial(charts.gate_means, gates, cell)
+        builders["saturation"] = lambda: charts.saturation_scatter(
+            {name: gate_saturation(values) for name, values in tr.gates[layer].items()
+             if name not in charts.TANH_GATES})
+        return state.figures(run, f"gates-figures-{batch_id}-{layer}-{example}", builders,
+                             interrupted)
 
     shown_picks: dict = {}  # the layer and example drawn last: what ``warm`` builds ahead
 
     def warm(run, batch_id: int) -> None:
         if shown_picks:
-            figures(run, batch_id, shown_picks["layer"], shown_picks["example"])
+            figures(run, batch_id, shown_picks["layer"], shown_picks["example"],
+                    interrupted=rewind.frame_in_progress)
 
     def draw(run) -> None:
         """The charts of one training step (the slider reruns only them: ``rewind``)."""

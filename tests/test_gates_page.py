@@ -32,10 +32,12 @@ def _paths(node, path=()) -> dict[str, tuple]:
     return found
 
 
-def _open_gates():
+def _open_gates(steps: int = 60):
+    """The Gates page of a trained LSTM (``steps``: another config is another run; the server
+    shares a trained run with every session that trains the same config)."""
     at = open_app()
     at.switch_page("pages/playground.py").run()
-    set_widgets(at, **{**TINY, "cell": "lstm", "steps": 60, "probe_every": 20})
+    set_widgets(at, **{**TINY, "cell": "lstm", "steps": steps, "probe_every": 20})
     press(at, "Train")
     wait_for_run(at)
     at.switch_page("pages/gates.py").run()
@@ -92,7 +94,7 @@ def test_gates_and_hidden_states_trace_without_jacobians_and_draw_the_same_numbe
     from rnnviz.app import state
     from rnnviz.core.trace import trace
 
-    at = _open_gates()
+    at = _open_gates(steps=80)  # a run no other test's pages have traced
     run = at.session_state[state.RUN]
     batch_id = 0  # the run's probe batch: no "New examples" pressed
     light = run.cache[("trace-light", batch_id)]

@@ -252,6 +252,9 @@ NO_FADE = (f"<style>.st-key-{AREA} [data-stale='true'] "
            "{ opacity: 1 !important; transition: none !important; }</style>")
 # One thread for every session of this server: traces ahead never take more than one core.
 _AHEAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rnnviz-rewind-ahead")
+AHEAD_PATIENCE_S = 5.0  # how long work ahead waits for the page runs under way to end
+AHEAD_QUEUED = "rewind-ahead-queued"  # session state: the work ahead this session asked for
+_frames_drawing = 0  # page runs and frames of any session under way now (``drawing``)
 
 
 def _view(run: Run, choices: list, container, draw, warm, jacobians: bool) -> None:
@@ -312,20 +315,43 @@ def _frame(run: Run, choices: list, draw, warm, jacobians: bool, playing: bool) 
     turned (bar 150, charts 200); drawn first, it would name a step no chart shows yet."""
     step = _sync(choices)
     labels = {choice: label(run, choice) for choice in choices}
-    shown = ready(run, step, state.example_batch_id())
-    _page.label = "" if step == choices[-1] else labels[step]
-    place = st.container()
-    _page.after_chart = lambda: _controls(run, choices, labels, playing, place,
-                                          fragment=FRAGMENT)
-    try:
-        draw(shown)
-    finally:
-        chart_drawn()
+    for queued in st.session_state.pop(AHEAD_QUEUED, []):  # for a step this one replaced
+        queued.cancel()  # only if it has not started
+    with drawing():
+        shown = ready(run, step, state.example_batch_id())
+        _page.label = "" if step == choices[-1] else labels[step]
+        place = st.container()
+        _page.after_chart = lambda: _controls(run, choices, labels, playing, place,
+                                              fragment=FRAGMENT)
+        try:
+            draw(shown)
+        finally:
+            chart_drawn()
     index = choices.index(step)
     near = (index + 1, index + 2) if playing else (index + 1, index - 1)
-    for other in near:
-        if 0 <= other < len(choices):
-            ahead(run, choices[other], state.example_batch_id(), warm, jacobians)
+    queued = [ahead(run, choices[other], state.example_batch_id(), warm, jacobians)
+              for other in near if 0 <= other < len(choices)]
+    st.session_state[AHEAD_QUEUED] = [future for future in queued if future is not None]
+
+
+def frame_in_progress() -> bool:
+    """Whether a frame of some session is being drawn now: work ahead (``warm``) stops."""
+    return _frames_drawing > 0
+
+
+@contextlib.contextmanager
+def drawing():
+    """A page run or a rewind frame of this session is under way (``main`` and ``_frame``
+    enter it; nested is fine): work ahead does not start, and a page's ``warm`` stops
+    (``frame_in_progress``)."""
+    global _frames_drawing
+    with _lock:
+        _frames_drawing += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _frames_drawing -= 1
 
 
 def ready(run: Run, step, batch_id: int) -> Run:
@@ -355,6 +381,16 @@ def ahead(run: Run, step, batch_id: int, warm=None, jacobians: bool = True):
 
 
 def _prepare(shown: Run, batch_id: int, warm, jacobians: bool) -> None:
+    """The work ahead for one snapshot, once no page run or frame is under way: Python runs
+    one thread at a time, and a page run beside it took up to twice as long (``python -m
+    rnnviz.app.bench_views``: a change right after another). A ``warm`` stops when one starts
+    (``frame_in_progress``); given up after AHEAD_PATIENCE_S of runs, it is asked for again by
+    the next frame that has the snapshot next to its step."""
+    deadline = time.monotonic() + AHEAD_PATIENCE_S
+    while frame_in_progress():
+        if time.monotonic() > deadline:
+            return
+        time.sleep(0.01)
     state.run_trace(shown, batch_id, jacobians)
     if warm is not None:
         warm(shown, batch_id)

@@ -228,11 +228,22 @@ def cached(run: Run, key: str, compute):
     return run.cache[key]
 
 
-def figures(run: Run, key: str, build) -> dict:
-    """The plotly figures ``build()`` returns (a dict of them), built once per run and key and
-    kept on the run like ``cached``: each call hands out copies (``charts.copy_figure``), which
-    a page changes (the step in a title, a lesson's marks, projector sizes) without changing
-    what other sessions are given. Building is most of a chart's server time (plotly
-    validates every property: a gate heatmap 20 ms, a copy 2 ms), and ``rewind`` builds the
-    figures of the snapshots next to the one shown ahead, in its background thread."""
-    return {name: charts.copy_figure(figure) for name, figure in cached(run, key, build).items()}
+def figures(run: Run, key: str, builders: dict, interrupted=None) -> dict | None:
+    """The plotly figures of ``builders`` (name -> a function that builds one), built once per
+    run and key and kept on the run like ``cached``: each call hands out copies
+    (``charts.copy_figure``), which a page changes (the step in a title, a lesson's marks,
+    projector sizes) without changing what other sessions are given. Building is most of a
+    chart's server time (plotly validates every property: a gate heatmap 20 ms, a copy 2 ms),
+    and ``rewind`` builds the figures of the snapshots next to the one shown ahead, in its
+    background thread; there ``interrupted()`` is asked before each figure, and once it is
+    true nothing is kept and None is returned (a page's frame is waiting for the one thread
+    Python runs at a time)."""
+    kept = run.cache.get(key)
+    if kept is None:
+        kept = {}
+        for name, build in builders.items():
+            if interrupted is not None and interrupted():
+                return None
+            kept[name] = build()
+        run.cache[key] = kept
+    return {name: charts.copy_figure(figure) for name, figure in kept.items()}
