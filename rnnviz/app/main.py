@@ -16,7 +16,7 @@ import streamlit as st
 
 from rnnviz.core.tasks import ASSETS
 
-from . import classroom, phone, rewind
+from . import classroom, phone
 from .entry import frame, through_app
 from .launch import LOGDIR_ENV
 
@@ -73,8 +73,7 @@ def main(folder: Path) -> None:
     # every page in the sidebar: collapsed (the default), Streamlit lists the first ten and
     # hides Sentiment, Speech and Translation behind "View more"
     page = st.navigation(pages, expanded=True)
-    with rewind.drawing():  # the rewind's work ahead waits meanwhile
-        frame()
-        phone.scripts()  # the sidebar closes after a link on a phone
-        with through_app():
-            page.run()
+    frame()
+    phone.scripts()  # the sidebar closes after a link on a phone
+    with through_app():
+        page.run()

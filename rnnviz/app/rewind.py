@@ -252,9 +252,8 @@ NO_FADE = (f"<style>.st-key-{AREA} [data-stale='true'] "
            "{ opacity: 1 !important; transition: none !important; }</style>")
 # One thread for every session of this server: traces ahead never take more than one core.
 _AHEAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rnnviz-rewind-ahead")
-AHEAD_PATIENCE_S = 5.0  # how long work ahead waits for the page runs under way to end
 AHEAD_QUEUED = "rewind-ahead-queued"  # session state: the work ahead this session asked for
-_frames_drawing = 0  # page runs and frames of any session under way now (``drawing``)
+_frames_drawing = 0  # rewind frames of any session being drawn now (``drawing``)
 
 
 def _view(run: Run, choices: list, container, draw, warm, jacobians: bool) -> None:
@@ -341,9 +340,8 @@ def frame_in_progress() -> bool:
 
 @contextlib.contextmanager
 def drawing():
-    """A page run or a rewind frame of this session is under way (``main`` and ``_frame``
-    enter it; nested is fine): work ahead does not start, and a page's ``warm`` stops
-    (``frame_in_progress``)."""
+    """A rewind frame of this session is being drawn: work ahead does not start, and a page's
+    ``warm`` stops (``frame_in_progress``)."""
     global _frames_drawing
     with _lock:
         _frames_drawing += 1
@@ -355,11 +353,12 @@ def drawing():
 
 
 def ready(run: Run, step, batch_id: int) -> Run:
-    """The run at ``step``, its trace on the batch waited for when it is being computed ahead
-    (computing it twice at once would only slow both)."""
+    """The run at ``step``, with the work ahead for it waited for when it is under way
+    (computing it twice at once would only slow both); queued and not started, it is
+    cancelled, and the page computes what it needs itself."""
     shown = run_at(run, step)
     pending = shown.cache.get((PENDING, batch_id))
-    if pending is not None:
+    if pending is not None and not pending.cancel():  # under way (or done): wait for it
         with contextlib.suppress(Exception):  # a failure is met again, and shown, by the page
             pending.result()
     return shown
@@ -381,16 +380,14 @@ def ahead(run: Run, step, batch_id: int, warm=None, jacobians: bool = True):
 
 
 def _prepare(shown: Run, batch_id: int, warm, jacobians: bool) -> None:
-    """The work ahead for one snapshot, once no page run or frame is under way: Python runs
-    one thread at a time, and a page run beside it took up to twice as long (``python -m
+    """The work ahead for one snapshot, unless a rewind frame is being drawn now: Python runs
+    one thread at a time, and a frame drawn beside it took up to twice as long (``python -m
     rnnviz.app.bench_views``: a change right after another). A ``warm`` stops when one starts
-    (``frame_in_progress``); given up after AHEAD_PATIENCE_S of runs, it is asked for again by
-    the next frame that has the snapshot next to its step."""
-    deadline = time.monotonic() + AHEAD_PATIENCE_S
-    while frame_in_progress():
-        if time.monotonic() > deadline:
-            return
-        time.sleep(0.01)
+    (``frame_in_progress``). Skipped, it is asked for again by the next frame that has the
+    snapshot next to its step. It never waits for a frame: a frame may be waiting for it
+    (``ready``)."""
+    if frame_in_progress():
+        return
     state.run_trace(shown, batch_id, jacobians)
     if warm is not None:
         warm(shown, batch_id)
