@@ -340,8 +340,8 @@ def frame_in_progress() -> bool:
 
 @contextlib.contextmanager
 def drawing():
-    """A rewind frame of this session is being drawn: work ahead does not start, and a page's
-    ``warm`` stops (``frame_in_progress``)."""
+    """A rewind frame is being drawn (counted over every session of the server): work ahead
+    does not start, and a page's ``warm`` stops (``frame_in_progress``)."""
     global _frames_drawing
     with _lock:
         _frames_drawing += 1
