@@ -370,7 +370,7 @@ class Recorder:
         """The losses (unless ``losses`` is False: at a probe within ``FLUSH_S`` of the last
         flush, they wait for the next), then the index that names only snapshot files on
         disk, then the snapshot files the thinning dropped (a reader of the old index may
-        still open them for a moment; ``recorded`` retries once)."""
+        still open them for a moment; ``recorded`` reads the new index again)."""
         s, v = self.losses, self.val
         if losses or not (self.path / LOSS_FILE).exists():
             atomic_write(self.path / LOSS_FILE, save_tensors({

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,6 +64,10 @@ from rnnviz.core.train import Run
 
 MAX_JSON_BYTES = 256 * 1024  # an index of 200 snapshots is about 12 kB
 MAX_FILE_BYTES = 64 * 1024 * 1024  # the largest module the limits allow is about 7 MB
+# A writer thins its snapshots at each doubling of its stride; a read that meets a deleted
+# file reads the new index again. Early on (stride 1, 2, 4) doublings come close together, and
+# a slow reader can meet more than one, so a few tries, not one.
+THINNED_READS = 4
 SNAPSHOT_NAME = re.compile(r"snap-(\d{9})\.safetensors")
 STATUSES = ("recording", "closed")
 DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32,
@@ -80,12 +85,19 @@ def _file(folder: Path, name: str) -> Path:
         raise ValueError(f"{folder}: the index names a file {str(name)[:60]!r}; only the "
                          "recorder's own file names are allowed (no '/', no '..')")
     path = folder / name
-    if path.is_symlink():
+    try:
+        # One lstat, not is_symlink/is_file/stat in turn: a writer thinning its snapshots
+        # can delete the file between two of those calls.
+        info = path.lstat()
+    except FileNotFoundError:
+        raise MissingFile(f"{path}: missing; the folder is incomplete (was it copied in "
+                          "part?)") from None
+    if stat.S_ISLNK(info.st_mode):
         raise ValueError(f"{path}: is a symbolic link; a run folder's files must be plain "
                          "files inside it (delete the link)")
-    if not path.is_file():
+    if not stat.S_ISREG(info.st_mode):
         raise MissingFile(f"{path}: missing; the folder is incomplete (was it copied in part?)")
-    if path.stat().st_size > MAX_FILE_BYTES:
+    if info.st_size > MAX_FILE_BYTES:
         raise ValueError(f"{path}: larger than {MAX_FILE_BYTES // 2**20} MB, not a "
                          "recorder's file")
     return path
@@ -320,11 +332,11 @@ def load_recording(path) -> RecordedRun:
     folder = Path(path)
     if not folder.is_dir():
         raise ValueError(f"{folder}: no such folder")
-    for attempt in (0, 1):
+    for attempt in range(THINNED_READS):
         try:
             return _load(folder)
         except _Thinned:
-            if attempt:
+            if attempt == THINNED_READS - 1:
                 raise ValueError(f"{folder}: a snapshot named in index.json is missing; the "
                                  "folder is incomplete") from None
     raise AssertionError  # unreachable
