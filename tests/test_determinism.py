@@ -95,6 +95,30 @@ def test_a_models_initial_weights_do_not_depend_on_the_thread_count(changes):
         assert torch.get_num_threads() == threads
 
 
+def test_overlapping_single_thread_blocks_each_run_on_one_thread():
+    """Two threads in ``single_thread`` at once (a job training while a page rebuilds a model):
+    torch's count, which is each thread's own, is one in both, and each gets its own back."""
+    from rnnviz.core.determinism import single_thread
+    inside, counts, after = threading.Barrier(2), {}, {}
+
+    def block(name: str, threads: int) -> None:
+        torch.set_num_threads(threads)
+        with single_thread():
+            inside.wait(30)  # both blocks are open now
+            counts[name] = torch.get_num_threads()
+            inside.wait(30)
+        after[name] = torch.get_num_threads()
+
+    pair = [threading.Thread(target=block, args=(name, threads))
+            for name, threads in (("first", 2), ("second", 3))]
+    for thread in pair:
+        thread.start()
+    for thread in pair:
+        thread.join(60)
+    assert counts == {"first": 1, "second": 1}
+    assert after == {"first": 2, "second": 3}
+
+
 @pytest.mark.parametrize("name", CONFIGS)
 def test_a_config_trains_to_the_same_weights_at_any_thread_count(name):
     cfg = CONFIGS[name]

@@ -1,7 +1,7 @@
 """What makes a run a function of its config alone, whichever process or thread trains it.
 
-Besides the seeded data generators (``rnnviz.core.tasks.seeded_generator``), two things decide a
-run's bits, and both are process-wide in torch:
+Besides the seeded data generators (``rnnviz.core.tasks.seeded_generator``), two more things decide
+a run's bits:
 
 * **torch's global RNG**, which ``nn.Module`` constructors, ``nn.init`` and the fused
   ``nn.RNN/LSTM/GRU``'s dropout between layers draw from (none of them takes a generator). A
@@ -15,8 +15,10 @@ run's bits, and both are process-wide in torch:
   follows it: the orthogonal W_hh of lesson 6 (64 units) differs by up to 2.4e-7 between one
   thread and two, and trained 400 steps from them, its validation loss was 0.0177 (built on two
   threads, as a server did) and 0.0962 (on one, as a worker did).
-  ``single_thread()`` runs a block on one thread (a worker's count), which is also the fastest
-  for these tiny networks (``rnnviz.core.train``'s module doc has the measurements).
+  The count is per OS thread in torch (each thread's own OpenMP and MKL setting), so
+  ``single_thread()`` sets it for the thread that runs the block: a worker's count, one, which
+  is also the fastest for these tiny networks (``rnnviz.core.train``'s module doc has the
+  measurements).
 """
 
 from __future__ import annotations
@@ -57,29 +59,28 @@ def seeded_rng(seed: int, device: torch.device | None = None):
         yield
 
 
-_threads_lock = threading.Lock()
-_threads_users = 0
-_threads_before = 1
+_this_thread = threading.local()  # per OS thread: how deep in single_thread, and the count before
 
 
 @contextlib.contextmanager
 def single_thread():
-    """Run torch on one intra-op thread while any block under this is active.
+    """Run torch on one intra-op thread in this OS thread while the block runs; nested blocks
+    share it, and the outermost gives the count back.
 
-    torch's thread count is process-wide: a counter makes overlapping blocks (several jobs, a
-    job and a page rebuilding a model) share the setting and restores the previous value when
-    the last one ends.
+    ``torch.set_num_threads`` acts on the calling thread only, for the threads that already
+    exist (OpenMP's thread count and MKL's local one are per thread; a thread started later
+    takes the last count set anywhere). So each thread sets its own: a process-wide counter
+    let the first of two overlapping blocks set one thread for itself and leave the other
+    training on two, whose rounding differed by 1e-7 after 60 steps on an AVX2 machine.
     """
-    global _threads_users, _threads_before
-    with _threads_lock:
-        if _threads_users == 0:
-            _threads_before = torch.get_num_threads()
-            torch.set_num_threads(1)
-        _threads_users += 1
+    depth = getattr(_this_thread, "depth", 0)
+    if depth == 0:
+        _this_thread.before = torch.get_num_threads()
+        torch.set_num_threads(1)
+    _this_thread.depth = depth + 1
     try:
         yield
     finally:
-        with _threads_lock:
-            _threads_users -= 1
-            if _threads_users == 0:
-                torch.set_num_threads(_threads_before)
+        _this_thread.depth -= 1
+        if _this_thread.depth == 0:
+            torch.set_num_threads(_this_thread.before)
