@@ -140,3 +140,22 @@ def test_page_shows_the_queue_when_the_server_is_busy():
     job = at.session_state["job"]
     job.wait(60)
     assert job.progress.state == "done"
+
+
+def test_an_inside_page_opened_while_its_run_trains_follows_it_and_fills_in():
+    """Gates opened while the session's run trains says it fills in when the run finishes:
+    it shows the training's progress, and once the run ends the page (rerun by that progress
+    fragment, as the browser's timer does) draws the run's charts."""
+    at = _playground(**{**TINY, "seed": 616161, "steps": 1500})
+    _press_train(at)
+    job = at.session_state["job"]
+    at.switch_page("pages/gates.py").run()
+    assert not at.exception
+    assert any("fills in when it finishes" in i.value for i in at.info)
+    assert any("Training: step" in (p.text or "") for p in at.get("progress")), \
+        "the page follows the training it waits for"
+    job.wait(120)
+    at.run()  # the fragment's rerun of the whole page once the job is done
+    assert not at.exception
+    assert not any("fills in when it finishes" in i.value for i in at.info)
+    assert len(at.get("plotly_chart")) > 0

@@ -403,7 +403,9 @@ def lesson_sidebar() -> None:
 
 
 @st.fragment(run_every=0.5)
-def _training_progress() -> None:
+def training_progress() -> None:
+    """The session's training, redrawn every half second; when it ends, the whole page reruns
+    (and fills in with the run)."""
     job = state.current_job()
     if job is None:
         st.rerun(scope="app")
@@ -421,7 +423,7 @@ def require_task_run(task: str, preset: RunConfig, what: str) -> Run | None:
     if job is not None and job.cfg.task == task:
         st.info(f"Training {what}; this page fills in when it is done.",
                 icon=":material/hourglass_top:")
-        _training_progress()
+        training_progress()
         return None
     run = state.current_run()
     if job is None and run is not None and run.config.task == task:

@@ -104,6 +104,7 @@ def require_run() -> Run | None:
         if job is not None:
             st.info("A model is training right now; this page fills in when it finishes.",
                     icon=":material/hourglass_top:")
+            classroom.training_progress()  # what makes the sentence above true
         else:
             st.info("Nothing to look inside yet: train a model first.",
                     icon=":material/waving_hand:")

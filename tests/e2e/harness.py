@@ -228,5 +228,18 @@ def box(page, selector: str) -> dict | None:
         return {top: r.top, bottom: r.bottom, left: r.left, right: r.right}; }""", selector)
 
 
+def boxes_when_there(page, *selectors: str, timeout: float = 60_000) -> list[dict]:
+    """The boxes of the first match of every selector, all read at one moment once all exist.
+    A chart that redraws (the live board, every snapshot) replaces its elements, so a box read
+    after a separate wait can find none: seen in CI on a slow machine."""
+    handle = page.wait_for_function("""(selectors) => {
+        const found = selectors.map(sel => document.querySelector(sel));
+        if (found.some(e => e === null)) return null;
+        return found.map(e => { const r = e.getBoundingClientRect();
+            return {top: r.top, bottom: r.bottom, left: r.left, right: r.right}; }); }""",
+        arg=list(selectors), timeout=timeout, polling=100)
+    return handle.json_value()
+
+
 def sidebar_collapsed(page) -> bool:
     return page.locator("[data-testid='stSidebar']").get_attribute("data-collapsed") == "true"

@@ -138,7 +138,14 @@ def test_a_lessons_chart_is_in_view_when_the_lesson_opens(browser, server_url):
             settle(tab)
             # the chart exists once the lesson's runs have trained (lesson 2's two 1500-step
             # runs take a while on a busy 2-core machine): wait for it, then for the scroll
-            tab.locator(f".st-key-{chart}").first.wait_for(state="attached", timeout=240_000)
+            try:
+                tab.locator(f".st-key-{chart}").first.wait_for(state="attached",
+                                                               timeout=240_000)
+            except PlaywrightTimeout:  # what the page shows instead, for the report
+                _shot(tab, f"{size}_lesson_{key}_no_chart")
+                main = tab.locator("[data-testid=stMain]").inner_text()
+                raise AssertionError(f"no {chart} chart after 4 minutes; the page: "
+                                     f"{main[:1500]}") from None
             try:  # the page scrolls once the charts above have been drawn
                 tab.wait_for_function("""([key, height]) => {
                     const chart = document.querySelector('.st-key-' + key);

@@ -12,7 +12,7 @@ from .harness import (
     EXCEPTION,
     PHONE_AGENT,
     SIZES,
-    box,
+    boxes_when_there,
     settle,
     sized_tab,
     train_button,
@@ -63,10 +63,9 @@ def test_train_shows_the_inside_at_once_beside_the_controls_and_keeps_it(browser
         settle(tab)
         pressed = time.perf_counter()
         train_button(tab).click()
-        tab.locator(FIRST_PANEL).first.wait_for(timeout=60_000)
+        [first] = boxes_when_there(tab, FIRST_PANEL)
         waited = time.perf_counter() - pressed
         # the first row of the inside grid, whole, in the first screen: no scrolling
-        first = box(tab, FIRST_PANEL)
         assert first["top"] >= 0 and first["bottom"] <= SIZES["desktop"][1], (first, waited)
         assert tab.evaluate("() => document.querySelector('[data-testid=stMain]').scrollTop") \
             == 0
@@ -129,11 +128,10 @@ def test_a_phone_scrolls_to_the_live_view_on_train(browser, server_url):
             if (!e) return false; const r = e.getBoundingClientRect();
             return r.top >= -5 && r.top < window.innerHeight / 2; }""", timeout=15_000)
         # stacked: the pictures under the controls, the panels one under another
-        chart = box(tab, GRID_CHART)
+        [chart] = boxes_when_there(tab, GRID_CHART)
         assert chart["right"] <= width + 1, chart
-        tab.locator(".st-key-live_grid .nsewdrag[data-subplot='x3y3']").first.wait_for()
-        one, two = (box(tab, f".st-key-live_grid .nsewdrag[data-subplot='x{n}y{n}']")
-                    for n in (2, 3))
+        one, two = boxes_when_there(
+            tab, *(f".st-key-live_grid .nsewdrag[data-subplot='x{n}y{n}']" for n in (2, 3)))
         assert two["top"] >= one["bottom"], (one, two)
         assert tab.evaluate(CUT_LABELS, "live_grid") == []
         assert tab.locator(EXCEPTION).count() == 0 and tab.problems == []
