@@ -44,6 +44,7 @@ def local_server(app_dir: Path = ROOT, env: dict | None = None, timeout: float =
          "--browser.serverAddress", "localhost"],
         cwd=app_dir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         env={**os.environ, **(env or {})})
+    process.log_path = log.name  # where its output goes, for a caller that reads it
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_healthy(url, process, log.name, timeout)

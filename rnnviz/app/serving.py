@@ -11,7 +11,9 @@ first Train finds warm workers.
 
 from __future__ import annotations
 
+import faulthandler
 import signal
+import sys
 
 from rnnviz.serve import pool, shared
 
@@ -21,6 +23,9 @@ async def started_with_server(_app):
     worker`s train, and a replica starts its pool on its first comparison), serve, and stop
     them for good when the server stops."""
     _stop_normally_on_signals()
+    # `kill -USR1 <server pid>` writes every thread's stack to the log: what a page that never
+    # finishes is waiting for (the browser tests send it when a chart does not come)
+    faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True, chain=False)
     if shared.redis_url() is None:
         pool.warm_up()
     yield

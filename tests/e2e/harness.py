@@ -6,6 +6,9 @@ from __future__ import annotations
 import contextlib
 import re
 import shutil
+import signal
+import time
+from pathlib import Path
 
 from rnnviz.app.server import ROOT, local_server
 
@@ -21,11 +24,33 @@ def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+SERVERS: dict[str, object] = {}  # url -> the server's process, while it runs
+
+
 @contextlib.contextmanager
 def app_server(env: dict | None = None, timeout: float = 90):
     """``streamlit run app.py`` on a free port; stopped afterwards whatever happens."""
-    with local_server(ROOT, env, timeout) as (url, _):
-        yield url
+    with local_server(ROOT, env, timeout) as (url, process):
+        SERVERS[url] = process
+        try:
+            yield url
+        finally:
+            SERVERS.pop(url, None)
+
+
+def server_stacks(url: str) -> str:
+    """Every thread's stack of the server at ``url`` now (``rnnviz.app.serving`` writes them to
+    its log on SIGUSR1): for the report of a test that waited for a page in vain."""
+    process = SERVERS.get(url)
+    if process is None:
+        return "(no server process known for this url)"
+    log = Path(process.log_path)
+    before = log.stat().st_size
+    process.send_signal(signal.SIGUSR1)
+    time.sleep(2)  # faulthandler writes from its own signal handler, at once
+    with log.open(errors="replace") as text:
+        text.seek(before)
+        return text.read()[-8000:]
 
 
 # Streamlit's front end first probes its endpoints relative to a deep link's page path

@@ -12,6 +12,7 @@ from .harness import (
     SIZES,
     box,
     open_page,
+    server_stacks,
     settle,
     sidebar_collapsed,
     sized_tab,
@@ -145,7 +146,8 @@ def test_a_lessons_chart_is_in_view_when_the_lesson_opens(browser, server_url):
                 _shot(tab, f"{size}_lesson_{key}_no_chart")
                 main = tab.locator("[data-testid=stMain]").inner_text()
                 raise AssertionError(f"no {chart} chart after 4 minutes; the page: "
-                                     f"{main[:1500]}") from None
+                                     f"{main[:1500]}\nthe server's threads: "
+                                     f"{server_stacks(server_url)}") from None
             try:  # the page scrolls once the charts above have been drawn
                 tab.wait_for_function("""([key, height]) => {
                     const chart = document.querySelector('.st-key-' + key);
