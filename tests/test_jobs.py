@@ -147,3 +147,23 @@ def test_stopping_one_call_never_stops_another_however_many_calls_came_between()
     finally:
         long_run.close()
     assert run_from_bytes(long_run.future.result(timeout=120)).history.steps_done < 100_000
+
+
+def test_a_job_is_seen_done_only_once_its_run_is_in_the_cache(tmp_path, monkeypatch):
+    """A page that sees a job done finds its run in the registry: the lesson page took a done
+    job whose run was not cached yet for a run never started, and called the lesson failed
+    (CI, a loaded machine). The registry's keeping is slowed here to widen that moment."""
+    from rnnviz.serve.jobs import JobRegistry
+    keep = JobRegistry._keep
+
+    def slow_keep(self, job):
+        time.sleep(0.5)
+        keep(self, job)
+
+    monkeypatch.setattr(JobRegistry, "_keep", slow_keep)
+    registry = registry_in(tmp_path, max_jobs=1)
+    cfg = RunConfig(seq_len=6, hidden_size=4, steps=10, eval_every=5, probe_every=5,
+                    seed=727272, device="cpu")
+    job = registry.submit(cfg)
+    wait_until(lambda: job.done, timeout=120)
+    assert registry.lookup(cfg) is job.result is not None

@@ -18,6 +18,7 @@ import streamlit as st
 
 from rnnviz.core.config import FIELDS, RunConfig
 from rnnviz.core.train import Run
+from rnnviz.serve import pool
 from rnnviz.serve.jobs import Job
 from rnnviz.studies.explain import TOPICS
 from rnnviz.studies.lessons import LESSONS, Lesson
@@ -234,17 +235,22 @@ def cached_run(cfg: RunConfig) -> Run | None:
     return registry.cache.get(cfg.key)
 
 
-def _trained_here(label: str) -> Run | None:
-    """The run a job this session started for the lesson's ``label`` ended with. The server's
-    cache may have evicted it by the time the page looks (a busy server trains many runs), and
-    a page that waited for the cache would wait for ever."""
+def _trained_here(label: str, cfg: RunConfig) -> Run | None:
+    """The run a job this session started for the lesson's ``label`` ended with, or the
+    session's own run when it is ``cfg``'s, complete (the lesson's first run trains as the
+    session's run). The server's cache may not hold it when the page looks (a busy server
+    evicts; in shared mode a job is seen done a moment before its run is stored), and a page
+    that waited for the cache would wait for ever, or call the lesson failed."""
     job: Job | None = st.session_state.get(JOBS, {}).get(label)
-    return job.result if job is not None and job.done else None
+    if job is not None and job.done:
+        return job.result
+    run = state.current_run()
+    return run if run is not None and run.config == cfg and pool.is_complete(run) else None
 
 
 def lesson_runs(lesson: Lesson) -> dict[str, Run] | None:
     """Every run of the lesson, when all of them are trained; else None."""
-    runs = {label: cached_run(cfg) or _trained_here(label) for label, cfg in lesson.runs}
+    runs = {label: cached_run(cfg) or _trained_here(label, cfg) for label, cfg in lesson.runs}
     return None if any(r is None for r in runs.values()) else runs
 
 
@@ -278,7 +284,7 @@ def lesson_progress(lesson: Lesson) -> list[tuple[str, float, str]]:
     current_job = state.current_job()
     others: dict[str, Job] = st.session_state.get(JOBS, {})
     for label, cfg in lesson.runs:
-        if cached_run(cfg) is not None or _trained_here(label) is not None:
+        if cached_run(cfg) is not None or _trained_here(label, cfg) is not None:
             rows.append((label, 1.0, "ready"))
             continue
         job = current_job if current_job is not None and current_job.cfg == cfg else \

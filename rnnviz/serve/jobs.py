@@ -199,7 +199,7 @@ class Job:
         # the digest is the one in the config's run file name (``store.RunStore.path_for``)
         digest = hashlib.sha256(self.cfg.key.encode("utf-8")).hexdigest()[:16]
         name = f"{self.cfg.cell} on {self.cfg.task}, {self.cfg.steps} steps, {digest}"
-        started = time.perf_counter()
+        started, finished = time.perf_counter(), False
         try:
             with self._slots:  # wait for a free slot: the job shows as "queued" meanwhile
                 self.progress.state = "starting"  # until the first step's message
@@ -216,6 +216,11 @@ class Job:
                 self.result.history.stop_reason = (
                     f"stopped at step {self.result.history.steps_done}: no page had looked at "
                     f"it for {self.abandoned_after:.0f} s (its tabs were closed)")
+            # the registry keeps the run (its cache) before anyone can see the job done: a
+            # lesson page that saw its run's job done and the cache without the run took the
+            # run for never started, and said the lesson had failed (seen in CI)
+            finished = True
+            self._on_finish(self)
             self.progress.state = "done"
             if self.result is not None:
                 reason = self.result.history.stop_reason
@@ -232,7 +237,8 @@ class Job:
                 "job failed: %s: %s", name, self.progress.error)
         finally:
             self._snapshot_ready.set()
-            self._on_finish(self)
+            if not finished:
+                self._on_finish(self)
 
     def _started(self, history: History) -> None:
         self.history = history
