@@ -392,13 +392,15 @@ class JobRegistry:
         return not job.done
 
     def _finished(self, job: Job) -> None:
+        # kept before it leaves the active jobs: a submit of its config in between finds one
+        # or the other, never neither (which trained the config again)
+        if pool.is_complete(job.result):
+            self._keep(job)
         with self._lock:
             if self._active.get(job.cfg.key) is job:
                 del self._active[job.cfg.key]
         if job.result is not None and job.trained_s > 0:
             self.speed.record(job.cfg, job.result.history.steps_done, job.trained_s)
-        if pool.is_complete(job.result):
-            self._keep(job)
 
     def _keep(self, job: Job) -> None:
         """A finished job's complete run joins the cache."""
