@@ -85,18 +85,18 @@ def _file(folder: Path, name: str) -> Path:
         raise ValueError(f"{folder}: the index names a file {str(name)[:60]!r}; only the "
                          "recorder's own file names are allowed (no '/', no '..')")
     path = folder / name
+    missing = MissingFile(f"{path}: missing; the folder is incomplete (was it copied in part?)")
     try:
         # One lstat, not is_symlink/is_file/stat in turn: a writer thinning its snapshots
         # can delete the file between two of those calls.
         info = path.lstat()
     except FileNotFoundError:
-        raise MissingFile(f"{path}: missing; the folder is incomplete (was it copied in "
-                          "part?)") from None
+        raise missing from None
     if stat.S_ISLNK(info.st_mode):
         raise ValueError(f"{path}: is a symbolic link; a run folder's files must be plain "
                          "files inside it (delete the link)")
     if not stat.S_ISREG(info.st_mode):
-        raise MissingFile(f"{path}: missing; the folder is incomplete (was it copied in part?)")
+        raise missing
     if info.st_size > MAX_FILE_BYTES:
         raise ValueError(f"{path}: larger than {MAX_FILE_BYTES // 2**20} MB, not a "
                          "recorder's file")
